@@ -1,0 +1,35 @@
+"""What each back-office role may do, as data (later issues add their permissions here).
+
+Permissions are granted by role through `RolePermissionBackend`, not stored per user, so moving an
+account to another role changes what it sees at once and nobody edits permission lists by hand.
+"""
+from django.contrib.auth.backends import ModelBackend
+
+from .models import Role
+
+_VIEW_AUDIT = {"auditlog.view_logentry"}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.REVIEWER: frozenset(
+        {
+            "enrollment.view_coverageyear",
+            "enrollment.add_coverageyear",
+            "enrollment.change_coverageyear",
+            "mutualaid.view_calendarday",
+            "mutualaid.add_calendarday",
+            "mutualaid.change_calendarday",
+            "mutualaid.delete_calendarday",
+        }
+        | _VIEW_AUDIT
+    ),
+    Role.UNION_STAFF: frozenset({"accounts.view_user"}),
+    Role.UNIT_ADMIN: frozenset(),
+}
+
+
+class RolePermissionBackend(ModelBackend):
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        permissions = set(super().get_all_permissions(user_obj, obj))
+        return permissions | ROLE_PERMISSIONS.get(user_obj.role, frozenset())

@@ -1,0 +1,101 @@
+"""Personal data: keyed hashes, encryption at rest and masks (SPEC X-1, ARCHITECTURE.md "Data rules").
+
+- `pii_hash` (HMAC-SHA256 with PII_HASH_KEY) serves every equality look-up, join and unique
+  constraint; the same value always gives the same hash, so reference data and rosters match by hash.
+- `pii_encrypt` / `pii_decrypt` (AES-GCM with PII_KEY, a fresh nonce each time) keep the value itself.
+- Masks are computed from the decrypted value when a page or export shows it, never stored.
+- `pii_property` is a model attribute that keeps cipher and hash in step.
+"""
+import base64
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_FORMAT_VERSION = "1"
+_NONCE_BYTES = 12
+
+ID_TYPE_RESIDENT = "resident"  # 身份证
+ID_TYPE_OTHER = "other"  # 非身份证
+
+
+class PiiError(Exception):
+    """A stored cipher could not be decrypted (wrong key or damaged data)."""
+
+
+@lru_cache(maxsize=4)
+def _aead(key_text: str) -> AESGCM:
+    try:
+        key = base64.b64decode(key_text, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("PII_KEY must be 32 bytes, base64-encoded.") from exc
+    if len(key) != 32:
+        raise ImproperlyConfigured("PII_KEY must be 32 bytes, base64-encoded.")
+    return AESGCM(key)
+
+
+def pii_hash(value: str) -> str:
+    """The keyed hash of `value` (64 hex characters); normalise the value first."""
+    return hmac.new(settings.PII_HASH_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def pii_encrypt(value: str) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    cipher = _aead(settings.PII_KEY).encrypt(nonce, value.encode(), None)
+    return _FORMAT_VERSION + ":" + base64.urlsafe_b64encode(nonce + cipher).decode()
+
+
+def pii_decrypt(token: str) -> str:
+    version, _, payload = token.partition(":")
+    if version != _FORMAT_VERSION or not payload:
+        raise PiiError("未知的加密格式")
+    raw = base64.urlsafe_b64decode(payload)
+    try:
+        return _aead(settings.PII_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+    except InvalidTag as exc:
+        raise PiiError("解密失败：密钥不符或数据已损坏") from exc
+
+
+def _mask(value: str, head: int, tail: int, stars: int) -> str:
+    if len(value) <= head + tail:
+        return value[:1] + "*" * max(len(value) - 1, 1) if value else ""
+    return value[:head] + "*" * stars + value[len(value) - tail :]
+
+
+def mask_id_number(value: str, id_type: str = ID_TYPE_RESIDENT) -> str:
+    """SPEC X-1: 身份证 keeps the first 4 and last 4 (3101*****4279); 非身份证 the first 2 and last 3."""
+    if id_type == ID_TYPE_RESIDENT:
+        return _mask(value, 4, 4, 5)
+    return _mask(value, 2, 3, 5)
+
+
+def mask_mobile(value: str) -> str:
+    """SPEC X-1: the first 3 and last 4 digits (139****5678)."""
+    return _mask(value, 3, 4, 4)
+
+
+def pii_property(cipher_field: str, hash_field: str, doc: str = "") -> property:
+    """A model attribute that reads the decrypted value and writes cipher and hash together.
+
+        id_cipher = models.TextField()
+        id_hash = models.CharField(max_length=64, db_index=True)
+        id_number = pii_property("id_cipher", "id_hash")
+
+    It is a `property`, so `Model(id_number=...)` works and bulk_create stores both fields.
+    Look-ups go through the hash: `.filter(id_hash=pii_hash(number))`.
+    """
+
+    def getter(instance):
+        token = getattr(instance, cipher_field)
+        return pii_decrypt(token) if token else ""
+
+    def setter(instance, value):
+        setattr(instance, cipher_field, pii_encrypt(value) if value else "")
+        setattr(instance, hash_field, pii_hash(value) if value else "")
+
+    return property(getter, setter, doc=doc or f"Decrypted value of {cipher_field}.")

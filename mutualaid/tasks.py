@@ -1,0 +1,13 @@
+from celery import shared_task
+from django.db import transaction
+
+
+def enqueue_on_commit(task, *args, **kwargs):
+    """Start `task` once the surrounding transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: task.delay(*args, **kwargs))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def ping(value: str) -> str:
+    """Answer `pong:<value>`; used to check that a worker is alive (health checks, tests)."""
+    return f"pong:{value}"

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "上海市职工保障互助会 后台"
+admin.site.site_title = "上海市职工保障互助会 后台"
+admin.site.index_title = "工作台"
+
+urlpatterns = [
+    path("", include("mutualaid.portal_urls")),
+    path("accounts/", include("accounts.urls")),
+    path("backoffice/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
+]
+
+handler500 = "mutualaid.views.server_error"
