@@ -81,6 +81,11 @@ class CoverageYear(models.Model):
         start, end = self.coverage_start, self.coverage_end
         return f"参保年度为{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月{end.day}日。"
 
+    @property
+    def centralised_last_day(self) -> dt.date:
+        """The last day of the centralised window, as the handbook says it: 6月30日24时 (SPEC YEAR-2)."""
+        return timezone.localtime(self.centralised_closes_at - dt.timedelta(microseconds=1)).date()
+
     def clean(self):
         errors = {}
         if self.centralised_opens_at and self.centralised_closes_at:

@@ -1,0 +1,17 @@
+# The production image: web (gunicorn), worker and beat all run from it (docker-compose.yml).
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0
+# WeasyPrint needs Pango; without libharfbuzz-subset0 a Chinese PDF page takes ~10 s (ARCHITECTURE.md).
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml ./
+COPY . .
+RUN pip install --no-cache-dir . \
+    && SECRET_KEY=build-only-collectstatic-key-0000000000000000000000000 PII_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+       PII_HASH_KEY=build-only-not-a-secret python manage.py collectstatic --noinput
+RUN useradd --system --uid 10001 portal && mkdir -p /app/media && chown portal /app/media
+USER portal
+EXPOSE 8000
+CMD ["gunicorn", "mutualaid.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]

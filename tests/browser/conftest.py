@@ -1,0 +1,52 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against the live server.
+
+Never `playwright install`: it downloads a browser, and this network has none to give. Screenshots
+are written when SCREENSHOTS names a folder (`make screenshots` writes docs/screenshots/).
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the tests
+    # around it are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """`screenshot(page, "name")` saves name.png under $SCREENSHOTS, if set; returns the path or None."""
+    folder = os.environ.get("SCREENSHOTS")
+
+    def take(page, name, *, full_page=True):
+        if not folder:
+            return None
+        path = Path(folder) / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take

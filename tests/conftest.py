@@ -1,0 +1,68 @@
+"""Shared fixtures and the rules for tests that need services.
+
+- `real_worker` tests need Redis (REDIS_URL). Without it they are skipped, except under CI=true,
+  where a missing service is a failure, never a skip.
+- `browser` tests need Debian's Chromium at /usr/bin/chromium; the same rule applies.
+"""
+import importlib
+import os
+import shutil
+
+import pytest
+from django.apps import apps as django_apps
+from django.core.management import call_command
+
+from tests.factories import UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing_service(item):
+    if item.get_closest_marker("real_worker") and not os.environ.get("REDIS_URL"):
+        return "REDIS_URL is not set (the real-worker Celery tests need Redis)"
+    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+        return f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)"
+    return None
+
+
+def pytest_runtest_setup(item):
+    reason = _missing_service(item)
+    if reason is None:
+        return
+    if _in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def unit_admin(db):
+    return UserFactory(role="unit_admin")
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(role="reviewer")
+
+
+@pytest.fixture
+def union_staff(db):
+    return UserFactory(role="union_staff")
+
+
+@pytest.fixture
+def handbook_year(db):
+    """The 2023 coverage year of the handbook. The data migration creates it, but a transactional
+    test (browser tests) flushes the tables, so tests that need it ask for it here."""
+    migration = importlib.import_module("enrollment.migrations.0002_coverage_year_2023")
+    migration.create_2023(django_apps, None)
+    return django_apps.get_model("enrollment", "CoverageYear").objects.get(year=2023)
+
+
+@pytest.fixture
+def demo_data(handbook_year):
+    """What `make run` loads: the demo years and accounts (manage.py seed_demo)."""
+    call_command("seed_demo", stdout=open(os.devnull, "w"))

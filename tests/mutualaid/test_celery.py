@@ -1,0 +1,82 @@
+"""The Celery app: eager by default in tests, a real worker on Redis for the round trip."""
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mutualaid.celery import app as celery_app
+from mutualaid.tasks import enqueue_on_commit, ping
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tasks_are_acknowledged_late_and_requeued_when_a_worker_dies():
+    # Idempotent tasks survive a worker crash: the broker redelivers them (STYLE.md §7).
+    assert celery_app.conf.task_acks_late is True
+    assert celery_app.conf.task_reject_on_worker_lost is True
+    assert celery_app.conf.worker_prefetch_multiplier == 1
+
+
+def test_tasks_run_eagerly_in_the_tests():
+    assert celery_app.conf.task_always_eager is True
+    assert ping.delay("eager").get(timeout=1) == "pong:eager"
+
+
+@pytest.mark.django_db(transaction=False)
+def test_enqueue_on_commit_waits_for_the_commit(django_capture_on_commit_callbacks, monkeypatch):
+    started = []
+    monkeypatch.setattr(ping, "delay", lambda value: started.append(value))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        enqueue_on_commit(ping, "after-commit")
+        assert started == []  # nothing runs while the transaction is open
+    assert len(callbacks) == 1
+    assert started == ["after-commit"]
+
+
+@pytest.fixture
+def real_worker():
+    """A real `celery worker` process on REDIS_URL, listening on a queue of its own."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {key: value for key, value in os.environ.items() if key != "MUTUALAID_TESTING"}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "mutualaid", "worker",
+            "--pool", "solo", "--queues", queue, "--hostname", f"{queue}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    celery_app.conf.task_always_eager = False
+    try:
+        yield queue, process
+    finally:
+        celery_app.conf.task_always_eager = True
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.mark.real_worker
+def test_a_real_worker_returns_a_task_result_through_redis(real_worker):
+    queue, process = real_worker
+    assert celery_app.conf.broker_url.startswith("redis://")
+    token = uuid.uuid4().hex
+    result = ping.apply_async(args=[token], queue=queue)
+    try:
+        answer = result.get(timeout=60)
+    except Exception:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+        pytest.fail(f"no answer from the worker; its output:\n{output}")
+    assert answer == f"pong:{token}"
+    assert result.successful()
