@@ -64,7 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "django_celery_beat",
-    "auditlog",
+    "mutualaid.audit_apps.AuditTrailConfig",
     "csp",
     "mutualaid",
     "accounts",
@@ -146,6 +146,8 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+# Chinese labels for third-party apps that ship none (locale/zh_Hans: django-auditlog).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -251,6 +253,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# Password hashes never go into the trail; a login is not a change of the account.
+AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 
 LOGGING = {
     "version": 1,
