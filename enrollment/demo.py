@@ -13,6 +13,10 @@ DAYS_SINCE_WINDOW_OPENED = 7
 def seed(*, stdout):
     handbook_year = CoverageYear.objects.get(year=2023)
     opens_on = timezone.localdate() - dt.timedelta(days=DAYS_SINCE_WINDOW_OPENED)
+    if opens_on.year - 1 <= handbook_year.year:
+        # The handbook's own year is never overwritten by a demo copy (only with a clock before 2025).
+        stdout.write("演示年度与手册年度重叠，未创建演示年度。")
+        return
     for offset in (1, 0):  # the year before first, so "current" is the demo year
         year_opens_on = add_months(opens_on, -12 * offset)
         coverage_year = coverage_year_copy_shifted(

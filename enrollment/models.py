@@ -84,7 +84,8 @@ class CoverageYear(models.Model):
     @property
     def centralised_last_day(self) -> dt.date:
         """The last day of the centralised window, as the handbook says it: 6月30日24时 (SPEC YEAR-2)."""
-        return timezone.localtime(self.centralised_closes_at - dt.timedelta(microseconds=1)).date()
+        shanghai = timezone.get_default_timezone()
+        return timezone.localtime(self.centralised_closes_at - dt.timedelta(microseconds=1), shanghai).date()
 
     def clean(self):
         errors = {}
@@ -108,6 +109,8 @@ class CoverageYear(models.Model):
 
     def instant_window_open(self, at=None) -> bool:
         at = at or timezone.now()
-        end_of_coverage = timezone.make_aware(dt.datetime.combine(self.coverage_end + dt.timedelta(days=1), dt.time.min))
+        end_of_coverage = timezone.make_aware(
+            dt.datetime.combine(self.coverage_end + dt.timedelta(days=1), dt.time.min), timezone.get_default_timezone()
+        )
         return self.instant_opens_at <= at < end_of_coverage
 

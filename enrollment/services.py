@@ -25,6 +25,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise ValueError(day)
 
 
+def _last_day_of_months(start: dt.date, months: int) -> dt.date:
+    """The last day of a period of `months` months starting on `start`: the day before the same date
+    `months` later, or the month's last day when that date does not exist (29 Feb 2024 + 12 → 28 Feb 2025)."""
+    same_date_later = add_months(start, months)
+    if same_date_later.day != start.day:  # clamped to the month's end: the period ends on that day
+        return same_date_later
+    return same_date_later - dt.timedelta(days=1)
+
+
 def _months_between(start: dt.date, end: dt.date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
@@ -37,7 +46,7 @@ def coverage_year_copy_shifted(*, source: CoverageYear, year: int, centralised_o
     where the window closes, coverage and half-year pricing last as many months. Every rule and
     number is copied. Used for the demo years; idempotent for the same arguments.
     """
-    tz = timezone.get_current_timezone()
+    tz = timezone.get_default_timezone()  # Asia/Shanghai (SPEC YEAR-2)
     opens_at = timezone.make_aware(dt.datetime.combine(centralised_opens_on, dt.time.min), tz)
     closes_at = opens_at + (source.centralised_closes_at - source.centralised_opens_at)
     instant_at = closes_at + (source.instant_opens_at - source.centralised_closes_at)
@@ -58,7 +67,7 @@ def coverage_year_copy_shifted(*, source: CoverageYear, year: int, centralised_o
         centralised_closes_at=closes_at,
         instant_opens_at=instant_at,
         coverage_start=coverage_start,
-        coverage_end=add_months(coverage_start, coverage_months) - dt.timedelta(days=1),
+        coverage_end=_last_day_of_months(coverage_start, coverage_months),
         half_year_price_from=add_months(coverage_start, half_year_months),
     )
     coverage_year, _ = CoverageYear.objects.update_or_create(year=year, defaults=values)

@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 _FORMAT_VERSION = "1"
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 ID_TYPE_RESIDENT = "resident"  # 身份证
 ID_TYPE_OTHER = "other"  # 非身份证
@@ -54,7 +55,12 @@ def pii_decrypt(token: str) -> str:
     version, _, payload = token.partition(":")
     if version != _FORMAT_VERSION or not payload:
         raise PiiError("未知的加密格式")
-    raw = base64.urlsafe_b64decode(payload)
+    try:
+        raw = base64.urlsafe_b64decode(payload)
+    except ValueError as exc:  # binascii.Error: not base64 at all
+        raise PiiError("解密失败：数据已损坏") from exc
+    if len(raw) < _NONCE_BYTES + _TAG_BYTES:  # too short to hold nonce and tag; AESGCM would raise ValueError
+        raise PiiError("解密失败：数据已损坏")
     try:
         return _aead(settings.PII_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
     except InvalidTag as exc:
@@ -63,7 +69,10 @@ def pii_decrypt(token: str) -> str:
 
 def _mask(value: str, head: int, tail: int, stars: int) -> str:
     if len(value) <= head + tail:
-        return value[:1] + "*" * max(len(value) - 1, 1) if value else ""
+        # Too short to keep head and tail: show the first character only, and none of a one-character value.
+        if len(value) <= 1:
+            return "*" if value else ""
+        return value[:1] + "*" * (len(value) - 1)
     return value[:head] + "*" * stars + value[len(value) - tail :]
 
 

@@ -8,6 +8,8 @@ import logging
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .pii import mask_mobile
+
 logger = logging.getLogger(__name__)
 
 # Messages sent by the console backend, newest last, so tests and the demo can read the code.
@@ -17,7 +19,7 @@ outbox: list[tuple[str, str]] = []
 class ConsoleSmsBackend:
     def send(self, mobile: str, text: str) -> None:
         outbox.append((mobile, text))
-        logger.info("SMS to %s: %s", mobile, text)
+        logger.info("SMS to %s: %s", mask_mobile(mobile), text)
 
 
 def send_sms(*, mobile: str, text: str) -> None:

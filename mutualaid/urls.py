@@ -1,8 +1,5 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from . import views
 
@@ -15,7 +12,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("backoffice/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True))),
+    path("favicon.ico", views.favicon),
 ]
 
 handler500 = "mutualaid.views.server_error"

@@ -63,9 +63,10 @@ def add_working_days(day: dt.date, count: int) -> dt.date:
 
 def working_deadline(submitted_at: dt.datetime, count: int) -> dt.datetime:
     """24:00 (00:00 of the next day, Asia/Shanghai) of the `count`th working day after submission."""
-    local_day = timezone.localtime(submitted_at).date()
+    shanghai = timezone.get_default_timezone()  # SPEC YEAR-2: whatever zone a request activated
+    local_day = timezone.localtime(submitted_at, shanghai).date()
     last_day = add_working_days(local_day, count)
-    return timezone.make_aware(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min))
+    return timezone.make_aware(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min), shanghai)
 
 
 def working_days_between(start: dt.date, end: dt.date) -> int:
