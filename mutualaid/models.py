@@ -21,3 +21,23 @@ class CalendarDay(models.Model):
 
     def __str__(self):
         return f"{self.date:%Y-%m-%d} {'上班' if self.is_working_day else '放假'} {self.note}".strip()
+
+
+class SmsCode(models.Model):
+    """A verification code sent by SMS (registration, CODE-2, HND-1). Only its keyed hash is kept."""
+
+    mobile = models.CharField("手机号", max_length=11, db_index=True)
+    purpose = models.CharField("用途", max_length=30)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField("发送时间", auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField("失效时间")
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField("错误次数", default=0)
+
+    class Meta:
+        verbose_name = "短信验证码"
+        verbose_name_plural = "短信验证码"
+        indexes = [models.Index(fields=["mobile", "purpose", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.purpose} {self.created_at:%Y-%m-%d %H:%M}"

@@ -4,6 +4,7 @@ Every variable is listed in README.md. Defaults make `make run` work on a laptop
 services: SQLite, Celery in eager mode, e-mail and SMS to the console. With DEBUG=0 outside the
 test suite, the portal refuses to start without real secrets (see `_require_production_secrets`).
 """
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -61,11 +62,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "django_htmx",
     "django_filters",
     "django_celery_beat",
     "mutualaid.audit_apps.AuditTrailConfig",
     "csp",
+    "captcha",
+    "axes",
     "mutualaid",
     "accounts",
     "enrollment",
@@ -91,9 +95,14 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "accounts.middleware.SessionLimitsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into our page with the time left.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mutualaid.urls"
+# Widgets may use project templates (templates/accounts/widgets/…).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "mutualaid.wsgi.application"
 
 TEMPLATES = [
@@ -126,7 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.roles.RolePermissionBackend"]
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LockoutBackend",  # first: refuses a locked (account, address) pair
+    "accounts.roles.RolePermissionBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -134,11 +146,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "portal:home"
+LOGIN_REDIRECT_URL = "accounts:landing"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Sessions: 30 minutes idle (renewed on every request), 12 hours absolute (accounts issue).
+# Sessions: 30 minutes idle (renewed on every request), 12 hours absolute (SESSION_ABSOLUTE_SECONDS,
+# enforced by accounts.middleware.SessionLimitsMiddleware); a new session key at every login.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
+# The self-service reset link (SPEC ACC-3) is valid 30 minutes and single use.
+PASSWORD_RESET_TIMEOUT = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -245,6 +261,27 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Login lockout (SPEC ACC-4, django-axes): an (account, address) pair after 5 failures, for 15
+# minutes after the last one; the account-wide limit (100 an hour) is accounts.services'.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.auth.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)  # proxies in front (nginx: 1)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+AXES_VERBOSE = False
+
+# Login captcha (django-simple-captcha, drawn locally). Test mode also accepts "PASSED": on for the
+# demo and the tests, never in production unless asked.
+CAPTCHA_TEST_MODE = env.bool("CAPTCHA_TEST_MODE", default=DEBUG or TESTING)
+CAPTCHA_LENGTH = 4
+CAPTCHA_IMAGE_SIZE = (110, 38)
+CAPTCHA_FONT_SIZE = 28
+CAPTCHA_TIMEOUT = 10
+
 AUDITLOG_INCLUDE_ALL_MODELS = True
 AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "sessions",
@@ -252,6 +289,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "auditlog.LogEntry",
     "django_celery_beat",
     "contenttypes",
+    "axes",
+    "captcha",
+    "mutualaid.SmsCode",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 # Password hashes never go into the trail; a login is not a change of the account.

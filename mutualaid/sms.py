@@ -1,19 +1,40 @@
-"""Sending SMS through a pluggable backend (settings.SMS_BACKEND).
+"""SMS: a pluggable gateway and the verification-code service (registration, CODE-2, HND-1).
 
-The console backend logs the message (the demo and tests); a real gateway is a class with the same
-`send(mobile, text)` method, named by its dotted path in SMS_BACKEND.
+- `send_sms` hands a text to the backend named by settings.SMS_BACKEND (a class with
+  `send(mobile, text)`); the console backend logs it (demo, tests).
+- `sms_code_send` sends a 6-digit code valid 5 minutes, at most one per 60 s and five per hour per
+  number; `sms_code_verify` accepts it once. Codes are stored as keyed hashes only.
 """
+import datetime as dt
 import logging
+import secrets
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .pii import mask_mobile
+from .models import SmsCode
+from .pii import mask_mobile, pii_hash
 
 logger = logging.getLogger(__name__)
 
+CODE_VALID_FOR = dt.timedelta(minutes=5)
+RESEND_AFTER = dt.timedelta(seconds=60)
+MAX_SENDS_PER_HOUR = 5
+MAX_WRONG_TRIES = 5
+
 # Messages sent by the console backend, newest last, so tests and the demo can read the code.
 outbox: list[tuple[str, str]] = []
+
+
+class SmsError(Exception):
+    """The code could not be sent or was not accepted; `message` is shown to the user as is."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class ConsoleSmsBackend:
@@ -24,3 +45,59 @@ class ConsoleSmsBackend:
 
 def send_sms(*, mobile: str, text: str) -> None:
     import_string(settings.SMS_BACKEND)().send(mobile, text)
+
+
+def _code_hash(mobile: str, purpose: str, code: str) -> str:
+    return pii_hash(f"sms:{purpose}:{mobile}:{code}")
+
+
+@transaction.atomic
+def sms_code_send(*, mobile: str, purpose: str) -> int:
+    """Send a new code to `mobile`; returns the seconds until another may be sent.
+
+    Raises SmsError when the number asked too recently (60 s) or too often (5 an hour).
+    """
+    now = timezone.now()
+    # Rows of this number, locked, so two quick clicks cannot both pass the limits.
+    recent = list(
+        SmsCode.objects.select_for_update()
+        .filter(mobile=mobile, created_at__gte=now - dt.timedelta(hours=1))
+        .order_by("-created_at")
+    )
+    if recent and now - recent[0].created_at < RESEND_AFTER:
+        wait = int((RESEND_AFTER - (now - recent[0].created_at)).total_seconds()) + 1
+        raise SmsError(f"验证码已发送，请{wait}秒后再试。", retry_after=wait)
+    if len(recent) >= MAX_SENDS_PER_HOUR:
+        wait = int((recent[-1].created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
+        raise SmsError("该手机号1小时内获取验证码次数已达上限，请稍后再试。", retry_after=wait)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    SmsCode.objects.create(
+        mobile=mobile, purpose=purpose, code_hash=_code_hash(mobile, purpose, code), expires_at=now + CODE_VALID_FOR
+    )
+    text = f"【上海市职工保障互助会】您的验证码为{code}，5分钟内有效。如非本人操作，请忽略本短信。"
+    transaction.on_commit(lambda: send_sms(mobile=mobile, text=text))
+    return int(RESEND_AFTER.total_seconds())
+
+
+@transaction.atomic
+def sms_code_verify(*, mobile: str, purpose: str, code: str) -> None:
+    """Accept `code` once for (mobile, purpose); raises SmsError with the reason otherwise."""
+    now = timezone.now()
+    latest = (
+        SmsCode.objects.select_for_update()
+        .filter(mobile=mobile, purpose=purpose, used_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    if latest is None:
+        raise SmsError("请先获取短信验证码。")
+    if latest.expires_at <= now:
+        raise SmsError("验证码已过期，请重新获取。")
+    if latest.failed_attempts >= MAX_WRONG_TRIES:
+        raise SmsError("验证码错误次数过多，请重新获取。")
+    if not secrets.compare_digest(latest.code_hash, _code_hash(mobile, purpose, (code or "").strip())):
+        latest.failed_attempts += 1
+        latest.save(update_fields=["failed_attempts"])
+        raise SmsError("验证码错误，请核对后重新输入。")
+    latest.used_at = now
+    latest.save(update_fields=["used_at"])

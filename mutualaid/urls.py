@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.urls import captcha_urlpatterns
+
 from . import views
 
 admin.site.site_header = "上海市职工保障互助会 后台"
@@ -10,6 +12,7 @@ admin.site.index_title = "工作台"
 urlpatterns = [
     path("", include("mutualaid.portal_urls")),
     path("accounts/", include("accounts.urls")),
+    path("captcha/", include(captcha_urlpatterns)),
     path("backoffice/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),

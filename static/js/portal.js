@@ -18,4 +18,21 @@
     form.dataset.submitted = "1";
     window.setTimeout(function () { form.dataset.submitted = ""; }, 4000);
   });
+  // 看不清？换一张: the login captcha asks the server for a new challenge.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".captcha-refresh");
+    if (!button) {
+      return;
+    }
+    fetch(button.dataset.refreshUrl, { headers: { "X-Requested-With": "XMLHttpRequest" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var group = button.closest(".captcha-group");
+        group.querySelector("input[type=hidden]").value = data.key;
+        button.querySelector("img").src = data.image_url;
+        var answer = group.querySelector("input[type=text]");
+        answer.value = "";
+        answer.focus();
+      });
+  });
 })();

@@ -55,7 +55,8 @@ def test_superuser_is_staff_whatever_its_role():
 
 
 def test_role_backend_is_the_authentication_backend():
-    assert settings.AUTHENTICATION_BACKENDS == ["accounts.roles.RolePermissionBackend"]
+    # The lockout check comes first (SPEC ACC-4); the role backend decides who is who.
+    assert settings.AUTHENTICATION_BACKENDS == ["accounts.backends.LockoutBackend", "accounts.roles.RolePermissionBackend"]
 
 
 def test_reviewer_manages_coverage_years_and_reads_the_audit_log(reviewer):

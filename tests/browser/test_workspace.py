@@ -2,6 +2,7 @@
 import pytest
 
 from tests.browser.conftest import PHONE
+from accounts.models import UnionOrganisation
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -10,18 +11,21 @@ MENU = ["参保编码申请", "经办人填报", "参保批次管理", "缴费�
 
 
 def log_in(page, username, password):
-    page.goto(page.base_url + "/")
-    page.wait_for_url("**/accounts/login/**")
+    page.goto(page.base_url + "/accounts/login/")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(password)
+    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
     page.get_by_role("button", name="登录").click()
 
 
 def test_unit_admin_logs_in_and_sees_the_workspace(page, screenshot, demo_data):
-    UserFactory(username="unit-demo", first_name="演示单位经办人", role="unit_admin")
+    UserFactory(username="unit-demo", first_name="演示单位经办人", role="unit_admin", union_organisation=UnionOrganisation.objects.get(name="普陀区总工会"))
 
     log_in(page, "unit-demo", "Portal#2026")
 
+    # SPEC ACC-5: a unit with a union lands on the platform, then 【业务工作台】 → 【在职职工互助保障】.
+    page.get_by_role("link", name="业务工作台").click()
+    page.get_by_role("link", name="在职职工互助保障").click()
     page.wait_for_url(page.base_url + "/")
     top_bar = page.locator("header.topbar")
     assert "上海工会网上工作平台" in top_bar.inner_text()
@@ -57,6 +61,8 @@ def test_the_workspace_is_usable_on_a_phone(page, screenshot):
     page.set_viewport_size(PHONE)
 
     log_in(page, "unit-demo", "Portal#2026")
+    # A unit without a union (未建会) sees 【在职职工互助保障】 at once (SPEC ACC-5).
+    page.locator(".app-tile", has_text="在职职工互助保障").click()
     page.wait_for_url(page.base_url + "/")
 
     # The menu folds away behind a button and opens over the page.
