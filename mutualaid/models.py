@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class CalendarDay(models.Model):
@@ -29,7 +30,7 @@ class SmsCode(models.Model):
     mobile = models.CharField("手机号", max_length=11, db_index=True)
     purpose = models.CharField("用途", max_length=30)
     code_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField("发送时间", auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField("发送时间", default=timezone.now, db_index=True)
     expires_at = models.DateTimeField("失效时间")
     used_at = models.DateTimeField("使用时间", null=True, blank=True)
     failed_attempts = models.PositiveSmallIntegerField("错误次数", default=0)

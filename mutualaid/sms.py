@@ -72,16 +72,29 @@ def sms_code_send(*, mobile: str, purpose: str) -> int:
         raise SmsError("该手机号1小时内获取验证码次数已达上限，请稍后再试。", retry_after=wait)
     code = f"{secrets.randbelow(1_000_000):06d}"
     SmsCode.objects.create(
-        mobile=mobile, purpose=purpose, code_hash=_code_hash(mobile, purpose, code), expires_at=now + CODE_VALID_FOR
+        mobile=mobile,
+        purpose=purpose,
+        code_hash=_code_hash(mobile, purpose, code),
+        created_at=now,
+        expires_at=now + CODE_VALID_FOR,
     )
     text = f"【上海市职工保障互助会】您的验证码为{code}，5分钟内有效。如非本人操作，请忽略本短信。"
     transaction.on_commit(lambda: send_sms(mobile=mobile, text=text))
     return int(RESEND_AFTER.total_seconds())
 
 
-@transaction.atomic
 def sms_code_verify(*, mobile: str, purpose: str, code: str) -> None:
-    """Accept `code` once for (mobile, purpose); raises SmsError with the reason otherwise."""
+    """Accept `code` once for (mobile, purpose); raises SmsError with the reason otherwise.
+
+    A wrong try is counted (and committed) before the error is raised: five spend the code.
+    """
+    problem = _sms_code_consume(mobile=mobile, purpose=purpose, code=code)
+    if problem:
+        raise SmsError(problem)
+
+
+@transaction.atomic
+def _sms_code_consume(*, mobile: str, purpose: str, code: str) -> str | None:
     now = timezone.now()
     latest = (
         SmsCode.objects.select_for_update()
@@ -90,14 +103,15 @@ def sms_code_verify(*, mobile: str, purpose: str, code: str) -> None:
         .first()
     )
     if latest is None:
-        raise SmsError("请先获取短信验证码。")
+        return "请先获取短信验证码。"
     if latest.expires_at <= now:
-        raise SmsError("验证码已过期，请重新获取。")
+        return "验证码已过期，请重新获取。"
     if latest.failed_attempts >= MAX_WRONG_TRIES:
-        raise SmsError("验证码错误次数过多，请重新获取。")
+        return "验证码错误次数过多，请重新获取。"
     if not secrets.compare_digest(latest.code_hash, _code_hash(mobile, purpose, (code or "").strip())):
         latest.failed_attempts += 1
         latest.save(update_fields=["failed_attempts"])
-        raise SmsError("验证码错误，请核对后重新输入。")
+        return "验证码错误，请核对后重新输入。"
     latest.used_at = now
     latest.save(update_fields=["used_at"])
+    return None
