@@ -236,3 +236,29 @@ def test_a_unit_without_a_union_sees_the_mutual_aid_tile_at_once(client):
 def test_back_office_accounts_land_in_the_back_office(client, role):
     client.force_login(UserFactory(role=role))
     assert client.get(reverse("accounts:landing"))["Location"] == reverse("admin:index")
+
+
+# --- password change -----------------------------------------------------------------------------------
+
+
+def test_changing_the_password_keeps_this_session_and_ends_the_others(client, unit):
+    other_browser = Client()
+    post_login(other_browser, "unit-a", ip="10.0.0.9")
+    post_login(client, "unit-a")
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": "Better#Pass2027", "new_password2": "Better#Pass2027"},
+    )
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert other_browser.get("/").status_code == 302  # its session ended with the old password
+
+
+def test_a_wrong_old_password_is_a_chinese_error(client, unit):
+    client.force_login(unit)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": "nope", "new_password1": "Better#Pass2027", "new_password2": "Better#Pass2027"},
+    )
+    assert response.status_code == 200
+    assert "原密码不正确，请重新输入。" in response.content.decode()
