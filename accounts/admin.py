@@ -17,3 +17,5 @@ class UserAdmin(DjangoUserAdmin):
             return queryset
         # Union staff and reviewers look after units' accounts, not each other's.
         return queryset.filter(role=Role.UNIT_ADMIN, is_superuser=False)
+
+from . import admin_help  # noqa: E402,F401

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -125,3 +126,43 @@ class User(AbstractUser):
     @property
     def is_union_staff(self) -> bool:
         return self.role == Role.UNION_STAFF
+
+
+class SupportContact(models.Model):
+    """A contact on the 【技术支持】 page (SPEC ACC-6): the hotline 12351 and the people who answer
+    questions about the portal. Reviewers keep the list up to date in the back office; an inactive
+    contact stays on record but is no longer shown."""
+
+    name = models.CharField("联系人", max_length=50, help_text="如：陶老师、服务热线")
+    role = models.CharField("咨询类别", max_length=50, help_text="如：线上操作咨询、热线咨询；同一类别的联系人显示在一起")
+    phone = models.CharField(
+        "电话",
+        max_length=20,
+        blank=True,
+        validators=[
+            RegexValidator(r"^\d[\d-]{2,19}$", "请填写电话号码，只含数字和“-”，如 12351、021-63619921、17358071263")
+        ],
+    )
+    email = models.EmailField("电子邮箱", blank=True)
+    sort_order = models.PositiveIntegerField("排序", default=0, help_text="数字小的排在前面")
+    is_active = models.BooleanField("显示", default=True, help_text="取消勾选后不再在【技术支持】页面显示")
+
+    class Meta:
+        verbose_name = "技术支持联系人"
+        verbose_name_plural = "技术支持联系人"
+        ordering = ["sort_order", "pk"]
+        constraints = [
+            # A contact nobody can reach is of no use on the page.
+            models.CheckConstraint(
+                condition=~(models.Q(phone="") & models.Q(email="")), name="support_contact_phone_or_email"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.role}：{self.name}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if not self.phone and not self.email:
+            raise ValidationError("电话和电子邮箱至少填写一项")

@@ -19,6 +19,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "mutualaid.add_calendarday",
             "mutualaid.change_calendarday",
             "mutualaid.delete_calendarday",
+            # SPEC ACC-6: the contacts on 【技术支持】.
+            "accounts.view_supportcontact",
+            "accounts.add_supportcontact",
+            "accounts.change_supportcontact",
+            "accounts.delete_supportcontact",
         }
         | _VIEW_AUDIT
     ),
