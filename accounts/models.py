@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Role(models.TextChoices):
@@ -97,6 +98,10 @@ class User(AbstractUser):
     class Meta:
         verbose_name = "平台账号"
         verbose_name_plural = "平台账号"
+        constraints = [
+            # "Abc" and "abc" are the same account name to a clerk on the phone (registration).
+            models.UniqueConstraint(Lower("username"), name="user_username_case_insensitive_unique"),
+        ]
 
     def save(self, *args, **kwargs):
         # Back-office access follows the role, so nobody has to remember to tick is_staff.

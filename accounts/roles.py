@@ -24,9 +24,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.add_supportcontact",
             "accounts.change_supportcontact",
             "accounts.delete_supportcontact",
+            # SPEC ACC-3, ACC-4, BO-2: the accounts of units without a union (未建会), read only; the
+            # reset and unlock actions are open to whoever may view an account in their scope.
+            "accounts.view_user",
+            # SPEC ACC-2: reviewers maintain the list of union organisations that units choose from.
+            "accounts.view_unionorganisation",
+            "accounts.add_unionorganisation",
+            "accounts.change_unionorganisation",
         }
         | _VIEW_AUDIT
     ),
+    # SPEC BO-2: the accounts of the units under their organisation, read only, plus reset and unlock.
     Role.UNION_STAFF: frozenset({"accounts.view_user"}),
     Role.UNIT_ADMIN: frozenset(),
 }

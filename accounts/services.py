@@ -3,10 +3,11 @@
 Each takes keyword arguments, writes its audit row in the same transaction (django-auditlog with the
 acting user) and raises AccountError with a Chinese message for the user.
 """
+import contextlib
 import datetime as dt
 import secrets
 
-from auditlog.context import set_actor
+from auditlog.context import auditlog_value, set_actor
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -39,10 +40,24 @@ class AccountError(Exception):
         self.message = message
 
 
+@contextlib.contextmanager
+def _acting_as(actor: User):
+    """django-auditlog's set_actor for `actor`, keeping the request's remote address and restoring
+    the request's own context afterwards: set_actor does not nest (leaving it would leave every
+    later save of the request without actor or address)."""
+    outer = auditlog_value.get(None)
+    remote = {key: outer.get(key) for key in ("remote_addr", "remote_port")} if outer else {}
+    try:
+        with set_actor(actor, **remote):
+            yield
+    finally:
+        if outer is not None:
+            auditlog_value.set(outer)
+
+
 # Registration and e-mail confirmation (SPEC ACC-2) ------------------------------------------------
 
 
-@transaction.atomic
 def account_register(
     *,
     username: str,
@@ -58,7 +73,8 @@ def account_register(
     """Create an active unit account and e-mail it a confirmation link.
 
     The form has checked the fields' formats; this checks the SMS code and that the account name is
-    free. Raises AccountError.
+    free (the database has the last word: a unique index on the lower-cased name). Raises AccountError.
+    The SMS check runs in its own transaction first, so a wrong code counts even though we refuse.
     """
     if User.objects.filter(username__iexact=username).exists():
         raise AccountError("该账号名已被使用，请换一个。")
@@ -78,9 +94,9 @@ def account_register(
         is_active=True,
     )
     user.set_password(password)
-    with set_actor(user):
+    with transaction.atomic(), _acting_as(user):
         user.save()
-    email_confirmation_send(user=user, request=request)
+        email_confirmation_send(user=user, request=request)
     return user
 
 
@@ -113,7 +129,7 @@ def email_confirm(*, token: str) -> User:
         raise AccountError("确认链接已失效：账号邮箱已变更，请重新发送确认邮件。")
     if user.email_confirmed_at is None:
         user.email_confirmed_at = timezone.now()
-        with set_actor(user):
+        with _acting_as(user):
             user.save(update_fields=["email_confirmed_at"])
     return user
 
@@ -160,9 +176,9 @@ def account_reset_password(*, account: User, acting_user: User) -> str:
     account.must_change_password = True
     account.temporary_password_expires_at = timezone.now() + TEMPORARY_PASSWORD_VALID_FOR
     account.temporary_password_used_at = None
-    with set_actor(acting_user):
+    with _acting_as(acting_user):
         account.save()
-    _clear_failures(account)
+        _clear_failures(account)
     if account.email:
         body = render_to_string(
             "accounts/email/temporary_password.txt",
@@ -182,7 +198,7 @@ def account_unlock(*, account: User, acting_user: User) -> None:
     count. Raises AccountError if the account is outside `acting_user`'s scope."""
     _require_in_scope(account=account, acting_user=acting_user)
     account = User.objects.select_for_update().get(pk=account.pk)
-    with set_actor(acting_user):
+    with _acting_as(acting_user):
         _clear_failures(account)
 
 
@@ -289,3 +305,33 @@ def account_password_changed(*, account: User) -> None:
     account.temporary_password_expires_at = None
     account.temporary_password_used_at = None
     account.save(update_fields=["must_change_password", "temporary_password_expires_at", "temporary_password_used_at"])
+
+
+# Registration follow-ups and the self-service reset (SPEC ACC-2, ACC-3) ---------------------------
+
+EMAIL_CONFIRM_RESEND_AFTER = 60  # seconds between two confirmation mails the unit asks for
+
+
+def email_confirmation_resend(*, user: User, request=None) -> None:
+    """Send `user` a new confirmation link for its current e-mail, at most once a minute (a double
+    click sends one). Raises AccountError if there is no address, it is confirmed already, or the
+    last resend was less than a minute ago."""
+    from django.core.cache import cache
+
+    if not user.email:
+        raise AccountError("账号未登记联系人邮箱，无法发送确认邮件。")
+    if user.email_confirmed_at is not None:
+        raise AccountError("您的邮箱已确认，无需重新发送。")
+    if not cache.add(f"accounts:email-confirm-resent:{user.pk}", True, EMAIL_CONFIRM_RESEND_AFTER):
+        raise AccountError("确认邮件刚刚已发送，请1分钟后再试，并留意垃圾邮件箱。")
+    email_confirmation_send(user=user, request=request)
+
+
+@transaction.atomic
+def account_password_reset_by_email(*, account: User) -> None:
+    """After the handler chose a new password through an e-mailed link (SPEC ACC-3 [departure]): a
+    temporary password no longer applies and every login lock on the account ends (SPEC ACC-4).
+    The audit row names the account itself as the actor."""
+    with _acting_as(account):
+        account_password_changed(account=account)
+        _clear_failures(account)

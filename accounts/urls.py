@@ -16,10 +16,34 @@ urlpatterns = [
 ]
 
 # Registration, e-mail confirmation and the self-service password reset (SPEC ACC-2, ACC-3).
-urlpatterns += []
+from .views import registration  # noqa: E402
+
+urlpatterns += [
+    path("register/", registration.register, name="register"),
+    path("register/sms/", registration.register_sms, name="register_sms"),
+    path("email/confirm/<str:token>/", registration.email_confirm_link, name="email_confirm"),
+    path("email/resend/", registration.email_confirm_resend, name="email_confirm_resend"),
+    path("password/forgot/", registration.PasswordResetView.as_view(), name="password_reset"),
+    path("password/forgot/sent/", registration.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/forgot/done/", registration.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "password/forgot/<uidb64>/<token>/",
+        registration.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+]
 
 # Help: 技术支持, 下载中心 and the FAQ (SPEC ACC-6).
-urlpatterns += []
+from .views import help as help_views  # noqa: E402
+
+urlpatterns += [
+    path("help/support/", help_views.support, name="support"),
+    path("help/downloads/", help_views.downloads, name="downloads"),
+    path("help/downloads/handbook.txt", help_views.download_handbook, name="download_handbook"),
+    path("help/downloads/account-reset-form.pdf", help_views.download_account_reset_form, name="download_account_reset_form"),
+    path("help/downloads/change-request-form.pdf", help_views.download_change_form, name="download_change_form"),
+    path("help/faq/", help_views.faq, name="faq"),
+]
 
 # The login captcha's images and refresh must work before login (not namespaced: the captcha widget
 # reverses these names itself).

@@ -13,6 +13,8 @@ urlpatterns = [
     path("", include("mutualaid.portal_urls")),
     path("accounts/", include("accounts.urls")),
     path("captcha/", include(captcha_urlpatterns)),
+    # One login for everyone: the back office uses the portal's (captcha, both lockouts).
+    path("backoffice/login/", views.backoffice_login),
     path("backoffice/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),

@@ -53,16 +53,26 @@ def union_staff(db):
     return UserFactory(role="union_staff")
 
 
+def _rerun_data_migration(module: str, function: str) -> None:
+    getattr(importlib.import_module(module), function)(django_apps, None)
+
+
 @pytest.fixture
 def handbook_year(db):
     """The 2023 coverage year of the handbook. The data migration creates it, but a transactional
     test (browser tests) flushes the tables, so tests that need it ask for it here."""
-    migration = importlib.import_module("enrollment.migrations.0002_coverage_year_2023")
-    migration.create_2023(django_apps, None)
+    _rerun_data_migration("enrollment.migrations.0002_coverage_year_2023", "create_2023")
     return django_apps.get_model("enrollment", "CoverageYear").objects.get(year=2023)
 
 
 @pytest.fixture
-def demo_data(handbook_year):
+def union_organisations(db):
+    """The seeded union organisations (data migration), again after a transactional test's flush."""
+    _rerun_data_migration("accounts.migrations.0003_seed_union_organisations", "seed")
+    return django_apps.get_model("accounts", "UnionOrganisation").objects.all()
+
+
+@pytest.fixture
+def demo_data(handbook_year, union_organisations):
     """What `make run` loads: the demo years and accounts (manage.py seed_demo)."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))

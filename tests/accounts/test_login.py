@@ -262,3 +262,15 @@ def test_a_wrong_old_password_is_a_chinese_error(client, unit):
     )
     assert response.status_code == 200
     assert "原密码不正确，请重新输入。" in response.content.decode()
+
+
+def test_password_rules_are_explained_in_chinese(client, unit):
+    client.force_login(unit)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": "a1", "new_password2": "a1"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "too short" not in page and "密码" in page
+    assert not any(word in page for word in ("This password", "characters"))

@@ -97,7 +97,7 @@ def test_permissions_follow_a_role_change_at_once(union_staff):
 
     user = _fresh(union_staff)
     assert user.has_perm("enrollment.change_coverageyear")
-    assert not user.has_perm("accounts.view_user")
+    assert user.has_perm("accounts.add_unionorganisation")  # reviewers' only (SPEC ACC-2)
 
 
 def test_no_object_level_permissions(reviewer):
@@ -163,10 +163,16 @@ def test_unit_admin_is_sent_to_the_back_office_login(client, unit_admin, url_nam
 
 
 def test_union_staff_list_only_unit_admin_accounts(client, union_staff):
-    units = {UserFactory(role=Role.UNIT_ADMIN).username for _ in range(3)}
-    UserFactory(role=Role.REVIEWER)
-    UserFactory(role=Role.UNION_STAFF)
-    UserFactory(role=Role.UNIT_ADMIN, is_superuser=True)
+    # SPEC BO-2: the units under the staff member's organisation (scope: tests/accounts/test_backoffice_accounts.py).
+    from accounts.models import UnionOrganisation
+
+    organisation = UnionOrganisation.objects.create(name="角色测试区总工会", level=1)
+    union_staff.union_organisation = organisation
+    union_staff.save()
+    units = {UserFactory(role=Role.UNIT_ADMIN, union_organisation=organisation).username for _ in range(3)}
+    UserFactory(role=Role.REVIEWER, union_organisation=organisation)
+    UserFactory(role=Role.UNION_STAFF, union_organisation=organisation)
+    UserFactory(role=Role.UNIT_ADMIN, is_superuser=True, union_organisation=organisation)
     client.force_login(union_staff)
 
     response = client.get(reverse("admin:accounts_user_changelist"))
@@ -181,5 +187,5 @@ def test_union_staff_cannot_open_another_back_office_account(client, union_staff
 
     response = client.get(reverse("admin:accounts_user_change", args=[other.pk]))
 
-    # The admin answers "does not exist" for an object outside the queryset.
-    assertRedirects(response, reverse("admin:index"), fetch_redirect_response=False)
+    # An account outside the scope is not there: 404, not the admin's redirect (SPEC BO-2).
+    assert response.status_code == 404

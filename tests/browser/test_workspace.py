@@ -18,7 +18,7 @@ def log_in(page, username, password):
     page.get_by_role("button", name="登录").click()
 
 
-def test_unit_admin_logs_in_and_sees_the_workspace(page, screenshot, demo_data):
+def test_unit_admin_logs_in_and_sees_the_workspace(page, screenshot, demo_data, union_organisations):
     UserFactory(username="unit-demo", first_name="演示单位经办人", role="unit_admin", union_organisation=UnionOrganisation.objects.get(name="普陀区总工会"))
 
     log_in(page, "unit-demo", "Portal#2026")

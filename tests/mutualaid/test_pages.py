@@ -25,6 +25,22 @@ PUBLIC_VIEWS = {
     "captcha-image",
     "captcha-image-2x",
     "captcha-refresh",
+    # 技术支持, 下载中心 and the FAQ, with the handbook and the two forms (SPEC ACC-6): for units
+    # that cannot log in.
+    "accounts:support",
+    "accounts:downloads",
+    "accounts:download_handbook",
+    "accounts:download_account_reset_form",
+    "accounts:download_change_form",
+    "accounts:faq",
+    # Registration, e-mail confirmation and the self-service reset (SPEC ACC-2, ACC-3).
+    "accounts:register",
+    "accounts:register_sms",
+    "accounts:email_confirm",
+    "accounts:password_reset",
+    "accounts:password_reset_done",
+    "accounts:password_reset_confirm",
+    "accounts:password_reset_complete",
 }
 
 _SAMPLE_BY_CONVERTER = {
@@ -290,3 +306,13 @@ def test_healthz_answers_json_to_anonymous_users(client):
     assert response.json() == {"status": "ok"}
     assert "no-cache" in response["Cache-Control"]
 
+
+
+@pytest.mark.django_db
+def test_the_back_office_login_is_the_portals_login(client):
+    # The admin's own form has no captcha and no account-wide lock (SPEC ACC-1, ACC-4).
+    response = client.get("/backoffice/login/?next=/backoffice/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:login") + "?next=/backoffice/"
+    anonymous = client.get("/backoffice/")
+    assert anonymous.status_code == 302
