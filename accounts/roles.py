@@ -31,6 +31,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.view_unionorganisation",
             "accounts.add_unionorganisation",
             "accounts.change_unionorganisation",
+            # SPEC BO-1, CODE-4, HND-2: the review queues; change is the right to review (the
+            # forms stay read only, the decision goes through the services).
+            "enrollment.view_codeapplication",
+            "enrollment.change_codeapplication",
+            "enrollment.view_changerequest",
+            "enrollment.change_changerequest",
+            # SPEC CODE-5, CODE-6, HND-1: codes, units and handler information, read only.
+            "enrollment.view_enrollmentcode",
+            "enrollment.view_unit",
+            "enrollment.view_handlerinfo",
+            # SPEC HND-3: 单位名称变更 at the counter, with the evidence.
+            "enrollment.view_unitnamechange",
+            "enrollment.add_unitnamechange",
         }
         | _VIEW_AUDIT
     ),

@@ -3,11 +3,9 @@
 Each takes keyword arguments, writes its audit row in the same transaction (django-auditlog with the
 acting user) and raises AccountError with a Chinese message for the user.
 """
-import contextlib
 import datetime as dt
 import secrets
 
-from auditlog.context import auditlog_value, set_actor
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -18,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from mutualaid.audit import acting_as
 from mutualaid.sms import SmsError, sms_code_verify
 
 from .models import Role, UnionOrganisation, User
@@ -38,21 +37,6 @@ class AccountError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-@contextlib.contextmanager
-def _acting_as(actor: User):
-    """django-auditlog's set_actor for `actor`, keeping the request's remote address and restoring
-    the request's own context afterwards: set_actor does not nest (leaving it would leave every
-    later save of the request without actor or address)."""
-    outer = auditlog_value.get(None)
-    remote = {key: outer.get(key) for key in ("remote_addr", "remote_port")} if outer else {}
-    try:
-        with set_actor(actor, **remote):
-            yield
-    finally:
-        if outer is not None:
-            auditlog_value.set(outer)
 
 
 # Registration and e-mail confirmation (SPEC ACC-2) ------------------------------------------------
@@ -94,7 +78,7 @@ def account_register(
         is_active=True,
     )
     user.set_password(password)
-    with transaction.atomic(), _acting_as(user):
+    with transaction.atomic(), acting_as(user):
         user.save()
         email_confirmation_send(user=user, request=request)
     return user
@@ -129,7 +113,7 @@ def email_confirm(*, token: str) -> User:
         raise AccountError("确认链接已失效：账号邮箱已变更，请重新发送确认邮件。")
     if user.email_confirmed_at is None:
         user.email_confirmed_at = timezone.now()
-        with _acting_as(user):
+        with acting_as(user):
             user.save(update_fields=["email_confirmed_at"])
     return user
 
@@ -176,7 +160,7 @@ def account_reset_password(*, account: User, acting_user: User) -> str:
     account.must_change_password = True
     account.temporary_password_expires_at = timezone.now() + TEMPORARY_PASSWORD_VALID_FOR
     account.temporary_password_used_at = None
-    with _acting_as(acting_user):
+    with acting_as(acting_user):
         account.save()
         _clear_failures(account)
     if account.email:
@@ -198,7 +182,7 @@ def account_unlock(*, account: User, acting_user: User) -> None:
     count. Raises AccountError if the account is outside `acting_user`'s scope."""
     _require_in_scope(account=account, acting_user=acting_user)
     account = User.objects.select_for_update().get(pk=account.pk)
-    with _acting_as(acting_user):
+    with acting_as(acting_user):
         _clear_failures(account)
 
 
@@ -332,6 +316,6 @@ def account_password_reset_by_email(*, account: User) -> None:
     """After the handler chose a new password through an e-mailed link (SPEC ACC-3 [departure]): a
     temporary password no longer applies and every login lock on the account ends (SPEC ACC-4).
     The audit row names the account itself as the actor."""
-    with _acting_as(account):
+    with acting_as(account):
         account_password_changed(account=account)
         _clear_failures(account)

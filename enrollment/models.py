@@ -1,5 +1,8 @@
 import datetime as dt
+import unicodedata
 from decimal import Decimal
+
+from django.conf import settings
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -114,3 +117,292 @@ class CoverageYear(models.Model):
         )
         return self.instant_opens_at <= at < end_of_coverage
 
+
+
+# --- Units, enrollment codes and applications (SPEC CODE, HND) ---------------------------------------
+
+
+class UnitNature(models.TextChoices):
+    """单位性质 (SPEC CODE-2)."""
+
+    ENTERPRISE = "企业", "企业"
+    GOVERNMENT = "机关", "机关"
+    INSTITUTION = "事业单位", "事业单位"
+    SOCIAL_GROUP = "社会团体", "社会团体"
+    PRIVATE_NON_ENTERPRISE = "民办非企业单位", "民办非企业单位"
+    OTHER = "其他", "其他"
+
+
+class EconomicType(models.TextChoices):
+    """经济类型 (SPEC HND-1, GB/T 12402)."""
+
+    STATE = "国有", "国有"
+    COLLECTIVE = "集体", "集体"
+    PRIVATE = "私营", "私营"
+    SHAREHOLDING = "股份制", "股份制"
+    FOREIGN = "外商投资", "外商投资"
+    HK_MACAO_TAIWAN = "港澳台投资", "港澳台投资"
+    INDIVIDUAL = "个体", "个体"
+    OTHER = "其他", "其他"
+
+
+class Industry(models.TextChoices):
+    """单位所属行业 (SPEC HND-1): the sections of GB/T 4754-2017."""
+
+    A = "A", "A 农、林、牧、渔业"
+    B = "B", "B 采矿业"
+    C = "C", "C 制造业"
+    D = "D", "D 电力、热力、燃气及水生产和供应业"
+    E = "E", "E 建筑业"
+    F = "F", "F 批发和零售业"
+    G = "G", "G 交通运输、仓储和邮政业"
+    H = "H", "H 住宿和餐饮业"
+    I = "I", "I 信息传输、软件和信息技术服务业"  # noqa: E741 - the standard's letter
+    J = "J", "J 金融业"
+    K = "K", "K 房地产业"
+    L = "L", "L 租赁和商务服务业"
+    M = "M", "M 科学研究和技术服务业"
+    N = "N", "N 水利、环境和公共设施管理业"
+    O = "O", "O 居民服务、修理和其他服务业"  # noqa: E741
+    P = "P", "P 教育"
+    Q = "Q", "Q 卫生和社会工作"
+    R = "R", "R 文化、体育和娱乐业"
+    S = "S", "S 公共管理、社会保障和社会组织"
+    T = "T", "T 国际组织"
+
+
+def unit_name_key(name: str) -> str:
+    """The form in which unit names are compared (SPEC CODE-3 [interpretation]): width-folded
+    (NFKC: full-width letters, digits and brackets become half-width) and without any white space.
+    有限公司 and 有限责任公司 stay different."""
+    return "".join(unicodedata.normalize("NFKC", name or "").split())
+
+
+class EnrollmentCode(models.Model):
+    """参保编码 (SPEC CODE-5, CODE-6, CODE-8): 6 characters, bound to one platform account."""
+
+    class Source(models.TextChoices):
+        APPROVED = "approved", "在线申请"
+        IMPORTED = "imported", "原平台导入"
+
+    code = models.CharField("参保编码", max_length=6, unique=True)
+    unit_name = models.CharField("登记单位名称", max_length=200, help_text="集团合并办理时为牵头单位")
+    name_key = models.CharField(max_length=200, db_index=True, editable=False)
+    uscc = models.CharField("统一社会信用代码", max_length=18, blank=True)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="平台账号",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="enrollment_codes",
+    )
+    bound_at = models.DateTimeField("绑定时间", null=True, blank=True)
+    source = models.CharField("来源", max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "参保编码"
+        verbose_name_plural = "参保编码"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} {self.unit_name}"
+
+    def save(self, *args, **kwargs):
+        self.name_key = unit_name_key(self.unit_name)
+        super().save(*args, **kwargs)
+
+
+class Unit(models.Model):
+    """参保单位: an employer enrolling under a code; a group enrols several under one (SPEC CODE-6)."""
+
+    code = models.ForeignKey(EnrollmentCode, verbose_name="参保编码", on_delete=models.PROTECT, related_name="units")
+    name = models.CharField("单位名称", max_length=200)
+    name_key = models.CharField(max_length=200, db_index=True, editable=False)
+    uscc = models.CharField("统一社会信用代码", max_length=18, blank=True)
+    nature = models.CharField("单位性质", max_length=20, choices=UnitNature.choices, blank=True)
+    committee = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="工委名称", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.CharField("单位地址", max_length=200, blank=True)
+    postcode = models.CharField("邮政编码", max_length=6, blank=True)
+    phone = models.CharField("单位电话", max_length=30, blank=True)
+    headcount = models.PositiveIntegerField("在职人数", null=True, blank=True)
+    is_lead = models.BooleanField("牵头单位", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("最后更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "参保单位"
+        verbose_name_plural = "参保单位"
+        ordering = ["code", "-is_lead", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_key = unit_name_key(self.name)
+        super().save(*args, **kwargs)
+
+
+class CodeApplication(models.Model):
+    """在线申请参保编码 (SPEC CODE-1…4)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "申请中"
+        APPROVED = "approved", "审核通过"
+        REJECTED = "rejected", "审核不通过"
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="申请账号", on_delete=models.PROTECT, related_name="code_applications"
+    )
+    unit_name = models.CharField("单位名称", max_length=200)
+    name_key = models.CharField(max_length=200, db_index=True, editable=False)
+    committee = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="工委名称", on_delete=models.PROTECT, related_name="+"
+    )
+    uscc = models.CharField("统一信用代码", max_length=18, blank=True)
+    nature = models.CharField("单位性质", max_length=20, choices=UnitNature.choices)
+    contact_name = models.CharField("联系人", max_length=50)
+    address = models.CharField("单位地址", max_length=200)
+    contact_mobile = models.CharField("联系人手机", max_length=11)
+    postcode = models.CharField("邮政编码", max_length=6)
+    contact_email = models.EmailField("联系人邮箱")
+    headcount = models.PositiveIntegerField("在职人数")
+    leader_name = models.CharField("负责人", max_length=50, blank=True)
+    leader_mobile = models.CharField("负责人手机", max_length=11, blank=True)
+    unit_phone = models.CharField("单位电话", max_length=30, blank=True)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reject_reason = models.TextField("审核不通过原因", blank=True)
+    code = models.ForeignKey(
+        EnrollmentCode, verbose_name="参保编码", null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
+    submitted_at = models.DateTimeField("提交时间", default=timezone.now)
+    updated_at = models.DateTimeField("最后更新时间", auto_now=True)
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "参保编码申请"
+        verbose_name_plural = "参保编码申请"
+        ordering = ["-updated_at"]
+        constraints = [
+            # SPEC CODE-3: one application in progress per unit name, whoever submits it; the
+            # database has the last word when two arrive at once (or a double click).
+            models.UniqueConstraint(
+                fields=["name_key"], condition=models.Q(status="pending"), name="one_pending_application_per_unit_name"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.unit_name}（{self.get_status_display()}）"
+
+    def save(self, *args, **kwargs):
+        self.name_key = unit_name_key(self.unit_name)
+        super().save(*args, **kwargs)
+
+
+class HandlerInfo(models.Model):
+    """经办人填报 (SPEC HND-1): one per enrollment code; batches need it saved first."""
+
+    code = models.OneToOneField(EnrollmentCode, verbose_name="参保编码", on_delete=models.CASCADE, related_name="handler_info")
+    handler_name = models.CharField("经办人姓名", max_length=50)
+    handler_mobile = models.CharField("经办人电话", max_length=11, help_text="手机号码，用于接收验证码")
+    handler_phone = models.CharField("经办人固定电话", max_length=30, blank=True)
+    handler_email = models.EmailField("经办人邮箱")
+    economic_type = models.CharField("经济类型名称", max_length=20, choices=EconomicType.choices)
+    union_level1 = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="一级工会组织名称", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    union_level2 = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="二级工会组织名称", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.CharField("单位地址", max_length=200)
+    industry = models.CharField("单位所属行业名称", max_length=1, choices=Industry.choices)
+    headcount = models.PositiveIntegerField("职工人数")
+    saved_at = models.DateTimeField("保存时间", auto_now=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="保存账号", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "经办人信息"
+        verbose_name_plural = "经办人信息"
+
+    def __str__(self):
+        return f"{self.code.code} {self.handler_name}"
+
+    @property
+    def has_union(self) -> bool:
+        """未建会 is stored as no organisation in both union fields."""
+        return self.union_level1_id is not None
+
+
+class ChangeRequest(models.Model):
+    """参保信息变更申请 (SPEC HND-2 [departure]: the handbook's printed form, online)."""
+
+    class Item(models.TextChoices):
+        RESEND_EMAIL = "resend_email", "重发邮件"
+        ADDRESS = "address", "变更单位地址"
+        HANDLER_NAME = "handler_name", "变更经办人姓名"
+        HANDLER_PHONE = "handler_phone", "变更经办人固定电话"
+        HANDLER_MOBILE = "handler_mobile", "变更经办人手机"
+        UNIT_EMAIL = "unit_email", "变更单位邮箱（重置邮箱）"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "申请中"
+        APPROVED = "approved", "审核通过"
+        REJECTED = "rejected", "审核不通过"
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="申请账号", on_delete=models.PROTECT, related_name="change_requests"
+    )
+    code = models.ForeignKey(EnrollmentCode, verbose_name="参保编码", on_delete=models.PROTECT, related_name="change_requests")
+    batch_number = models.CharField("参保批次号", max_length=20, blank=True)
+    items = models.JSONField("变更事项", default=list)
+    original_values = models.JSONField("原信息", default=dict)
+    new_values = models.JSONField("新修改信息", default=dict)
+    contact_name = models.CharField("单位联系人", max_length=50)
+    contact_mobile = models.CharField("联系人手机", max_length=11)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reject_reason = models.TextField("审核不通过原因", blank=True)
+    submitted_at = models.DateTimeField("申请日期", default=timezone.now)
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "参保信息变更申请"
+        verbose_name_plural = "参保信息变更申请"
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return f"{self.code.code} {self.items_display}"
+
+    @property
+    def items_display(self) -> str:
+        labels = dict(self.Item.choices)
+        return "、".join(labels.get(item, item) for item in self.items)
+
+
+class UnitNameChange(models.Model):
+    """单位名称变更 (SPEC HND-3): on site only; a reviewer records it with the evidence."""
+
+    code = models.ForeignKey(EnrollmentCode, verbose_name="参保编码", on_delete=models.PROTECT, related_name="name_changes")
+    old_name = models.CharField("原单位名称", max_length=200)
+    new_name = models.CharField("新单位名称", max_length=200)
+    note = models.TextField("说明", blank=True, help_text="变更证明材料，如：准予变更登记通知书")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="办理人", on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField("办理时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "单位名称变更"
+        verbose_name_plural = "单位名称变更"
+        ordering = ["-changed_at"]
+
+    def __str__(self):
+        return f"{self.old_name} → {self.new_name}"

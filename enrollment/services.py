@@ -1,17 +1,37 @@
 import datetime as dt
+import secrets
 
-from django.db import transaction
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import CoverageYear
+from mutualaid.audit import acting_as
+from mutualaid.models import Attachment
+from mutualaid.pii import mask_mobile
+from mutualaid.sms import SmsError, sms_code_verify
+
+from .models import (
+    ChangeRequest,
+    CodeApplication,
+    CoverageYear,
+    EnrollmentCode,
+    HandlerInfo,
+    Unit,
+    UnitNameChange,
+    unit_name_key,
+)
 
 
 class EnrollmentError(Exception):
-    """A business rule of enrolment refused the action; `message` is shown to the user as is."""
+    """A business rule of enrolment refused the action; `message` is shown to the user as is.
+    `field` names the form field the message belongs beside ("sms_code", "attachments"), if any."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, field: str = ""):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -72,3 +92,451 @@ def coverage_year_copy_shifted(*, source: CoverageYear, year: int, centralised_o
     )
     coverage_year, _ = CoverageYear.objects.update_or_create(year=year, defaults=values)
     return coverage_year
+
+
+# --- Enrollment codes and their applications (SPEC CODE) --------------------------------------------
+
+CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # SPEC CODE-8: digits and capitals without I and O
+CODE_LENGTH = 6
+SMS_PURPOSE_CODE_APPLICATION = "code_application"
+SMS_PURPOSE_HANDLER = "handler"
+
+
+class DuplicateUnitError(EnrollmentError):
+    """SPEC CODE-3: the unit name already has a code or an application in progress."""
+
+    def __init__(self, *, contact_name: str, contact_mobile: str):
+        self.contact_name = contact_name
+        self.contact_mobile_masked = mask_mobile(contact_mobile) if contact_mobile else "-"
+        super().__init__(
+            f"提交失败!该企业已申请过参保编码。【联系人:{contact_name or '-'},手机号:{self.contact_mobile_masked}】"
+        )
+
+
+def code_generate() -> str:
+    """A random code not in use yet (SPEC CODE-8); the unique index is the last word."""
+    for _ in range(100):
+        candidate = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not EnrollmentCode.objects.filter(code=candidate).exists():
+            return candidate
+    raise EnrollmentError("参保编码生成失败，请稍后重试。")
+
+
+def _duplicate_contact(name_key: str, *, excluding_application: int | None = None) -> tuple[str, str] | None:
+    """(contact name, mobile) of the code or application in progress that already has this unit
+    name (SPEC CODE-3), or None. Rejected applications do not count."""
+    code = EnrollmentCode.objects.filter(name_key=name_key).select_related("handler_info", "account").first()
+    if code is not None:
+        handler = getattr(code, "handler_info", None)
+        if handler is not None:
+            return handler.handler_name, handler.handler_mobile
+        application = code.applications.order_by("-submitted_at").first()
+        if application is not None:
+            return application.contact_name, application.contact_mobile
+        account = code.account
+        return (account.first_name, account.mobile) if account else ("", "")
+    pending = CodeApplication.objects.filter(name_key=name_key, status=CodeApplication.Status.PENDING)
+    if excluding_application:
+        pending = pending.exclude(pk=excluding_application)
+    application = pending.first()
+    if application is not None:
+        return application.contact_name, application.contact_mobile
+    return None
+
+
+APPLICATION_FIELDS = (
+    "unit_name", "committee", "uscc", "nature", "contact_name", "address", "contact_mobile", "postcode",
+    "contact_email", "headcount", "leader_name", "leader_mobile", "unit_phone",
+)
+
+
+def code_application_submit(
+    *, account, fields: dict, sms_code: str, draft_token: str, application: CodeApplication | None = None
+) -> CodeApplication:
+    """【提交申请】 (SPEC CODE-2…4): a new application, or the corrected resubmission of a rejected one.
+
+    `fields` holds APPLICATION_FIELDS, already checked by the form. Checks the unit name (CODE-3),
+    the SMS code sent to the contact mobile, and that at least one attachment was uploaded. Raises
+    DuplicateUnitError or EnrollmentError; nothing is saved then.
+    """
+    from mutualaid.attachments import AttachmentError, attachments_claim, attachments_of
+
+    if application is not None:
+        application = CodeApplication.objects.get(pk=application.pk)  # as it stands now, not as shown
+        if application.account_id != account.pk or application.status != CodeApplication.Status.REJECTED:
+            raise EnrollmentError("只有审核不通过的申请可以修改后重新提交。")
+    duplicate = _duplicate_contact(
+        unit_name_key(fields["unit_name"]), excluding_application=application.pk if application else None
+    )
+    if duplicate is not None:
+        raise DuplicateUnitError(contact_name=duplicate[0], contact_mobile=duplicate[1])
+    has_drafts = Attachment.objects.filter(draft_token=draft_token, uploaded_by=account).exists() if draft_token else False
+    has_kept = application is not None and attachments_of(application).exists()
+    if not (has_drafts or has_kept):
+        raise EnrollmentError(
+            "请上传附件：《社会保险费缴费申报表》、《单位参加城镇社会保险基本情况》、法人登记证或营业执照（复印件加盖公章）之一。",
+            field="attachments",
+        )
+    try:
+        sms_code_verify(mobile=fields["contact_mobile"], purpose=SMS_PURPOSE_CODE_APPLICATION, code=sms_code)
+    except SmsError as error:
+        raise EnrollmentError(error.message, field="sms_code") from error
+    try:
+        with transaction.atomic():
+            if application is None:
+                application = CodeApplication(account=account)
+            else:
+                application = CodeApplication.objects.select_for_update().get(pk=application.pk)
+                # Checked again under the lock: a second resubmission must not overwrite the first,
+                # now in review.
+                if application.status != CodeApplication.Status.REJECTED:
+                    raise EnrollmentError("该申请已重新提交，正在审核中，无需重复提交。")
+            for name in APPLICATION_FIELDS:
+                setattr(application, name, fields[name])
+            application.status = CodeApplication.Status.PENDING
+            application.reject_reason = ""
+            application.submitted_at = timezone.now()
+            with acting_as(account):
+                application.save()
+            if draft_token:
+                attachments_claim(draft_token=draft_token, uploaded_by=account, owner=application)
+    except AttachmentError as error:  # more than ATTACHMENTS_PER_OBJECT with the kept ones
+        raise EnrollmentError(error.message, field="attachments") from error
+    except IntegrityError as error:  # another application of this name arrived at the same moment
+        duplicate = _duplicate_contact(unit_name_key(fields["unit_name"]), excluding_application=application.pk)
+        contact = duplicate or ("", "")
+        raise DuplicateUnitError(contact_name=contact[0], contact_mobile=contact[1]) from error
+    return application
+
+
+@transaction.atomic
+def code_application_approve(*, application: CodeApplication, acting_user) -> EnrollmentCode:
+    """审核通过 (SPEC CODE-4): a new code bound to the applying account (CODE-5), with the unit.
+    Raises EnrollmentError if the application is no longer in progress (a second click)."""
+    application = CodeApplication.objects.select_for_update().get(pk=application.pk)
+    if application.status != CodeApplication.Status.PENDING:
+        raise EnrollmentError(f"该申请已{application.get_status_display()}，无需重复审核。")
+    if EnrollmentCode.objects.filter(name_key=application.name_key).exists():
+        raise EnrollmentError("该单位名称已有参保编码，请审核不通过并说明原因。")
+    now = timezone.now()
+    with acting_as(acting_user):
+        code = EnrollmentCode.objects.create(
+            code=code_generate(),
+            unit_name=application.unit_name,
+            uscc=application.uscc,
+            account=application.account,
+            bound_at=now,
+            source=EnrollmentCode.Source.APPROVED,
+        )
+        Unit.objects.create(
+            code=code,
+            name=application.unit_name,
+            uscc=application.uscc,
+            nature=application.nature,
+            committee=application.committee,
+            address=application.address,
+            postcode=application.postcode,
+            phone=application.unit_phone,
+            headcount=application.headcount,
+            is_lead=True,
+        )
+        application.status = CodeApplication.Status.APPROVED
+        application.code = code
+        application.reviewed_at = now
+        application.reviewed_by = acting_user
+        application.save()
+    _email_on_commit(
+        to=application.contact_email,
+        subject="【上海市职工保障互助会】参保编码申请审核通过",
+        template="enrollment/email/code_approved.txt",
+        context={"application": application, "code": code},
+    )
+    return code
+
+
+@transaction.atomic
+def code_application_reject(*, application: CodeApplication, acting_user, reason: str) -> CodeApplication:
+    """审核不通过 with the reason the unit sees under 【编辑】 (SPEC CODE-4)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise EnrollmentError("请填写审核不通过的原因。")
+    application = CodeApplication.objects.select_for_update().get(pk=application.pk)
+    if application.status != CodeApplication.Status.PENDING:
+        raise EnrollmentError(f"该申请已{application.get_status_display()}，无需重复审核。")
+    application.status = CodeApplication.Status.REJECTED
+    application.reject_reason = reason
+    application.reviewed_at = timezone.now()
+    application.reviewed_by = acting_user
+    with acting_as(acting_user):
+        application.save()
+    _email_on_commit(
+        to=application.contact_email,
+        subject="【上海市职工保障互助会】参保编码申请审核不通过",
+        template="enrollment/email/code_rejected.txt",
+        context={"application": application},
+    )
+    return application
+
+
+@transaction.atomic
+def code_bind(*, code: str, unit_name: str, account) -> EnrollmentCode:
+    """Use a code in this account (SPEC CODE-5): a code already bound to it, or an imported code not
+    yet bound whose registered unit name matches. Raises EnrollmentError with the handbook's message."""
+    found = EnrollmentCode.objects.select_for_update().filter(code=(code or "").strip().upper()).first()
+    if found is None:
+        raise EnrollmentError("参保编码不存在，请核对。忘记参保编码可查看上一年度保障单或拨打12351热线查询。")
+    if found.account_id is not None and found.account_id != account.pk:
+        raise EnrollmentError("该参保编码已在其他平台账号中使用")
+    if found.name_key != unit_name_key(unit_name):
+        raise EnrollmentError("参保单位名称与参保编码登记的单位名称不一致。若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！")
+    if found.account_id is None:
+        found.account = account
+        found.bound_at = timezone.now()
+        with acting_as(account):
+            found.save(update_fields=["account", "bound_at"])
+    return found
+
+
+@transaction.atomic
+def code_release(*, code: EnrollmentCode, acting_user) -> None:
+    """Undo the binding of an imported code (SPEC CODE-5: deleting the batch that bound it, the
+    handbook's remedy for 用错参保编码). Codes approved for an account stay with it."""
+    code = EnrollmentCode.objects.select_for_update().get(pk=code.pk)
+    if code.source != EnrollmentCode.Source.IMPORTED:
+        return
+    code.account = None
+    code.bound_at = None
+    with acting_as(acting_user):
+        code.save(update_fields=["account", "bound_at"])
+
+
+# --- Handler information and change requests (SPEC HND) --------------------------------------------
+
+HANDLER_FIELDS = (
+    "handler_name", "handler_mobile", "handler_email", "economic_type", "union_level1", "union_level2",
+    "address", "industry", "headcount",
+)
+
+
+def _check_union_levels(level1, level2) -> None:
+    """SPEC HND-1: 未建会 is no organisation in both fields; otherwise a level-1 organisation and a
+    level-2 one under it (None only when the level-1 one has no active level-2 organisations)."""
+    if level1 is None:
+        if level2 is not None:
+            raise EnrollmentError("一级工会组织选择“未建会”时，二级工会组织也须为“未建会”。", field="union_level2")
+        return
+    if level1.level != level1.Level.FIRST:
+        raise EnrollmentError("请选择一级工会组织。", field="union_level1")
+    if level2 is None:
+        if level1.children.filter(is_active=True).exists():
+            raise EnrollmentError("请选择二级工会组织。", field="union_level2")
+        return
+    if level2.parent_id != level1.pk:
+        raise EnrollmentError("所选二级工会组织不属于所选一级工会组织，请重新选择。", field="union_level2")
+
+
+def handler_info_save(*, code: EnrollmentCode, account, fields: dict, sms_code: str) -> HandlerInfo:
+    """【保存】 of 经办人填报 (SPEC HND-1). The SMS code goes to 经办人电话. Checks that the level-2
+    union organisation belongs to the level-1 one (or both are 未建会, None). Raises EnrollmentError
+    (its `field` says where the message belongs); nothing is saved then."""
+    if code.account_id != account.pk:
+        raise EnrollmentError("该参保编码不属于本账号。")
+    _check_union_levels(fields.get("union_level1"), fields.get("union_level2"))
+    try:
+        sms_code_verify(mobile=fields["handler_mobile"], purpose=SMS_PURPOSE_HANDLER, code=sms_code)
+    except SmsError as error:
+        raise EnrollmentError(error.message, field="sms_code") from error
+    with transaction.atomic(), acting_as(account):
+        info = HandlerInfo.objects.select_for_update().filter(code=code).first() or HandlerInfo(code=code)
+        for name in HANDLER_FIELDS:
+            setattr(info, name, fields.get(name))
+        info.saved_by = account
+        info.save()
+    return info
+
+
+def change_request_current_values(*, code: EnrollmentCode, account) -> dict:
+    """原信息 of each change item, as the unit's records stand now (SPEC HND-2)."""
+    handler = getattr(code, "handler_info", None)
+    lead = code.units.filter(is_lead=True).first()
+    return {
+        ChangeRequest.Item.ADDRESS: (handler.address if handler else "") or (lead.address if lead else ""),
+        ChangeRequest.Item.HANDLER_NAME: handler.handler_name if handler else "",
+        ChangeRequest.Item.HANDLER_PHONE: handler.handler_phone if handler else "",
+        ChangeRequest.Item.HANDLER_MOBILE: handler.handler_mobile if handler else "",
+        ChangeRequest.Item.UNIT_EMAIL: (handler.handler_email if handler else "") or account.email,
+        # Where change_request_approve re-sends the notices: the unit e-mail above, not the account's.
+        ChangeRequest.Item.RESEND_EMAIL: (handler.handler_email if handler else "") or account.email,
+    }
+
+
+# Items whose new value lives in HandlerInfo: without a saved 经办人填报 there is nothing to change,
+# and change_request_approve could not apply them (the unit fills 经办人填报 itself instead).
+HANDLER_CHANGE_ITEMS = (ChangeRequest.Item.HANDLER_NAME, ChangeRequest.Item.HANDLER_PHONE, ChangeRequest.Item.HANDLER_MOBILE)
+
+
+@transaction.atomic
+def change_request_submit(
+    *, account, code: EnrollmentCode, items: list[str], new_values: dict, contact_name: str, contact_mobile: str,
+    batch_number: str, draft_token: str,
+) -> ChangeRequest:
+    """Submit the online change form with its stamped scan (SPEC HND-2 [departure]).
+
+    `items` are ChangeRequest.Item values; every item but 重发邮件 needs its value in `new_values`
+    (already checked by the form: mobile, e-mail). The 原信息 are taken now. Raises EnrollmentError
+    (`field` "items", "attachments" or the item) and saves nothing then."""
+    from mutualaid.attachments import AttachmentError, attachments_claim, attachments_of_draft
+
+    if code.account_id != account.pk:
+        raise EnrollmentError("该参保编码不属于本账号。")
+    ticked = set(items)
+    items = [item for item in ChangeRequest.Item.values if item in ticked]  # known items, the form's order, once each
+    if not items:
+        raise EnrollmentError("请勾选需变更的事项。", field="items")
+    for item in items:
+        if item != ChangeRequest.Item.RESEND_EMAIL and not str(new_values.get(item) or "").strip():
+            raise EnrollmentError(f"请填写“{ChangeRequest.Item(item).label}”的新修改信息。", field=item)
+    if any(item in HANDLER_CHANGE_ITEMS for item in items) and not HandlerInfo.objects.filter(code=code).exists():
+        raise EnrollmentError("尚未完成【经办人填报】：经办人姓名、电话请直接在【经办人填报】中填写并保存。", field="items")
+    if not attachments_of_draft(draft_token=draft_token, uploaded_by=account).exists():
+        raise EnrollmentError("请上传加盖参保单位公章的申请单扫描件或照片。", field="attachments")
+    current = change_request_current_values(code=code, account=account)
+    request = ChangeRequest(
+        account=account,
+        code=code,
+        batch_number=batch_number,
+        items=list(items),
+        original_values={item: current.get(item, "") for item in items},
+        new_values={item: str(new_values[item]).strip() for item in items if item != ChangeRequest.Item.RESEND_EMAIL},
+        contact_name=contact_name,
+        contact_mobile=contact_mobile,
+    )
+    with acting_as(account):
+        request.save()
+    try:
+        claimed = attachments_claim(draft_token=draft_token, uploaded_by=account, owner=request)
+    except AttachmentError as error:  # more files than ATTACHMENTS_PER_OBJECT
+        raise EnrollmentError(error.message, field="attachments") from error
+    if not claimed:  # a second submission of the same form took them meanwhile (double click)
+        raise EnrollmentError("请上传加盖参保单位公章的申请单扫描件或照片。", field="attachments")
+    return request
+
+
+@transaction.atomic
+def change_request_approve(*, change_request: ChangeRequest, acting_user) -> ChangeRequest:
+    """Apply the requested changes (SPEC HND-2). Raises EnrollmentError on a second click."""
+    change = ChangeRequest.objects.select_for_update().select_related("code", "account").get(pk=change_request.pk)
+    if change.status != ChangeRequest.Status.PENDING:
+        raise EnrollmentError(f"该申请已{change.get_status_display()}，无需重复审核。")
+    code = change.code
+    handler = getattr(code, "handler_info", None)
+    values = change.new_values
+    Item = ChangeRequest.Item
+    handler_only = {Item.HANDLER_NAME, Item.HANDLER_PHONE, Item.HANDLER_MOBILE}
+    if handler is None and handler_only & set(change.items):
+        # Approving would say 审核通过 and change nothing: there is no handler record to change yet.
+        raise EnrollmentError("该参保编码尚未完成【经办人填报】，无法变更经办人信息，请审核不通过并说明原因。")
+    with acting_as(acting_user):
+        if handler is not None:
+            handler_updates = {
+                Item.ADDRESS: "address",
+                Item.HANDLER_NAME: "handler_name",
+                Item.HANDLER_PHONE: "handler_phone",
+                Item.HANDLER_MOBILE: "handler_mobile",
+                Item.UNIT_EMAIL: "handler_email",
+            }
+            changed = False
+            for item, field in handler_updates.items():
+                if item in change.items and values.get(item):
+                    setattr(handler, field, values[item])
+                    changed = True
+            if changed:  # 重发邮件 alone changes nothing: no empty audit entry
+                handler.save()
+        if Item.ADDRESS in change.items and values.get(Item.ADDRESS):
+            # One save per unit (not .update()) so the audit trail records the change (SPEC X-2).
+            for unit in code.units.filter(is_lead=True):
+                unit.address = values[Item.ADDRESS]
+                unit.save()
+        if Item.UNIT_EMAIL in change.items and values.get(Item.UNIT_EMAIL) and code.account_id:
+            account = code.account
+            account.email = values[Item.UNIT_EMAIL]
+            # The association checked the stamped form: the address counts as confirmed.
+            account.email_confirmed_at = timezone.now()
+            account.save(update_fields=["email", "email_confirmed_at"])
+        change.status = ChangeRequest.Status.APPROVED
+        change.reviewed_at = timezone.now()
+        change.reviewed_by = acting_user
+        change.save()
+    recipient = (getattr(code, "handler_info", None) and code.handler_info.handler_email) or change.account.email
+    if Item.RESEND_EMAIL in change.items:
+        # The association's notification of this code (later: the chosen batch's notices too).
+        _email_on_commit(
+            to=recipient,
+            subject="【上海市职工保障互助会】参保编码通知（重发）",
+            template="enrollment/email/code_notice.txt",
+            context={"code": code},
+        )
+    _email_on_commit(
+        to=recipient,
+        subject="【上海市职工保障互助会】参保信息变更申请审核通过",
+        template="enrollment/email/change_approved.txt",
+        context={"change": change},
+    )
+    return change
+
+
+@transaction.atomic
+def change_request_reject(*, change_request: ChangeRequest, acting_user, reason: str) -> ChangeRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise EnrollmentError("请填写审核不通过的原因。")
+    change = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+    if change.status != ChangeRequest.Status.PENDING:
+        raise EnrollmentError(f"该申请已{change.get_status_display()}，无需重复审核。")
+    change.status = ChangeRequest.Status.REJECTED
+    change.reject_reason = reason
+    change.reviewed_at = timezone.now()
+    change.reviewed_by = acting_user
+    with acting_as(acting_user):
+        change.save()
+    _email_on_commit(
+        to=change.account.email,
+        subject="【上海市职工保障互助会】参保信息变更申请审核不通过",
+        template="enrollment/email/change_rejected.txt",
+        context={"change": change},
+    )
+    return change
+
+
+@transaction.atomic
+def unit_name_change(*, code: EnrollmentCode, new_name: str, note: str, acting_user) -> UnitNameChange:
+    """单位名称变更 at the counter (SPEC HND-3): the code's registered name and its lead unit."""
+    new_name = (new_name or "").strip()
+    if not new_name:
+        raise EnrollmentError("请填写新单位名称。")
+    code = EnrollmentCode.objects.select_for_update().get(pk=code.pk)
+    if unit_name_key(new_name) == code.name_key:
+        raise EnrollmentError("新单位名称与原名称相同。")
+    if EnrollmentCode.objects.filter(name_key=unit_name_key(new_name)).exclude(pk=code.pk).exists():
+        raise EnrollmentError("该单位名称已有其他参保编码，请核对。")
+    with acting_as(acting_user):
+        change = UnitNameChange.objects.create(
+            code=code, old_name=code.unit_name, new_name=new_name, note=note, changed_by=acting_user
+        )
+        code.unit_name = new_name
+        code.save()
+        for unit in code.units.filter(is_lead=True):
+            unit.name = new_name
+            unit.save()
+        if code.account_id:
+            account = code.account
+            account.unit_name = new_name
+            account.save(update_fields=["unit_name"])
+    return change
+
+
+def _email_on_commit(*, to: str, subject: str, template: str, context: dict) -> None:
+    if not to:
+        return
+    body = render_to_string(template, context)
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))

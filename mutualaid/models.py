@@ -1,3 +1,8 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
@@ -42,3 +47,62 @@ class SmsCode(models.Model):
 
     def __str__(self):
         return f"{self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AttachmentType(models.TextChoices):
+    """The only files an attachment may hold, decided from the bytes (mutualaid/attachments.py)."""
+
+    JPEG = "image/jpeg", "JPG 图片"
+    PNG = "image/png", "PNG 图片"
+    PDF = "application/pdf", "PDF 文件"
+
+
+ATTACHMENT_EXTENSIONS = {AttachmentType.JPEG: "jpg", AttachmentType.PNG: "png", AttachmentType.PDF: "pdf"}
+
+
+def attachment_upload_to(instance: "Attachment", filename: str) -> str:
+    """private/attachments/YYYY/MM/<random>.<ext>: neither the uploaded name nor the uploader shows.
+
+    `filename` is ignored on purpose; MEDIA_URL is served by no URL, the owner's view serves the bytes.
+    """
+    month = timezone.localdate()
+    return f"private/attachments/{month:%Y/%m}/{uuid.uuid4().hex}.{ATTACHMENT_EXTENSIONS[instance.content_type]}"
+
+
+class Attachment(models.Model):
+    """An uploaded image or PDF belonging to any object (a code application, a change request, a
+    batch, a payment voucher), or, while that object is still being filled in, to a draft token.
+
+    Stored and checked by mutualaid/attachments.py; who may see it is decided by the owner's view.
+    """
+
+    owner_type = models.ForeignKey(
+        ContentType, verbose_name="所属对象类型", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    owner_id = models.PositiveBigIntegerField("所属对象编号", null=True, blank=True)
+    owner = GenericForeignKey("owner_type", "owner_id")
+    kind = models.CharField("附件类型", max_length=100, blank=True, help_text="如：营业执照、情况说明")
+    file = models.FileField("文件", upload_to=attachment_upload_to, max_length=200)
+    original_name = models.CharField("原文件名", max_length=120)
+    content_type = models.CharField("文件格式", max_length=40, choices=AttachmentType.choices)
+    size = models.PositiveIntegerField("大小（字节）")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="上传人", on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField("上传时间", default=timezone.now, db_index=True)
+    # Set while the owner does not exist yet (a form being filled in); cleared when it is claimed.
+    draft_token = models.CharField("草稿标识", max_length=32, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "附件"
+        verbose_name_plural = "附件"
+        ordering = ["uploaded_at", "pk"]
+        indexes = [models.Index(fields=["owner_type", "owner_id"], name="attachment_owner")]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in (AttachmentType.JPEG, AttachmentType.PNG)

@@ -38,6 +38,13 @@ def pytest_runtest_setup(item):
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def media_root(tmp_path, settings):
+    """Uploaded files of a test go to its own temporary folder, never to the project's media/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def unit_admin(db):
     return UserFactory(role="unit_admin")

@@ -1,0 +1,60 @@
+"""What every page of the unit workspace needs: the left menu and the unit name in the top bar
+(UI.md, "Frame"). It lives here, not in mutualaid, because what the menu offers depends on the
+account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申请 and binding a code)."""
+from django.urls import NoReverseMatch, reverse
+
+from .selectors import account_codes
+
+# SPEC ACC-5: 【互助保障管理】 → 参保编码申请, 经办人填报, 参保批次管理, 缴费凭证管理.
+# (label, url name, icon, needs a code). 参保批次管理 stays open without a code: its dialog is
+# where an imported code is bound (SPEC CODE-5).
+UNIT_MENU = [
+    (
+        "互助保障管理",
+        [
+            ("参保编码申请", "enrollment:code_applications", "bi-file-earmark-text", False),
+            ("经办人填报", "enrollment:handler", "bi-person-vcard", True),
+            ("参保批次管理", "enrollment:batches", "bi-list-check", False),
+            ("缴费凭证管理", "payments:vouchers", "bi-receipt", True),
+        ],
+    )
+]
+NOT_BUILT = "该功能即将开放"
+NEEDS_CODE = "请先申请参保编码，审核通过后可用"
+
+
+def _menu_for(request, *, has_code: bool):
+    match = getattr(request, "resolver_match", None)
+    current = f"{match.namespace}:{match.url_name}" if match else ""
+    groups = []
+    for title, items in UNIT_MENU:
+        entries = []
+        for label, url_name, icon, needs_code in items:
+            try:
+                url = reverse(url_name)
+                disabled_reason = NEEDS_CODE if needs_code and not has_code else ""
+            except NoReverseMatch:
+                url, disabled_reason = None, NOT_BUILT
+            entries.append(
+                {
+                    "label": label,
+                    "url": None if disabled_reason else url,
+                    "disabled_reason": disabled_reason,
+                    "icon": icon,
+                    # A page below a menu item is named after it: enrollment:batches_detail.
+                    "active": current == url_name or current.startswith(url_name + "_"),
+                }
+            )
+        groups.append({"title": title, "items": entries})
+    return groups
+
+
+def portal(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_unit_admin:
+        return {}
+    codes = list(account_codes(account=user).values_list("unit_name", flat=True)[:1])
+    return {
+        "portal_menu": _menu_for(request, has_code=bool(codes)),
+        "portal_unit_name": codes[0] if codes else user.unit_name,
+    }

@@ -1,0 +1,51 @@
+"""Who may open the unit workspace's pages (SPEC X-4, ACC-2, HND-1)."""
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+
+from ..selectors import account_codes, handler_info_complete
+
+
+def unit_admin_required(view):
+    """Unit pages are for unit accounts; back-office accounts get 403 (they have the back office)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_unit_admin:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def code_required(view):
+    """Pages that need an enrollment code of this account (SPEC ACC-2): without one, the account is
+    sent to 参保编码申请 with a message saying why. The view gets `request.enrollment_code`."""
+
+    @wraps(view)
+    @unit_admin_required
+    def wrapper(request, *args, **kwargs):
+        code = account_codes(account=request.user).first()
+        if code is None:
+            messages.warning(request, "请先申请参保编码（已有参保编码的单位请在【参保批次管理】中办理时填写参保编码）。")
+            return redirect("enrollment:code_applications")
+        request.enrollment_code = code
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def handler_info_required(view):
+    """Batch pages need 经办人填报 saved first (SPEC HND-1): a clear message leads there."""
+
+    @wraps(view)
+    @code_required
+    def wrapper(request, *args, **kwargs):
+        if not handler_info_complete(code=request.enrollment_code):
+            messages.warning(request, "请先完成【经办人填报】并保存，才可以进行后续操作。")
+            return redirect("enrollment:handler")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,314 @@
+"""参保编码申请 (SPEC CODE-1…4): the account's applications, the form 申请参保编码, its detail and
+【编辑】 after 审核不通过. Unit accounts only; another account's application answers 404 (X-4)."""
+import secrets
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mutualaid.attachments import (
+    attachment_delete,
+    attachment_draft_token,
+    attachment_response,
+    attachments_of,
+)
+from mutualaid.pii import mask_mobile
+from mutualaid.sms import SmsError, sms_code_send
+
+from ..forms import ATTACHMENT_HELP, CodeApplicationFilterForm, CodeApplicationForm, CodeApplicationSmsForm
+from ..models import CodeApplication
+from ..selectors import account_has_code
+from ..services import (
+    SMS_PURPOSE_CODE_APPLICATION,
+    DuplicateUnitError,
+    EnrollmentError,
+    code_application_submit,
+)
+from .access import unit_admin_required
+
+PER_PAGE = 15  # UI.md, "Lists"
+# UI.md: the same colour for the same kind of state everywhere (in progress blue, rejected red, done green).
+STATUS_BADGES = {
+    CodeApplication.Status.PENDING: "badge-state-progress",
+    CodeApplication.Status.APPROVED: "badge-state-done",
+    CodeApplication.Status.REJECTED: "badge-state-rejected",
+}
+# submission token → application pk, of the forms this session submitted (the newest last).
+SUBMISSIONS_KEY = "code_application_submissions"
+SUBMISSIONS_KEPT = 20
+
+
+def _own_applications(request):
+    return CodeApplication.objects.filter(account=request.user)
+
+
+def _present(application: CodeApplication) -> CodeApplication:
+    """What the pages show besides the fields: masks (SPEC X-1) and the state's badge."""
+    application.contact_mobile_masked = mask_mobile(application.contact_mobile)
+    application.leader_mobile_masked = mask_mobile(application.leader_mobile) if application.leader_mobile else ""
+    application.badge_class = STATUS_BADGES[application.status]
+    application.is_rejected = application.status == CodeApplication.Status.REJECTED
+    return application
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def code_applications(request):
+    """在线申请参保编码 (SPEC CODE-1): this account's applications, filtered, 15 a page."""
+    filters = CodeApplicationFilterForm(request.GET or None)
+    applications = filters.filter(_own_applications(request).select_related("code")).order_by("-updated_at", "-pk")
+    page = Paginator(applications, PER_PAGE).get_page(request.GET.get("page"))
+    for application in page:
+        _present(application)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "enrollment/codes/list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "query": query.urlencode(),
+            "has_code": account_has_code(account=request.user),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@unit_admin_required
+def code_applications_new(request):
+    """申请参保编码 (SPEC CODE-2, CODE-3). Units that already hold a code need not apply (CODE-1)."""
+    repeated = _repeated_submission(request)
+    if repeated is not None:
+        return repeated
+    if account_has_code(account=request.user):
+        messages.info(request, "本账号已有参保编码，已有参保编码的单位无需申请。")
+        return redirect("enrollment:code_applications")
+    return _application_form(request, application=None)
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def code_applications_detail(request, pk: int):
+    """查看详情 (SPEC CODE-4): every field (mobiles masked), the state, the code or the reason."""
+    application = get_object_or_404(_own_applications(request).select_related("code", "committee"), pk=pk)
+    return render(
+        request,
+        "enrollment/codes/detail.html",
+        {"application": _present(application), "attachments": attachments_of(application)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@unit_admin_required
+def code_applications_edit(request, pk: int):
+    """【编辑】 of an application 审核不通过 (SPEC CODE-4): the reason on top, the form filled in, the
+    kept attachments; resubmission brings it back to 申请中. Other states answer 404."""
+    repeated = _repeated_submission(request)
+    if repeated is not None:
+        return repeated
+    application = get_object_or_404(
+        _own_applications(request).select_related("committee"), pk=pk, status=CodeApplication.Status.REJECTED
+    )
+    return _application_form(request, application=application)
+
+
+@require_POST
+@login_required
+@unit_admin_required
+def code_applications_sms(request):
+    """【获取验证码】 (htmx): a line for beside *验证码 with the seconds before the button may be used
+    again (mutualaid.sms: 60 s, 5 an hour per number)."""
+    form = CodeApplicationSmsForm(request.POST)
+    retry_after = 0
+    if not form.is_valid():
+        message, ok = form.errors["contact_mobile"][0], False
+    else:
+        mobile = form.cleaned_data["contact_mobile"]
+        try:
+            retry_after = sms_code_send(mobile=mobile, purpose=SMS_PURPOSE_CODE_APPLICATION)
+        except SmsError as error:
+            message, ok, retry_after = error.message, False, error.retry_after or 0
+        else:
+            message, ok = f"验证码已发送至 {mask_mobile(mobile)}，5分钟内有效。", True
+    return HttpResponse(
+        format_html(
+            '<span class="sms-result {}" data-retry-after="{}">{}</span>',
+            "text-success" if ok else "text-danger",
+            retry_after,
+            message,
+        )
+    )
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def code_applications_attachment(request, pk: int, attachment_pk: int):
+    """An attachment of one of this account's applications (X-4: anyone else's is 404)."""
+    application = get_object_or_404(_own_applications(request), pk=pk)
+    attachment = get_object_or_404(attachments_of(application), pk=attachment_pk)
+    return attachment_response(attachment, download="download" in request.GET)
+
+
+@require_POST
+@login_required
+@unit_admin_required
+def code_applications_attachment_delete(request, pk: int, attachment_pk: int):
+    """【X】 on a kept attachment while editing a rejected application (SPEC CODE-4). Answers the
+    kept list for htmx, else goes back to the form."""
+    application = get_object_or_404(_own_applications(request), pk=pk, status=CodeApplication.Status.REJECTED)
+    with transaction.atomic():
+        # Locked with its application, so a resubmission cannot claim while the row goes.
+        application = CodeApplication.objects.select_for_update().get(pk=application.pk)
+        if application.status != CodeApplication.Status.REJECTED:
+            return redirect("enrollment:code_applications_detail", pk=application.pk)
+        attachment = attachments_of(application).filter(pk=attachment_pk).first()
+        if attachment is not None:  # a second click on a removed one does nothing
+            attachment_delete(attachment=attachment)
+    if request.htmx:
+        return render(
+            request,
+            "enrollment/codes/_kept_attachments.html",
+            {"application": application, "kept_attachments": attachments_of(application)},
+        )
+    return redirect("enrollment:code_applications_edit", pk=application.pk)
+
+
+# The form, new or edited ------------------------------------------------------------------------------
+
+
+def _application_form(request, *, application: CodeApplication | None):
+    """GET: the empty form (or the rejected application's values). POST: code_application_submit;
+    on an error the page comes back with everything typed and uploaded (X-3), the duplicate name
+    with the handbook's dialog (CODE-3)."""
+    duplicate_message = ""
+    attachment_errors: list[str] = []
+    if request.method == "POST":
+        draft_token = attachment_draft_token(reuse=request.POST.get("draft_token", ""))
+        submission_token = _submission_token(request.POST.get("submission_token", ""))
+        form = CodeApplicationForm(request.POST)
+        if form.is_valid():
+            try:
+                submitted, repeated = _submit(
+                    request, form, draft_token=draft_token, submission_token=submission_token, application=application
+                )
+            except DuplicateUnitError as error:
+                duplicate_message = error.message
+            except EnrollmentError as error:
+                if error.field == "attachments":
+                    attachment_errors.append(error.message)
+                elif error.field in form.fields:
+                    form.add_error(error.field, error.message)
+                else:
+                    form.add_error(None, error.message)
+            else:
+                if repeated:
+                    messages.info(request, "该申请已提交，无需重复提交。")
+                    return redirect("enrollment:code_applications_detail", pk=submitted.pk)
+                if application is None:
+                    messages.success(request, "申请已提交，状态为“申请中”，审核时间为提交申请后1个工作日。")
+                else:
+                    messages.success(request, "已修改并重新提交，状态为“申请中”，审核时间为提交申请后1个工作日。")
+                return redirect("enrollment:code_applications")
+    else:
+        draft_token = attachment_draft_token()
+        submission_token = _submission_token("")
+        form = CodeApplicationForm(initial=CodeApplicationForm.initial_from(application) if application else None)
+    return render(
+        request,
+        "enrollment/codes/form.html",
+        {
+            "form": form,
+            "application": application,
+            "kept_attachments": attachments_of(application) if application else [],
+            "draft_token": draft_token,
+            "submission_token": submission_token,
+            "attachment_help": ATTACHMENT_HELP,
+            "attachment_errors": attachment_errors,
+            "duplicate_message": duplicate_message,
+        },
+    )
+
+
+def _submit(request, form, *, draft_token: str, submission_token: str, application) -> tuple[CodeApplication, bool]:
+    """(the application, whether this form had been submitted already). One submission of this account at a time: the account's row is locked, so the second request
+    of a double click waits for the first and then finds what it created (UI.md, "Dialogs"; the
+    service and the unique constraint are the last word). The mapping is saved to the session store
+    inside the transaction so that the waiting request can read it."""
+    error = None
+    with transaction.atomic():
+        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
+        done = _submitted_application(request, submission_token, fresh=True)
+        repeated = done is not None
+        if not repeated:
+            try:
+                done = code_application_submit(
+                    account=request.user,
+                    fields=form.application_fields(),
+                    sms_code=form.cleaned_data["sms_code"],
+                    draft_token=draft_token,
+                    application=application,
+                )
+            except EnrollmentError as refused:
+                # Not raised inside the block: a wrong SMS code's count must be committed.
+                error = refused
+            else:
+                _remember_submission(request, submission_token, done.pk)
+    if error is not None:
+        raise error
+    return done, repeated
+
+
+def _submission_token(posted: str) -> str:
+    if len(posted) == 32 and all(char in "0123456789abcdef" for char in posted):
+        return posted
+    return secrets.token_hex(16)
+
+
+def _submissions(request, *, fresh: bool = False) -> dict:
+    """The session's submissions; `fresh` reads the session store again (another request of this
+    session may have written it since this one started)."""
+    if fresh and request.session.session_key:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
+        stored = store.get(SUBMISSIONS_KEY, {})
+        if stored:
+            request.session[SUBMISSIONS_KEY] = {**request.session.get(SUBMISSIONS_KEY, {}), **stored}
+    return request.session.get(SUBMISSIONS_KEY, {})
+
+
+def _submitted_application(request, submission_token: str, *, fresh: bool = False) -> CodeApplication | None:
+    pk = _submissions(request, fresh=fresh).get(submission_token) if submission_token else None
+    return _own_applications(request).filter(pk=pk).first() if pk else None
+
+
+def _remember_submission(request, submission_token: str, pk: int) -> None:
+    submissions = dict(_submissions(request))
+    submissions.pop(submission_token, None)
+    submissions[submission_token] = pk
+    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
+    request.session.save()
+
+
+def _repeated_submission(request):
+    """A POST of a form that was already submitted goes to the application it made."""
+    if request.method != "POST":
+        return None
+    done = _submitted_application(request, request.POST.get("submission_token", ""))
+    if done is None:
+        return None
+    messages.info(request, "该申请已提交，无需重复提交。")
+    return redirect("enrollment:code_applications_detail", pk=done.pk)

@@ -1,0 +1,19 @@
+"""The audit trail's actor (SPEC X-2), for services that act for a user."""
+import contextlib
+
+from auditlog.context import auditlog_value, set_actor
+
+
+@contextlib.contextmanager
+def acting_as(actor):
+    """django-auditlog's set_actor for `actor`, keeping the request's remote address and restoring
+    the request's own context afterwards: set_actor does not nest (leaving it would leave every
+    later save of the request without actor or address)."""
+    outer = auditlog_value.get(None)
+    remote = {key: outer.get(key) for key in ("remote_addr", "remote_port")} if outer else {}
+    try:
+        with set_actor(actor, **remote):
+            yield
+    finally:
+        if outer is not None:
+            auditlog_value.set(outer)
