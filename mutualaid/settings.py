@@ -222,6 +222,10 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Schedules (django-celery-beat copies these into its tables, where reviewers may adjust them).
+CELERY_BEAT_SCHEDULE = {
+    "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},
+}
 
 CACHES = {
     "default": (

@@ -11,3 +11,13 @@ def enqueue_on_commit(task, *args, **kwargs):
 def ping(value: str) -> str:
     """Answer `pong:<value>`; used to check that a worker is alive (health checks, tests)."""
     return f"pong:{value}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def purge_stale_drafts() -> int:
+    """Remove attachments uploaded for a form that was never submitted (older than a day)."""
+    import datetime as dt
+
+    from .attachments import attachments_purge_drafts
+
+    return attachments_purge_drafts(older_than=dt.timedelta(days=1))

@@ -80,3 +80,23 @@ def test_a_real_worker_returns_a_task_result_through_redis(real_worker):
         pytest.fail(f"no answer from the worker; its output:\n{output}")
     assert answer == f"pong:{token}"
     assert result.successful()
+
+
+@pytest.mark.django_db
+def test_the_schedule_purges_stale_attachment_drafts(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from mutualaid.models import Attachment
+    from mutualaid.tasks import purge_stale_drafts
+    from tests.factories import UserFactory
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-stale-attachment-drafts"]["task"] == purge_stale_drafts.name
+    user = UserFactory()
+    old = Attachment.objects.create(uploaded_by=user, draft_token="a" * 32, original_name="old.png", size=1)
+    Attachment.objects.filter(pk=old.pk).update(uploaded_at=timezone.now() - dt.timedelta(days=2))
+    fresh = Attachment.objects.create(uploaded_by=user, draft_token="b" * 32, original_name="new.png", size=1)
+
+    assert purge_stale_drafts.delay().get() == 1
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [fresh.pk]
