@@ -97,7 +97,7 @@ from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm  # noqa
 
 from mutualaid.validators import normalise_uscc, validate_mobile, validate_uscc  # noqa: E402
 
-from .models import NO_UNION_LABEL, UnionOrganisation, User  # noqa: E402
+from .models import NO_UNION_LABEL, Role, UnionOrganisation, User  # noqa: E402
 
 ACCOUNT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{4,30}$")
 NO_UNION_VALUE = "none"
@@ -329,9 +329,11 @@ class PortalPasswordResetForm(_MarksInvalidFields, PasswordResetForm):
         _chinese_required(self)
 
     def get_users(self, email):
-        for user in super().get_users(email):  # active, usable password, same address
-            if user.email_confirmed_at is not None and user.is_unit_admin:
-                yield user
+        # Active unit accounts with this confirmed address, whether or not they have a usable
+        # password: accounts imported from the old platform have none until they set one (ACC-7).
+        return User.objects.filter(
+            email__iexact=email, is_active=True, role=Role.UNIT_ADMIN, is_superuser=False, email_confirmed_at__isnull=False
+        ).iterator()
 
 
 class PortalSetPasswordForm(_MarksInvalidFields, SetPasswordForm):

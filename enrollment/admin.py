@@ -279,7 +279,6 @@ class _QueueAdmin(_BackOfficeAdmin):
     """
 
     actions = None
-    show_full_result_count = False
     attachment_kind_label = "附件"
 
     def approve(self, *, obj, acting_user):  # pragma: no cover - each queue defines it
@@ -361,10 +360,13 @@ class _QueueAdmin(_BackOfficeAdmin):
             }
             for attachment in attachments_of(obj)
         ]
+        may_review = self.may_review(request) and obj.status == self.model.Status.PENDING
         context = {
+            # "查看…" is the admin's word for a read-only page; here the page is where the review happens.
+            **({"title": f"审核{self.opts.verbose_name}"} if may_review else {}),
             "attachments": attachments,
             "attachment_kind_label": self.attachment_kind_label,
-            "may_review": self.may_review(request) and obj.status == self.model.Status.PENDING,
+            "may_review": may_review,
             "approve_url": self._with_filters(request, self._action_url("approve", obj)),
             "reject_url": self._with_filters(request, self._action_url("reject", obj)),
             **self.review_context(request, obj),
@@ -489,31 +491,10 @@ class CodeApplicationAdmin(_QueueAdmin):
             {"fields": ("unit_name", "committee", "uscc", "nature", "address", "postcode", "headcount", "unit_phone")},
         ),
         ("联系人", {"fields": ("contact_name", "contact_mobile", "contact_email", "leader_name", "leader_mobile")}),
-        (
-            "审核",
-            {
-                "fields": (
-                    "account_column",
-                    "status_badge",
-                    "submitted_at_column",
-                    "deadline_column",
-                    "code_column",
-                    "reject_reason",
-                    "reviewed_at_column",
-                    "reviewed_by_column",
-                )
-            },
-        ),
+        # 状态, 提交时间 and 审核期限 head the page (the template's summary line).
+        ("审核", {"fields": ("account_column", "code_column", "reject_reason", "reviewed_at_column", "reviewed_by_column")}),
     )
-    readonly_fields = (
-        "account_column",
-        "status_badge",
-        "submitted_at_column",
-        "deadline_column",
-        "code_column",
-        "reviewed_at_column",
-        "reviewed_by_column",
-    )
+    readonly_fields = ("account_column", "code_column", "reviewed_at_column", "reviewed_by_column")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "reviewed_by", "code")
@@ -627,7 +608,8 @@ class ChangeRequestAdmin(_QueueAdmin):
                 )
             },
         ),
-        ("上海市职工保障互助会审核", {"fields": ("status_badge", "reject_reason", "reviewed_at_column", "reviewed_by_column")}),
+        # 状态 heads the page (the template's summary line).
+        ("上海市职工保障互助会审核", {"fields": ("reject_reason", "reviewed_at_column", "reviewed_by_column")}),
     )
     readonly_fields = (
         "unit_name_column",
@@ -635,7 +617,6 @@ class ChangeRequestAdmin(_QueueAdmin):
         "code_column",
         "submitted_at_column",
         "account_column",
-        "status_badge",
         "reviewed_at_column",
         "reviewed_by_column",
     )
@@ -654,7 +635,7 @@ class ChangeRequestAdmin(_QueueAdmin):
             else:
                 new = obj.new_values.get(item, "")
             rows.append({"label": labels.get(item, item), "original": original or "-", "new": new or "-"})
-        return {"change_rows": rows}
+        return {"change_rows": rows, "status_badge": _status_badge(obj)}
 
     @admin.display(description="参保编码", ordering="code__code")
     def code_column(self, obj):
@@ -701,7 +682,7 @@ class UnitNameChangeForm(forms.Form):
 
     required_css_class = "required"
 
-    new_name = forms.CharField(label="新单位名称", max_length=200)
+    new_name = forms.CharField(label="新单位名称", max_length=200, widget=forms.TextInput(attrs={"size": 60}))
     note = forms.CharField(
         label="说明",
         required=False,

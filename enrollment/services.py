@@ -467,7 +467,13 @@ def change_request_approve(*, change_request: ChangeRequest, acting_user) -> Cha
         change.reviewed_at = timezone.now()
         change.reviewed_by = acting_user
         change.save()
-    recipient = (getattr(code, "handler_info", None) and code.handler_info.handler_email) or change.account.email
+    # The unit e-mail as it stands now: `change.account` was loaded before the change, `code.account`
+    # is the instance just updated (a 变更单位邮箱 without handler information went to the old address).
+    recipient = (
+        (handler.handler_email if handler is not None else "")
+        or (code.account.email if code.account_id else "")
+        or change.account.email
+    )
     if Item.RESEND_EMAIL in change.items:
         # The association's notification of this code (later: the chosen batch's notices too).
         _email_on_commit(

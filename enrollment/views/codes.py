@@ -245,10 +245,12 @@ def _application_form(request, *, application: CodeApplication | None):
 
 
 def _submit(request, form, *, draft_token: str, submission_token: str, application) -> tuple[CodeApplication, bool]:
-    """(the application, whether this form had been submitted already). One submission of this account at a time: the account's row is locked, so the second request
+    """(the application, whether this form had been submitted already).
+
+    One submission of this account at a time: the account's row is locked, so the second request
     of a double click waits for the first and then finds what it created (UI.md, "Dialogs"; the
-    service and the unique constraint are the last word). The mapping is saved to the session store
-    inside the transaction so that the waiting request can read it."""
+    service and the unique constraint stay the last word). The token → application mapping is
+    saved to the session store inside the transaction, so the waiting request reads it."""
     error = None
     with transaction.atomic():
         list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))

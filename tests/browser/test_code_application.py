@@ -5,13 +5,14 @@ import io
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import UnionOrganisation
 from enrollment.models import CodeApplication
 from enrollment.services import code_application_approve, code_application_reject
 from mutualaid import sms
-from mutualaid.attachments import attachment_store
+from mutualaid.attachments import attachment_store, attachments_of
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_workspace import log_in
 from tests.factories import UserFactory
@@ -179,8 +180,6 @@ def test_a_rejected_application_is_corrected_and_resubmitted(page, screenshot, u
         contact_email="dingyi@example.com",
         headcount=12,
     )
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     attachment_store(
         upload=SimpleUploadedFile("未盖章.png", png_bytes("grey"), content_type="image/png"),
         uploaded_by=account,
@@ -218,14 +217,8 @@ def test_a_rejected_application_is_corrected_and_resubmitted(page, screenshot, u
     application.refresh_from_db()
     assert application.status == CodeApplication.Status.PENDING
     assert application.address == "上海市普陀区兰溪路100号"
-    assert [a.original_name for a in application_attachments(application)] == ["营业执照.png"]
+    assert [a.original_name for a in attachments_of(application)] == ["营业执照.png"]
     assert csp_refusals == []
-
-
-def application_attachments(application):
-    from mutualaid.attachments import attachments_of
-
-    return list(attachments_of(application))
 
 
 def test_a_name_in_progress_gets_the_dialog_and_keeps_the_form(page, screenshot, union_organisations, csp_refusals):

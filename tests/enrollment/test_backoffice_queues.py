@@ -43,7 +43,6 @@ from tests.factories import CoverageYearFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PASSWORD = "Portal#2026"
 
 
 def shanghai(*args) -> dt.datetime:
@@ -221,8 +220,8 @@ def test_queue_columns_mask_the_mobile_and_show_badges(reviewer_client, committe
 
 def test_queue_filters_by_status_and_committee_and_searches(reviewer_client, committee, other_committee):
     # SPEC CODE-4: filters 状态 and 工委; search 单位名称 / 联系人 / 统一信用代码.
-    first = make_application(committee, unit_name="甲公司", contact_name="张三", uscc="91310000MA1FL8XQ3A")
-    second = make_application(other_committee, unit_name="乙公司", contact_name="李四", uscc="")
+    make_application(committee, unit_name="甲公司", contact_name="张三", uscc="91310000MA1FL8XQ3A")
+    make_application(other_committee, unit_name="乙公司", contact_name="李四", uscc="")
     make_application(committee, unit_name="丙公司", status="approved")
 
     def listed(query):
@@ -234,7 +233,6 @@ def test_queue_filters_by_status_and_committee_and_searches(reviewer_client, com
     assert listed({"q": "李四"}) == {"乙公司"}
     assert listed({"q": "91310000MA1FL8XQ3A"}) == {"甲公司"}
     assert listed({"q": "甲公司"}) == {"甲公司"}
-    assert first.pk and second.pk
 
 
 # --- the deadline (SPEC CODE-4, YEAR-1, YEAR-3) ----------------------------------------------------
@@ -527,12 +525,11 @@ def test_an_attachment_of_another_kind_of_owner_answers_404(reviewer_client, com
     code = make_code()
     change = make_change_request(code, ["address"], {"address": "新地址"})
     scan = attach(change, png_upload("申请单.png"), code.account)
-    application = make_application(committee)
-    # Same primary key on purpose: the owner's type must match too.
-    assert reviewer_client.get(
-        reverse("admin:enrollment_codeapplication_attachment", args=[change.pk, scan.pk])
-    ).status_code == 404
-    assert application.pk
+    application = make_application(committee, id=change.pk)  # the same id on purpose: the type must match too
+
+    response = reviewer_client.get(reverse("admin:enrollment_codeapplication_attachment", args=[application.pk, scan.pk]))
+
+    assert response.status_code == 404
 
 
 def test_a_missing_application_answers_404(reviewer_client):
@@ -633,6 +630,18 @@ def test_approving_resend_email_sends_the_notice_again(reviewer_client, django_c
     notice = next(message for message in mail.outbox if "重发" in message.subject)
     assert notice.to == ["wang@changshou.example.com"]
     assert "09000X" in notice.body and "上海长寿机电有限公司" in notice.body
+
+
+def test_a_new_unit_email_without_handler_information_gets_the_notice(reviewer_client, django_capture_on_commit_callbacks):
+    # The approval notice went to the old address here (bug fixed in change_request_approve).
+    code = make_code(with_handler=False)
+    change = make_change_request(code, ["unit_email"], {"unit_email": "new@changshou.example.com"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewer_client.post(action(change, "approve"))
+
+    assert User.objects.get(pk=code.account_id).email == "new@changshou.example.com"
+    assert [message.to for message in mail.outbox] == [["new@changshou.example.com"]]
 
 
 def test_a_handler_change_without_handler_information_is_refused(reviewer_client, django_capture_on_commit_callbacks):
@@ -1000,7 +1009,9 @@ def test_index_panel_counts_pending_work_and_the_overdue(reviewer_client, review
     assert content.index("backoffice-queues") < content.index("app-enrollment")
     assertContains(response, f'<a href="{changelist("codeapplication")}?status__exact=pending">参保编码申请</a>', html=True)
     assertContains(response, "2 件已超期")
-    assertContains(response, f'<a href="{changelist("changerequest")}?status__exact=pending">2</a>', html=True)
+    assertContains(
+        response, f'<a href="{changelist("changerequest")}?status__exact=pending" class="queue-count">2 件</a>', html=True
+    )
     # Its styles pass the content security policy with the response's nonce.
     assert "'nonce-" in response["Content-Security-Policy"]
 

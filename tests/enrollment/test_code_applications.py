@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -16,9 +17,16 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from accounts.models import UnionOrganisation
 from enrollment.models import CodeApplication, EnrollmentCode, HandlerInfo
-from enrollment.services import code_application_approve, code_application_reject
+from enrollment.forms import CodeApplicationForm
+from enrollment.services import (
+    SMS_PURPOSE_CODE_APPLICATION,
+    EnrollmentError,
+    code_application_approve,
+    code_application_reject,
+    code_application_submit,
+)
 from mutualaid import sms
-from mutualaid.attachments import attachments_of
+from mutualaid.attachments import attachment_store, attachments_of
 from mutualaid.models import Attachment
 from mutualaid.validators import uscc_check_character
 from tests.factories import UserFactory
@@ -60,8 +68,6 @@ def unit(client, unit_admin):
 
 
 def png_file(name="营业执照.png"):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
@@ -623,6 +629,49 @@ def test_a_pending_applications_attachment_cannot_be_removed(unit, client, commi
     url = reverse("enrollment:code_applications_attachment_delete", args=[application.pk, kept.pk])
     assert client.post(url).status_code == 404
     assert Attachment.objects.filter(pk=kept.pk).exists()
+
+
+def test_more_attachments_than_allowed_are_refused_at_the_attachments(unit, client, committee, settings, django_capture_on_commit_callbacks):
+    settings.ATTACHMENTS_PER_OBJECT = 2
+    application = apply(unit, committee, django_capture_on_commit_callbacks)
+    attachment_store(upload=png_file("第二页.png"), uploaded_by=unit, owner=application)
+    code_application_reject(application=application, acting_user=UserFactory(role="reviewer"), reason="请补充材料")
+    edit_url = reverse("enrollment:code_applications_edit", args=[application.pk])
+    page = client.get(edit_url)
+    upload(client, page.context["draft_token"])
+    code = send_code(client, django_capture_on_commit_callbacks, "13700001111")
+    data = form_data(
+        committee, contact_mobile="13700001111", sms_code=code,
+        draft_token=page.context["draft_token"], submission_token=page.context["submission_token"],
+    )
+
+    response = client.post(edit_url, data)
+
+    assert response.context["attachment_errors"] == ["每项最多上传2个附件"]
+    application.refresh_from_db()
+    assert application.status == CodeApplication.Status.REJECTED
+    assert attachments_of(application).count() == 2
+
+
+def test_a_stale_rejected_application_is_not_resubmitted_twice(unit, committee, django_capture_on_commit_callbacks):
+    """SPEC CODE-4: a second resubmission (a stale page, another tab) does not overwrite the first,
+    now in review."""
+    application = make_application(unit, committee, status="rejected", reject_reason="附件不清晰")
+    attachment_store(upload=png_file(), uploaded_by=unit, owner=application)
+    stale = CodeApplication.objects.get(pk=application.pk)
+    fields = CodeApplicationForm.initial_from(application) | {"committee": committee}
+
+    def code(mobile):
+        with django_capture_on_commit_callbacks(execute=True):
+            sms.sms_code_send(mobile=mobile, purpose=SMS_PURPOSE_CODE_APPLICATION)
+        return re.search(r"验证码为(\d{6})", sms.outbox[-1][1]).group(1)
+
+    code_application_submit(account=unit, fields=fields, sms_code=code(MOBILE), draft_token="", application=application)
+    second = fields | {"contact_mobile": "13700001111"}
+    with pytest.raises(EnrollmentError):
+        code_application_submit(account=unit, fields=second, sms_code=code("13700001111"), draft_token="", application=stale)
+    application.refresh_from_db()
+    assert application.contact_mobile == MOBILE
 
 
 # --- X-4 and roles: who may open these pages ----------------------------------------------------------------

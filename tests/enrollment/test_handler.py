@@ -19,7 +19,6 @@ from accounts.models import UnionOrganisation
 from enrollment.models import ChangeRequest, CodeApplication, EnrollmentCode, HandlerInfo, Unit
 from enrollment.selectors import handler_info_complete
 from enrollment.services import (
-    SMS_PURPOSE_HANDLER,
     EnrollmentError,
     change_request_reject,
     change_request_submit,

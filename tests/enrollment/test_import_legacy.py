@@ -5,6 +5,7 @@ import io
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from accounts.models import UnionOrganisation, User
 from enrollment.models import EnrollmentCode, Unit, unit_name_key
@@ -295,3 +296,11 @@ def test_an_imported_code_is_bound_at_first_use_and_refused_to_another_account(f
     out, _ = run(codes=files["codes"])
     assert out == ["参保编码文件（codes.csv）：读取 2 行，新增 0，更新 0，错误 0"]
     assert EnrollmentCode.objects.get(code="0072J3").account == first
+
+
+def test_an_imported_account_can_reset_its_password_by_email(client, files):
+    from django.core import mail
+
+    run(accounts=files["accounts"])
+    client.post(reverse("accounts:password_reset"), {"email": "hr@example.com"})
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["hr@example.com"]
