@@ -297,6 +297,11 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "axes",
     "captcha",
     "mutualaid.SmsCode",
+    # Reference data is written in bulk only and audited as one event per load (ReferenceLoad).
+    "rosters.SuggestedPerson",
+    "rosters.SsUnit",
+    "rosters.UnionMember",
+    "rosters.PreviousEnrolment",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 # Password hashes never go into the trail; a login is not a change of the account.

@@ -1,4 +1,5 @@
 """Hand-written checks of Chinese identifiers (ARCHITECTURE.md: python-stdnum rejects real ones)."""
+import datetime as dt
 import re
 
 from django.core.exceptions import ValidationError
@@ -42,3 +43,46 @@ def validate_mobile(value: str) -> None:
 def validate_postcode(value: str) -> None:
     if not POSTCODE_PATTERN.match(value or ""):
         raise ValidationError("请输入6位邮政编码。")
+
+
+# GB 11643-1999: 18-character resident ID — 6-digit area, 8-digit birth date, 3-digit sequence (odd:
+# male), check character from these weights, mod 11 → "10X98765432" (SPEC ROS-3).
+RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+RESIDENT_ID_CHECK = "10X98765432"
+_FLOAT_LIKE = re.compile(r"^\d(\.\d+)?[eE][+-]?\d+$")
+
+
+def normalise_id_number(value) -> str:
+    """Full-width to half-width, spaces removed, upper case (a lower-case x is common)."""
+    text = "" if value is None else str(value)
+    folded = "".join(chr(ord(c) - 0xFEE0) if "！" <= c <= "～" else c for c in text)
+    return re.sub(r"\s+", "", folded).upper()
+
+
+def resident_id_check_character(first17: str) -> str:
+    return RESIDENT_ID_CHECK[sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS)) % 11]
+
+
+def resident_id_problem(number: str) -> str | None:
+    """Why `number` (normalised) is not a valid resident ID, in Chinese, or None if it is."""
+    if _FLOAT_LIKE.match(number) or number.endswith(".0"):
+        return "证件号码被Excel转成了数字（如3.10101E+17），请将该列设为文本格式后重新填写"
+    if len(number) == 15 and number.isdigit():
+        return "15位旧身份证号码，请填写18位身份证号码"
+    if len(number) != 18:
+        return f"身份证号码应为18位（当前{len(number)}位）"
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        return "身份证号码含有无效字符"
+    try:
+        dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return f"身份证号码中的出生日期{number[6:14]}不存在"
+    expected = resident_id_check_character(number[:17])
+    if number[17] != expected:
+        return f"身份证号码校验位错误（应为{expected}）"
+    return None
+
+
+def resident_id_birth_and_sex(number: str) -> tuple[dt.date, str]:
+    """Birth date and sex (男/女: the 17th digit is odd for men) of a valid resident ID."""
+    return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14])), ("男" if int(number[16]) % 2 else "女")
