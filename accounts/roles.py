@@ -44,6 +44,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # SPEC HND-3: 单位名称变更 at the counter, with the evidence.
             "enrollment.view_unitnamechange",
             "enrollment.add_unitnamechange",
+            # SPEC BO-3, REF: reference-data loads (upload, progress, rejected lines); a load is the
+            # audit record of a bulk write, so nobody changes or deletes one.
+            "rosters.view_referenceload",
+            "rosters.add_referenceload",
         }
         | _VIEW_AUDIT
     ),

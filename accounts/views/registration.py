@@ -10,16 +10,18 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mutualaid.pii import mask_mobile
-from mutualaid.sms import SmsError, sms_code_send
+from mutualaid.sms_views import sms_code_send_response
 
-from ..forms import PortalPasswordResetForm, PortalSetPasswordForm, RegistrationForm, SmsCodeRequestForm
+from ..forms import (
+    PortalPasswordResetForm,
+    PortalSetPasswordForm,
+    RegistrationForm,
+    SmsCodeRequestForm,
+)
 from ..middleware import LOGIN_AT
 from ..models import User
 from ..services import (
@@ -71,26 +73,7 @@ def register(request):
 def register_sms(request):
     """【获取验证码】 (htmx): the result as a line of text for beside the field, with the seconds
     before the button may be used again (SPEC ACC-2; mutualaid.sms: 60 s, 5 an hour)."""
-    form = SmsCodeRequestForm(request.POST)
-    retry_after = 0
-    if not form.is_valid():
-        message, ok = form.errors["mobile"][0], False
-    else:
-        mobile = form.cleaned_data["mobile"]
-        try:
-            retry_after = sms_code_send(mobile=mobile, purpose=SMS_PURPOSE_REGISTER)
-        except SmsError as error:
-            message, ok, retry_after = error.message, False, error.retry_after or 0
-        else:
-            message, ok = f"验证码已发送至 {mask_mobile(mobile)}，5分钟内有效。", True
-    return HttpResponse(
-        format_html(
-            '<span class="sms-result {}" data-retry-after="{}">{}</span>',
-            "text-success" if ok else "text-danger",
-            retry_after,
-            message,
-        )
-    )
+    return sms_code_send_response(form=SmsCodeRequestForm(request.POST), mobile_field="mobile", purpose=SMS_PURPOSE_REGISTER)
 
 
 @login_not_required

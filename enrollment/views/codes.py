@@ -9,9 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mutualaid.attachments import (
@@ -21,9 +19,14 @@ from mutualaid.attachments import (
     attachments_of,
 )
 from mutualaid.pii import mask_mobile
-from mutualaid.sms import SmsError, sms_code_send
+from mutualaid.sms_views import sms_code_send_response
 
-from ..forms import ATTACHMENT_HELP, CodeApplicationFilterForm, CodeApplicationForm, CodeApplicationSmsForm
+from ..forms import (
+    ATTACHMENT_HELP,
+    CodeApplicationFilterForm,
+    CodeApplicationForm,
+    CodeApplicationSmsForm,
+)
 from ..models import CodeApplication
 from ..selectors import account_has_code
 from ..services import (
@@ -132,26 +135,7 @@ def code_applications_edit(request, pk: int):
 def code_applications_sms(request):
     """【获取验证码】 (htmx): a line for beside *验证码 with the seconds before the button may be used
     again (mutualaid.sms: 60 s, 5 an hour per number)."""
-    form = CodeApplicationSmsForm(request.POST)
-    retry_after = 0
-    if not form.is_valid():
-        message, ok = form.errors["contact_mobile"][0], False
-    else:
-        mobile = form.cleaned_data["contact_mobile"]
-        try:
-            retry_after = sms_code_send(mobile=mobile, purpose=SMS_PURPOSE_CODE_APPLICATION)
-        except SmsError as error:
-            message, ok, retry_after = error.message, False, error.retry_after or 0
-        else:
-            message, ok = f"验证码已发送至 {mask_mobile(mobile)}，5分钟内有效。", True
-    return HttpResponse(
-        format_html(
-            '<span class="sms-result {}" data-retry-after="{}">{}</span>',
-            "text-success" if ok else "text-danger",
-            retry_after,
-            message,
-        )
-    )
+    return sms_code_send_response(form=CodeApplicationSmsForm(request.POST), mobile_field="contact_mobile", purpose=SMS_PURPOSE_CODE_APPLICATION)
 
 
 @require_GET

@@ -3,16 +3,19 @@ account's change request or attachment answers 404 (X-4), back-office accounts 4
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import UnionOrganisation
-from mutualaid.attachments import attachment_draft_token, attachment_response, attachments_of
+from mutualaid.attachments import (
+    attachment_draft_token,
+    attachment_response,
+    attachments_of,
+)
 from mutualaid.pii import mask_mobile
-from mutualaid.sms import SmsError, sms_code_send
+from mutualaid.sms_views import sms_code_send_response
 
 from ..forms import (
     CHANGE_VALUE_FIELDS,
@@ -151,26 +154,7 @@ def handler_info(request):
 def handler_sms(request):
     """【获取验证码】 (htmx): the code goes to 经办人电话; a line for beside *验证码 with the seconds
     before the button may be used again (mutualaid.sms: 60 s, 5 an hour per number)."""
-    form = HandlerSmsForm(request.POST)
-    retry_after = 0
-    if not form.is_valid():
-        message, ok = form.errors["handler_mobile"][0], False
-    else:
-        mobile = form.cleaned_data["handler_mobile"]
-        try:
-            retry_after = sms_code_send(mobile=mobile, purpose=SMS_PURPOSE_HANDLER)
-        except SmsError as error:
-            message, ok, retry_after = error.message, False, error.retry_after or 0
-        else:
-            message, ok = f"验证码已发送至 {mask_mobile(mobile)}，5分钟内有效。", True
-    return HttpResponse(
-        format_html(
-            '<span class="sms-result {}" data-retry-after="{}">{}</span>',
-            "text-success" if ok else "text-danger",
-            retry_after,
-            message,
-        )
-    )
+    return sms_code_send_response(form=HandlerSmsForm(request.POST), mobile_field="handler_mobile", purpose=SMS_PURPOSE_HANDLER)
 
 
 @require_GET

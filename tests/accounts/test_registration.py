@@ -86,7 +86,7 @@ def test_the_page_is_public_and_has_the_fields_of_the_handbook(client, unions):
     assert len(re.findall(r'<label [^>]*><span class="text-danger">\*</span>', page)) == 9  # every field is required
     assert "captcha" not in page  # the SMS code does the image captcha's job
     assert f'hx-post="{reverse("accounts:register_sms")}"' in page
-    assert "js/register.js" in page
+    assert "js/sms.js" in page and "data-sms-send" in page
     # The CSP allows neither inline scripts nor style attributes.
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) and " style=" not in page
 
