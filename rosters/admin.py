@@ -1,0 +1,395 @@
+"""Reference-data loads in the back office (SPEC REF-1..REF-4, BO-3, X-2).
+
+- 参考数据导入: the list of loads (who loaded what, when, with which counts), 15 a page.
+- 【上传参考数据】 (the admin's add page): kind, coverage year and the file (CSV, gzip-compressed CSV or
+  XLSX, up to REFERENCE_UPLOAD_MAX_BYTES). Django streams an upload that size to a temporary file; the
+  page copies it in chunks to MEDIA_ROOT/private/reference/, records a queued ReferenceLoad and starts
+  `rosters.tasks.load_reference_file` once that commits, then shows the load's progress page.
+- The progress page (the admin's change page, read only): state, a <progress> bar polled by htmx every
+  2 s while the load waits or runs, then the result (读取 / 导入 / 错误 rows), the failure reason, or
+  the rejected lines as a CSV to download.
+
+Reviewers hold view and add on ReferenceLoad (accounts/roles.py); nobody changes or deletes a load,
+which is the audit record of a bulk write (SPEC X-2). Without the permission every URL answers 403;
+unit administrators and strangers are sent to the login by the admin site.
+"""
+import datetime as dt
+import uuid
+from pathlib import Path
+
+from auditlog.signals import accessed
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from enrollment.admin import _PAGE_CONTEXT, _BackOfficeAdmin, _local, _with_page_styles
+from enrollment.models import CoverageYear
+from enrollment.selectors import coverage_year_current
+from mutualaid.tasks import enqueue_on_commit
+
+from .models import ReferenceLoad
+from .reference import SPECS
+from .tasks import load_reference_file, progress_total
+
+Kind = ReferenceLoad.Kind
+Status = ReferenceLoad.Status
+
+# What a reviewer must know about each kind's values beyond the column names (rosters/reference.py
+# checks them row by row and reports the rows that break them).
+KIND_VALUE_NOTES = {
+    Kind.SUGGESTED: "职退状态填 在职、退休 或 -；医保享受在职待遇填 是 或 否",
+    Kind.SS_UNITS: "社保在职人数为不小于 0 的整数",
+    Kind.MEMBERS: "参保编码和统一社会信用代码两列至少有一列，每行至少填一项",
+    Kind.PREVIOUS: "证件类型填 身份证 或 非身份证（空为身份证）",
+}
+
+
+def kind_columns(kind: str) -> str:
+    """The columns of `kind` as its loader reads them (SPEC REF-1..REF-4), written next to the
+    control so the reviewer can check a file before a long upload: "证件号码、社保姓名、…"."""
+    spec = SPECS[Kind(kind)]
+    parts = []
+    for name in spec.fields:
+        if name in spec.one_of:
+            alternatives = "或".join(spec.one_of)
+            if alternatives not in parts:
+                parts.append(alternatives)
+        else:
+            parts.append(name if name in spec.required else f"{name}（可无此列）")
+    return "、".join(parts)
+
+
+# The file types the loaders read, by how the name ends (longest first), and how such a file begins.
+EXTENSIONS = (".csv.gz", ".csv", ".xlsx")
+_GZIP_MAGIC, _ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
+
+REFERENCE_UPLOAD_DIR = "private/reference"
+COPY_CHUNK_BYTES = 8 * 1024 * 1024
+
+# UI.md: the same colour for the same kind of state (grey waiting, blue in progress, green, red).
+STATUS_BADGE_CLASSES = {Status.QUEUED: "draft", Status.RUNNING: "progress", Status.DONE: "done", Status.FAILED: "rejected"}
+POLL_WHILE = {Status.QUEUED, Status.RUNNING}
+
+
+def size_text(size: int) -> str:
+    """1073741824 → "1GB", 52428800 → "50MB", 1536 → "1.5KB": for limits and file sizes on the page."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{size}字节"
+
+
+def upload_extension(name: str) -> str | None:
+    lower = name.lower()
+    return next((extension for extension in EXTENSIONS if lower.endswith(extension)), None)
+
+
+def reference_upload_store(*, upload, extension: str) -> str:
+    """Copy an upload to MEDIA_ROOT/private/reference/<uuid><extension>, chunk by chunk (a 1 GB file
+    never sits in memory), and return its name relative to MEDIA_ROOT. Raises OSError when the disk
+    refuses (the partial copy is removed)."""
+    relative = f"{REFERENCE_UPLOAD_DIR}/{uuid.uuid4().hex}{extension}"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(target, "xb") as copy:
+            for chunk in upload.chunks(COPY_CHUNK_BYTES):
+                copy.write(chunk)
+        target.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
+    except OSError:
+        target.unlink(missing_ok=True)
+        raise
+    return relative
+
+
+class ReferenceUploadForm(forms.Form):
+    """【上传参考数据】: checks the input only; the view stores the file and starts the load."""
+
+    required_css_class = "required"
+
+    kind = forms.ChoiceField(
+        label="数据类型",
+        choices=Kind.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "请选择数据类型。", "invalid_choice": "请选择数据类型。"},
+    )
+    year = forms.TypedChoiceField(
+        label="保障年度",
+        coerce=int,
+        help_text="上年度参保名单请选名单所属的年度：如供 2025 年度校验使用，选 2024年度。",
+        error_messages={"required": "请选择保障年度。", "invalid_choice": "请选择已设置的保障年度。"},
+    )
+    file = forms.FileField(
+        label="数据文件",
+        widget=forms.FileInput(attrs={"accept": ".csv,.gz,.xlsx"}),
+        error_messages={
+            "required": "请选择要上传的文件。",
+            "empty": "上传的文件是空的，请检查后重新选择。",
+            "invalid": "没有收到文件，请重新选择后上传。",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.years = set(CoverageYear.objects.values_list("year", flat=True))
+        # 上年度参保名单 is stored under the year it lists (the year before the one that uses it,
+        # SPEC REF-4), which for the first year of the portal is no configured coverage year.
+        choices = sorted(self.years | {year - 1 for year in self.years}, reverse=True)
+        self.fields["year"].choices = [("", "请选择")] + [(year, f"{year}年度") for year in choices]
+        self.limit = settings.REFERENCE_UPLOAD_MAX_BYTES
+        self.fields["file"].help_text = f"格式：CSV、CSV.GZ（gzip 压缩的 CSV）或 XLSX，单个不超过 {size_text(self.limit)}"
+        self.fields["file"].widget.attrs["data-max-bytes"] = self.limit
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, year = cleaned.get("kind"), cleaned.get("year")
+        if kind and year and kind != Kind.PREVIOUS and year not in self.years:
+            self.add_error("year", f"{year}年度尚未设置，请选择已设置的保障年度（上年度参保名单才可选上一年度）。")
+        return cleaned
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        extension = upload_extension(upload.name)
+        if extension is None:
+            raise forms.ValidationError(
+                "文件格式不正确：请上传 CSV、CSV.GZ 或 XLSX 文件（“%(name)s”不是）。", params={"name": upload.name}
+            )
+        if upload.size > self.limit:
+            raise forms.ValidationError(
+                "文件过大（%(size)s）：单个文件不能超过 %(limit)s。更大的文件请拆分后分别上传，或请技术支持用命令导入。",
+                params={"size": size_text(upload.size), "limit": size_text(self.limit)},
+            )
+        upload.seek(0)
+        head = upload.read(4)
+        upload.seek(0)
+        expected = {".csv.gz": _GZIP_MAGIC, ".xlsx": _ZIP_MAGIC}.get(extension)
+        looks_packed = head.startswith(_GZIP_MAGIC) or head.startswith(_ZIP_MAGIC)
+        if (expected and not head.startswith(expected)) or (expected is None and looks_packed):
+            raise forms.ValidationError(
+                "文件内容与扩展名（%(extension)s）不符，请确认文件格式后重新上传。", params={"extension": extension}
+            )
+        upload.extension = extension
+        return upload
+
+
+def _duration_text(load: ReferenceLoad) -> str:
+    if not (load.started_at and load.finished_at):
+        return ""
+    seconds = max(0, round((load.finished_at - load.started_at).total_seconds()))
+    if seconds < 1:
+        return "不到1秒"
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}小时{minutes}分"
+    return f"{minutes}分{seconds}秒" if minutes else f"{seconds}秒"
+
+
+@admin.register(ReferenceLoad)
+class ReferenceLoadAdmin(_BackOfficeAdmin):
+    list_display = (
+        "kind",
+        "year",
+        "file_name",
+        "status_badge",
+        "read_column",
+        "loaded_column",
+        "rejected_column",
+        "started_by_column",
+        "created_at_column",
+        "finished_at_column",
+    )
+    list_display_links = ("file_name",)
+    list_filter = ("kind", "year", "status")
+    list_select_related = ("started_by",)
+    search_fields = ("file_name",)
+    search_help_text = "可按文件名搜索"
+    actions = None
+    change_list_template = "admin/rosters/referenceload/change_list.html"
+    list_note = "建议清册、单位社保编码、会员库和上年度参保名单按保障年度整批导入，新导入的数据整体替换该年度原有数据。点击文件名查看导入进度和结果。"
+
+    # --- permissions: a load is the record of a bulk write (SPEC X-2), never edited or deleted ------
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- the list ------------------------------------------------------------------------------------
+
+    @admin.display(description="状态", ordering="status")
+    def status_badge(self, obj):
+        css_class = STATUS_BADGE_CLASSES.get(obj.status, "draft")
+        return format_html('<span class="state-badge state-{}">{}</span>', css_class, obj.get_status_display())
+
+    @admin.display(description="读取行数", ordering="rows_read")
+    def read_column(self, obj):
+        return f"{obj.rows_read:,}"
+
+    @admin.display(description="导入行数", ordering="rows_loaded")
+    def loaded_column(self, obj):
+        return f"{obj.rows_loaded:,}"
+
+    @admin.display(description="错误行数", ordering="rows_rejected")
+    def rejected_column(self, obj):
+        if obj.status == Status.DONE and obj.rows_rejected and obj.rejected_report:
+            url = self._url("rejected", obj)
+            return format_html('{} <a href="{}" class="rejected-download">下载</a>', f"{obj.rows_rejected:,}", url)
+        return f"{obj.rows_rejected:,}"
+
+    @admin.display(description="操作人", ordering="started_by__username")
+    def started_by_column(self, obj):
+        return obj.started_by.username if obj.started_by_id else "-"
+
+    @admin.display(description="提交时间", ordering="created_at")
+    def created_at_column(self, obj):
+        return _local(obj.created_at)
+
+    @admin.display(description="完成时间", ordering="finished_at")
+    def finished_at_column(self, obj):
+        return _local(obj.finished_at)
+
+    # --- URLs ------------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        # admin_view: staff only (others go to the login), CSRF-checked, never cached.
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/progress/", wrap(self.progress_view), name="rosters_referenceload_progress"),
+            path("<path:object_id>/rejected/", wrap(self.rejected_view), name="rosters_referenceload_rejected"),
+        ] + super().get_urls()
+
+    def _url(self, name: str, load: ReferenceLoad) -> str:
+        return reverse(f"admin:rosters_referenceload_{name}", args=[load.pk], current_app=self.admin_site.name)
+
+    def _render(self, request, template: str, context: dict):
+        context = {**self.admin_site.each_context(request), **_PAGE_CONTEXT, "opts": self.opts, **context}
+        return _with_page_styles(TemplateResponse(request, template, context))
+
+    # --- 【上传参考数据】 -------------------------------------------------------------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = ReferenceUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                load = self._start_load(request, form)
+                if load is not None:
+                    return redirect(self._change_url(load))
+        else:
+            current = coverage_year_current()
+            form = ReferenceUploadForm(initial={"year": current.year if current else None})
+        kinds = [
+            {"radio": radio, "columns": kind_columns(radio.data["value"]), "notes": KIND_VALUE_NOTES[radio.data["value"]]}
+            for radio in form["kind"]
+        ]
+        return self._render(
+            request,
+            "admin/rosters/referenceload/upload.html",
+            {"title": "上传参考数据", "form": form, "kinds": kinds, "changelist_url": self._changelist_url(request)},
+        )
+
+    def _start_load(self, request, form) -> ReferenceLoad | None:
+        """Store the file, record the queued load and start the task after the commit; None (with the
+        error on the form) when the disk refuses the file."""
+        upload = form.cleaned_data["file"]
+        try:
+            stored = reference_upload_store(upload=upload, extension=upload.extension)
+        except OSError:
+            form.add_error("file", "服务器保存文件失败（磁盘空间不足或没有写入权限），请联系技术支持。")
+            return None
+        try:
+            with transaction.atomic():
+                load = ReferenceLoad.objects.create(
+                    kind=form.cleaned_data["kind"],
+                    year=form.cleaned_data["year"],
+                    file_name=Path(upload.name).name[:255],
+                    stored_file=stored,
+                    started_by=request.user,
+                )
+                self.log_addition(request, load, f"上传参考数据：{load}（{size_text(upload.size)}）")
+                enqueue_on_commit(load_reference_file, load.pk)
+        except Exception:
+            (Path(settings.MEDIA_ROOT) / stored).unlink(missing_ok=True)
+            raise
+        return load
+
+    # --- the progress page and its partial -----------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        load = self.get_object(request, unquote(object_id))  # 403 without view, 404 if missing
+        return self._render(
+            request,
+            "admin/rosters/referenceload/progress.html",
+            {
+                "title": f"参考数据导入：{load.year}年度{load.get_kind_display()}",
+                "load": load,
+                "changelist_url": self._changelist_url(request),
+                "add_url": reverse("admin:rosters_referenceload_add", current_app=self.admin_site.name)
+                if self.has_add_permission(request)
+                else "",
+                **self._progress_context(load),
+            },
+        )
+
+    def progress_view(self, request, object_id):
+        """The status block alone, for htmx polling; it stops polling once the load has finished."""
+        load = self.get_object(request, unquote(object_id))
+        return TemplateResponse(request, "admin/rosters/referenceload/_progress.html", self._progress_context(load))
+
+    def _progress_context(self, load: ReferenceLoad) -> dict:
+        total = progress_total(load.pk) if load.status == Status.RUNNING else None
+        return {
+            "load": load,
+            "badge_class": STATUS_BADGE_CLASSES.get(load.status, "draft"),
+            "polling": load.status in POLL_WHILE,
+            "progress_url": self._url("progress", load),
+            "rows_total": total,
+            # Grouped by thousands as clerks write them (zh-hans formats print 1250000 bare).
+            "counts": {
+                "read": f"{load.rows_read:,}",
+                "loaded": f"{load.rows_loaded:,}",
+                "rejected": f"{load.rows_rejected:,}",
+                "total": f"{total:,}" if total else "",
+            },
+            "rejected_url": self._url("rejected", load) if self._rejected_path(load) else "",
+            "duration": _duration_text(load),
+            "finished_at": _local(load.finished_at),
+        }
+
+    # --- the rejected lines ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _rejected_path(load: ReferenceLoad) -> Path | None:
+        if load.status != Status.DONE or not load.rows_rejected or not load.rejected_report:
+            return None
+        report = Path(load.rejected_report)
+        report = report if report.is_absolute() else Path(settings.MEDIA_ROOT) / report
+        return report if report.is_file() else None
+
+    def rejected_view(self, request, object_id):
+        """The rejected lines as CSV, for reviewers only. They hold ID numbers in clear, so the
+        download is recorded in the audit trail (SPEC X-1: a full export is logged)."""
+        load = self.get_object(request, unquote(object_id))
+        report = self._rejected_path(load)
+        if report is None:
+            raise Http404("这次导入没有错误行可下载。")
+        accessed.send(sender=ReferenceLoad, instance=load)
+        day = timezone.localdate(load.finished_at) if load.finished_at else dt.date.today()
+        file_name = f"{load.year}年度{load.get_kind_display()}导入错误行_{day:%Y%m%d}.csv"
+        return FileResponse(
+            report.open("rb"), as_attachment=True, filename=file_name, content_type="text/csv; charset=utf-8"
+        )
+
