@@ -14,7 +14,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from mutualaid.pii import pii_decrypt, pii_hash
@@ -361,6 +361,22 @@ def test_xlsx_rows_with_numbers_typed_by_excel(tmp_path):
     assert sorted(SuggestedPerson.objects.values_list("ss_name", "ss_unit_code")) == [("李娜", ""), ("王芳", "00108537")]
 
 
+def test_xlsx_header_may_start_below_the_first_row_and_lines_are_the_sheet_s_rows(tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([])  # row 1 empty
+    sheet.append([None, *SUGGESTED_HEADER])  # row 2, from column B
+    sheet.append([None, ALICE, "王芳", "", "", "在职", ""])
+    sheet.append([None, wrong_check(BOB), "张伟", "", "", "在职", ""])  # row 4
+    workbook.save(tmp_path / "s.xlsx")
+
+    result = load("suggested", tmp_path / "s.xlsx")
+
+    assert (result.loaded, [line for line, _reason, _raw in result.rejected_rows]) == (1, [4])
+
+
 def test_a_quoted_value_with_a_line_break_stays_in_its_row_and_the_line_numbers_stay_right(tmp_path, monkeypatch):
     monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
     text = (
@@ -397,7 +413,10 @@ def test_a_reload_replaces_the_year_and_loading_the_same_file_again_changes_noth
     assert table_rows(SuggestedPerson) == after_once  # the same rows (ciphers differ: fresh nonces)
 
 
-def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatch, media_root):
+@pytest.mark.parametrize("failure", ["error", "database"])
+def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatch, media_root, failure):
+    # "error": the process fails after some rows are written; "database": the database refuses a
+    # chunk written twice (SQLite at once, PostgreSQL when the primary key is built).
     load("suggested", write_csv(tmp_path / "a.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB)))
     before = table_rows(SuggestedPerson)
     numbers = [resident_id(n) for n in range(10, 20)]
@@ -408,14 +427,14 @@ def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatc
     real_write = reference._chunk_write
 
     def write_then_fail(writer, payload):
-        if written:
+        if written and failure == "error":
             raise OSError("disk full (test)")
+        real_write(writer, written[0] if written else payload)
         written.append(payload)
-        real_write(writer, payload)
 
     monkeypatch.setattr(reference, "_chunk_write", write_then_fail)
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError if failure == "error" else IntegrityError):
         load("suggested", path)
 
     assert written  # some rows had been written when it failed
@@ -423,6 +442,8 @@ def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatc
     assert not list((Path(media_root) / reference.REJECTED_DIR).glob("*.csv"))  # no report of a failed load
     if connection.vendor == "postgresql":
         assert _tables_like("rosters_suggestedperson_load_%") == []
+    monkeypatch.setattr(reference, "_chunk_write", real_write)  # and the next load runs (the lock is free)
+    assert load("suggested", write_csv(tmp_path / "c.csv", SUGGESTED_HEADER, suggested_rows(DAVE))).loaded == 1
 
 
 def test_ids_are_never_stored_in_clear(tmp_path):
