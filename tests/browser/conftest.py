@@ -50,3 +50,13 @@ def screenshot():
         return path
 
     return take
+
+
+def log_in(page, username, password):
+    """Log in through the portal's login page, as a person would (captcha test mode: "PASSED")."""
+    page.goto(page.base_url + "/accounts/login/")
+    page.get_by_label("账号").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()

@@ -8,20 +8,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import UnionOrganisation
+from tests.browser.conftest import log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NEW_PASSWORD = "Xinmima#2026"
 
-
-def log_in(page, username, password):
-    page.goto(page.base_url + "/accounts/login/")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from enrollment.models import CodeApplication
 from enrollment.services import code_application_approve, code_application_reject
 from mutualaid import sms
 from mutualaid.attachments import attachment_store, attachments_of
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.test_workspace import log_in
+from tests.browser.conftest import DESKTOP, PHONE, log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

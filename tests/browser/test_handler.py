@@ -13,8 +13,7 @@ from enrollment.models import ChangeRequest, EnrollmentCode, HandlerInfo, Unit
 from mutualaid import sms
 from mutualaid.attachments import attachments_of
 from mutualaid.validators import uscc_check_character
-from tests.browser.conftest import PHONE
-from tests.browser.test_workspace import log_in
+from tests.browser.conftest import PHONE, log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,6 +9,7 @@ import pytest
 
 from mutualaid.validators import resident_id_check_character
 from rosters.models import ReferenceLoad
+from tests.browser.conftest import log_in
 from tests.factories import CoverageYearFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,14 +22,6 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
 
-
-def log_in(page, username, password):
-    page.goto(page.base_url + "/accounts/login/")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 def resident_id(serial: int, birth: str) -> str:

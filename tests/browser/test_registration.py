@@ -8,8 +8,7 @@ from django.core import mail
 from accounts.models import UnionOrganisation, User
 from mutualaid import sms
 from mutualaid.validators import uscc_check_character
-from tests.browser.conftest import PHONE
-from tests.browser.test_workspace import log_in
+from tests.browser.conftest import PHONE, log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

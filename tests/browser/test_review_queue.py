@@ -13,6 +13,7 @@ from accounts.models import UnionOrganisation
 from enrollment.models import CodeApplication, EnrollmentCode
 from enrollment.services import CODE_ALPHABET
 from mutualaid.attachments import attachment_store
+from tests.browser.conftest import log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,14 +25,6 @@ PASSWORD = "Portal#2026"
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
-
-def log_in(page, username, password):
-    page.goto(page.base_url + "/accounts/login/")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 def licence_png() -> SimpleUploadedFile:

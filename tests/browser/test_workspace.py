@@ -1,21 +1,14 @@
 """First journey: a unit administrator logs in and sees the workspace frame (UI.md, SPEC ACC-1, ACC-5)."""
 import pytest
 
-from tests.browser.conftest import PHONE
 from accounts.models import UnionOrganisation
+from tests.browser.conftest import PHONE, log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MENU = ["参保编码申请", "经办人填报", "参保批次管理", "缴费凭证管理"]
 
-
-def log_in(page, username, password):
-    page.goto(page.base_url + "/accounts/login/")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
-    page.get_by_role("button", name="登录").click()
 
 
 def test_unit_admin_logs_in_and_sees_the_workspace(page, screenshot, demo_data, union_organisations):
