@@ -19,6 +19,8 @@ UNIT_MENU = [
         ],
     )
 ]
+# Pages of another app that sit under a menu item: a batch's roster pages under 参保批次管理.
+MENU_SECTIONS = {"rosters": "enrollment:batches"}
 NOT_BUILT = "该功能即将开放"
 NEEDS_CODE = "请先申请参保编码，审核通过后可用"
 
@@ -42,7 +44,9 @@ def _menu_for(request, *, has_code: bool):
                     "disabled_reason": disabled_reason,
                     "icon": icon,
                     # A page below a menu item is named after it: enrollment:batches_detail.
-                    "active": current == url_name or current.startswith(url_name + "_"),
+                    "active": current == url_name
+                    or current.startswith(url_name + "_")
+                    or (match is not None and MENU_SECTIONS.get(match.namespace) == url_name),
                 }
             )
         groups.append({"title": title, "items": entries})

@@ -406,3 +406,102 @@ class UnitNameChange(models.Model):
 
     def __str__(self):
         return f"{self.old_name} → {self.new_name}"
+
+
+# --- Batches and their 操作日志 (SPEC BAT) -----------------------------------------------------------
+
+from .states import ACTION_ORDER, STATE_ACTIONS, STATE_BADGES, BatchAction, BatchKind, BatchState  # noqa: E402
+
+
+class BatchSequence(models.Model):
+    """The last batch number given per year and kind (SPEC BAT-9): one row, bumped under a lock."""
+
+    year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=BatchKind.choices)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["year", "kind"], name="batch_sequence_year_kind")]
+
+
+class Batch(models.Model):
+    """参保批次 (SPEC BAT): one enrolment submission of one code in one coverage year.
+
+    `state` changes only through enrollment.services.batch_transition (SPEC BAT-3, BAT-7).
+    `roster_version` goes up whenever people are added to or removed from the roster, so a
+    validation result knows whether it is stale (SPEC VAL, preamble); ticks do not bump it.
+    """
+
+    number = models.CharField("参保批次", max_length=12, unique=True)
+    coverage_year = models.ForeignKey(CoverageYear, verbose_name="保障年度", on_delete=models.PROTECT, related_name="batches")
+    code = models.ForeignKey(EnrollmentCode, verbose_name="参保编码", on_delete=models.PROTECT, related_name="batches")
+    unit_name = models.CharField("单位名称", max_length=200)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="平台账号", on_delete=models.PROTECT, related_name="batches"
+    )
+    kind = models.CharField("参保类型", max_length=12, choices=BatchKind.choices)
+    state = models.CharField("状态", max_length=20, choices=BatchState.choices, default=BatchState.DRAFT, db_index=True)
+    roster_version = models.PositiveIntegerField("清册版本", default=0, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("最后更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "参保批次"
+        verbose_name_plural = "参保批次"
+        ordering = ["-updated_at", "-pk"]
+        constraints = [
+            # SPEC BAT-2: a code has at most one centralised batch per year.
+            models.UniqueConstraint(
+                fields=["code", "coverage_year"],
+                condition=models.Q(kind="centralised"),
+                name="batch_one_centralised_per_code_year",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "-updated_at"], name="batch_account_updated")]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def is_centralised(self) -> bool:
+        return self.kind == BatchKind.CENTRALISED
+
+    def allows(self, action: str) -> bool:
+        """SPEC BAT-3: may the unit do `action` (a BatchAction) in the batch's current state?"""
+        return action in STATE_ACTIONS[self.state]
+
+    @property
+    def actions(self) -> list[BatchAction]:
+        """The actions of the 操作 column, in the page's order (UI.md: only what the state allows)."""
+        allowed = STATE_ACTIONS[self.state]
+        return [action for action in ACTION_ORDER if action in allowed]
+
+    @property
+    def roster_editable(self) -> bool:
+        return self.allows(BatchAction.EDIT_ROSTER)
+
+    @property
+    def badge_class(self) -> str:
+        return STATE_BADGES[self.state]
+
+
+class BatchLog(models.Model):
+    """操作日志 (SPEC BAT-7): one row per transition, written in the transition's transaction."""
+
+    batch = models.ForeignKey(Batch, verbose_name="参保批次", on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField("操作时间", default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField("操作", max_length=30)
+    from_state = models.CharField("原状态", max_length=20, choices=BatchState.choices, blank=True)
+    to_state = models.CharField("新状态", max_length=20, choices=BatchState.choices)
+    reason = models.TextField("原因", blank=True)
+
+    class Meta:
+        verbose_name = "操作日志"
+        verbose_name_plural = "操作日志"
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.batch.number} {self.action}"

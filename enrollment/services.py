@@ -13,6 +13,9 @@ from mutualaid.pii import mask_mobile
 from mutualaid.sms import SmsError, sms_code_verify
 
 from .models import (
+    Batch,
+    BatchLog,
+    BatchSequence,
     ChangeRequest,
     CodeApplication,
     CoverageYear,
@@ -22,6 +25,8 @@ from .models import (
     UnitNameChange,
     unit_name_key,
 )
+from .selectors import coverage_year_current, handler_info_complete
+from .states import ALLOWED_TRANSITIONS, BatchAction, BatchKind, BatchState
 
 
 class EnrollmentError(Exception):
@@ -546,3 +551,127 @@ def _email_on_commit(*, to: str, subject: str, template: str, context: dict) -> 
         return
     body = render_to_string(template, context)
     transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))
+
+
+# --- Batches (SPEC BAT) -------------------------------------------------------------------------------
+
+BATCH_NUMBER_LETTERS = {BatchKind.CENTRALISED: "J", BatchKind.INSTANT: "S"}
+
+
+def batch_number_next(*, year: int, kind: str) -> str:
+    """SPEC BAT-9: `{year}{J|S}{6-digit sequence}`, e.g. 2023J000123. Call inside a transaction:
+    the sequence row stays locked until it commits, so two batches never get one number."""
+    BatchSequence.objects.get_or_create(year=year, kind=kind)
+    sequence = BatchSequence.objects.select_for_update().get(year=year, kind=kind)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    return f"{year}{BATCH_NUMBER_LETTERS[kind]}{sequence.last:06d}"
+
+
+def batch_transition(*, batch: Batch, to: str, acting_user, action: str, reason: str = "", expect: str = "") -> Batch:
+    """Move `batch` to state `to` (SPEC BAT-3) and write its 操作日志 row (SPEC BAT-7), in one transaction.
+
+    Locks the batch row and re-reads its state, so a double click or two browsers cannot move it
+    twice; `expect`, if given, is the state the caller saw (a different current state is refused).
+    Raises EnrollmentError when the table does not allow the move. Returns the locked, updated batch.
+    """
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if expect and locked.state != expect:
+            raise EnrollmentError(f"批次状态已变为“{locked.get_state_display()}”，请刷新页面后再操作。")
+        if to not in ALLOWED_TRANSITIONS[locked.state]:
+            raise EnrollmentError(
+                f"批次当前状态为“{locked.get_state_display()}”，不能{action or '执行此操作'}。"
+            )
+        from_state = locked.state
+        locked.state = to
+        with acting_as(acting_user):
+            locked.save(update_fields=["state", "updated_at"])
+            BatchLog.objects.create(
+                batch=locked, actor=acting_user, action=action, from_state=from_state, to_state=to, reason=reason
+            )
+    batch.state, batch.updated_at = locked.state, locked.updated_at
+    return locked
+
+
+def batch_check_action(*, batch: Batch, action: str) -> None:
+    """Every service that acts on a batch checks the state itself, not just the buttons (SPEC BAT-3):
+    raises EnrollmentError naming the state when `action` is not allowed in it."""
+    if not batch.allows(action):
+        raise EnrollmentError(
+            f"批次当前状态为“{batch.get_state_display()}”，不能进行【{BatchAction(action).label}】操作。"
+        )
+
+
+def batch_window_check(*, coverage_year: CoverageYear, kind: str, at=None) -> None:
+    """SPEC BAT-2, BAT-10: 集中参保 only inside the centralised window, 即时参保 from the instant start."""
+    if kind == BatchKind.CENTRALISED and not coverage_year.centralised_window_open(at):
+        raise EnrollmentError(
+            f"{coverage_year.year}年度集中参保通道已关闭（截止{coverage_year.centralised_last_day:%Y年%-m月%-d日}24时），"
+            "请通过【即时参保办理】参保。"
+            if (at or timezone.now()) >= coverage_year.centralised_closes_at
+            else "集中参保通道尚未开启，请在集中参保期间办理。"
+        )
+    if kind == BatchKind.INSTANT and not coverage_year.instant_window_open(at):
+        opens = timezone.localtime(coverage_year.instant_opens_at)
+        raise EnrollmentError(f"即时参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
+
+
+class HandlerInfoMissing(EnrollmentError):
+    """The code is this account's, but 经办人填报 is not saved yet (SPEC HND-1)."""
+
+
+def batch_open(*, account, kind: str, code: str, unit_name: str, at=None) -> Batch:
+    """【集中参保办理】 / 【即时参保办理】 (SPEC BAT-2): a new batch 清册待校验 for `code` in the current year.
+
+    The code must be this account's or bindable with the matching unit name (CODE-5; binding is kept
+    even if the batch is then refused, so the unit can go on to 经办人填报), 经办人填报 must be saved
+    (HND-1, HandlerInfoMissing), the year's window open (BAT-10) and, for 集中参保, the code must not
+    have a centralised batch this year (BAT-2, also a database constraint). Raises EnrollmentError.
+    Not to be called inside an outer transaction (the binding commits on its own).
+    """
+    at = at or timezone.now()
+    coverage_year = coverage_year_current(at=at)
+    if coverage_year is None:
+        raise EnrollmentError("当前没有开放的保障年度，请关注职保会通知。")
+    batch_window_check(coverage_year=coverage_year, kind=kind, at=at)
+    with transaction.atomic():
+        bound = code_bind(code=code, unit_name=unit_name, account=account)
+    if not handler_info_complete(code=bound):
+        raise HandlerInfoMissing("请先完成【经办人填报】并保存，才可以办理参保。")
+    duplicate = "该参保编码本年度已办理过集中参保，请在原批次中继续操作；遗漏的人员可在即时参保通道开启后办理。"
+    try:
+        with transaction.atomic():
+            if kind == BatchKind.CENTRALISED and Batch.objects.filter(
+                code=bound, coverage_year=coverage_year, kind=kind
+            ).exists():
+                raise EnrollmentError(duplicate)
+            batch = Batch.objects.create(
+                number=batch_number_next(year=coverage_year.year, kind=kind),
+                coverage_year=coverage_year,
+                code=bound,
+                unit_name=bound.unit_name,
+                account=account,
+                kind=kind,
+            )
+            with acting_as(account):
+                BatchLog.objects.create(
+                    batch=batch, actor=account, action=BatchKind(kind).label + "办理", to_state=BatchState.DRAFT
+                )
+    except IntegrityError:  # two browsers at once: the constraint decides (STYLE.md §9)
+        raise EnrollmentError(duplicate) from None
+    return batch
+
+
+@transaction.atomic
+def batch_delete(*, batch: Batch, acting_user) -> None:
+    """【批次删除】 (SPEC BAT-5): only in 清册待校验 or 清册校验不通过; deletes the batch and its roster.
+    Deleting the batch that bound an imported code, with no other batch left, releases the binding
+    (SPEC CODE-5, the handbook's remedy for 用错参保编码). Raises EnrollmentError."""
+    locked = Batch.objects.select_for_update().get(pk=batch.pk)
+    batch_check_action(batch=locked, action=BatchAction.DELETE)
+    code = locked.code
+    with acting_as(acting_user):
+        locked.delete()
+    if not Batch.objects.filter(code=code).exists():
+        code_release(code=code, acting_user=acting_user)

@@ -302,6 +302,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "rosters.SsUnit",
     "rosters.UnionMember",
     "rosters.PreviousEnrolment",
+    # Roster entries and registry rows are written in bulk (COPY); each roster operation is audited as
+    # one event on its batch with its counts (rosters.services.roster_audit).
+    "rosters.RosterEntry",
+    "rosters.EnrolmentRegistry",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 # Password hashes never go into the trail; a login is not a change of the account.

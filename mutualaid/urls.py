@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("mutualaid.portal_urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("enrollment.urls")),
+    path("", include("rosters.urls")),
     path("captcha/", include(captcha_urlpatterns)),
     # One login for everyone: the back office uses the portal's (captcha, both lockouts).
     path("backoffice/login/", views.backoffice_login),

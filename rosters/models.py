@@ -139,3 +139,136 @@ class ReferenceLoad(models.Model):
 
     def __str__(self):
         return f"{self.year} {self.get_kind_display()} {self.file_name}"
+
+
+# --- Rosters (SPEC ROS) --------------------------------------------------------------------------------
+
+
+class IdType(models.TextChoices):
+    """证件类型 (SPEC ROS-2, ROS-3)."""
+
+    RESIDENT = "身份证", "身份证"
+    OTHER = "非身份证", "非身份证"
+
+
+class RosterEntry(models.Model):
+    """One person of a batch's roster (参保清册, SPEC ROS).
+
+    The ID number is kept as cipher + keyed hash like reference data (ARCHITECTURE.md "Data rules");
+    birth date and sex are in clear because the rules need them. Entries are written in bulk by the
+    importer (COPY on PostgreSQL), so they are not tracked one by one by the audit trail: every
+    roster operation writes one audit event on its batch with its counts (SPEC X-2,
+    `rosters.services.roster_audit`).
+    """
+
+    batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="entries")
+    id_type = models.CharField("证件类型", max_length=4, choices=IdType.choices)
+    id_hash = models.CharField(max_length=64)
+    id_cipher = models.TextField()
+    name = models.CharField("姓名", max_length=50)
+    birth_date = models.DateField("出生日期")
+    sex = models.CharField("性别", max_length=1, choices=Sex.choices)
+    mobile = models.CharField("手机号", max_length=11, blank=True)
+    has_social_security = models.BooleanField("是否有社保", default=False)
+    work_status = models.CharField("职退状态", max_length=2, choices=WorkStatus.choices, default=WorkStatus.UNKNOWN)
+    is_suggested = models.BooleanField("是否建议名单", default=False)
+    ss_unit_code = models.CharField("单位社保编码", max_length=20, blank=True)
+    personal_ss_number = models.CharField("个人社保登记号", max_length=30, blank=True)
+    medical_active = models.BooleanField("医保享受在职待遇", default=False)
+    # SPEC ROS-5: the three names of the 姓名匹配异常 table, and whether a mismatch is still open.
+    imported_name = models.CharField("本地导入姓名", max_length=50, blank=True)
+    previous_name = models.CharField("上年度建议清册姓名", max_length=50, blank=True)
+    member_name = models.CharField("会员库姓名", max_length=50, blank=True)
+    name_mismatch = models.BooleanField("姓名匹配异常", default=False)
+    coverage_start = models.DateField("起保日期", null=True, blank=True)
+    coverage_end = models.DateField("终保日期", null=True, blank=True)
+    created_at = models.DateTimeField("添加时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    id_number = pii_property("id_cipher", "id_hash")
+
+    class Meta:
+        verbose_name = "参保人员"
+        verbose_name_plural = "参保人员"
+        constraints = [
+            # SPEC ROS-4: the same person (type and number) once per batch.
+            models.UniqueConstraint(fields=["batch", "id_hash", "id_type"], name="roster_entry_once_per_batch"),
+        ]
+        indexes = [
+            models.Index(fields=["batch", "name"], name="roster_entry_batch_name"),
+            models.Index(fields=["batch", "ss_unit_code"], name="roster_entry_batch_ss_unit"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EnrolmentRegistry(models.Model):
+    """The year's enrolment registry (SPEC ROS-11): one row per person held by a submitted batch.
+    UNIQUE (year, id_hash) is the final guarantee of one enrolment per person and year; rows are
+    written at 清册提交 and released by withdrawal (BAT-6) or cancellation (BAT-11)."""
+
+    year = models.PositiveSmallIntegerField("保障年度")
+    id_hash = models.CharField(max_length=64)
+    batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("占用时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "年度参保登记"
+        verbose_name_plural = "年度参保登记"
+        constraints = [models.UniqueConstraint(fields=["year", "id_hash"], name="registry_one_person_per_year")]
+        indexes = [models.Index(fields=["batch"], name="registry_batch")]
+
+
+class RosterImport(models.Model):
+    """One run of 导入人员名单 (SPEC ROS-1): a file upload, the previous year's list or the union
+    members. It is the progress record the page polls, the summary line's counts, the bad rows
+    (ROS-10) and the bulk operation's audit event (X-2). The uploaded file is kept 7 days for the
+    marked copy (X-1), then purged with its problems."""
+
+    class Source(models.TextChoices):
+        FILE = "file", "上传本地参保名单文件"
+        PREVIOUS = "previous", "获取上年度参保名单"
+        MEMBERS = "members", "获取“会员库”本单位工会会员名单"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "导入中"
+        DONE = "done", "已完成"
+        REFUSED = "refused", "文件未导入"
+        FAILED = "failed", "失败"
+
+    batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="imports")
+    account = models.ForeignKey("accounts.User", verbose_name="操作人", on_delete=models.PROTECT, related_name="+")
+    source = models.CharField("来源", max_length=10, choices=Source.choices)
+    file_name = models.CharField("文件名", max_length=255, blank=True)
+    stored_file = models.CharField(max_length=500, blank=True, editable=False)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField("总行数", null=True, blank=True)
+    rows_done = models.PositiveIntegerField("已处理", default=0)
+    rows_read = models.PositiveIntegerField("数据读取", default=0)
+    rows_imported = models.PositiveIntegerField("成功导入", default=0)
+    rows_added = models.PositiveIntegerField("新增加", default=0)
+    rows_updated = models.PositiveIntegerField("修改", default=0)
+    rows_failed = models.PositiveIntegerField("导入失败", default=0)
+    # [{"row": 12, "column": "证件号码", "value": "3101*****4279", "reason": "…"}], values masked (X-1).
+    problems = models.JSONField("错误明细", default=list, blank=True)
+    error = models.TextField("文件错误", blank=True)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "参保名单导入"
+        verbose_name_plural = "参保名单导入"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.batch.number} {self.get_source_display()}"
+
+    @property
+    def summary(self) -> str:
+        """SPEC ROS-1: the handbook's closing line of the import log."""
+        return (
+            f"-----处理完成 数据读取：{self.rows_read}人，成功导入：{self.rows_imported}条信息"
+            f"（新增加{self.rows_added}人，修改{self.rows_updated}人），导入失败：{self.rows_failed}条信息。-----"
+        )

@@ -49,3 +49,20 @@ def handler_info_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def account_batch(request, number: str, *, action: str = ""):
+    """The batch `number` of this account, or 404 (SPEC X-4: another account's batch does not exist
+    for this one). With `action`, a batch whose state does not allow it answers 404 as well; pages
+    that should explain instead check `batch.allows(action)` themselves."""
+    from django.http import Http404
+    from django.shortcuts import get_object_or_404
+
+    from ..models import Batch
+
+    batch = get_object_or_404(
+        Batch.objects.select_related("code", "coverage_year"), number=number, account=request.user
+    )
+    if action and not batch.allows(action):
+        raise Http404
+    return batch

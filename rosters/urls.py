@@ -1,0 +1,7 @@
+"""The roster pages of a batch (SPEC ROS): the list and its actions (views/roster.py) and
+导入人员名单 with its progress and results (views/imports.py)."""
+from .views import imports, roster
+
+app_name = "rosters"
+
+urlpatterns = roster.urlpatterns + imports.urlpatterns
