@@ -497,3 +497,82 @@ class ChangeRequestForm(_MarksInvalidFields, forms.Form):
 
 
 # --- end of 经办人填报 and 参保信息变更申请 ----------------------------------------------------------------------
+
+
+# --- 参保批次管理 (SPEC BAT-1, BAT-2) ---------------------------------------------------------------------
+
+import unicodedata  # noqa: E402
+
+from .states import BatchKind, BatchState  # noqa: E402
+
+
+class BatchFilterForm(forms.Form):
+    """The filters above 参保批次管理 (SPEC BAT-1): 批次号, 单位名称, 批次状态; they live in the URL so a
+    page can be bookmarked (UI.md, "Lists")."""
+
+    STATE_CHOICES = [("", "全部"), *BatchState.choices]
+
+    number = forms.CharField(
+        label="批次号",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "请输入批次号"}),
+    )
+    unit_name = forms.CharField(
+        label="单位名称",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "请输入单位名称"}),
+    )
+    state = forms.ChoiceField(
+        label="批次状态", required=False, choices=STATE_CHOICES, widget=forms.Select(attrs={"class": "form-select"})
+    )
+
+    def filter(self, queryset):
+        """The batches matching the filters; an invalid value (a hand-edited URL) filters nothing.
+        批次号 may be typed in part and in lower case (2023j000001)."""
+        if not self.is_valid():
+            return queryset
+        number = "".join(self.cleaned_data["number"].split()).upper()
+        if number:
+            queryset = queryset.filter(number__icontains=number)
+        unit_name = self.cleaned_data["unit_name"].strip()
+        if unit_name:
+            queryset = queryset.filter(unit_name__icontains=unit_name)
+        if self.cleaned_data["state"]:
+            queryset = queryset.filter(state=self.cleaned_data["state"])
+        return queryset
+
+
+class BatchOpenForm(_MarksInvalidFields, forms.Form):
+    """The dialog of 【集中参保办理】 / 【即时参保办理】 (SPEC BAT-2): *参保编码, *参保单位. The code's
+    binding, its unit name and the windows are enrollment.services.batch_open's to check."""
+
+    kind = forms.ChoiceField(choices=BatchKind.choices, widget=forms.HiddenInput)
+    code = forms.CharField(
+        label="参保编码",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "6位参保编码，如 0072J3"}),
+    )
+    unit_name = forms.CharField(
+        label="参保单位", max_length=200, widget=forms.TextInput(attrs={"placeholder": "参保编码登记的单位名称"})
+    )
+    submission_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _chinese_required(self)
+        self.fields["kind"].error_messages["invalid_choice"] = "请选择参保类型：集中参保或即时参保。"
+
+    def clean_code(self):
+        # Typed as seen on last year's 保障单: spaces, full-width characters and lower case are common.
+        code = "".join(unicodedata.normalize("NFKC", self.cleaned_data["code"]).split()).upper()
+        if len(code) != 6 or not code.isalnum() or not code.isascii():
+            raise forms.ValidationError("参保编码为6位数字或字母，请核对。忘记参保编码可查看上一年度保障单或拨打12351热线查询。")
+        return code
+
+    def clean_unit_name(self):
+        return self.cleaned_data["unit_name"].strip()
+
+
+# --- end of 参保批次管理 ------------------------------------------------------------------------------------

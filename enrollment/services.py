@@ -289,11 +289,14 @@ def code_bind(*, code: str, unit_name: str, account) -> EnrollmentCode:
     yet bound whose registered unit name matches. Raises EnrollmentError with the handbook's message."""
     found = EnrollmentCode.objects.select_for_update().filter(code=(code or "").strip().upper()).first()
     if found is None:
-        raise EnrollmentError("参保编码不存在，请核对。忘记参保编码可查看上一年度保障单或拨打12351热线查询。")
+        raise EnrollmentError("参保编码不存在，请核对。忘记参保编码可查看上一年度保障单或拨打12351热线查询。", field="code")
     if found.account_id is not None and found.account_id != account.pk:
-        raise EnrollmentError("该参保编码已在其他平台账号中使用")
+        raise EnrollmentError("该参保编码已在其他平台账号中使用", field="code")
     if found.name_key != unit_name_key(unit_name):
-        raise EnrollmentError("参保单位名称与参保编码登记的单位名称不一致。若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！")
+        raise EnrollmentError(
+            "参保单位名称与参保编码登记的单位名称不一致。若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！",
+            field="unit_name",
+        )
     if found.account_id is None:
         found.account = account
         found.bound_at = timezone.now()
@@ -576,7 +579,9 @@ def batch_transition(*, batch: Batch, to: str, acting_user, action: str, reason:
     Raises EnrollmentError when the table does not allow the move. Returns the locked, updated batch.
     """
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        if locked is None:  # deleted meanwhile (【批次删除】 in another browser)
+            raise EnrollmentError(f"批次 {batch.number} 已删除。")
         if expect and locked.state != expect:
             raise EnrollmentError(f"批次状态已变为“{locked.get_state_display()}”，请刷新页面后再操作。")
         if to not in ALLOWED_TRANSITIONS[locked.state]:
@@ -604,21 +609,37 @@ def batch_check_action(*, batch: Batch, action: str) -> None:
 
 
 def batch_window_check(*, coverage_year: CoverageYear, kind: str, at=None) -> None:
-    """SPEC BAT-2, BAT-10: 集中参保 only inside the centralised window, 即时参保 from the instant start."""
+    """SPEC BAT-2, BAT-10: 集中参保 only inside the centralised window, 即时参保 from the instant start
+    to the end of the coverage year. Raises EnrollmentError saying which window and when."""
+    at = at or timezone.now()
+    if kind not in BatchKind.values:
+        raise EnrollmentError("请选择参保类型：集中参保或即时参保。")
     if kind == BatchKind.CENTRALISED and not coverage_year.centralised_window_open(at):
+        if at < coverage_year.centralised_opens_at:
+            opens = timezone.localtime(coverage_year.centralised_opens_at)
+            raise EnrollmentError(f"{coverage_year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
         raise EnrollmentError(
             f"{coverage_year.year}年度集中参保通道已关闭（截止{coverage_year.centralised_last_day:%Y年%-m月%-d日}24时），"
             "请通过【即时参保办理】参保。"
-            if (at or timezone.now()) >= coverage_year.centralised_closes_at
-            else "集中参保通道尚未开启，请在集中参保期间办理。"
         )
     if kind == BatchKind.INSTANT and not coverage_year.instant_window_open(at):
-        opens = timezone.localtime(coverage_year.instant_opens_at)
-        raise EnrollmentError(f"即时参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
+        if at < coverage_year.instant_opens_at:
+            opens = timezone.localtime(coverage_year.instant_opens_at)
+            raise EnrollmentError(f"即时参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
+        # After the coverage year's last day: nothing is left to cover until the next year opens.
+        raise EnrollmentError(
+            f"{coverage_year.year}年度保障期已于{coverage_year.coverage_end:%Y年%-m月%-d日}结束，"
+            "请在下一保障年度的参保通道开启后办理。"
+        )
 
 
 class HandlerInfoMissing(EnrollmentError):
     """The code is this account's, but 经办人填报 is not saved yet (SPEC HND-1)."""
+
+
+# SPEC HND-1, the handbook's words: "点击【保存】后，才可以进行后续操作" (the same as the pages' gate,
+# enrollment.views.access.handler_info_required).
+HANDLER_INFO_MISSING = "请先完成【经办人填报】并保存，才可以进行后续操作。"
 
 
 def batch_open(*, account, kind: str, code: str, unit_name: str, at=None) -> Batch:
@@ -628,7 +649,8 @@ def batch_open(*, account, kind: str, code: str, unit_name: str, at=None) -> Bat
     even if the batch is then refused, so the unit can go on to 经办人填报), 经办人填报 must be saved
     (HND-1, HandlerInfoMissing), the year's window open (BAT-10) and, for 集中参保, the code must not
     have a centralised batch this year (BAT-2, also a database constraint). Raises EnrollmentError.
-    Not to be called inside an outer transaction (the binding commits on its own).
+    The binding commits on its own: a caller that wraps this in a transaction (to serialise a
+    double click) must let that transaction commit when this raises, or the binding is lost.
     """
     at = at or timezone.now()
     coverage_year = coverage_year_current(at=at)
@@ -638,7 +660,7 @@ def batch_open(*, account, kind: str, code: str, unit_name: str, at=None) -> Bat
     with transaction.atomic():
         bound = code_bind(code=code, unit_name=unit_name, account=account)
     if not handler_info_complete(code=bound):
-        raise HandlerInfoMissing("请先完成【经办人填报】并保存，才可以办理参保。")
+        raise HandlerInfoMissing(HANDLER_INFO_MISSING)
     duplicate = "该参保编码本年度已办理过集中参保，请在原批次中继续操作；遗漏的人员可在即时参保通道开启后办理。"
     try:
         with transaction.atomic():
@@ -668,7 +690,9 @@ def batch_delete(*, batch: Batch, acting_user) -> None:
     """【批次删除】 (SPEC BAT-5): only in 清册待校验 or 清册校验不通过; deletes the batch and its roster.
     Deleting the batch that bound an imported code, with no other batch left, releases the binding
     (SPEC CODE-5, the handbook's remedy for 用错参保编码). Raises EnrollmentError."""
-    locked = Batch.objects.select_for_update().get(pk=batch.pk)
+    locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
+    if locked is None:  # the second click of a double click, or another browser, came first
+        raise EnrollmentError(f"批次 {batch.number} 已删除。")
     batch_check_action(batch=locked, action=BatchAction.DELETE)
     code = locked.code
     with acting_as(acting_user):

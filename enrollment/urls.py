@@ -41,3 +41,14 @@ urlpatterns += [
         name="handler_changes_attachment",
     ),
 ]
+
+# 参保批次管理 (SPEC BAT-1, BAT-2, BAT-3, BAT-5, BAT-7).
+from .views import batches  # noqa: E402
+
+urlpatterns += [
+    path("batches/", batches.batches, name="batches"),
+    path("batches/open/", batches.batches_open, name="batches_open"),
+    path("batches/flow/", batches.batches_flow, name="batches_flow"),
+    path("batches/<str:number>/", batches.batches_detail, name="batches_detail"),
+    path("batches/<str:number>/delete/", batches.batches_delete, name="batches_delete"),
+]

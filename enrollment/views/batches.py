@@ -1,0 +1,363 @@
+"""参保批次管理 (SPEC BAT-1, BAT-2, BAT-3, BAT-5, BAT-7, CODE-5, CODE-6, HND-1, HND-3): the account's
+batches, the dialogs of 【集中参保办理】 and 【即时参保办理】, 查看详情 with its 操作日志, 【批次删除】 and
+【参保流程】. Unit accounts only (back-office accounts get 403); another account's batch answers 404
+(SPEC X-4). The rules are enrollment.services'; these views only show and ask."""
+import secrets
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ..forms import BatchFilterForm, BatchOpenForm
+from ..models import Batch, CoverageYear
+from ..selectors import account_codes, coverage_year_current, handler_info_complete
+from ..services import (
+    HANDLER_INFO_MISSING,
+    EnrollmentError,
+    HandlerInfoMissing,
+    batch_delete,
+    batch_open,
+    batch_window_check,
+)
+from ..states import ACTION_ORDER, STATE_ACTIONS, STATE_BADGES, BatchAction, BatchKind, BatchState
+from .access import account_batch, unit_admin_required
+
+PER_PAGE = 15  # UI.md, "Lists"
+HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！"
+OPEN_BUTTONS = {BatchKind.CENTRALISED: "集中参保办理", BatchKind.INSTANT: "即时参保办理"}
+
+# The 操作 column (SPEC BAT-3): the page of each action, by URL name with the batch number as
+# `number`. Pages of later issues (清册校验, 清册提交, 保障项目选择, 批次撤回) appear as soon as their URL
+# name resolves; until then the action is left out rather than shown dead. 【批次删除】 is a dialog here.
+ACTION_URL_NAMES = {
+    BatchAction.DETAIL: "enrollment:batches_detail",
+    BatchAction.ROSTER: "rosters:roster",
+    BatchAction.VALIDATE: "rosters:validate",
+    BatchAction.SUBMIT: "rosters:submit",
+    BatchAction.SELECT_PLANS: "plans:selection",
+    BatchAction.WITHDRAW: "plans:withdraw",
+}
+
+# submission token of a dialog → the batch number it created, newest last (a double click, or the
+# form posted again with the back button, must not open a second batch: UI.md "Dialogs").
+SUBMISSIONS_KEY = "batch_open_submissions"
+SUBMISSIONS_KEPT = 20
+# Batch numbers this session deleted: the second click of 【批次删除】 says so instead of 404.
+DELETED_KEY = "batches_deleted"
+DELETED_KEPT = 20
+
+
+def _url_or_none(name: str, **kwargs) -> str | None:
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+
+
+def batch_action_links(batch: Batch) -> list[dict]:
+    """The links of the actions `batch` allows now, in the page's order (SPEC BAT-3; UI.md: only what
+    the state allows). 【批次删除】 is not among them: it is a confirmation dialog."""
+    links = []
+    for action in batch.actions:
+        if action == BatchAction.DELETE:
+            continue
+        url_name = ACTION_URL_NAMES.get(action)
+        url = _url_or_none(url_name, number=batch.number) if url_name else None
+        if url is not None:
+            links.append({"action": action.value, "label": action.label, "url": url})
+    return links
+
+
+def _batch_home(batch: Batch) -> str:
+    """Where a new batch goes (the handbook: 【确定操作】 → 进入参保名单编辑页面): its roster, or its
+    details while the roster page is not there yet."""
+    return _url_or_none("rosters:roster", number=batch.number) or reverse(
+        "enrollment:batches_detail", kwargs={"number": batch.number}
+    )
+
+
+def _own_batches(request):
+    return Batch.objects.filter(account=request.user)
+
+
+# The list and its dialogs ---------------------------------------------------------------------------
+
+
+def _window_problems(coverage_year: CoverageYear | None) -> dict[str, str]:
+    """Why each 办理 button is unavailable now (SPEC BAT-2, BAT-10), "" when it is available; the
+    service's own message, shown as the disabled button's tooltip (UI.md)."""
+    problems = {}
+    for kind in OPEN_BUTTONS:
+        if coverage_year is None:
+            problems[kind] = "当前没有开放的保障年度，请关注职保会通知。"
+            continue
+        try:
+            batch_window_check(coverage_year=coverage_year, kind=kind)
+        except EnrollmentError as error:
+            problems[kind] = error.message
+        else:
+            problems[kind] = ""
+    return problems
+
+
+def _open_form(kind: str, *, data=None, initial=None) -> BatchOpenForm:
+    # Two dialogs on one page: each gets its own element ids.
+    return BatchOpenForm(data, initial=initial, auto_id=f"id_{kind}_%s")
+
+
+def _open_dialogs(request, *, coverage_year, posted: BatchOpenForm | None = None) -> list[dict]:
+    """Both dialogs, prefilled with the account's code and its registered unit name (SPEC CODE-6);
+    the posted one, if any, as it was sent, with its errors, to open on load."""
+    code = account_codes(account=request.user).first()
+    initial = {"code": code.code, "unit_name": code.unit_name} if code is not None else {}
+    problems = _window_problems(coverage_year)
+    dialogs = []
+    for kind, label in OPEN_BUTTONS.items():
+        if posted is not None and posted.auto_id == f"id_{kind}_%s":
+            form, show = posted, True
+        else:
+            form = _open_form(kind, initial={**initial, "kind": kind, "submission_token": _new_token()})
+            show = False
+        dialogs.append(
+            {"kind": kind, "label": label, "form": form, "show": show, "unavailable": problems[kind], "id": f"batch-open-{kind}"}
+        )
+    return dialogs
+
+
+def _list_page(request, *, posted: BatchOpenForm | None = None):
+    filters = BatchFilterForm(request.GET or None)
+    batches = filters.filter(_own_batches(request).select_related("coverage_year", "code")).order_by("-updated_at", "-pk")
+    page = Paginator(batches, PER_PAGE).get_page(request.GET.get("page"))
+    for batch in page:
+        batch.action_links = batch_action_links(batch)
+    query = request.GET.copy()
+    query.pop("page", None)
+    coverage_year = coverage_year_current()
+    code = account_codes(account=request.user).first()
+    return render(
+        request,
+        "enrollment/batches/list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "query": query.urlencode(),
+            "coverage_year": coverage_year,
+            "dialogs": _open_dialogs(request, coverage_year=coverage_year, posted=posted),
+            # SPEC HND-1: with a code but no 经办人填报 saved, the dialogs lead there instead.
+            "handler_missing": code is not None and not handler_info_complete(code=code),
+            "handler_missing_message": HANDLER_INFO_MISSING,
+            "hnd3_note": HND3_NOTE,
+        },
+    )
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def batches(request):
+    """【参保批次管理】 (SPEC BAT-1): this account's batches, filtered, 15 a page, with the year's banner
+    and the two 办理 dialogs. Open to an account without a code: the dialog binds one (CODE-5)."""
+    return _list_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@unit_admin_required
+def batches_open(request):
+    """【确定操作】 of a 办理 dialog (SPEC BAT-2): enrollment.services.batch_open, then the new batch's
+    roster with a message naming its number. Refusals come back in the open dialog, beside the
+    field they concern; a missing 经办人填报 leads there (HND-1). A GET (a page link of the list shown
+    after a refusal) goes back to the list."""
+    if request.method == "GET":
+        query = request.GET.urlencode()
+        return redirect(reverse("enrollment:batches") + (f"?{query}" if query else ""))
+    kind = request.POST.get("kind", "")
+    form = _open_form(kind if kind in BatchKind.values else BatchKind.CENTRALISED, data=request.POST)
+    token = _submission_token(request.POST.get("submission_token", ""))
+    done = _submitted_batch(request, token)
+    if done is not None:
+        messages.info(request, f"参保批次 {done.number} 已创建，无需重复提交。")
+        return redirect(_batch_home(done))
+    if form.is_valid():
+        try:
+            batch, repeated = _open(request, form, token=token)
+        except HandlerInfoMissing as error:
+            messages.warning(request, error.message)
+            return redirect("enrollment:handler")
+        except EnrollmentError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            if repeated:
+                messages.info(request, f"参保批次 {batch.number} 已创建，无需重复提交。")
+            else:
+                messages.success(request, f"参保批次 {batch.number} 已创建，请添加参保人员。")
+            return redirect(_batch_home(batch))
+    # A new token for the corrected dialog: the refused one created nothing.
+    form.data = form.data.copy()
+    form.data["submission_token"] = _new_token()
+    return _list_page(request, posted=form)
+
+
+def _open(request, form: BatchOpenForm, *, token: str) -> tuple[Batch, bool]:
+    """(the batch, whether this dialog had opened it already).
+
+    One dialog of this account at a time: the account's row is locked, so the second request of a
+    double click waits for the first and then finds the batch it made (the centralised batch's
+    unique constraint stays the last word). The token → number mapping is written to the session
+    store inside the transaction, so the waiting request reads it. A refusal is raised only after
+    the transaction commits: a code bound before the refusal stays bound (batch_open)."""
+    error = None
+    with transaction.atomic():
+        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
+        done = _submitted_batch(request, token, fresh=True)
+        if done is not None:
+            return done, True
+        try:
+            batch = batch_open(
+                account=request.user,
+                kind=form.cleaned_data["kind"],
+                code=form.cleaned_data["code"],
+                unit_name=form.cleaned_data["unit_name"],
+            )
+        except EnrollmentError as refused:
+            error = refused
+        else:
+            _remember_submission(request, token, batch.number)
+    if error is not None:
+        raise error
+    return batch, False
+
+
+def _new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def _submission_token(posted: str) -> str:
+    if len(posted) == 32 and all(char in "0123456789abcdef" for char in posted):
+        return posted
+    return _new_token()
+
+
+def _session_value(request, key: str, *, fresh: bool = False):
+    """The session's value of `key`; `fresh` reads the session store again (another request of this
+    session may have written it since this one started)."""
+    if fresh and request.session.session_key:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
+        stored = store.get(key)
+        if stored:
+            current = request.session.get(key)
+            if isinstance(stored, dict):
+                request.session[key] = {**(current or {}), **stored}
+            else:
+                request.session[key] = list(dict.fromkeys([*(current or []), *stored]))
+    return request.session.get(key)
+
+
+def _submitted_batch(request, token: str, *, fresh: bool = False) -> Batch | None:
+    number = (_session_value(request, SUBMISSIONS_KEY, fresh=fresh) or {}).get(token)
+    return _own_batches(request).filter(number=number).first() if number else None
+
+
+def _remember_submission(request, token: str, number: str) -> None:
+    submissions = dict(_session_value(request, SUBMISSIONS_KEY) or {})
+    submissions.pop(token, None)
+    submissions[token] = number
+    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
+    request.session.save()
+
+
+# 查看详情, 【批次删除】, 【参保流程】 ---------------------------------------------------------------------------
+
+
+def _actor_label(log, account) -> str:
+    """操作人 as the unit knows them: its own account by name, the association's staff as 市职保会
+    (their personal accounts are not the unit's business), background work as 系统."""
+    if log.actor_id is None:
+        return "系统"
+    if log.actor_id == account.pk:
+        return account.get_username()
+    if log.actor.is_unit_admin:
+        return log.actor.get_username()
+    return "市职保会"
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def batches_detail(request, number: str):
+    """查看详情 (SPEC BAT-7): the batch's fields, its head count, the actions its state allows, and
+    the 操作日志 (who, when, from, to, why), newest last."""
+    batch = account_batch(request, number)
+    log = list(batch.log.select_related("actor").order_by("at", "pk"))
+    for row in log:
+        row.actor_label = _actor_label(row, request.user)
+    return render(
+        request,
+        "enrollment/batches/detail.html",
+        {
+            "batch": batch,
+            "headcount": batch.entries.count(),
+            "action_links": batch_action_links(batch),
+            "log": log,
+        },
+    )
+
+
+@require_POST
+@login_required
+@unit_admin_required
+def batches_delete(request, number: str):
+    """【批次删除】 after its confirmation (SPEC BAT-5, CODE-5): enrollment.services.batch_delete. Other
+    states are refused with the service's message. The second click of a double click finds the
+    batch gone and says it was deleted; another account's batch is 404 (X-4)."""
+    batch = _own_batches(request).filter(number=number).first()
+    if batch is None:
+        if number in (_session_value(request, DELETED_KEY, fresh=True) or []):
+            messages.info(request, f"批次 {number} 已删除")
+            return redirect("enrollment:batches")
+        raise Http404
+    try:
+        batch_delete(batch=batch, acting_user=request.user)
+    except EnrollmentError as error:
+        messages.error(request, error.message)
+        return redirect("enrollment:batches")
+    deleted = [*(_session_value(request, DELETED_KEY) or []), number][-DELETED_KEPT:]
+    request.session[DELETED_KEY] = deleted
+    messages.success(request, f"批次 {number} 已删除")
+    return redirect("enrollment:batches")
+
+
+# The picture's states in the handbook's order, with what each allows (SPEC BAT-3): the table under
+# the picture is built from the state machine's data, so it cannot disagree with it.
+FLOW_ORDER = [
+    BatchState.DRAFT, BatchState.VALIDATING, BatchState.INVALID, BatchState.IN_REVIEW, BatchState.REVIEW_REJECTED,
+    BatchState.ROSTER_APPROVED, BatchState.REVIEW_APPROVED, BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW,
+    BatchState.PAYMENT_REJECTED, BatchState.COMPLETED, BatchState.CANCELLED,
+]
+
+
+@require_GET
+@login_required
+@unit_admin_required
+def batches_flow(request):
+    """【参保流程】 (SPEC BAT-1, BAT-3): the handbook's 参保状态说明 as a picture, and each state with
+    the actions it offers."""
+    rows = []
+    for state in FLOW_ORDER:
+        allowed = STATE_ACTIONS[state]
+        actions = [
+            (f"{action.label}（{'可编辑' if BatchAction.EDIT_ROSTER in allowed else '只读'}）" if action == BatchAction.ROSTER else action.label)
+            for action in ACTION_ORDER
+            if action in allowed
+        ]
+        rows.append({"state": state, "badge_class": STATE_BADGES[state], "actions": actions})
+    return render(request, "enrollment/batches/flow.html", {"rows": rows})
