@@ -225,6 +225,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Schedules (django-celery-beat copies these into its tables, where reviewers may adjust them).
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},
+    # SPEC X-1: roster uploads (kept for their marked copy) are deleted after 7 days.
+    "purge-roster-uploads": {"task": "rosters.tasks.purge_roster_uploads", "schedule": 6 * 3600},
 }
 
 CACHES = {

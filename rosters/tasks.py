@@ -145,3 +145,27 @@ def load_reference_file(load_id: int) -> str:
         # The file holds every ID number in clear; the database keeps them hashed and encrypted.
         upload.unlink(missing_ok=True)
     return load.status
+
+
+# --- 导入人员名单 (SPEC ROS-1, ROS-9, X-1) -------------------------------------------------------------
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_roster_import(import_id: int) -> str:
+    """Run the queued RosterImport `import_id` (a large upload, rosters.importer.roster_import_start).
+    Safe to run twice: a started or finished import is left alone. Returns its status."""
+    from .importer import roster_import_run
+    from .models import RosterImport
+
+    roster_import = RosterImport.objects.filter(pk=import_id).first()
+    if roster_import is None:
+        return "missing"
+    return roster_import_run(roster_import=roster_import).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def purge_roster_uploads() -> int:
+    """SPEC X-1: uploads are kept 7 days for the marked copy, then deleted with their problems."""
+    from .importer import roster_imports_purge
+
+    return roster_imports_purge()

@@ -1,0 +1,214 @@
+"""Spreadsheets and batches for the roster import tests, built at test time (one file per case).
+
+- `resident_id(...)`: a valid 18-character resident ID (GB 11643) of a chosen birth date and sex;
+- `template_xlsx(rows, ...)`: a workbook with the template's header (or another) and these rows;
+- `encrypted_office()`, `zip_bomb()`, `zip_declaring(...)`: the bad files of SPEC ROS-10;
+- `make_batch(account, ...)`: a batch of `account` with its code, lead unit and 经办人填报;
+- `suggest(...)`, `member(...)`, `previous(...)`, `hold(...)`: reference data and registry rows.
+"""
+import datetime as dt
+import io
+import struct
+import zipfile
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from openpyxl import Workbook
+
+from enrollment.models import Batch, BatchKind, BatchState, EnrollmentCode, HandlerInfo, Unit
+from mutualaid.pii import pii_encrypt, pii_hash
+from mutualaid.validators import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS, resident_id_birth_and_sex, uscc_check_character
+from rosters.models import EnrolmentRegistry, PreviousEnrolment, SuggestedPerson, UnionMember
+from rosters.workbooks import TEMPLATE_HEADER
+
+USCC = "91310107MA1G0TQ2X" + uscc_check_character("91310107MA1G0TQ2X")
+UNIT_NAME = "上海长风示范科技有限公司"
+
+
+def resident_id(birth: str = "19900101", sequence: int = 101, area: str = "310101", *, male: bool | None = None) -> str:
+    """A valid resident ID; `sequence`'s last digit decides the sex (odd: male) unless `male` is given."""
+    if male is not None and (sequence % 2 == 1) != male:
+        sequence += 1
+    first17 = f"{area}{birth}{sequence:03d}"
+    return first17 + RESIDENT_ID_CHECK[sum(int(d) * w for d, w in zip(first17, RESIDENT_ID_WEIGHTS)) % 11]
+
+
+def wrong_check(number: str) -> str:
+    """`number` with a wrong check character, and the right one."""
+    right = number[17]
+    wrong = "0" if right != "0" else "1"
+    return number[:17] + wrong
+
+
+def row(name="张三", id_type="身份证", number=None, birth="", sex="", mobile="", insured="是"):
+    """One template row, in TEMPLATE_HEADER's order."""
+    return [name, id_type, number if number is not None else resident_id(), birth, sex, mobile, insured]
+
+
+def template_xlsx(rows, header=TEMPLATE_HEADER, *, text_columns=(3, 6), above=()) -> bytes:
+    """A workbook whose first sheet has `above` rows (e.g. a title), the header and `rows`. The
+    columns in `text_columns` (1-based) are written as text like the template's; anything that is not
+    a str (a float ID, a date) is written as that type, as Excel would keep it."""
+    workbook = Workbook()
+    sheet = workbook.active
+    for extra in above:
+        sheet.append(list(extra))
+    sheet.append(list(header))
+    for values in rows:
+        sheet.append(list(values))
+    for column in text_columns:
+        for cells in sheet.iter_cols(min_col=column, max_col=column, min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, str):
+                    cell.number_format = "@"
+    output = io.BytesIO()
+    workbook.save(output)
+    return output.getvalue()
+
+
+def upload(content: bytes, name: str = "参保名单.xlsx") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def many_rows(count: int, *, bad_every: int = 0, birth_year: int = 1980) -> list[list]:
+    """`count` rows of distinct valid people; every `bad_every`-th one (if any) with a wrong check character."""
+    rows = []
+    for index in range(count):
+        birth = (dt.date(birth_year, 1, 1) + dt.timedelta(days=index // 400)).strftime("%Y%m%d")
+        number = resident_id(birth, 100 + index % 400)
+        if bad_every and index % bad_every == bad_every - 1:
+            number = wrong_check(number)
+        rows.append(row(name=f"员工{index}", number=number, insured="是" if index % 2 else "否"))
+    return rows
+
+
+# --- bad files (SPEC ROS-10) -----------------------------------------------------------------------------
+
+_FREE, _END, _FAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+
+
+def _directory_entry(name: str, kind: int, *, child=_FREE, right=_FREE, start=_END, size=0) -> bytes:
+    encoded = (name + "\0").encode("utf-16-le")
+    return (
+        encoded.ljust(64, b"\0")
+        + struct.pack("<HBB", len(encoded), kind, 1)  # name length, type (1 storage, 2 stream, 5 root), black
+        + struct.pack("<III", _FREE, right, child)  # left, right sibling, child
+        + b"\0" * 16 + struct.pack("<I", 0) + b"\0" * 16  # CLSID, state bits, times
+        + struct.pack("<IQ", start, size)
+    )
+
+
+def encrypted_office() -> bytes:
+    """What Excel writes for a .xlsx with an open password: an OLE2 compound file (CFB, version 3)
+    holding the streams EncryptionInfo and EncryptedPackage (MS-OFFCRYPTO). Streams left empty."""
+    header = (
+        bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, _END, 0, _END, 0)
+        + struct.pack("<I", 0) + struct.pack("<I", _FREE) * 108
+    )
+    fat = struct.pack("<II", _FAT, _END) + struct.pack("<I", _FREE) * 126
+    directory = (
+        _directory_entry("Root Entry", 5, child=1)
+        + _directory_entry("EncryptionInfo", 2, right=2)
+        + _directory_entry("EncryptedPackage", 2)
+        + b"\0" * 128
+    )
+    return header + fat + directory
+
+
+def zip_bomb(megabytes: int = 40) -> bytes:
+    """An .xlsx-shaped zip whose sheet unpacks to `megabytes` MB of one repeated byte (ratio ~1000:1)."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (megabytes * 1024 * 1024))
+    return output.getvalue()
+
+
+def zip_declaring(unpacked_bytes: int) -> bytes:
+    """A small real .xlsx whose zip directory declares the sheet's unpacked size as `unpacked_bytes`
+    (a zip may lie; the check must trust nothing it would have to unpack to verify)."""
+    content = bytearray(template_xlsx([row()]))
+    name = b"xl/worksheets/sheet1.xml"
+    central = content.find(b"PK\x01\x02")
+    while central >= 0:
+        name_length = struct.unpack_from("<H", content, central + 28)[0]
+        if bytes(content[central + 46 : central + 46 + name_length]) == name:
+            struct.pack_into("<I", content, central + 24, unpacked_bytes)
+        central = content.find(b"PK\x01\x02", central + 46)
+    return bytes(content)
+
+
+# --- batches and reference data -----------------------------------------------------------------------------
+
+
+def make_batch(account, *, year, code: str = "0072J3", unit_name: str = UNIT_NAME, uscc: str = USCC,
+               state: str = BatchState.DRAFT, number: str | None = None, handler_name: str = "丁一",
+               handler_mobile: str = "13912345678") -> Batch:
+    """A centralised batch of `account` in `year` (a CoverageYear), with its code bound to the account,
+    the lead unit and a saved 经办人填报, as batch_open leaves it (the window is not the point here)."""
+    enrollment_code = EnrollmentCode.objects.filter(code=code).first() or EnrollmentCode.objects.create(
+        code=code, unit_name=unit_name, uscc=uscc, account=account, bound_at=timezone.now(), source="approved"
+    )
+    if not enrollment_code.units.exists():
+        Unit.objects.create(code=enrollment_code, name=unit_name, uscc=uscc, headcount=100, is_lead=True)
+    HandlerInfo.objects.get_or_create(
+        code=enrollment_code,
+        defaults={
+            "handler_name": handler_name,
+            "handler_mobile": handler_mobile,
+            "handler_email": "hr@example.com",
+            "economic_type": "私营",
+            "address": "上海市普陀区长风路1号",
+            "industry": "I",
+            "headcount": 100,
+            "saved_by": account,
+        },
+    )
+    sequence = Batch.objects.count() + 1
+    return Batch.objects.create(
+        number=number or f"{year.year}J{sequence:06d}",
+        coverage_year=year,
+        code=enrollment_code,
+        unit_name=unit_name,
+        account=account,
+        kind=BatchKind.CENTRALISED,
+        state=state,
+    )
+
+
+def suggest(year: int, number: str, name: str, *, work_status="在职", medical_active=True, ss_unit_code="00108537",
+            personal_ss_number="P0001") -> SuggestedPerson:
+    birth_date, sex = resident_id_birth_and_sex(number)
+    person = SuggestedPerson(
+        year=year, ss_name=name, ss_unit_code=ss_unit_code, personal_ss_number=personal_ss_number,
+        work_status=work_status, medical_active=medical_active, birth_date=birth_date, sex=sex,
+    )
+    person.id_number = number
+    person.save(force_insert=True)
+    return person
+
+
+def member(year: int, unit_key: str, number: str, name: str) -> UnionMember:
+    person = UnionMember(year=year, unit_key=unit_key, name=name)
+    person.id_number = number
+    person.save(force_insert=True)
+    return person
+
+
+def previous(year: int, code: str, number: str, name: str, *, id_type="身份证") -> PreviousEnrolment:
+    person = PreviousEnrolment(year=year, code=code, name=name, id_type=id_type)
+    person.id_number = number
+    person.save(force_insert=True)
+    return person
+
+
+def hold(batch: Batch, number: str) -> EnrolmentRegistry:
+    """`number` held (占用, SPEC ROS-11) by `batch` in its year."""
+    return EnrolmentRegistry.objects.create(year=batch.coverage_year.year, id_hash=pii_hash(number), batch=batch)
+
+
+def encrypted(number: str) -> str:
+    return pii_encrypt(number)
