@@ -306,7 +306,8 @@ def batches_detail(request, number: str):
         {
             "batch": batch,
             "headcount": batch.entries.count(),
-            "action_links": batch_action_links(batch),
+            # 查看详情 is this page: the other actions only.
+            "action_links": [link for link in batch_action_links(batch) if link["action"] != BatchAction.DETAIL],
             "log": log,
         },
     )

@@ -334,6 +334,8 @@ def test_a_refusal_comes_back_in_the_open_dialog_beside_its_field(
     assert "is-invalid" in widget and 'aria-invalid="true"' in widget
     after_widget = dialog[dialog.index(widget) + len(widget):]
     assert after_widget.lstrip().startswith(f'<div class="invalid-feedback d-block">{message}</div>')
+    # The HND-3 warning is said once: in the message when the name is refused, under the fields otherwise.
+    assert dialog[:dialog.index("</form>")].count(HND3_NOTE) == 1
     # What was typed stays (SPEC X-3), with a new one-time token.
     assert response.context["dialogs"][0]["form"]["submission_token"].value() != data["submission_token"]
 
@@ -458,7 +460,7 @@ def test_the_detail_shows_the_fields_the_headcount_and_the_log_newest_last(unit_
         ["市职保会", "审核不通过", "职保会待审核", "职保会审核不通过", "情况说明未加盖公章"],
     ]
     # The actions of 职保会审核不通过: 查看详情, 参保清册, 【清册提交】; no 删除.
-    assert [link["label"] for link in response.context["action_links"]] == ["查看详情", "参保清册", "清册提交"]
+    assert [link["label"] for link in response.context["action_links"]] == ["参保清册", "清册提交"]
     assertNotContains(response, "批次删除</button>")
 
 

@@ -1,0 +1,156 @@
+"""【参保批次管理】 end to end (SPEC BAT-1, BAT-2, BAT-5, HND-3): a unit with a code and its 经办人填报
+opens 参保批次管理 from the menu, 【集中参保办理】 → the dialog prefilled with its code and unit →
+【确定操作】 → the new batch; a refused name comes back in the open dialog; the disabled 【即时参保办理】
+says why; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from enrollment.models import Batch, CoverageYear
+from enrollment.services import coverage_year_copy_shifted
+from tests.browser.conftest import PHONE, log_in
+from tests.enrollment.test_batch_states import UNIT_NAME, make_code, make_handler_info
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "Portal#2026"
+HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！"
+
+
+@pytest.fixture
+def current_year(handbook_year):
+    """A year whose centralised window is open today (the browser's clock cannot travel with the
+    server's: its session cookie would expire in the past)."""
+    opens_on = timezone.localdate() - dt.timedelta(days=7)
+    return coverage_year_copy_shifted(source=handbook_year, year=opens_on.year, centralised_opens_on=opens_on)
+
+
+@pytest.fixture
+def unit(current_year):
+    account = UserFactory(username="cf-batches", first_name="丁一")
+    code = make_code(account)
+    make_handler_info(code)
+    return account
+
+
+def watch_csp(page) -> list:
+    refused = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+    return refused
+
+
+def wait_until_shown(page, dialog_id: str):
+    """Until Bootstrap's fade has finished, so a screenshot shows the dialog, not its ghost."""
+    page.wait_for_function(
+        """id => {
+            const dialog = document.getElementById(id);
+            const backdrop = document.querySelector(".modal-backdrop");
+            return dialog.classList.contains("show") && getComputedStyle(dialog).opacity === "1"
+                && getComputedStyle(dialog.querySelector(".modal-dialog")).transform === "none"
+                && backdrop && getComputedStyle(backdrop).opacity === "0.5";
+        }""",
+        arg=dialog_id,
+    )
+
+
+def open_batches_page(page, account):
+    log_in(page, account.username, PASSWORD)
+    page.goto(page.base_url + "/")
+    page.locator("#sidebar").get_by_role("link", name="参保批次管理").click()
+    page.get_by_role("heading", name="参保批次管理").wait_for()
+
+
+def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit, current_year):
+    refused = watch_csp(page)
+    open_batches_page(page, unit)
+    assert current_year.banner in page.locator(".batch-toolbar .year-banner").inner_text()
+    assert page.locator("#sidebar .nav-link.active").inner_text().strip() == "参保批次管理"
+    assert "总共 0 条记录 每页显示 15 条记录" in page.locator(".list-footer").inner_text()
+
+    # 【即时参保办理】 is not open yet: disabled, and its tooltip says when it opens (UI.md).
+    instant = page.get_by_role("button", name="即时参保办理")
+    assert instant.is_disabled()
+    page.locator("#batch-open-instant-why").hover()
+    tooltip = page.get_by_role("tooltip")
+    tooltip.wait_for()
+    assert "即时参保通道将于" in tooltip.inner_text()
+    screenshot(page, "batches-list-empty", full_page=False)
+
+    # 【集中参保办理】: the dialog, prefilled with the code and its registered unit (SPEC CODE-6).
+    page.get_by_role("button", name="集中参保办理").click()
+    dialog = page.get_by_role("dialog", name="集中参保办理")
+    dialog.wait_for(state="visible")
+    assert dialog.get_by_label("参保编码").input_value() == "0072J3"
+    assert dialog.get_by_label("参保单位").input_value() == UNIT_NAME
+    assert dialog.get_by_text(HND3_NOTE).is_visible()
+    wait_until_shown(page, "batch-open-centralised")
+    screenshot(page, "batches-open-dialog", full_page=False)
+
+    # A wrong name comes back in the open dialog, beside the field, with what was typed.
+    dialog.get_by_label("参保单位").fill("上海长风科技有限公司")
+    dialog.get_by_role("button", name="确定操作").click()
+    dialog = page.get_by_role("dialog", name="集中参保办理")
+    dialog.get_by_text("参保单位名称与参保编码登记的单位名称不一致。").wait_for()
+    assert dialog.get_by_label("参保单位").input_value() == "上海长风科技有限公司"
+    assert dialog.get_by_label("参保单位").get_attribute("aria-invalid") == "true"
+    wait_until_shown(page, "batch-open-centralised")
+    screenshot(page, "batches-open-dialog-refused", full_page=False)
+    assert not Batch.objects.exists()
+
+    dialog.get_by_label("参保单位").fill(UNIT_NAME)
+    dialog.get_by_role("button", name="确定操作").click()
+    number = f"{current_year.year}J000001"
+    page.get_by_role("alert").filter(has_text=f"参保批次 {number} 已创建，请添加参保人员。").wait_for()
+    batch = Batch.objects.get()
+    assert (batch.number, batch.kind, batch.state) == (number, "centralised", "draft")
+
+    # Back to the list: the new batch with its badge and actions.
+    page.locator("#sidebar").get_by_role("link", name="参保批次管理").click()
+    row = page.locator(".batch-table tbody tr", has_text=number)
+    row.wait_for()
+    for text in ["0072J3", UNIT_NAME, "集中参保", str(current_year.year), "清册待校验", "查看详情", "批次删除"]:
+        assert text in row.inner_text()
+    assert row.locator(".badge").get_attribute("class") == "badge badge-state-draft"
+    assert "显示第 1 到第 1 条记录，总共 1 条记录 每页显示 15 条记录" in page.locator(".list-footer").inner_text()
+    screenshot(page, "batches-list", full_page=False)
+
+    # 查看详情 with its 操作日志.
+    row.get_by_role("link", name="查看详情").click()
+    page.get_by_role("heading", name="批次详情").wait_for()
+    log_row = page.locator(".batch-log-table tbody tr").first
+    assert "集中参保办理" in log_row.inner_text() and "cf-batches" in log_row.inner_text()
+    screenshot(page, "batches-detail", full_page=False)
+    page.get_by_role("link", name="返回").click()
+
+    # 【批次删除】 confirms with the batch number; 【取消】 changes nothing, 【确定】 deletes.
+    page.locator(".batch-table tbody tr", has_text=number).get_by_role("button", name="批次删除").click()
+    confirm = page.get_by_role("dialog", name="批次删除")
+    confirm.wait_for(state="visible")
+    assert number in confirm.inner_text()
+    assert "该批次及该批次下参保人员信息将全部删除" in confirm.inner_text()
+    wait_until_shown(page, "batch-delete-dialog")
+    screenshot(page, "batches-delete-dialog", full_page=False)
+    confirm.get_by_role("button", name="确定").click()
+    page.get_by_role("alert").filter(has_text=f"批次 {number} 已删除").wait_for()
+    assert not Batch.objects.exists()
+    assert refused == []
+
+
+def test_the_flow_picture_and_the_phone_layout(page, screenshot, unit, current_year):
+    refused = watch_csp(page)
+    open_batches_page(page, unit)
+    page.get_by_role("link", name="参保流程").click()
+    page.get_by_role("heading", name="参保流程").wait_for()
+    picture = page.locator(".batch-flow-picture img")
+    assert picture.evaluate("img => img.complete && img.naturalWidth") == 1160
+    screenshot(page, "batches-flow")
+
+    page.set_viewport_size(PHONE)
+    page.goto(page.base_url + "/batches/")
+    page.get_by_role("heading", name="参保批次管理").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "batches-list-phone")
+    assert refused == []
+    assert CoverageYear.objects.filter(year=current_year.year).exists()
