@@ -16,14 +16,25 @@ from pathlib import Path
 from django.utils import timezone
 
 from accounts.models import User
-from enrollment.models import EconomicType, EnrollmentCode, HandlerInfo, Industry, Unit, UnitNature, unit_name_key
+from enrollment.models import (
+    Batch,
+    BatchKind,
+    EconomicType,
+    EnrollmentCode,
+    HandlerInfo,
+    Industry,
+    Unit,
+    UnitNature,
+    unit_name_key,
+)
 from enrollment.selectors import coverage_year_current
-from enrollment.services import code_generate
+from enrollment.services import EnrollmentError, batch_open, code_generate
 from mutualaid.pii import pii_hash
 from mutualaid.validators import resident_id_birth_and_sex, uscc_check_character
 
+from .importer import roster_import_previous
 from .models import PreviousEnrolment, SsUnit, SuggestedPerson, UnionMember, WorkStatus
-from .reference import reference_load_recorded
+from .reference import RosterError, reference_load_recorded
 from .synthetic import CityUnit, generate_unit, unit_rows, write_units
 
 DEMO_USERNAME = "demo"
@@ -57,6 +68,7 @@ def seed(*, stdout):
     unit.member_key = "code"  # the 会员库 knows the demo unit by its code
     _load(unit, year=year.year, stdout=stdout)
     _report(unit, year=year, stdout=stdout)
+    _demo_batch(account=account, code=code, year=year, stdout=stdout)
 
 
 def _demo_code(account) -> EnrollmentCode | None:
@@ -159,3 +171,19 @@ def _report(unit: CityUnit, *, year, stdout) -> None:
     stdout.write(f"演示单位社保编码 {year.year}年度：{counts['ss_units']} 个，社保在职人数合计 {headcount}")
     stdout.write(f"演示会员库 {year.year}年度：{counts['members']} 人")
     stdout.write(f"演示上年度参保名单 {year.year - 1}年度：{counts['previous']} 人")
+
+
+def _demo_batch(*, account, code: EnrollmentCode, year, stdout) -> None:
+    """A draft centralised batch of the demo code in the current year, filled with
+    【获取上年度参保名单】 (issue 6), so `make run` opens on a roster of about 200 people, a few of them
+    reported (retired people, SPEC ROS-12; passports of last year's leavers without a birth date).
+    Only when the code has no batch this year: the demo user's own batches are left alone."""
+    if Batch.objects.filter(code=code, coverage_year=year).exists():
+        return
+    try:
+        batch = batch_open(account=account, kind=BatchKind.CENTRALISED, code=code.code, unit_name=code.unit_name)
+        result = roster_import_previous(batch=batch, acting_user=account)
+    except (EnrollmentError, RosterError) as error:
+        stdout.write(f"未创建演示参保批次：{error.message}")
+        return
+    stdout.write(f"演示参保批次 {batch.number}（集中参保，{batch.get_state_display()}）：{result.summary}")
