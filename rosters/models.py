@@ -197,6 +197,12 @@ class RosterEntry(models.Model):
         indexes = [
             models.Index(fields=["batch", "name"], name="roster_entry_batch_name"),
             models.Index(fields=["batch", "ss_unit_code"], name="roster_entry_batch_ss_unit"),
+            # The roster page (SPEC ROS-6) lists a batch in the order people were added, 15 at a time:
+            # without this PostgreSQL walks the primary key through every other batch's rows.
+            models.Index(fields=["batch", "id"], name="roster_entry_batch_order"),
+            # 【姓名匹配异常，请人工确认】 (SPEC ROS-5) is asked on every roster page: a tiny index of the
+            # open mismatches answers at once instead of reading the whole batch.
+            models.Index(fields=["batch"], condition=models.Q(name_mismatch=True), name="roster_entry_open_mismatch"),
         ]
 
     def __str__(self):

@@ -7,13 +7,16 @@ rosters/importer.py and use the same helpers.
 from auditlog.models import LogEntry
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_check_action
 from enrollment.states import BatchAction
 from mutualaid.audit import acting_as
 
+from .models import IdType, RosterEntry, WorkStatus
 from .reference import RosterError  # the app's one domain error (STYLE.md §2)
+from .selectors import roster_entry_names
 
 
 def roster_lock_for_edit(*, batch: Batch) -> Batch:
@@ -61,3 +64,85 @@ def roster_entries_delete(*, batch: Batch, entry_ids: list[int], acting_user) ->
         roster_version_bump(batch=locked)
         roster_audit(batch=locked, acting_user=acting_user, action="删除参保人员", removed=deleted)
     return deleted
+
+
+# --- Row actions of the roster page (SPEC ROS-5, ROS-7, ROS-8) ----------------------------------------
+
+# What 【编辑】 may change (SPEC ROS-7): never the 证件类型 or the number.
+EDITABLE_FIELDS = frozenset({"name", "birth_date", "sex", "mobile", "has_social_security"})
+_FIELD_LABELS = {"name": "姓名", "birth_date": "出生日期", "sex": "性别", "mobile": "手机号", "has_social_security": "是否有社保"}
+
+
+@transaction.atomic
+def roster_entry_update(*, entry, fields: dict, acting_user) -> RosterEntry:
+    """【编辑】 of one 非身份证 entry (SPEC ROS-7): 姓名, 出生日期, 性别, 手机号, 是否有社保, already
+    validated by the form. 是否有社保 = 是 makes an unknown 职退状态 在职, as a template row does at import
+    (SPEC ROS-8); a 退休 status from social security stays (ROS-12). The roster version is not bumped:
+    nobody was added or removed. Raises RosterError for a 身份证 entry (its name, birth date and sex come
+    from the number and the suggested roster), for a field outside the list, or when the state forbids it."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise RosterError("证件类型和证件号码不能修改。")
+    locked = roster_lock_for_edit(batch=entry.batch)
+    current = roster_entries_of(batch=locked).filter(pk=entry.pk).first()
+    if current is None:
+        raise RosterError("该人员已不在本批次的参保清册中。")
+    if current.id_type != IdType.OTHER:
+        raise RosterError("只有证件类型为“非身份证”的人员可以编辑；身份证人员的信息以证件号码和社保数据为准。")
+    changed = [key for key, value in fields.items() if getattr(current, key) != value]
+    for key in changed:
+        setattr(current, key, fields[key])
+    if current.has_social_security and current.work_status == WorkStatus.UNKNOWN:
+        current.work_status = WorkStatus.ACTIVE
+        changed.append("work_status")
+    if changed:
+        current.save(update_fields=[*changed, "updated_at"])
+        roster_audit(
+            batch=locked,
+            acting_user=acting_user,
+            action="编辑参保人员",
+            edited=1,
+            fields="、".join(_FIELD_LABELS.get(key, "职退状态") for key in changed),
+        )
+    return current
+
+
+@transaction.atomic
+def roster_entries_set_active(*, batch: Batch, entry_ids: list[int], acting_user) -> int:
+    """【设置在职】 / 【批量设置为在职】 (SPEC ROS-8): these entries of this batch become 在职 with 社保 (ids
+    of other batches are ignored). People already 在职 with 社保 are left as they are, and so are
+    retired people: 退休 comes from social security and cannot be enrolled (ROS-12; they are removed).
+    Returns how many changed. The roster version is not bumped (nobody added or removed).
+    Raises RosterError if the state forbids it."""
+    locked = roster_lock_for_edit(batch=batch)
+    changed = (
+        roster_entries_of(batch=locked)
+        .filter(pk__in=entry_ids)
+        .exclude(work_status=WorkStatus.RETIRED)
+        .exclude(work_status=WorkStatus.ACTIVE, has_social_security=True)
+        .update(work_status=WorkStatus.ACTIVE, has_social_security=True, updated_at=timezone.now())
+    )
+    if changed:
+        roster_audit(batch=locked, acting_user=acting_user, action="设置在职", updated=changed)
+    return changed
+
+
+@transaction.atomic
+def roster_names_confirm(*, batch: Batch, choices: dict[int, str], acting_user) -> int:
+    """【确认】 of 姓名匹配异常 (SPEC ROS-5): each entry id of `choices` takes the chosen name and its
+    mismatch is closed. A chosen name must be one of that entry's names (上年度建议清册姓名, 会员库姓名,
+    本地导入姓名 or its current one); ids of other batches or without an open mismatch are ignored.
+    Returns how many were confirmed. Raises RosterError (nothing is saved) or if the state forbids it."""
+    locked = roster_lock_for_edit(batch=batch)
+    entries = list(roster_entries_of(batch=locked).filter(pk__in=list(choices), name_mismatch=True))
+    for entry in entries:
+        chosen = (choices[entry.pk] or "").strip()
+        if chosen not in roster_entry_names(entry):
+            raise RosterError("所选姓名不在该人员的候选姓名中，请刷新页面后重新选择。")
+        entry.name = chosen
+        entry.name_mismatch = False
+        entry.updated_at = timezone.now()
+    if entries:
+        RosterEntry.objects.bulk_update(entries, ["name", "name_mismatch", "updated_at"])
+        roster_audit(batch=locked, acting_user=acting_user, action="姓名匹配确认", confirmed=len(entries))
+    return len(entries)

@@ -1,3 +1,470 @@
-from django.urls import path  # noqa: F401
+"""参保批次人员管理 (SPEC ROS-5…ROS-8, X-1, X-4): a batch's roster with its search, filters and row
+actions, the 姓名匹配异常 confirmation and the 【导出】 workbook.
 
-urlpatterns = []
+Unit accounts only (back-office roles get 403); a batch or entry of another account answers 404 (X-4).
+Every change goes through a rosters.services function, which checks the batch's state itself (BAT-3,
+BAT-8): the pages hide what the state does not allow, the services refuse it anyway.
+"""
+import tempfile
+from functools import wraps
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from enrollment.states import BatchAction
+from enrollment.views.access import account_batch, handler_info_required
+
+from ..forms import RosterEntryForm, RosterFilterForm
+from ..models import IdType, RosterEntry, WorkStatus
+from ..reference import RosterError
+from ..selectors import (
+    EXPORT_COLUMNS,
+    LIST_COLUMNS,
+    roster_birth_date_display,
+    roster_entry_names,
+    roster_export_rows,
+    roster_has_name_mismatch,
+    roster_masked_id,
+    roster_masked_mobile,
+    roster_name_mismatches,
+    roster_reference_date,
+    roster_search_q,
+)
+from ..services import (
+    roster_entries_delete,
+    roster_entries_set_active,
+    roster_entry_update,
+    roster_names_confirm,
+)
+
+PER_PAGE = 15  # UI.md, "Lists"
+NAMES_PER_PAGE = 50  # 姓名匹配异常: a long import can leave hundreds; 15 at a time would be tedious
+RETURN_FIELD = "return_query"  # the list's query string, posted back so an action returns to the same page
+
+
+def _url_or_none(name: str, **kwargs) -> str | None:
+    """Links to pages other issues build (导入人员名单, 参保批次管理): by name, absent until they land."""
+    try:
+        return reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+def _roster_batch(request, number: str):
+    """The account's batch whose roster may be looked at (SPEC BAT-3 参保清册), or 404 (X-4). In 清册校验中
+    the roster is not shown (progress only): the unit is sent back to the batch list with a word why."""
+    batch = account_batch(request, number)
+    if not batch.allows(BatchAction.ROSTER):
+        raise _NotNow(batch)
+    return batch
+
+
+class _NotNow(Exception):
+    def __init__(self, batch):
+        self.batch = batch
+
+
+def _state_guard(view):
+    """Turn _NotNow into a message and a way back (the batch list), instead of an error page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except _NotNow as refused:
+            messages.info(request, f"批次当前状态为“{refused.batch.get_state_display()}”，暂不能查看参保清册，请稍后再试。")
+            batches = _url_or_none("enrollment:batches")
+            if batches is None:
+                raise Http404 from None
+            return redirect(batches)
+
+    return wrapper
+
+
+def unit_roster_view(view):
+    """login → unit administrator with a code and 经办人填报 saved (HND-1) → a batch state that shows the roster."""
+    return login_required(handler_info_required(_state_guard(view)))
+
+
+def _roster_url(batch, query: str = "") -> str:
+    url = reverse("rosters:roster", kwargs={"number": batch.number})
+    return f"{url}?{query}" if query else url
+
+
+LIST_PARAMETERS = ("name", "id_number", "ss_unit_code", "work_status", "over_age", "page")
+
+
+def _clean_query(raw: str) -> str:
+    """The list page's query carried through an action (posted, or in a 查看 / 编辑 link), re-encoded
+    with only the list's own parameters: never a URL, so it cannot redirect anywhere else."""
+    parsed = QueryDict(raw.lstrip("?"))
+    kept = QueryDict(mutable=True)
+    for key in LIST_PARAMETERS:
+        if parsed.get(key):
+            kept[key] = parsed[key]
+    return kept.urlencode()
+
+
+def _back_to_roster(request, batch):
+    return redirect(_roster_url(batch, _clean_query(request.POST.get(RETURN_FIELD, ""))))
+
+
+def _breadcrumb_context() -> dict:
+    return {"batches_url": _url_or_none("enrollment:batches")}
+
+
+# --- 参保批次人员管理 ---------------------------------------------------------------------------------
+
+
+def _row_actions(batch, entry: RosterEntry) -> dict:
+    """SPEC ROS-6, ROS-7, ROS-8: 查看 always; while the state allows editing, 编辑 for 非身份证, 设置在职
+    unless already 在职 with 社保 (and not for 退休: ROS-12, they are removed), 删除."""
+    editable = batch.roster_editable
+    return {
+        "edit": editable and entry.id_type == IdType.OTHER,
+        "set_active": editable
+        and entry.work_status != WorkStatus.RETIRED
+        and not (entry.work_status == WorkStatus.ACTIVE and entry.has_social_security),
+        "delete": editable,
+    }
+
+
+@require_GET
+@unit_roster_view
+def roster(request, number: str):
+    """参保批次人员管理 (SPEC ROS-6): the batch's people, 15 a page, searched and filtered from the URL."""
+    batch = _roster_batch(request, number)
+    filters = RosterFilterForm(request.GET or None)
+    search = filters.search_arguments()
+    condition = roster_search_q(batch=batch, **search)
+    entries = RosterEntry.objects.filter(batch=batch).filter(condition).order_by("pk").only(*LIST_COLUMNS)
+    paginator = Paginator(entries, PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = [
+        {"entry": entry, "masked_id": roster_masked_id(entry), "actions": _row_actions(batch, entry)}
+        for entry in page.object_list
+    ]
+    # The heading counts the whole roster; without a filter that is the footer's count. (One pass
+    # counting both was tried: it makes the 证件号 search read every row instead of one index entry.)
+    people = RosterEntry.objects.filter(batch=batch).count() if condition else paginator.count
+    query = request.GET.copy()
+    query.pop("page", None)
+    return_query = _clean_query(request.GET.urlencode())
+    return render(
+        request,
+        "rosters/roster/list.html",
+        {
+            "batch": batch,
+            "filters": filters,
+            "page": page,
+            "rows": rows,
+            "people": people,
+            "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "query": query.urlencode(),
+            "return_query": return_query,
+            "return_field": RETURN_FIELD,
+            "editable": batch.roster_editable,
+            "has_name_mismatch": roster_has_name_mismatch(batch=batch),
+            "import_url": _url_or_none("rosters:roster_import", number=batch.number) if batch.roster_editable else None,
+            "reference_date": roster_reference_date(batch=batch),
+            **_breadcrumb_context(),
+        },
+    )
+
+
+def _own_entry(batch, entry_id: int) -> RosterEntry:
+    """An entry of this batch, or 404 (SPEC X-4: another batch's entry id under this URL)."""
+    entry = get_object_or_404(RosterEntry, batch=batch, pk=entry_id)
+    entry.batch = batch  # the services lock it; no second look-up
+    return entry
+
+
+@require_GET
+@unit_roster_view
+def roster_entry(request, number: str, entry_id: int):
+    """查看 (SPEC ROS-6): every field of one entry, ID and mobile masked (X-1)."""
+    batch = _roster_batch(request, number)
+    entry = _own_entry(batch, entry_id)
+    return_query = _clean_query(request.GET.get(RETURN_FIELD, ""))
+    return render(
+        request,
+        "rosters/roster/entry.html",
+        {
+            "batch": batch,
+            "entry": entry,
+            "masked_id": roster_masked_id(entry),
+            "masked_mobile": roster_masked_mobile(entry),
+            "birth_date_display": roster_birth_date_display(entry),
+            "actions": _row_actions(batch, entry),
+            "back_url": _roster_url(batch, return_query),
+            "return_query": return_query,
+            "return_field": RETURN_FIELD,
+            **_breadcrumb_context(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@unit_roster_view
+def roster_entry_edit(request, number: str, entry_id: int):
+    """【编辑】 (SPEC ROS-7): 非身份证 entries only (a 身份证 entry answers 404), while the state allows it."""
+    batch = _roster_batch(request, number)
+    entry = _own_entry(batch, entry_id)
+    if entry.id_type != IdType.OTHER:
+        raise Http404
+    return_query = _clean_query(request.POST.get(RETURN_FIELD) or request.GET.get(RETURN_FIELD, ""))
+    if not batch.roster_editable:
+        messages.error(request, f"批次当前状态为“{batch.get_state_display()}”，参保清册不能修改。")
+        return redirect(_roster_url(batch, return_query))
+    masked_mobile = roster_masked_mobile(entry)
+    if request.method == "POST":
+        form = RosterEntryForm(request.POST, current_mobile_masked=masked_mobile)
+        if form.is_valid():
+            try:
+                roster_entry_update(entry=entry, fields=form.changed_fields(), acting_user=request.user)
+            except RosterError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, f"已保存“{form.cleaned_data['name']}”的人员信息。")
+            return redirect(_roster_url(batch, return_query))
+    else:
+        form = RosterEntryForm(
+            initial={
+                "name": entry.name,
+                "birth_date": entry.birth_date,
+                "sex": entry.sex,
+                "has_social_security": entry.has_social_security,
+            },
+            current_mobile_masked=masked_mobile,
+        )
+    return render(
+        request,
+        "rosters/roster/edit.html",
+        {
+            "batch": batch,
+            "entry": entry,
+            "form": form,
+            "masked_id": roster_masked_id(entry),
+            "return_query": return_query,
+            "return_field": RETURN_FIELD,
+            "back_url": _roster_url(batch, return_query),
+            **_breadcrumb_context(),
+        },
+    )
+
+
+@require_POST
+@unit_roster_view
+def roster_entry_set_active(request, number: str, entry_id: int):
+    """【设置在职】 after `确认该职工在职且正常缴纳社保?` (SPEC ROS-8)."""
+    batch = _roster_batch(request, number)
+    entry = _own_entry(batch, entry_id)
+    if entry.work_status == WorkStatus.RETIRED:
+        messages.error(request, f"“{entry.name}”的职退状态为退休，不能参保，请删除该人员。")
+        return _back_to_roster(request, batch)
+    try:
+        changed = roster_entries_set_active(batch=batch, entry_ids=[entry.pk], acting_user=request.user)
+    except RosterError as error:
+        messages.error(request, error.message)
+    else:
+        if changed:
+            messages.success(request, f"已将“{entry.name}”设置为在职（有社保）。")
+        else:
+            messages.info(request, f"“{entry.name}”已是在职（有社保），无需设置。")
+    return _back_to_roster(request, batch)
+
+
+@require_POST
+@unit_roster_view
+def roster_entry_delete(request, number: str, entry_id: int):
+    """【删除】 after a confirmation (SPEC ROS-7). A second click finds nothing to delete and says so."""
+    batch = _roster_batch(request, number)
+    entry = RosterEntry.objects.filter(batch=batch, pk=entry_id).only("pk", "name").first()
+    if entry is None:
+        # Already deleted (a double click) or another batch's id (X-4): the same answer, nothing done.
+        messages.info(request, "该人员已不在参保清册中。")
+        return _back_to_roster(request, batch)
+    try:
+        roster_entries_delete(batch=batch, entry_ids=[entry.pk], acting_user=request.user)
+    except RosterError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"已删除“{entry.name}”。")
+    return _back_to_roster(request, batch)
+
+
+def _posted_ids(request) -> list[int]:
+    ids = []
+    for value in request.POST.getlist("entry_ids"):
+        if value.isdigit():
+            ids.append(int(value))
+    return ids
+
+
+@require_POST
+@unit_roster_view
+def roster_bulk_delete(request, number: str):
+    """【批量删除】 of the ticked rows after `确认删除选中的N位人员?` (SPEC ROS-6); ids of other batches are ignored."""
+    batch = _roster_batch(request, number)
+    ids = _posted_ids(request)
+    if not ids:
+        messages.warning(request, "请先勾选要删除的人员。")
+        return _back_to_roster(request, batch)
+    try:
+        deleted = roster_entries_delete(batch=batch, entry_ids=ids, acting_user=request.user)
+    except RosterError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"已删除{deleted}位人员。")
+    return _back_to_roster(request, batch)
+
+
+@require_POST
+@unit_roster_view
+def roster_bulk_set_active(request, number: str):
+    """【批量设置为在职】 after `确认批量设置在职?` (SPEC ROS-8); ids of other batches are ignored."""
+    batch = _roster_batch(request, number)
+    ids = _posted_ids(request)
+    if not ids:
+        messages.warning(request, "请先勾选要设置在职的人员。")
+        return _back_to_roster(request, batch)
+    try:
+        changed = roster_entries_set_active(batch=batch, entry_ids=ids, acting_user=request.user)
+    except RosterError as error:
+        messages.error(request, error.message)
+    else:
+        skipped = len(ids) - changed
+        text = f"已将{changed}位人员设置为在职（有社保）。"
+        if skipped:
+            text += f"另有{skipped}位已是在职、为退休人员或不在本批次，未作修改。"
+        messages.success(request, text)
+    return _back_to_roster(request, batch)
+
+
+# --- 姓名匹配异常，请人工确认 (SPEC ROS-5) ---------------------------------------------------------------
+
+
+def _name_rows(entries) -> list[dict]:
+    rows = []
+    for entry in entries:
+        names = roster_entry_names(entry)
+        cells = []
+        for column, value in (("previous", entry.previous_name), ("member", entry.member_name), ("imported", entry.imported_name)):
+            cells.append({"column": column, "name": value})
+        preselected = next((cell["column"] for cell in cells if cell["name"] == entry.name), None)
+        for cell in cells:
+            cell["checked"] = cell["column"] == preselected
+        rows.append(
+            {
+                "entry": entry,
+                "masked_id": roster_masked_id(entry),
+                "cells": cells,
+                # The current name when none of the three columns holds it (an edit since): still a choice.
+                "current_only": entry.name if preselected is None else "",
+                "names": names,
+            }
+        )
+    return rows
+
+
+@require_http_methods(["GET", "POST"])
+@unit_roster_view
+def roster_names(request, number: str):
+    """【姓名匹配异常，请人工确认】 (SPEC ROS-5): one choice per row among its names, the current one
+    preselected; 【确认】 saves the shown rows' choices and closes their mismatches."""
+    batch = _roster_batch(request, number)
+    if request.method == "POST":
+        choices = {}
+        for key, value in request.POST.items():
+            if key.startswith("name_") and key[5:].isdigit():
+                choices[int(key[5:])] = value
+        try:
+            confirmed = roster_names_confirm(batch=batch, choices=choices, acting_user=request.user)
+        except RosterError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"已确认{confirmed}位人员的姓名。")
+            if not roster_has_name_mismatch(batch=batch):
+                return redirect(_roster_url(batch))
+        return redirect(reverse("rosters:roster_names", kwargs={"number": batch.number}))
+    paginator = Paginator(roster_name_mismatches(batch=batch), NAMES_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "rosters/roster/names.html",
+        {
+            "batch": batch,
+            "page": page,
+            "rows": _name_rows(page.object_list),
+            "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "query": "",
+            "editable": batch.roster_editable,
+            **_breadcrumb_context(),
+        },
+    )
+
+
+# --- 【导出】 (SPEC ROS-6, X-1) ---------------------------------------------------------------------------
+
+
+def _content_disposition(filename: str, fallback: str) -> str:
+    """RFC 6266 with an RFC 5987 `filename*` for the Chinese name and an ASCII `filename` for old clients."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@require_GET
+@unit_roster_view
+def roster_export(request, number: str):
+    """【导出】: the whole roster as .xlsx for the unit's own records, IDs and mobiles masked (SPEC X-1).
+    Written by openpyxl's write-only workbook into a temporary file (rows streamed from the database),
+    so a 100,000-person roster never sits in memory as cells."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    batch = _roster_batch(request, number)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("参保清册")
+    for index, column in enumerate(EXPORT_COLUMNS):
+        sheet.column_dimensions[chr(ord("A") + index)].width = column.width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for column in EXPORT_COLUMNS:
+        cell = WriteOnlyCell(sheet, value=column.header)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in roster_export_rows(batch=batch):
+        sheet.append(row)
+    output = tempfile.TemporaryFile(suffix=".xlsx")
+    workbook.save(output)
+    output.seek(0)
+    today = timezone.localdate().strftime("%Y%m%d")
+    response = FileResponse(
+        output, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = _content_disposition(
+        f"参保清册_{batch.number}_{today}.xlsx", f"roster_{batch.number}_{today}.xlsx"
+    )
+    return response
+
+
+urlpatterns = [
+    path("batches/<str:number>/roster/", roster, name="roster"),
+    path("batches/<str:number>/roster/names/", roster_names, name="roster_names"),
+    path("batches/<str:number>/roster/export/", roster_export, name="roster_export"),
+    path("batches/<str:number>/roster/bulk-delete/", roster_bulk_delete, name="roster_bulk_delete"),
+    path("batches/<str:number>/roster/bulk-set-active/", roster_bulk_set_active, name="roster_bulk_set_active"),
+    path("batches/<str:number>/roster/<int:entry_id>/", roster_entry, name="roster_entry"),
+    path("batches/<str:number>/roster/<int:entry_id>/edit/", roster_entry_edit, name="roster_entry_edit"),
+    path("batches/<str:number>/roster/<int:entry_id>/set-active/", roster_entry_set_active, name="roster_entry_set_active"),
+    path("batches/<str:number>/roster/<int:entry_id>/delete/", roster_entry_delete, name="roster_entry_delete"),
+]
