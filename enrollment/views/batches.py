@@ -113,10 +113,9 @@ def _open_form(kind: str, *, data=None, initial=None) -> BatchOpenForm:
     return BatchOpenForm(data, initial=initial, auto_id=f"id_{kind}_%s")
 
 
-def _open_dialogs(request, *, coverage_year, posted: BatchOpenForm | None = None) -> list[dict]:
+def _open_dialogs(*, code, coverage_year, posted: BatchOpenForm | None = None) -> list[dict]:
     """Both dialogs, prefilled with the account's code and its registered unit name (SPEC CODE-6);
     the posted one, if any, as it was sent, with its errors, to open on load."""
-    code = account_codes(account=request.user).first()
     initial = {"code": code.code, "unit_name": code.unit_name} if code is not None else {}
     problems = _window_problems(coverage_year)
     dialogs = []
@@ -151,7 +150,7 @@ def _list_page(request, *, posted: BatchOpenForm | None = None):
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
             "query": query.urlencode(),
             "coverage_year": coverage_year,
-            "dialogs": _open_dialogs(request, coverage_year=coverage_year, posted=posted),
+            "dialogs": _open_dialogs(code=code, coverage_year=coverage_year, posted=posted),
             # SPEC HND-1: with a code but no 经办人填报 saved, the dialogs lead there instead.
             "handler_missing": code is not None and not handler_info_complete(code=code),
             "handler_missing_message": HANDLER_INFO_MISSING,

@@ -176,6 +176,18 @@ def test_fifteen_a_page_with_the_handbooks_footer_keeping_the_filters(unit_clien
     assert len(second.context["page"]) == 2
 
 
+def test_the_list_costs_the_same_queries_for_one_batch_or_fifteen(unit_client, ready_code, handbook_year, django_assert_max_num_queries):
+    """No query per row: codes and years come with the batches; the actions are the state's data."""
+    make_batch(ready_code, handbook_year, number="2023S000001")
+    unit_client.get(LIST)
+    with django_assert_max_num_queries(12) as one:
+        unit_client.get(LIST)
+    for index in range(2, 21):
+        make_batch(ready_code, handbook_year, number=f"2023S{index:06d}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        unit_client.get(LIST)
+
+
 def test_an_empty_list_says_what_to_do(unit_client, ready_code, handbook_year):
     response = unit_client.get(LIST)
     assertContains(response, "总共 0 条记录 每页显示 15 条记录")
@@ -347,6 +359,13 @@ def test_a_refusal_of_the_window_is_shown_at_the_top_of_the_dialog(unit_client, 
 
     assert response.status_code == 200 and not Batch.objects.exists()
     assertContains(response, "2023年度集中参保通道已关闭（截止2023年6月30日24时），请通过【即时参保办理】参保。")
+    assert response.context["dialogs"][0]["show"]
+
+
+def test_a_made_up_kind_is_refused_in_the_first_dialog(unit_client, ready_code, handbook_year, centralised_window):
+    response = unit_client.post(OPEN, open_data(unit_client.get(LIST), "centralised", kind="group"))
+    assert response.status_code == 200 and not Batch.objects.exists()
+    assertContains(response, "请选择参保类型：集中参保或即时参保。")
     assert response.context["dialogs"][0]["show"]
 
 
