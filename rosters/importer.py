@@ -41,6 +41,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -65,7 +66,7 @@ from .models import (
     UnionMember,
     WorkStatus,
 )
-from .reference import RosterError, _IdProtector, header_name, suggested_people_by_hash
+from .reference import RosterError, _IdProtector, header_name
 from .services import roster_audit, roster_lock_for_edit, roster_version_bump
 
 logger = logging.getLogger(__name__)
@@ -275,6 +276,17 @@ def _blank(value) -> bool:
     return value is None or value == "" or (isinstance(value, str) and not value.strip())
 
 
+def _blank_row(row) -> bool:
+    """All cells empty or white space. A filled row answers at its first cell (usually the name)."""
+    for value in row:
+        if value.__class__ is str:
+            if value and not value.isspace():
+                return False
+        elif value is not None:
+            return False
+    return True
+
+
 def find_header(sheet: Sheet) -> None:
     """SPEC ROS-2 [departure]: the header is the first of the first non-empty rows that names at
     least two of the template's columns (by leading name: `*证件类型 (身份证、非身份证)` is 证件类型);
@@ -316,7 +328,7 @@ _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _MIDDLE_DOTS = str.maketrans({"•": "·", "・": "·", "･": "·", "‧": "·", "∙": "·", "●": "·"})
 _YES_NO = {"是": True, "否": False}
 _SEXES = {"男": "男", "女": "女", "男性": "男", "女性": "女"}
-_ID_TYPES = {"身份证": IdType.RESIDENT, "居民身份证": IdType.RESIDENT, "非身份证": IdType.OTHER}
+_ID_TYPES = {"身份证": IdType.RESIDENT.value, "居民身份证": IdType.RESIDENT.value, "非身份证": IdType.OTHER.value}
 
 
 def _plain(value) -> str:
@@ -361,23 +373,25 @@ def _id_text(value) -> str | None:
     return text.upper()
 
 
-def _resident_reason(number: str) -> str | None:
-    """SPEC ROS-3: why `number` is no valid 18-character resident ID, as the row's reason, or None."""
-    if len(number) == 18 and number[:17].isdigit():
+def _resident_check(number: str) -> tuple[dt.date, str] | str:
+    """SPEC ROS-3: birth date and sex (男/女) of a valid 18-character resident ID, or the row's reason
+    (a str) why `number` is none."""
+    if len(number) == 18 and number.isascii() and number[:17].isdigit():
         # The usual case, checked without resident_id_problem's string work: GB 11643 weights are
         # 2^(17-i) mod 11, and 13 ≡ 2 (mod 11), so the weighted sum is 2·int(first 17, base 13) mod 11.
         expected = "10X98765432"[(2 * int(number[:17], 13)) % 11]
         if number[17] == expected:
             try:
-                dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-                return None
+                birth_date = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
             except ValueError:
                 pass
+            else:
+                return birth_date, "男" if number[16] in "13579" else "女"
     if _FLOAT_LIKE.match(number) or number.endswith(".0"):
         return EXCEL_NUMBER
     problem = resident_id_problem(number)
-    if problem is None:
-        return None
+    if problem is None:  # never reached for a number the fast path refused; kept for safety
+        return resident_id_birth_and_sex(number)
     if "校验位" in problem:
         expected = "10X98765432"[(2 * int(number[:17], 13)) % 11]
         return f"证件号码校验位错误（应为 {expected}），请核对后重新导入"
@@ -427,7 +441,7 @@ def _mobile(value) -> str | None:
 
 
 def _name(value) -> str:
-    text = _plain(value)
+    text = value.strip() if value.__class__ is str else _plain(value)
     if not text.isprintable() or "  " in text:
         text = " ".join("".join(char if char.isprintable() else " " for char in text).split())
     return text.translate(_MIDDLE_DOTS)
@@ -470,17 +484,20 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
     first_row_of: dict[tuple[str, str], int] = {}
     data = sheet.rows[sheet.header_index + 1 :]
     if progress:
-        progress.total(sum(1 for row in data if not all(_blank(value) for value in row)))
+        progress.total(sum(1 for row in data if not _blank_row(row)))
     fail = collected.fail
+    people = collected.people
+    resident, other = IdType.RESIDENT.value, IdType.OTHER.value
+    first_line = sheet.row_number(sheet.header_index + 1)
     for offset, row in enumerate(data):
         if len(row) < width:
             row = list(row) + [""] * (width - len(row))
-        if all(_blank(value) for value in row):
+        if _blank_row(row):
             continue
         collected.rows_read += 1
         if progress and collected.rows_read % PROGRESS_EVERY_ROWS == 0:
             progress.done(collected.rows_read)
-        line = sheet.row_number(sheet.header_index + 1 + offset)
+        line = first_line + offset
         good = True
 
         name = _name(row[name_at])
@@ -491,8 +508,11 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
             fail(line, "姓名", name[:50], "姓名超过50个字符，请核对后重新导入")
             good = False
 
-        type_text = _plain(row[type_at])
-        id_type = _ID_TYPES.get(type_text) or _ID_TYPES.get(_folded(type_text))
+        type_text = row[type_at]
+        id_type = _ID_TYPES.get(type_text)
+        if id_type is None:
+            type_text = _plain(type_text)
+            id_type = _ID_TYPES.get(type_text) or _ID_TYPES.get(_folded(type_text))
         if id_type is None:
             reason = "证件类型为空（应填“身份证”或“非身份证”）" if not type_text else "证件类型应为“身份证”或“非身份证”"
             fail(line, "证件类型", type_text, reason)
@@ -500,25 +520,26 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
 
         raw_number = row[number_at]
         number = _id_text(raw_number)
-        shown_number = _plain(raw_number)
-        mask_type = ID_TYPE_OTHER if id_type == IdType.OTHER else ID_TYPE_RESIDENT
+        mask_type = ID_TYPE_OTHER if id_type == other else ID_TYPE_RESIDENT
+        birth_date = sex = None
         if number is None:  # SPEC ROS-3: a float has lost digits
-            fail(line, "证件号码", mask_id_number(shown_number.replace("'", ""), mask_type), EXCEL_NUMBER)
+            fail(line, "证件号码", mask_id_number(_plain(raw_number), mask_type), EXCEL_NUMBER)
             good = False
         elif not number:
             fail(line, "证件号码", "", "证件号码为空，请填写后重新导入")
             good = False
-        elif id_type == IdType.RESIDENT:
-            reason = _resident_reason(number)
-            if reason:
-                fail(line, "证件号码", mask_id_number(number, ID_TYPE_RESIDENT), reason)
+        elif id_type == resident:
+            checked = _resident_check(number)
+            if checked.__class__ is str:
+                fail(line, "证件号码", mask_id_number(number, ID_TYPE_RESIDENT), checked)
                 good = False
-        elif id_type == IdType.OTHER and not _OTHER_ID.fullmatch(number):
+            else:
+                birth_date, sex = checked
+        elif id_type == other and not _OTHER_ID.fullmatch(number):
             fail(line, "证件号码", mask_id_number(number, ID_TYPE_OTHER), "非身份证号码应为4–30位字母、数字或“-”，请核对后重新导入")
             good = False
 
-        birth_date = sex = None
-        if id_type == IdType.OTHER:
+        if id_type == other:
             # SPEC ROS-3: 出生日期 and 性别 are required for 非身份证; for 身份证 they come from the
             # number, and whatever the columns hold is ignored.
             raw_birth = row[birth_at] if birth_at >= 0 else ""
@@ -538,15 +559,18 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
                 good = False
 
         mobile = ""
-        if mobile_at >= 0 and not _blank(row[mobile_at]):
+        if mobile_at >= 0 and row[mobile_at] != "" and not _blank(row[mobile_at]):
             mobile = _mobile(row[mobile_at])
             if mobile is None:
                 shown = _plain(row[mobile_at])
                 fail(line, "手机号", mask_mobile(shown) if shown.isdigit() else shown, "手机号应为11位数字（以1开头），请核对后重新导入")
                 good = False
 
-        insured_text = _plain(row[insured_at])
+        insured_text = row[insured_at]
         insured = _YES_NO.get(insured_text)
+        if insured is None:
+            insured_text = _plain(insured_text)
+            insured = _YES_NO.get(insured_text)
         if insured is None:
             insured = _YES_NO.get(_folded(insured_text))
         if insured is None:
@@ -561,9 +585,7 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
                 fail(line, "证件号码", mask_id_number(number, mask_type), f"与第 {first} 行是同一人（证件号码重复），本行未导入")
                 continue
             first_row_of[key] = line
-            if id_type == IdType.RESIDENT:
-                birth_date, sex = resident_id_birth_and_sex(number)
-            collected.people.append(_Person(line, id_type, number, name, birth_date, sex, mobile, insured))
+            people.append(_Person(line, id_type, number, name, birth_date, sex, mobile, insured))
     if collected.rows_read == 0:
         raise RosterError(NO_DATA)
     return collected
@@ -669,41 +691,71 @@ def _hash_in(model, hashes: list[str]) -> RawSQL:
     return RawSQL(f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(hashes)], output_field=BooleanField())
 
 
+# Above this many people, the look-ups scoped to the unit or the batch (last year's list of the code, its
+# union members, the batch's own entries) fetch the whole scope instead of passing every hash: the
+# scope is bounded by the unit's size, while parsing an array of 50,000 hashes costs the server ~50 ms
+# a query. Below it, the hashes are the smaller side.
+SCOPE_INSTEAD_OF_HASHES = 2_000
+
+
+def _of_hashes(queryset, model, hashes: list[str]):
+    """`queryset` (already scoped to a unit or batch) narrowed to `hashes` when that is cheaper."""
+    if len(hashes) > SCOPE_INSTEAD_OF_HASHES:
+        return queryset
+    return queryset.filter(_hash_in(model, hashes))
+
+
+class _SuggestedRow(NamedTuple):
+    id_hash: str
+    ss_name: str
+    ss_unit_code: str
+    personal_ss_number: str
+    work_status: str
+    medical_active: bool
+
+
 @dataclass
 class _Found:
-    suggested: dict  # id_hash → SuggestedPersonRow (or a tuple with the same fields)
+    suggested: dict[str, _SuggestedRow]
     previous_names: dict[str, str]
     member_names: dict[str, str]
     held: dict[str, tuple[str, str, str]]  # id_hash → (unit name, handler name, handler mobile)
 
 
 def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None = None) -> _Found:
-    """SPEC ROS-5, ROS-8, ROS-11, ROS-12: everything the rules need, in five queries whatever the
-    number of people."""
+    """SPEC ROS-5, ROS-8, ROS-11, ROS-12: everything the rules need, in at most five queries whatever
+    the number of people (the suggested roster and the registry by hash; last year's list and the
+    会员库 within the unit)."""
     year = batch.coverage_year.year
     resident = [person.id_hash for person in people if person.id_type == IdType.RESIDENT]
     hashes = [person.id_hash for person in people]
     if not hashes:
         return _Found({}, {}, {}, {})
-    if connection.vendor == "postgresql":
-        suggested = suggested_people_by_hash(year=year, id_hashes=resident) if resident else {}
-    else:
-        fields = ("id_hash", "ss_name", "ss_unit_code", "personal_ss_number", "work_status", "medical_active")
-        suggested = {
-            row[0]: _SuggestedRow(*row)
-            for row in SuggestedPerson.objects.filter(_hash_in(SuggestedPerson, resident), year=year).values_list(*fields)
-        } if resident else {}
-    previous_names = dict(
-        PreviousEnrolment.objects.filter(_hash_in(PreviousEnrolment, hashes), year=year - 1, code=batch.code.code)
-        .values_list("id_hash", "name")
-    )
+    suggested = {}
+    if resident:
+        # Only what the rules use (not the cipher): about half the bytes of suggested_people_by_hash.
+        rows = (
+            SuggestedPerson.objects.filter(_hash_in(SuggestedPerson, resident), year=year)
+            .values_list(*_SuggestedRow._fields)
+        )
+        new = tuple.__new__
+        suggested = {row[0]: new(_SuggestedRow, row) for row in rows}
+    wanted = set(hashes)
+    previous_names = {
+        id_hash: name
+        for id_hash, name in _of_hashes(
+            PreviousEnrolment.objects.filter(year=year - 1, code=batch.code.code), PreviousEnrolment, hashes
+        ).values_list("id_hash", "name")
+        if id_hash in wanted
+    }
     if member_names is None:
         member_names = {}
         if resident:
-            for id_hash, name in UnionMember.objects.filter(
-                _hash_in(UnionMember, resident), year=year, unit_key__in=_unit_keys(batch)
+            for id_hash, name in _of_hashes(
+                UnionMember.objects.filter(year=year, unit_key__in=_unit_keys(batch)), UnionMember, resident
             ).values_list("id_hash", "name"):
-                member_names.setdefault(id_hash, name)
+                if id_hash in wanted:
+                    member_names.setdefault(id_hash, name)
     held = {
         id_hash: (unit_name, handler_name or "", handler_mobile or "")
         for id_hash, unit_name, handler_name, handler_mobile in EnrolmentRegistry.objects.filter(
@@ -715,26 +767,23 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
     return _Found(suggested, previous_names, member_names, held)
 
 
-@dataclass(frozen=True)
-class _SuggestedRow:
-    id_hash: str
-    ss_name: str
-    ss_unit_code: str
-    personal_ss_number: str
-    work_status: str
-    medical_active: bool
-
-
 # --- rules -----------------------------------------------------------------------------------------------------
+
+
+_ACTIVE, _RETIRED, _UNKNOWN = WorkStatus.ACTIVE.value, WorkStatus.RETIRED.value, WorkStatus.UNKNOWN.value
+_OTHER = IdType.OTHER.value
 
 
 def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
     """SPEC ROS-5 (names), ROS-8 (职退状态, 是否有社保), ROS-11 (held by another unit), ROS-12 (retired).
-    Returns the people to write, each with its `entry` values; the others become problems."""
+    Returns the people to write, each with its `entry` (the values of _ENTRY_FIELDS, in order); the
+    others become problems."""
     ready = []
+    held, suggested_of = found.held, found.suggested
+    previous_names, member_names = found.previous_names, found.member_names
     for person in collected.people:
-        masked = mask_id_number(person.number, ID_TYPE_OTHER if person.id_type == IdType.OTHER else ID_TYPE_RESIDENT)
-        holder = found.held.get(person.id_hash)
+        id_hash = person.id_hash
+        holder = held.get(id_hash)
         if holder is not None:  # SPEC ROS-11
             unit_name, handler_name, handler_mobile = holder
             contact = "，".join(
@@ -743,70 +792,63 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
                     f"联系电话：{mask_mobile(handler_mobile)}" if handler_mobile else "",
                 ) if part
             )
-            collected.fail(person.row, "证件号码", masked, f"身份信息被{unit_name}单位占用" + (f"（{contact}）" if contact else ""))
+            collected.fail(person.row, "证件号码", _masked(person), f"身份信息被{unit_name}单位占用" + (f"（{contact}）" if contact else ""))
             continue
-        suggested = found.suggested.get(person.id_hash)
-        if suggested is not None and suggested.work_status == WorkStatus.RETIRED:  # SPEC ROS-12
-            collected.fail(person.row, "证件号码", masked, "该人员在建议清册中的职退状态为“退休”，退休人员不能参保")
+        suggested = suggested_of.get(id_hash)
+        if suggested is not None and suggested.work_status == _RETIRED:  # SPEC ROS-12
+            collected.fail(person.row, "证件号码", _masked(person), "该人员在建议清册中的职退状态为“退休”，退休人员不能参保")
             continue
         imported_name = person.name
-        previous_name = found.previous_names.get(person.id_hash, "")
-        member_name = found.member_names.get(person.id_hash, "")
+        previous_name = previous_names.get(id_hash, "")
+        member_name = member_names.get(id_hash, "")
         # SPEC ROS-5: the suggested roster's (social-security) name wins; a difference from the 会员库
         # name or last year's name is flagged for the unit to confirm.
-        name = suggested.ss_name if suggested is not None else imported_name
         mismatch = bool(
-            (previous_name and not _same_name(previous_name, imported_name))
-            or (member_name and not _same_name(member_name, imported_name))
+            (previous_name and previous_name != imported_name and not _same_name(previous_name, imported_name))
+            or (member_name and member_name != imported_name and not _same_name(member_name, imported_name))
         )
         # SPEC ROS-8: 职退状态 from the suggested roster ("-" when not found); 是否有社保 = 是 makes the
         # person 在职 with 社保; found 在职 with 医保享受在职待遇 counts as 社保 too.
         if suggested is not None:
+            name = suggested.ss_name
             work_status = suggested.work_status
-            insured = work_status == WorkStatus.ACTIVE and bool(suggested.medical_active)
-            ss_unit_code, personal_number, medical_active = (
-                suggested.ss_unit_code, suggested.personal_ss_number, bool(suggested.medical_active)
-            )
+            medical_active = bool(suggested.medical_active)
+            insured = work_status == _ACTIVE and medical_active
+            ss_unit_code, personal_number = suggested.ss_unit_code, suggested.personal_ss_number
         else:
-            work_status, insured, ss_unit_code, personal_number, medical_active = WorkStatus.UNKNOWN, False, "", "", False
+            name = imported_name
+            work_status, insured, ss_unit_code, personal_number, medical_active = _UNKNOWN, False, "", "", False
         if person.says_insured:
-            work_status, insured = WorkStatus.ACTIVE, True
-        person.entry = {
-            "name": name[:50],
-            "birth_date": person.birth_date,
-            "sex": person.sex,
-            "mobile": person.mobile,
-            "has_social_security": insured,
-            "work_status": work_status,
-            "is_suggested": suggested is not None,
-            "ss_unit_code": ss_unit_code,
-            "personal_ss_number": personal_number,
-            "medical_active": medical_active,
-            "imported_name": imported_name[:50],
-            "previous_name": previous_name[:50],
-            "member_name": member_name[:50],
-            "name_mismatch": mismatch,
-        }
+            work_status, insured = _ACTIVE, True
+        person.entry = (
+            name[:50], person.birth_date, person.sex, person.mobile, insured, work_status, suggested is not None,
+            ss_unit_code, personal_number, medical_active, imported_name[:50], previous_name[:50], member_name[:50],
+            mismatch,
+        )
         ready.append(person)
     return ready
 
 
-def _merge(entry: dict, current: tuple) -> dict:
+def _masked(person: _Person) -> str:
+    return mask_id_number(person.number, ID_TYPE_OTHER if person.id_type == _OTHER else ID_TYPE_RESIDENT)
+
+
+def _merge(entry: tuple, current: tuple) -> tuple:
     """SPEC ROS-4: a person already in the batch is updated. What the unit settled stays settled: a
     name mismatch it confirmed (same three names, closed) keeps its chosen name; 在职 with 社保 it set
     (【设置在职】 or an earlier 是) is not taken back by a later file; a mobile left empty keeps the old one."""
     (_pk, name, mobile, insured, work_status, imported_name, previous_name, member_name, mismatch) = current
-    merged = dict(entry)
+    merged = dict(zip(_ENTRY_FIELDS, entry))
     names_unchanged = (imported_name, previous_name, member_name) == (
-        entry["imported_name"], entry["previous_name"], entry["member_name"]
+        merged["imported_name"], merged["previous_name"], merged["member_name"]
     )
-    if names_unchanged and not mismatch and entry["name_mismatch"]:
+    if names_unchanged and not mismatch and merged["name_mismatch"]:
         merged["name"], merged["name_mismatch"] = name, False
-    if insured and work_status == WorkStatus.ACTIVE and entry["work_status"] != WorkStatus.RETIRED:
-        merged["work_status"], merged["has_social_security"] = WorkStatus.ACTIVE, True
-    if not entry["mobile"]:
+    if insured and work_status == _ACTIVE and merged["work_status"] != _RETIRED:
+        merged["work_status"], merged["has_social_security"] = _ACTIVE, True
+    if not merged["mobile"]:
         merged["mobile"] = mobile
-    return merged
+    return tuple(merged[name] for name in _ENTRY_FIELDS)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -873,18 +915,26 @@ def _update(rows: list[tuple]) -> None:
             )
 
 
-def _db_value(value):
-    """A value as COPY (PostgreSQL) or json_each (SQLite, where Django keeps dates and datetimes as
-    text and booleans as 0/1) wants it."""
+def _row_adapter():
+    """How a row's values go to the database: as they are for COPY (PostgreSQL); for json_each
+    (SQLite, where Django keeps dates and datetimes as text and booleans as 0/1) converted."""
     if connection.vendor == "postgresql":
-        return value
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, dt.datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+        return tuple
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+
+    def adapt(values):
+        row = []
+        for value in values:
+            if value is True or value is False:
+                value = int(value)
+            elif isinstance(value, dt.datetime):
+                value = adapt_datetime(value)
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            row.append(value)
+        return row
+
+    return adapt
 
 
 @dataclass
@@ -903,24 +953,19 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
         batch = roster_lock_for_edit(batch=roster_import.batch)
         current = {}
         if people:
-            for row in (
-                RosterEntry.objects.filter(_hash_in(RosterEntry, [person.id_hash for person in people]), batch=batch)
-                .values_list("id_hash", "id_type", *_CURRENT_FIELDS)
-            ):
+            for row in _of_hashes(
+                RosterEntry.objects.filter(batch=batch), RosterEntry, [person.id_hash for person in people]
+            ).values_list("id_hash", "id_type", *_CURRENT_FIELDS):
                 current[(row[0], row[1])] = row[2:]
         new_rows, update_rows = [], []
-        value = _db_value
-        stamp = value(now)
+        adapt = _row_adapter()
+        batch_pk = batch.pk
         for person in people:
             known = current.get((person.id_hash, person.id_type))
             if known is None:
-                entry = person.entry
-                new_rows.append(
-                    (batch.pk, person.id_type, person.id_hash, person.id_cipher, *[value(entry[name]) for name in _ENTRY_FIELDS], stamp, stamp)
-                )
+                new_rows.append(adapt((batch_pk, person.id_type, person.id_hash, person.id_cipher, *person.entry, now, now)))
             else:
-                entry = _merge(person.entry, known)
-                update_rows.append((known[0], *[value(entry[name]) for name in _ENTRY_FIELDS], stamp))
+                update_rows.append(adapt((known[0], *_merge(person.entry, known), now)))
         _insert(new_rows)
         _update(update_rows)
         if new_rows:

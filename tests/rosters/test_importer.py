@@ -623,3 +623,22 @@ def test_the_beat_schedule_purges_roster_uploads(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-roster-uploads"]
     assert entry["task"] == purge_roster_uploads.name
     assert purge_roster_uploads() == 0
+
+
+# --- large files look up by scope instead of by hash (importer.SCOPE_INSTEAD_OF_HASHES) ---------------------
+
+
+def test_look_ups_by_scope_find_the_same_as_by_hash(batch, account, year, monkeypatch):
+    # With many people, last year's list, the 会员库 and the batch's entries are fetched for the unit or
+    # batch as a whole; the rules must come out the same (SPEC ROS-4, ROS-5).
+    monkeypatch.setattr(importer, "SCOPE_INSTEAD_OF_HASHES", 0)
+    member(year.year, batch.code.code, ALICE, "王梅")
+    member(year.year, batch.code.code, CAROL, "别人")  # in the unit, not in the file
+    previous(year.year - 1, batch.code.code, BETTY, "李梅梅")
+    first = import_rows(batch, account, [row("王梅晓", number=ALICE), row("李梅", number=BETTY)])
+    people = entries(batch)
+    assert (people[ALICE].name_mismatch, people[ALICE].member_name) == (True, "王梅")
+    assert (people[BETTY].name_mismatch, people[BETTY].previous_name) == (True, "李梅梅")
+    again = import_rows(batch, account, [row("王梅晓", number=ALICE), row("张三", number=CAROL)])
+    assert (first.rows_added, again.rows_added, again.rows_updated) == (2, 1, 1)
+    assert entries(batch)[CAROL].member_name == "别人"
