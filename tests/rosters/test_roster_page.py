@@ -250,8 +250,9 @@ def test_validating_batch_sends_back_with_a_message(client, handbook_year):
     batch = make_batch(year=handbook_year, state=BatchState.VALIDATING)
     client.force_login(batch.account)
     response = client.get(roster_url(batch))
-    # 清册校验中 shows progress only (BAT-3): back to 参保批次管理, or 404 until that page exists.
-    assert response.status_code in (302, 404)
+    # 清册校验中 shows progress only (BAT-3): back to 参保批次管理 with a word why.
+    assert response["Location"] == reverse("enrollment:batches")
+    assert flash(response) == ["批次当前状态为“清册校验中”，暂不能查看参保清册，请稍后再试。"]
 
 
 # --- 查看 and 编辑 (SPEC ROS-6, ROS-7) -----------------------------------------------------------------------
