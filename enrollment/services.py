@@ -308,7 +308,10 @@ def code_bind(*, code: str, unit_name: str, account) -> EnrollmentCode:
 @transaction.atomic
 def code_release(*, code: EnrollmentCode, acting_user) -> None:
     """Undo the binding of an imported code (SPEC CODE-5: deleting the batch that bound it, the
-    handbook's remedy for 用错参保编码). Codes approved for an account stay with it."""
+    handbook's remedy for 用错参保编码). Codes approved for an account stay with it.
+
+    The 经办人填报 this account saved for the code goes too: the next account to bind the code
+    must not see this handler's name, mobile and e-mail (personal data, SPEC X-1, X-4)."""
     code = EnrollmentCode.objects.select_for_update().get(pk=code.pk)
     if code.source != EnrollmentCode.Source.IMPORTED:
         return
@@ -316,6 +319,7 @@ def code_release(*, code: EnrollmentCode, acting_user) -> None:
     code.bound_at = None
     with acting_as(acting_user):
         code.save(update_fields=["account", "bound_at"])
+        HandlerInfo.objects.filter(code=code, saved_by=acting_user).delete()
 
 
 # --- Handler information and change requests (SPEC HND) --------------------------------------------

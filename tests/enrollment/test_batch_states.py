@@ -482,10 +482,27 @@ def test_deleting_the_batch_that_bound_an_imported_code_releases_it(handbook_yea
 
     imported.refresh_from_db()
     assert imported.account is None and imported.bound_at is None
+    # The handler this account entered is not shown to the next account that binds the code (X-1).
+    assert not HandlerInfo.objects.filter(code=imported).exists()
     rightful = UserFactory()
+    with pytest.raises(HandlerInfoMissing):
+        batch_open(account=rightful, kind=CENTRALISED, code="0072J3", unit_name=UNIT_NAME, at=IN_CENTRALISED_WINDOW)
+    make_handler_info(imported, account=rightful)
     assert batch_open(
         account=rightful, kind=CENTRALISED, code="0072J3", unit_name=UNIT_NAME, at=IN_CENTRALISED_WINDOW
     ).account == rightful
+
+
+def test_releasing_a_code_keeps_handler_info_another_account_saved(handbook_year, account):
+    """Only what the releasing account entered goes: an imported 经办人填报 (legacy data) stays."""
+    imported = make_code(None, source="imported")
+    legacy = HandlerInfo.objects.create(
+        code=imported, handler_name="丁一", handler_mobile="13912345678", handler_email="dingyi@example.com",
+        economic_type="私营", address="上海市普陀区长风路1号", industry="I", headcount=120, saved_by=None,
+    )
+    batch = batch_open(account=account, kind=CENTRALISED, code="0072J3", unit_name=UNIT_NAME, at=IN_CENTRALISED_WINDOW)
+    batch_delete(batch=batch, acting_user=account)
+    assert HandlerInfo.objects.filter(pk=legacy.pk).exists()
 
 
 def test_an_imported_code_with_another_batch_stays_bound(handbook_year, account):
