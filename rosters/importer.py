@@ -96,7 +96,7 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 # --- messages ------------------------------------------------------------------------------------------
 
-TEMPLATE_HINT = "请点击【点击下载参保名单导入模板】，按模板填写后重新导入。"
+TEMPLATE_HINT = "请用【点击下载参保名单导入模板】下载模板，按模板填写后重新导入。"
 NOT_A_SPREADSHEET = "无法读取该文件：它不是Excel表格（支持 .xlsx、.xls、.ods）。" + TEMPLATE_HINT
 PASSWORD_PROTECTED = "文件设置了打开密码，无法读取：请在Excel中取消密码（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后重新导入。"
 ZIP_SUSPICIOUS = "文件解压后的大小或压缩比例异常（文件可能已损坏），未导入。" + TEMPLATE_HINT
