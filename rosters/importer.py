@@ -22,9 +22,11 @@ fits there (doubles keep 15–16 digits), so it is always the row error "证件�
 15-digit old ID typed as a number still gets the 15-digit message, and a numeric passport number of
 a few digits is accepted.
 
-No query per row (STYLE.md §6). Every look-up passes all hashes of the file as one parameter (an array
-on PostgreSQL, a JSON array read with json_each on SQLite), so a 50,000-row file costs the same number
-of queries as a 50-row one. Writes: COPY (new people) and COPY into a temporary table + one UPDATE …
+No query per row (STYLE.md §6). A look-up passes all hashes of the file as one parameter (an array on
+PostgreSQL, a JSON array read with json_each on SQLite), or, for a large file, reads the unit's or the
+batch's own rows whole (SCOPE_INSTEAD_OF_HASHES), so a 50,000-row file costs the same number of queries
+as a 50-row one. IDs are hashed and encrypted with the reference loader's `_IdProtector` (same keys
+and formats as mutualaid.pii, without its per-value overhead): one implementation for both bulk paths. Writes: COPY (new people) and COPY into a temporary table + one UPDATE …
 FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT and one UPDATE … FROM over json_each
 (SQLite ≥ 3.33), because bulk_create/bulk_update there are capped at 999 parameters a statement and
 their query count would grow with the file.

@@ -212,3 +212,39 @@ def hold(batch: Batch, number: str) -> EnrolmentRegistry:
 
 def encrypted(number: str) -> str:
     return pii_encrypt(number)
+
+
+def ods_file(rows, header=TEMPLATE_HEADER) -> bytes:
+    """A minimal OpenDocument spreadsheet (what LibreOffice or WPS saves as .ods) with the header and
+    `rows`, every cell a string (None: an empty cell)."""
+    from xml.sax.saxutils import escape
+
+    def cells(values):
+        return "".join(
+            '<table:table-cell/>' if value in (None, "")
+            else f'<table:table-cell office:value-type="string"><text:p>{escape(str(value))}</text:p></table:table-cell>'
+            for value in values
+        )
+
+    body = "".join(f"<table:table-row>{cells(values)}</table:table-row>" for values in [header, *rows])
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="参保名单">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    return output.getvalue()

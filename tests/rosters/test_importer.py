@@ -32,6 +32,7 @@ from tests.rosters.importfiles import (
     hold,
     make_batch,
     many_rows,
+    ods_file,
     member,
     previous,
     resident_id,
@@ -167,6 +168,15 @@ def test_names_are_trimmed_and_middle_dots_unified(batch, account):
     # SPEC ROS-3: names of 1–50 characters, "·" allowed.
     import_rows(batch, account, [row("  买买提•艾力  ", number=ALICE)])
     assert entries(batch)[ALICE].name == "买买提·艾力"
+
+
+def test_an_ods_file_saved_by_libreoffice_or_wps_is_read_like_xlsx(batch, account):
+    # The file's kind comes from its bytes: an .ods named .xlsx is read as .ods.
+    content = ods_file([row("王豆豆", number=ALICE), row("李梅", number=wrong_check(BETTY))])
+    result = roster_import_start(batch=batch, upload=upload(content, "名单.xlsx"), acting_user=account)
+    assert (result.rows_imported, result.rows_failed) == (1, 1), (result.error, result.problems)
+    assert result.problems[0]["row"] == 3
+    assert stored_path(result).suffix == ".ods"
 
 
 def test_entirely_empty_rows_are_skipped_and_not_counted(batch, account):
