@@ -77,7 +77,7 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_DIR = "roster_imports"  # MEDIA_ROOT/roster_imports/<RosterImport id>/upload.<ext>
 UPLOAD_KEEP = dt.timedelta(days=7)  # SPEC X-1: the marked copy is offered 7 days, then purged
-# Smaller files run inside the request (about 8,000 rows of the template, well under a second);
+# Smaller files run inside the request (about 6,000 rows of the template, well under a second);
 # larger ones run as a Celery task while the page shows the progress (UI.md "Long work").
 INLINE_MAX_BYTES = 256 * 1024
 PROGRESS_SECONDS = 1.0  # rows_done is written at most this often

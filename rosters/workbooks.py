@@ -145,7 +145,11 @@ def roster_marked_workbook(*, roster_import: RosterImport) -> bytes:
     out = workbook.create_sheet(TEMPLATE_SHEET)
     lead = [None] * sheet.first_column  # keep columns where they were
     for position in text_positions:
-        out.column_dimensions[get_column_letter(sheet.first_column + position + 1)].width = 22
+        # A column style: IDs and mobiles typed in while fixing the file stay text (the values read
+        # are strings already and are written as such).
+        column = out.column_dimensions[get_column_letter(sheet.first_column + position + 1)]
+        column.width = 22
+        column.number_format = TEXT
     out.column_dimensions[get_column_letter(sheet.first_column + reason_position + 1)].width = 60
     for index, values in enumerate(sheet.rows):
         row_number = sheet.row_number(index)
@@ -154,10 +158,7 @@ def roster_marked_workbook(*, roster_import: RosterImport) -> bytes:
         for position, value in enumerate(values):
             if value == "":
                 value = None
-            if position in text_positions and isinstance(value, str):
-                cell = WriteOnlyCell(out, value=value)
-                cell.number_format = TEXT
-            elif isinstance(value, (dt.date, dt.datetime)):
+            if isinstance(value, (dt.date, dt.datetime)):
                 cell = WriteOnlyCell(out, value=value)
                 cell.number_format = "yyyy-mm-dd"
             elif position in marked or index == sheet.header_index:
@@ -168,6 +169,8 @@ def roster_marked_workbook(*, roster_import: RosterImport) -> bytes:
             if position in marked:
                 cell.fill = RED_FILL
                 cell.font = RED_FONT
+                if position in text_positions:
+                    cell.number_format = TEXT
             if index == sheet.header_index:
                 cell.font = HEADER_FONT
             cells.append(cell)

@@ -130,6 +130,7 @@ def test_the_marked_copy_fills_bad_cells_red_and_adds_the_reasons(batch, account
     assert "是否有社保" in sheet["H5"].value
     assert sheet["D5"].value == dt.datetime(1990, 1, 1)  # a date stays a date
     assert sheet["C4"].number_format == "@"
+    assert sheet.column_dimensions["C"].number_format == "@"  # IDs typed in while fixing stay text
 
 
 def test_the_marked_copy_keeps_a_float_id_as_it_was_uploaded(batch, account):
