@@ -11,7 +11,9 @@ created if missing, then migrated), and then:
 3. times a bare COPY of the same rows, already hashed and encrypted (taken from the loaded
    partition, untimed), into an unindexed plain table: the limit;
 4. times `suggested_people_by_hash` for 50,000 people drawn uniformly from the file (after an
-   untimed CHECKPOINT; three runs, the median reported).
+   untimed CHECKPOINT; three runs, the median reported), then shows its plan (untimed): on
+   PostgreSQL an Index Only Scan of the year's covering key with no heap fetches, and the pages it
+   found in shared_buffers (hit) or had to read.
 
 Prints a table, and as the last line one JSON object with the keys people, load_rows_per_s,
 copy_rows_per_s, ratio, lookup_50000_s. The goals (issue 5): 6,000,000 rows in under 60 s with
@@ -22,6 +24,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -119,6 +122,26 @@ def _bare_copy(*, year: int, folder: Path) -> tuple[int, float]:
     return rows, seconds
 
 
+def _lookup_plan(*, year: int, hashes: list[str]) -> str:
+    """The look-up's plan in one line: its scan, heap fetches and shared buffers (EXPLAIN ANALYZE of
+    the very statement suggested_people_by_hash sends, as Django logged it: with $1, $2 where the
+    year and the array go)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rosters.reference import _distinct_hashes, suggested_people_by_hash
+
+    with CaptureQueriesContext(connection) as queries:
+        suggested_people_by_hash(year=year, id_hashes=hashes)
+    statement = queries.captured_queries[-1]["sql"].replace("$1", "%s").replace("$2", "%s")
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, [year, "{" + ",".join(_distinct_hashes(hashes)) + "}"])
+        lines = [row[0].strip() for row in cursor.fetchall()]
+    scans = [line.split(" on ")[0].lstrip("-> ") for line in lines if re.search(r"(Seq|Index|Index Only|Bitmap Heap) Scan\b", line)]
+    details = [line for line in lines if line.startswith(("Heap Fetches", "Buffers", "Execution Time"))]
+    return "; ".join(scans[-1:] + details[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=1_000_000, help="people in the roster (default 1,000,000)")
@@ -165,6 +188,8 @@ def main() -> None:
         lookups.append(time.perf_counter() - started)
         assert len(found) == len(set(hashes)), (len(found), len(hashes))
 
+    plan = _lookup_plan(year=args.year, hashes=hashes) if connection.vendor == "postgresql" else ""
+
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     ratio = load_rate / copy_rate if copy_rate else None
@@ -182,6 +207,8 @@ def main() -> None:
         + ", ".join(f"{seconds:.3f}" for seconds in lookups)
         + ")"
     )
+    if plan:
+        print(f"{'look-up plan':<34}{plan}")
     print(f"{'progress reports':<34}{len(progress_marks):>14,}")
     print(
         json.dumps(

@@ -15,6 +15,7 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from mutualaid.pii import pii_decrypt, pii_hash
@@ -526,6 +527,27 @@ def test_suggested_people_are_found_by_hash_in_one_query(tmp_path, django_assert
     assert suggested_people_by_hash(year=YEAR, id_hashes=[]) == {}
 
 
+def test_the_look_up_drops_values_that_are_no_hash_and_finds_the_others(tmp_path):
+    # The usual case (all hashes) is checked in bulk, anything else value by value: both must agree.
+    load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB, CAROL)))
+    alice, bob, carol = pii_hash(ALICE), pii_hash(BOB), pii_hash(CAROL)
+    odd = [
+        bob.upper(),  # not what pii_hash writes
+        bob[:63],
+        bob + "0",
+        bob[:10] + "," + bob[11:],  # 64 characters, one of them a comma: never splits the array
+        bob[:10] + "}" + bob[11:],
+        "é" * 64,
+        None,
+        12345,
+    ]
+
+    assert reference._distinct_hashes([carol, alice, carol]) == sorted([alice, carol])
+    assert reference._distinct_hashes([carol, *odd, alice, carol]) == sorted([alice, carol])
+    assert set(suggested_people_by_hash(year=YEAR, id_hashes=[carol, *odd, alice])) == {alice, carol}
+    assert suggested_people_by_hash(year=YEAR, id_hashes=odd) == {}
+
+
 # --- PostgreSQL: partitions, COPY, the swap -------------------------------------------------------------
 
 
@@ -584,6 +606,83 @@ def test_a_load_attaches_the_year_s_partition_with_the_parent_s_indexes(tmp_path
         ]
     assert _tables_like("rosters_suggestedperson_load_%") == []
     assert SuggestedPerson.objects.filter(year=YEAR).count() == 2
+
+
+def _id_hash_collation(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT coll.collname FROM pg_attribute attribute
+               JOIN pg_collation coll ON coll.oid = attribute.attcollation
+               WHERE attribute.attrelid = %s::regclass AND attribute.attname = 'id_hash'""",
+            [table],
+        )
+        return cursor.fetchone()[0]
+
+
+@on_postgres
+def test_the_suggested_roster_key_carries_what_a_look_up_returns_and_compares_in_c(tmp_path):
+    # Migration 0005 (issue 5's look-up goal): the key INCLUDEs the other columns, for an Index Only
+    # Scan; id_hash compares bytes. The loader builds each partition's key the same way.
+    load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB)))
+    returned = [name for name in SuggestedPersonRow._fields if name not in ("year", "id_hash")]
+
+    with connection.cursor() as cursor:
+        for key in ("rosters_suggestedperson_pkey", "rosters_suggestedperson_y2025_pkey"):
+            assert reference._included_columns(cursor, key) == returned, key
+        # The other kinds' keys include nothing: their partitions are built as before.
+        assert reference._included_columns(cursor, "rosters_unionmember_pkey") == []
+    for table in ("rosters_suggestedperson", "rosters_suggestedperson_y2025"):
+        assert _id_hash_collation(table) == "C"
+    # Hex compares alike in "C" and in the default collation, and the two meet without a conflict.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FROM rosters_suggestedperson person
+               JOIN (VALUES (%s::varchar), (%s::varchar)) AS wanted (id_hash) ON wanted.id_hash = person.id_hash
+               WHERE person.year = %s""",
+            [pii_hash(ALICE), pii_hash(CAROL), YEAR],
+        )
+        assert cursor.fetchone()[0] == 1
+    assert [p.id_hash for p in SuggestedPerson.objects.filter(year=YEAR).order_by("id_hash")] == sorted(
+        [pii_hash(ALICE), pii_hash(BOB)]
+    )
+
+
+LOOK_UP_YEAR = 2031  # its own year: the test below commits, and drops the year's partition after
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_outside_a_transaction_lets_look_ups_read_no_heap_page(tmp_path):
+    # The loader vacuums the new partition before swapping it in (it cannot inside a transaction,
+    # hence transaction=True): its visibility map is then set, and the look-up is an Index Only
+    # Scan of the covering key that fetches nothing from the heap.
+    numbers = [resident_id(serial, birth=f"19{70 + serial % 20}0312") for serial in range(1000)]
+    try:
+        load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers)), year=LOOK_UP_YEAR)
+        partition = f"rosters_suggestedperson_y{LOOK_UP_YEAR}"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [partition])
+            pages, all_visible = cursor.fetchone()
+        assert pages > 1 and all_visible == pages
+        wanted = [pii_hash(number) for number in numbers[::10]]
+
+        with CaptureQueriesContext(connection) as queries:
+            found = suggested_people_by_hash(year=LOOK_UP_YEAR, id_hashes=wanted)
+
+        assert len(found) == 100 and found[wanted[0]].id_number == numbers[0]
+        # The very statement, explained: Django logs it with $1, $2 where the year and the array go.
+        statement = queries.captured_queries[0]["sql"].replace("$1", "%s").replace("$2", "%s")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement,
+                [LOOK_UP_YEAR, "{" + ",".join(sorted(wanted)) + "}"],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert f"Index Only Scan using {partition}_pkey" in plan, plan
+        assert "Heap Fetches: 0" in plan, plan
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS rosters_suggestedperson_y{LOOK_UP_YEAR}")
 
 
 @on_postgres
