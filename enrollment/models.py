@@ -442,6 +442,12 @@ class Batch(models.Model):
     kind = models.CharField("参保类型", max_length=12, choices=BatchKind.choices)
     state = models.CharField("状态", max_length=20, choices=BatchState.choices, default=BatchState.DRAFT, db_index=True)
     roster_version = models.PositiveIntegerField("清册版本", default=0, editable=False)
+    # SPEC BAT-4: the roster version whose validation found nothing blocking; while it equals
+    # roster_version, a 清册待校验 batch offers 【清册提交】.
+    validated_version = models.PositiveIntegerField("校验通过的清册版本", null=True, blank=True, editable=False)
+    submitted_at = models.DateTimeField("清册提交时间", null=True, blank=True)
+    coverage_start = models.DateField("起保日期", null=True, blank=True)  # SPEC COV-1, set at 清册提交
+    coverage_end = models.DateField("终保日期", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("最后更新时间", auto_now=True)
 
@@ -468,13 +474,15 @@ class Batch(models.Model):
 
     def allows(self, action: str) -> bool:
         """SPEC BAT-3: may the unit do `action` (a BatchAction) in the batch's current state?"""
+        if action == BatchAction.SUBMIT and self.state == BatchState.DRAFT:
+            # SPEC BAT-4: 清册待校验 offers 【清册提交】 once a validation of this very roster passed.
+            return self.validated_version is not None and self.validated_version == self.roster_version
         return action in STATE_ACTIONS[self.state]
 
     @property
     def actions(self) -> list[BatchAction]:
         """The actions of the 操作 column, in the page's order (UI.md: only what the state allows)."""
-        allowed = STATE_ACTIONS[self.state]
-        return [action for action in ACTION_ORDER if action in allowed]
+        return [action for action in ACTION_ORDER if self.allows(action)]
 
     @property
     def roster_editable(self) -> bool:

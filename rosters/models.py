@@ -185,6 +185,11 @@ class RosterEntry(models.Model):
     name_mismatch = models.BooleanField("姓名匹配异常", default=False)
     coverage_start = models.DateField("起保日期", null=True, blank=True)
     coverage_end = models.DateField("终保日期", null=True, blank=True)
+    # Ticks and confirmations of the validation result page: stored with the entry, they do not make
+    # a validation result stale (SPEC VAL preamble). VAL-2 社保尚在缴金; VAL-5 人员确认.
+    # db_default: the importer writes rows with COPY / raw SQL naming only the columns it fills.
+    still_contributing = models.BooleanField("社保尚在缴金", db_default=False, help_text="即医保享受在职待遇")
+    unmatched_confirmed = models.BooleanField("无单位社保编码人员已确认", db_default=False)
     created_at = models.DateTimeField("添加时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -281,3 +286,39 @@ class RosterImport(models.Model):
             f"-----处理完成 数据读取：{self.rows_read}人，成功导入：{self.rows_imported}条信息"
             f"（新增加{self.rows_added}人，修改{self.rows_updated}人），导入失败：{self.rows_failed}条信息。-----"
         )
+
+
+class ValidationRun(models.Model):
+    """One run of 【清册校验】 (SPEC BAT-4, VAL): the progress the page polls while the batch is
+    清册校验中, then the result for the roster version it checked (`roster_version`): adding or
+    removing people makes it stale (the batch's roster_version moves on), ticks do not.
+
+    `findings` is rosters.rules.ValidationOutcome.as_json(): counts and tables (VAL-3, VAL-4), not
+    lists of people; the result page lists the people with live queries of the same rules."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "校验中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "失败"
+
+    batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="validations")
+    roster_version = models.PositiveIntegerField("清册版本")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    steps_total = models.PositiveSmallIntegerField("总步骤", default=0)
+    steps_done = models.PositiveSmallIntegerField("已完成步骤", default=0)
+    findings = models.JSONField("校验结果", default=dict, blank=True)
+    blocking = models.BooleanField("有须处理的问题", default=False)
+    error = models.TextField("失败原因", blank=True)
+    started_by = models.ForeignKey("accounts.User", verbose_name="操作人", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("开始时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "清册校验"
+        verbose_name_plural = "清册校验"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["batch", "-created_at"], name="validation_batch_latest")]
+
+    def __str__(self):
+        return f"{self.batch.number} {self.get_status_display()}"
