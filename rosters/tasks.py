@@ -169,3 +169,19 @@ def purge_roster_uploads() -> int:
     from .importer import roster_imports_purge
 
     return roster_imports_purge()
+
+
+# --- 清册校验 (SPEC BAT-4, VAL) ------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_validation(run_id: int) -> str:
+    """Run the ValidationRun `run_id` (rosters.validation.validation_start queues it) and move its batch
+    on. Safe to run twice: a finished run is left alone. Returns the run's status."""
+    from .models import ValidationRun
+    from .validation import validation_run
+
+    run = ValidationRun.objects.select_related("batch").filter(pk=run_id).first()
+    if run is None:
+        return "missing"
+    return validation_run(run=run).status

@@ -1,0 +1,169 @@
+"""【清册校验】 in the background (SPEC BAT-4, VAL): the services that start a run, carry it out (the
+Celery task's body) and read its result.
+
+    validation_start ─ 清册待校验/清册校验不通过 → 清册校验中, a queued ValidationRun, the task on commit
+    validation_run   ─ rules.validate_roster → findings stored → 清册校验中 → 清册待校验 (nothing blocks,
+                       validated_version = the checked roster version) or 清册校验不通过
+
+A run is tied to the roster version it checked (ValidationRun.roster_version): people added or removed
+make it stale (rosters.services.roster_version_bump), ticks and confirmations do not. These services
+never write roster_version themselves.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from enrollment.models import Batch
+from enrollment.services import EnrollmentError, batch_check_action, batch_transition
+from enrollment.states import BatchAction, BatchState
+from mutualaid.audit import acting_as
+from mutualaid.tasks import enqueue_on_commit
+
+from .models import ValidationRun
+from .reference import RosterError
+from .rules import ValidationOutcome, validate_roster, validation_steps_total
+
+logger = logging.getLogger(__name__)
+
+ACTION = BatchAction.VALIDATE.label  # 操作日志: 清册校验
+FAILED_UNEXPECTEDLY = "清册校验失败：系统处理时出错，参保清册未改变。请重新点击【清册校验】；如仍失败，请联系技术支持（校验编号 {id}）。"
+
+
+def validation_start(*, batch: Batch, acting_user) -> ValidationRun:
+    """【清册校验】 (SPEC BAT-4): move the batch to 清册校验中, create a queued run for its current roster
+    version and start rosters.tasks.run_validation once this commits (eagerly in the demo and tests).
+
+    Requires that the batch's state allows 清册校验 (清册待校验 or 清册校验不通过; a double click finds it
+    清册校验中 and is refused). Raises RosterError with the message to show otherwise."""
+    from .tasks import run_validation  # tasks import this module
+
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        if locked is None:
+            raise RosterError(f"批次 {batch.number} 已删除。")
+        try:
+            batch_check_action(batch=locked, action=BatchAction.VALIDATE)
+            locked = batch_transition(
+                batch=locked, to=BatchState.VALIDATING, acting_user=acting_user, action=ACTION, expect=locked.state
+            )
+        except EnrollmentError as error:
+            raise RosterError(error.message) from None
+        # The new run supersedes any earlier result: 清册提交 waits for it (SPEC BAT-4).
+        Batch.objects.filter(pk=locked.pk).update(validated_version=None)
+        with acting_as(acting_user):
+            run = ValidationRun.objects.create(
+                batch=locked,
+                roster_version=locked.roster_version,
+                steps_total=validation_steps_total(),
+                started_by=acting_user,
+            )
+        enqueue_on_commit(run_validation, run.pk)
+    batch.state, batch.validated_version = locked.state, None
+    return run
+
+
+def _claim(run: ValidationRun) -> bool:
+    """Mark a queued run running; False when it is already finished (a second delivery of the task)."""
+    with transaction.atomic():
+        current = ValidationRun.objects.select_for_update().filter(pk=run.pk).first()
+        if current is None or current.status in (ValidationRun.Status.DONE, ValidationRun.Status.FAILED):
+            return False
+        if current.status == ValidationRun.Status.QUEUED:
+            # An update, not save(): progress is not an audited change (the finished run is).
+            ValidationRun.objects.filter(pk=run.pk).update(status=ValidationRun.Status.RUNNING)
+    run.status = ValidationRun.Status.RUNNING
+    return True
+
+
+def _progress_writer(run: ValidationRun):
+    def progress(done: int, total: int) -> None:
+        ValidationRun.objects.filter(pk=run.pk, status=ValidationRun.Status.RUNNING).update(
+            steps_done=done, steps_total=total
+        )
+
+    return progress
+
+
+def validation_run(*, run: ValidationRun) -> ValidationRun:
+    """The task's body (SPEC BAT-4): run the rules on the batch's roster, store the outcome on `run`
+    and move the batch 清册校验中 → 清册待校验 (nothing blocks: validated_version = run.roster_version,
+    【清册提交】 offered) or → 清册校验不通过 (validated_version None), with its 操作日志 row.
+
+    Safe to run twice: a finished run is left alone, and the finishing step re-checks under lock, so two
+    deliveries at once write one result. A failure is stored on the run (its Chinese message in
+    `error`), and the batch goes back to 清册待校验 with the message in its 操作日志. Returns the run."""
+    if not _claim(run):
+        run.refresh_from_db()
+        return run
+    try:
+        outcome = validate_roster(batch=run.batch, progress=_progress_writer(run))
+    except Exception:
+        logger.exception("validation run %s failed", run.pk)
+        return _fail(run, FAILED_UNEXPECTEDLY.format(id=run.pk))
+    return _finish(run, outcome)
+
+
+def _finish(run: ValidationRun, outcome: ValidationOutcome) -> ValidationRun:
+    with transaction.atomic():
+        current = ValidationRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != ValidationRun.Status.RUNNING:  # the other delivery finished first
+            return current
+        batch = Batch.objects.select_for_update().get(pk=current.batch_id)
+        to = BatchState.INVALID if outcome.blocking else BatchState.DRAFT
+        reason = "；".join(outcome.blocking_reasons) if outcome.blocking else "清册校验完成，可进行【清册提交】"
+        current.status = ValidationRun.Status.DONE
+        current.findings = outcome.as_json()
+        current.blocking = outcome.blocking
+        current.steps_done = current.steps_total
+        current.finished_at = timezone.now()
+        with acting_as(current.started_by):
+            current.save(update_fields=["status", "findings", "blocking", "steps_done", "finished_at"])
+        if batch.state == BatchState.VALIDATING:
+            batch_transition(
+                batch=batch, to=to, acting_user=current.started_by, action=ACTION, reason=reason,
+                expect=BatchState.VALIDATING,
+            )
+            validated = None if outcome.blocking else current.roster_version
+            Batch.objects.filter(pk=batch.pk).update(validated_version=validated)
+    return current
+
+
+def _fail(run: ValidationRun, message: str) -> ValidationRun:
+    with transaction.atomic():
+        current = ValidationRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != ValidationRun.Status.RUNNING:
+            return current
+        batch = Batch.objects.select_for_update().get(pk=current.batch_id)
+        current.status = ValidationRun.Status.FAILED
+        current.error = message
+        current.finished_at = timezone.now()
+        with acting_as(current.started_by):
+            current.save(update_fields=["status", "error", "finished_at"])
+        if batch.state == BatchState.VALIDATING:
+            batch_transition(
+                batch=batch, to=BatchState.DRAFT, acting_user=current.started_by, action=ACTION, reason=message,
+                expect=BatchState.VALIDATING,
+            )
+    return current
+
+
+def validation_latest(*, batch: Batch) -> ValidationRun | None:
+    """The batch's most recent run (queued, running, done or failed), or None before any."""
+    return ValidationRun.objects.filter(batch=batch).order_by("-created_at", "-pk").first()
+
+
+def validation_is_current(*, run: ValidationRun, batch: Batch) -> bool:
+    """Is `run` a finished result of the roster as it is now (SPEC VAL preamble)? Adding or removing
+    people bumps batch.roster_version and makes it stale; ticks and confirmations do not. Pass a
+    freshly loaded batch."""
+    return run.status == ValidationRun.Status.DONE and run.batch_id == batch.pk and run.roster_version == batch.roster_version
+
+
+def validation_outcome(*, run: ValidationRun) -> ValidationOutcome | None:
+    """The stored outcome of a finished run (None while it runs or after a failure)."""
+    if run.status != ValidationRun.Status.DONE or not run.findings:
+        return None
+    return ValidationOutcome.from_json(run.findings)

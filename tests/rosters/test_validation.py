@@ -1,0 +1,231 @@
+"""【清册校验】 in the background (SPEC BAT-4, VAL, BAT-7): starting a run, the task, its result and
+whether that result is still current."""
+import datetime as dt
+
+import pytest
+
+from enrollment.models import Batch, BatchLog
+from enrollment.states import BatchAction, BatchState
+from rosters import tasks, validation
+from rosters.models import RosterEntry, ValidationRun, WorkStatus
+from rosters.reference import RosterError
+from rosters.rules import KIND_SITUATION, ValidationOutcome
+from rosters.services import roster_entries_delete
+from rosters.validation import (
+    validation_is_current,
+    validation_latest,
+    validation_outcome,
+    validation_run,
+    validation_start,
+)
+from tests.rosters.test_roster_services import make_batch
+from tests.rosters.test_rules import add_people, attach, enrolled_last_year, ss_unit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def batch(handbook_year):
+    """A continuing unit (100 people last year, one SS unit code of 100) with a clean roster of 100."""
+    batch = make_batch(year=handbook_year)
+    enrolled_last_year(batch, 100)
+    ss_unit(batch, "00108537", 100)
+    add_people(batch, 100)
+    return batch
+
+
+@pytest.fixture
+def user(batch):
+    return batch.account
+
+
+def fresh(batch) -> Batch:
+    return Batch.objects.get(pk=batch.pk)
+
+
+def log_of(batch) -> list[tuple[str, str, str]]:
+    return list(BatchLog.objects.filter(batch=batch, action="清册校验").values_list("from_state", "to_state", "reason"))
+
+
+def run_validation(batch, user, django_capture_on_commit_callbacks) -> ValidationRun:
+    """【清册校验】 with the task run as the demo runs it: eagerly, once the start commits."""
+    with django_capture_on_commit_callbacks(execute=True):
+        run = validation_start(batch=batch, acting_user=user)
+    run.refresh_from_db()
+    return run
+
+
+def test_start_moves_the_batch_to_validating_and_queues_a_run_of_its_roster_version(batch, user, django_capture_on_commit_callbacks):
+    # SPEC BAT-3: 清册校验中 shows progress only; the task starts once the transaction commits.
+    Batch.objects.filter(pk=batch.pk).update(roster_version=7, validated_version=6)
+    batch.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = validation_start(batch=batch, acting_user=user)
+    assert len(callbacks) == 1
+    batch = fresh(batch)
+    assert batch.state == BatchState.VALIDATING and batch.actions == [BatchAction.DETAIL]
+    assert batch.validated_version is None
+    assert (run.status, run.roster_version, run.steps_total, run.steps_done, run.started_by) == (
+        ValidationRun.Status.QUEUED, 7, 7, 0, user,
+    )
+    assert log_of(batch) == [(BatchState.DRAFT, BatchState.VALIDATING, "")]
+    callbacks[0]()  # the worker picks it up
+    run.refresh_from_db()
+    assert run.status == ValidationRun.Status.DONE and run.steps_done == 7
+
+
+def test_nothing_blocking_returns_to_draft_with_submit_offered(batch, user, django_capture_on_commit_callbacks):
+    # SPEC BAT-4: none → the batch stays 清册待校验 with its result and 【清册提交】.
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    batch = fresh(batch)
+    assert run.status == ValidationRun.Status.DONE and not run.blocking and run.finished_at
+    assert batch.state == BatchState.DRAFT and batch.validated_version == batch.roster_version == run.roster_version
+    assert batch.allows(BatchAction.SUBMIT)
+    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.DRAFT, "清册校验完成，可进行【清册提交】")
+    outcome = validation_outcome(run=run)
+    assert outcome.headcount.this == 100 and outcome.ratio.percent == 100 and not outcome.blocking
+
+
+def test_a_blocking_finding_makes_the_batch_invalid(batch, user, django_capture_on_commit_callbacks):
+    add_people(batch, 2, work_status=WorkStatus.RETIRED)
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    batch = fresh(batch)
+    assert run.blocking and batch.state == BatchState.INVALID and batch.validated_version is None
+    assert ValidationOutcome.from_json(run.findings).retired.count == 2
+    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.INVALID, "以下有2位人员,请移除!")
+    # 清册校验不通过 offers 【清册提交】 (BAT-4: the unit fixes and submits) and 【清册校验】 again.
+    assert batch.allows(BatchAction.SUBMIT) and batch.allows(BatchAction.VALIDATE)
+
+
+def test_an_invalid_batch_validates_again_once_fixed(batch, user, django_capture_on_commit_callbacks):
+    retired = add_people(batch, 1, work_status=WorkStatus.RETIRED)
+    run_validation(batch, user, django_capture_on_commit_callbacks)
+    roster_entries_delete(batch=fresh(batch), entry_ids=[retired[0].pk], acting_user=user)
+    second = run_validation(fresh(batch), user, django_capture_on_commit_callbacks)
+    batch = fresh(batch)
+    assert not second.blocking and batch.state == BatchState.DRAFT and batch.validated_version == second.roster_version
+    assert validation_latest(batch=batch) == second
+
+
+def test_a_missing_attachment_blocks_until_uploaded(handbook_year, django_capture_on_commit_callbacks):
+    batch = make_batch(year=handbook_year)
+    enrolled_last_year(batch, 100)
+    ss_unit(batch, "00108537", 100)
+    add_people(batch, 50)
+    run = run_validation(batch, batch.account, django_capture_on_commit_callbacks)
+    assert run.findings["blocking_reasons"] == ["请上传附件：情况说明（加盖公章）"]
+    assert fresh(batch).state == BatchState.INVALID
+    attach(batch, KIND_SITUATION.value)
+    run = run_validation(fresh(batch), batch.account, django_capture_on_commit_callbacks)
+    assert not run.blocking and validation_outcome(run=run).needs_review
+
+
+@pytest.mark.parametrize(
+    "state", [BatchState.VALIDATING, BatchState.IN_REVIEW, BatchState.ROSTER_APPROVED, BatchState.REVIEW_REJECTED]
+)
+def test_start_is_refused_where_the_state_does_not_offer_it(batch, user, state):
+    Batch.objects.filter(pk=batch.pk).update(state=state)
+    with pytest.raises(RosterError) as refused:
+        validation_start(batch=fresh(batch), acting_user=user)
+    label = BatchState(state).label
+    assert refused.value.message == f"批次当前状态为“{label}”，不能进行【清册校验】操作。"
+    assert not ValidationRun.objects.exists() and fresh(batch).state == state
+
+
+def test_a_double_click_starts_one_run(batch, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        validation_start(batch=batch, acting_user=user)
+        with pytest.raises(RosterError, match="清册校验中"):
+            validation_start(batch=batch, acting_user=user)  # the stale page still says 清册待校验
+    assert ValidationRun.objects.count() == 1
+
+
+def test_a_deleted_batch_cannot_be_validated(batch, user):
+    number = batch.number
+    Batch.objects.filter(pk=batch.pk).delete()
+    with pytest.raises(RosterError, match=f"批次 {number} 已删除"):
+        validation_start(batch=batch, acting_user=user)
+
+
+def test_the_task_is_idempotent(batch, user, django_capture_on_commit_callbacks):
+    # STYLE.md §7: a second delivery of the message leaves a finished run alone.
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    first = (run.status, run.findings, run.blocking, run.finished_at)
+    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
+    again = validation_run(run=ValidationRun.objects.get(pk=run.pk))
+    assert (again.status, again.findings, again.blocking, again.finished_at) == first
+    assert len(log_of(batch)) == 2  # 清册待校验 → 清册校验中 → 清册待校验, nothing more
+    assert tasks.run_validation(10**9) == "missing"
+
+
+def test_a_redelivered_running_run_finishes_once(batch, user, django_capture_on_commit_callbacks):
+    # A worker died mid-run (acks_late): the run is still "running"; the next delivery finishes it.
+    with django_capture_on_commit_callbacks(execute=False):
+        run = validation_start(batch=batch, acting_user=user)
+    ValidationRun.objects.filter(pk=run.pk).update(status=ValidationRun.Status.RUNNING, steps_done=3)
+    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
+    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
+    assert fresh(batch).state == BatchState.DRAFT and len(log_of(batch)) == 2
+
+
+def test_a_failure_is_stored_and_the_batch_goes_back_to_draft(batch, user, django_capture_on_commit_callbacks, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(validation, "validate_roster", broken)
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    message = f"清册校验失败：系统处理时出错，参保清册未改变。请重新点击【清册校验】；如仍失败，请联系技术支持（校验编号 {run.pk}）。"
+    assert (run.status, run.error) == (ValidationRun.Status.FAILED, message)
+    assert validation_outcome(run=run) is None
+    batch = fresh(batch)
+    assert batch.state == BatchState.DRAFT and batch.validated_version is None
+    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.DRAFT, message)
+    assert batch.allows(BatchAction.VALIDATE) and not batch.allows(BatchAction.SUBMIT)
+    # Failed runs stay failed: a redelivery does not run them again.
+    monkeypatch.undo()
+    assert tasks.run_validation(run.pk) == ValidationRun.Status.FAILED
+
+
+def test_progress_is_written_while_the_rules_run(batch, user, django_capture_on_commit_callbacks, monkeypatch):
+    seen = []
+    real = validation.validate_roster
+
+    def watching(*, batch, progress):
+        def spy(done, total):
+            progress(done, total)
+            current = ValidationRun.objects.get(batch=batch)
+            seen.append((current.status, current.steps_done, current.steps_total, Batch.objects.get(pk=batch.pk).state))
+
+        return real(batch=batch, progress=spy)
+
+    monkeypatch.setattr(validation, "validate_roster", watching)
+    run_validation(batch, user, django_capture_on_commit_callbacks)
+    assert seen == [(ValidationRun.Status.RUNNING, step, 7, BatchState.VALIDATING) for step in range(1, 8)]
+
+
+def test_ticks_keep_the_result_current_and_removing_a_person_makes_it_stale(batch, user, django_capture_on_commit_callbacks):
+    # SPEC VAL preamble: ticks and confirmations are stored with the entries and do not make the result
+    # stale; adding or removing people does.
+    old = add_people(batch, 1, birth_date=dt.date(1960, 1, 1), still_contributing=True)
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    batch = fresh(batch)
+    assert validation_is_current(run=run, batch=batch) and batch.allows(BatchAction.SUBMIT)
+    RosterEntry.objects.filter(pk=old[0].pk).update(still_contributing=False)  # the 社保尚在缴金 tick, off
+    RosterEntry.objects.filter(pk=old[0].pk).update(still_contributing=True)  # and on again
+    RosterEntry.objects.filter(batch=batch).update(unmatched_confirmed=True)  # 人员确认
+    batch = fresh(batch)
+    assert validation_is_current(run=run, batch=batch) and batch.allows(BatchAction.SUBMIT)
+    roster_entries_delete(batch=batch, entry_ids=[old[0].pk], acting_user=user)
+    batch = fresh(batch)
+    assert not validation_is_current(run=run, batch=batch)
+    assert batch.state == BatchState.DRAFT and not batch.allows(BatchAction.SUBMIT)
+
+
+def test_a_run_that_is_not_finished_is_not_current(batch, user, django_capture_on_commit_callbacks):
+    assert validation_latest(batch=batch) is None
+    with django_capture_on_commit_callbacks(execute=False):
+        run = validation_start(batch=batch, acting_user=user)
+    assert validation_latest(batch=batch) == run
+    assert not validation_is_current(run=run, batch=fresh(batch))
+    other = make_batch(year=batch.coverage_year)
+    assert not validation_is_current(run=run, batch=other)
