@@ -5,3 +5,6 @@ from .views import imports, roster
 app_name = "rosters"
 
 urlpatterns = roster.urlpatterns + imports.urlpatterns
+
+from .views import submission  # noqa: E402  (【清册提交】, SPEC BAT-4)
+urlpatterns += submission.urlpatterns

@@ -1,0 +1,328 @@
+"""【清册提交】 and the association's review of a submitted roster (SPEC BAT-4, BAT-10, ROS-11, COV-1,
+COV-3, VAL-7, BO-1).
+
+`batch_submit` re-runs the rules on the current roster with the real coverage start, then in one
+transaction writes the year's registry rows (one per person, UNIQUE (year, id_hash): the database
+decides who holds a person when two units submit at once), the coverage dates of the batch and of
+every entry, and moves the batch to 清册校验通过 or, when attachments are required, to 职保会待审核.
+Everything is set-based: one INSERT … SELECT and one UPDATE whatever the roster's size.
+
+`batch_review_approve` / `batch_review_reject` are the reviewer's two buttons; `registry_release`
+frees a batch's people again (withdrawal BAT-6, cancellation BAT-11).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from enrollment.models import Batch, HandlerInfo
+from enrollment.services import EnrollmentError, batch_transition
+from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
+from mutualaid.audit import acting_as
+from mutualaid.pii import mask_mobile
+
+from .models import EnrolmentRegistry, RosterEntry, ValidationRun
+from .reference import RosterError
+from .rules import validate_roster, validation_steps_total
+from .selectors import roster_masked_id
+from .services import roster_audit
+
+# SPEC BAT-4: the 承诺书 must be ticked (【我已阅读并同意】) before 【确认提交】.
+MESSAGE_NOT_AGREED = "请阅读承诺书并勾选“我已阅读并同意”"
+SUBMIT_ACTION = "清册提交"
+APPROVE_ACTION = "职保会审核通过"
+REJECT_ACTION = "职保会审核不通过"
+# How many held people a refusal names one by one (the rest are counted).
+HELD_NAMED = 5
+
+
+# --- 清册提交 (SPEC BAT-4) ----------------------------------------------------------------------------
+
+
+def submission_coverage(*, batch: Batch, at: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """起保日期 and 终保日期 of `batch` if it were submitted at `at` (SPEC COV-1): a centralised batch
+    covers the year's coverage_start..coverage_end; an instant one starts the day after submission
+    (Asia/Shanghai local date + 1, never before the year's start) and ends with the year."""
+    year = batch.coverage_year
+    if batch.kind == BatchKind.CENTRALISED:
+        return year.coverage_start, year.coverage_end
+    at = at or timezone.now()
+    tomorrow = timezone.localtime(at, timezone.get_default_timezone()).date() + dt.timedelta(days=1)
+    return max(tomorrow, year.coverage_start), year.coverage_end
+
+
+def _refuse_state(batch: Batch) -> None:
+    """SPEC BAT-3, BAT-4: 【清册提交】 only from 清册待校验 with a current validation, 清册校验不通过 and
+    职保会审核不通过. Raises RosterError saying what to do instead."""
+    if batch.allows(BatchAction.SUBMIT):
+        return
+    state = batch.get_state_display()
+    if batch.state in HOLDING_STATES:  # the second click of a double click, or another browser
+        raise RosterError(f"批次 {batch.number} 的清册已提交（当前状态：{state}），无需重复提交。")
+    if batch.state == BatchState.DRAFT:
+        if batch.validated_version is None:
+            raise RosterError("请先点击【清册校验】，校验通过后再提交清册。")
+        raise RosterError("参保清册校验后有人员增减，请重新点击【清册校验】，校验通过后再提交清册。")
+    if batch.state == BatchState.VALIDATING:
+        raise RosterError("清册正在校验中，请等待校验完成后再提交。")
+    raise RosterError(f"批次当前状态为“{state}”，不能进行【清册提交】操作。")
+
+
+def _refuse_outside_window(batch: Batch, at: dt.datetime, start: dt.date, end: dt.date) -> None:
+    """SPEC BAT-10: a centralised batch is submitted only inside the centralised window; an instant
+    one only while a day of coverage is left after the day of submission (COV-1)."""
+    year = batch.coverage_year
+    if batch.kind == BatchKind.CENTRALISED and not year.centralised_window_open(at):
+        if at < year.centralised_opens_at:
+            opens = timezone.localtime(year.centralised_opens_at)
+            raise RosterError(f"{year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，届时方可提交清册。")
+        raise RosterError(
+            f"{year.year}年度集中参保通道已关闭（截止{year.centralised_last_day:%Y年%-m月%-d日}24时），"
+            "集中参保批次不能再提交清册；遗漏的人员请通过【即时参保办理】参保。"
+        )
+    if start > end:
+        raise RosterError(
+            f"{year.year}年度保障期至{end:%Y年%-m月%-d日}结束，今日提交已无保障期，请在下一保障年度的参保通道开启后办理。"
+        )
+
+
+def _blocking_message(reasons: list[str]) -> str:
+    """SPEC BAT-4: what still blocks, one numbered sentence each."""
+    listed = "；".join(f"{number}. {reason.rstrip('。；;')}" for number, reason in enumerate(reasons, 1))
+    return f"清册校验未通过，暂不能提交：{listed}。请按清册校验结果处理后再点击【清册提交】。"
+
+
+def _registry_insert(*, batch: Batch, at: dt.datetime) -> int:
+    """One registry row per roster entry of `batch` (SPEC ROS-11), in one INSERT … SELECT: no row
+    passes through Python. Raises IntegrityError when a person is held already (UNIQUE year, id_hash)."""
+    quote = connection.ops.quote_name
+    registry, entries = EnrolmentRegistry._meta, RosterEntry._meta
+    column = lambda meta, name: quote(meta.get_field(name).column)  # noqa: E731
+    sql = (
+        f"INSERT INTO {quote(registry.db_table)} "
+        f"({column(registry, 'year')}, {column(registry, 'id_hash')}, {column(registry, 'batch')}, {column(registry, 'created_at')}) "
+        f"SELECT %s, {column(entries, 'id_hash')}, %s, %s FROM {quote(entries.db_table)} WHERE {column(entries, 'batch')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [batch.coverage_year.year, batch.pk, connection.ops.adapt_datetimefield_value(at), batch.pk]
+        )
+        return cursor.rowcount
+
+
+def registry_release(*, batch: Batch) -> int:
+    """Free the people `batch` holds in its year's registry (SPEC ROS-11: a withdrawn or cancelled
+    batch holds nobody; BAT-6, BAT-11 call this in their transaction). Returns how many were freed."""
+    deleted, _ = EnrolmentRegistry.objects.filter(batch=batch).delete()
+    return deleted
+
+
+def _holder_contact(batch: Batch) -> str:
+    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_name", "handler_mobile").first()
+    if handler is None:
+        return ""
+    parts = [
+        f"经办人：{handler.handler_name}" if handler.handler_name else "",
+        f"联系电话：{mask_mobile(handler.handler_mobile)}" if handler.handler_mobile else "",
+    ]
+    contact = "，".join(part for part in parts if part)
+    return f"（{contact}）" if contact else ""
+
+
+def held_message(*, batch: Batch) -> str:
+    """SPEC ROS-11: the people of `batch` already held by another batch of the year, each with the
+    unit holding them and its handler's name and masked mobile (`身份信息被XXX单位占用`). Also names
+    a number entered twice in this batch (as 身份证 and as 非身份证). Empty when nobody is held."""
+    year = batch.coverage_year.year
+    own = RosterEntry.objects.filter(batch=batch)
+    held = list(
+        EnrolmentRegistry.objects.filter(year=year, id_hash__in=own.values("id_hash"))
+        .exclude(batch=batch)
+        .select_related("batch")
+        .order_by("pk")
+    )
+    if held:
+        people = {entry.id_hash: entry for entry in own.filter(id_hash__in=[row.id_hash for row in held[:HELD_NAMED]])}
+        contacts: dict[int, str] = {}
+        sentences = []
+        for row in held[:HELD_NAMED]:
+            entry = people.get(row.id_hash)
+            if entry is None:
+                continue
+            if row.batch_id not in contacts:
+                contacts[row.batch_id] = _holder_contact(row.batch)
+            sentences.append(
+                f"{entry.name}（{roster_masked_id(entry)}）身份信息被{row.batch.unit_name}单位占用{contacts[row.batch_id]}"
+            )
+        more = f"；另有{len(held) - HELD_NAMED}人被其他单位占用" if len(held) > HELD_NAMED else ""
+        return (
+            "；".join(sentences) + more + "。同一人员每个保障年度只能参保一次，请将以上人员移出参保清册后重新提交。"
+        )
+    twice = (
+        own.values("id_hash").order_by().annotate(times=Count("id"))
+        .filter(times__gt=1)
+        .values_list("id_hash", flat=True)[:1]
+    )
+    entry = own.filter(id_hash__in=list(twice)).order_by("pk").first()
+    if entry is not None:
+        return (
+            f"{entry.name}（{roster_masked_id(entry)}）在本批次清册中以“身份证”和“非身份证”各登记了一次，"
+            "请删除其中一条后重新提交。"
+        )
+    return ""
+
+
+def _record_outcome(*, batch: Batch, outcome, acting_user, at: dt.datetime) -> ValidationRun:
+    """The rules' result at submission, stored like a 清册校验 run: the reviewer sees what was checked
+    with the real start date (SPEC VAL-7, BO-1), and the result page shows the same."""
+    steps = validation_steps_total()
+    with acting_as(acting_user):
+        return ValidationRun.objects.create(
+            batch=batch,
+            roster_version=batch.roster_version,
+            status=ValidationRun.Status.DONE,
+            steps_total=steps,
+            steps_done=steps,
+            findings=outcome.as_json(),
+            blocking=False,
+            started_by=acting_user,
+            finished_at=at,
+        )
+
+
+def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | None = None) -> Batch:
+    """【清册提交】 (SPEC BAT-4, BAT-10, ROS-11, COV-1, COV-3).
+
+    Requires a state that allows it (清册待校验 with a current validation, 清册校验不通过, 职保会审核不通过),
+    the 承诺书 ticked (`agreed`), and for a centralised batch the centralised window open. Under the
+    batch's lock (so the roster cannot change meanwhile) it re-runs the rules with the real start
+    date and refuses if anything blocks; then it replaces the batch's registry rows (a resubmission
+    after 职保会审核不通过), writes the coverage dates of the batch and every entry and moves the batch
+    to 清册校验通过, or to 职保会待审核 when attachments were required (VAL-4 outside the band, a new
+    unit). `at` is the moment of submission (now by default).
+
+    Raises RosterError with a message for the unit: the state, the agreement, the window, the list of
+    blocking findings, or the people held by another unit (nothing is written then).
+    """
+    at = at or timezone.now()
+    current = Batch.objects.select_related("coverage_year", "code").filter(pk=batch.pk).first()
+    if current is None:
+        raise RosterError(f"批次 {batch.number} 已删除。")
+    _refuse_state(current)
+    if not agreed:
+        raise RosterError(MESSAGE_NOT_AGREED)
+    start, end = submission_coverage(batch=current, at=at)
+    _refuse_outside_window(current, at, start, end)
+    try:
+        with transaction.atomic():
+            locked = Batch.objects.select_for_update().select_related("coverage_year", "code").get(pk=current.pk)
+            _refuse_state(locked)  # checked again under the lock: a double click stops here
+            # A resubmission's own rows go first, so the rules and the insert see only other batches.
+            registry_release(batch=locked)
+            outcome = validate_roster(batch=locked, on=start)
+            if outcome.blocking:
+                raise RosterError(_blocking_message(list(outcome.blocking_reasons)))
+            people = _registry_insert(batch=locked, at=at)
+            _record_outcome(batch=locked, outcome=outcome, acting_user=acting_user, at=at)
+            RosterEntry.objects.filter(batch=locked).update(coverage_start=start, coverage_end=end)
+            locked.submitted_at, locked.coverage_start, locked.coverage_end = at, start, end
+            with acting_as(acting_user):
+                locked.save(update_fields=["submitted_at", "coverage_start", "coverage_end", "updated_at"])
+            to = BatchState.IN_REVIEW if outcome.needs_review else BatchState.ROSTER_APPROVED
+            moved = batch_transition(
+                batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION, expect=locked.state
+            )
+            roster_audit(
+                batch=locked,
+                acting_user=acting_user,
+                action=SUBMIT_ACTION,
+                registered=people,
+                coverage=f"{start.isoformat()}~{end.isoformat()}",
+                state=moved.get_state_display(),
+            )
+    except IntegrityError:
+        # SPEC ROS-11: the unique index decided (another unit submitted the same person first, or
+        # at the same moment and committed first). Everything above was rolled back.
+        raise RosterError(
+            held_message(batch=current) or "有人员的身份信息刚被其他单位占用，请刷新参保清册后重新提交。"
+        ) from None
+    except EnrollmentError as error:  # the transition table refused (state moved under us)
+        raise RosterError(error.message) from None
+    batch.state, batch.submitted_at = moved.state, moved.submitted_at
+    batch.coverage_start, batch.coverage_end = moved.coverage_start, moved.coverage_end
+    return moved
+
+
+# --- 职保会审核 (SPEC VAL-7, BO-1) ---------------------------------------------------------------------
+
+
+def _email_handler_on_commit(*, batch: Batch, subject: str, template: str, context: dict) -> None:
+    """E-mail the batch's handler (经办人邮箱 of 经办人填报) once the transaction commits."""
+    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_email", "handler_name").first()
+    to = handler.handler_email if handler else ""
+    if not to:
+        return
+    body = render_to_string(template, {"batch": batch, "handler": handler, **context})
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))
+
+
+def _lock_in_review(batch: Batch) -> Batch:
+    locked = Batch.objects.select_for_update().select_related("coverage_year", "code").filter(pk=batch.pk).first()
+    if locked is None:
+        raise RosterError(f"批次 {batch.number} 已删除。")
+    if locked.state != BatchState.IN_REVIEW:  # a double click or a second reviewer came first
+        raise RosterError(f"批次 {locked.number} 当前状态为“{locked.get_state_display()}”，无需重复审核。")
+    return locked
+
+
+@transaction.atomic
+def batch_review_approve(*, batch: Batch, acting_user) -> Batch:
+    """【审核通过】 (SPEC VAL-7): 职保会待审核 → 职保会审核通过, written to 操作日志, the handler e-mailed.
+    Raises RosterError when the batch is no longer waiting for review (nothing happens twice)."""
+    locked = _lock_in_review(batch)
+    try:
+        moved = batch_transition(
+            batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION,
+            expect=BatchState.IN_REVIEW,
+        )
+    except EnrollmentError as error:
+        raise RosterError(error.message) from None
+    _email_handler_on_commit(
+        batch=moved,
+        subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核通过",
+        template="rosters/email/review_approved.txt",
+        context={},
+    )
+    return moved
+
+
+@transaction.atomic
+def batch_review_reject(*, batch: Batch, acting_user, reason: str) -> Batch:
+    """【审核不通过】 with a reason (SPEC VAL-7): 职保会待审核 → 职保会审核不通过; the reason is in the
+    操作日志 the unit reads under 【查看详情】 and in the e-mail to the handler. The unit then corrects
+    roster or attachments and submits again (its registry rows are replaced then). Raises RosterError
+    without a reason or when the batch is no longer waiting for review."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RosterError("请填写审核不通过的原因。")
+    locked = _lock_in_review(batch)
+    try:
+        moved = batch_transition(
+            batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
+            reason=reason, expect=BatchState.IN_REVIEW,
+        )
+    except EnrollmentError as error:
+        raise RosterError(error.message) from None
+    _email_handler_on_commit(
+        batch=moved,
+        subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核不通过",
+        template="rosters/email/review_rejected.txt",
+        context={"reason": reason},
+    )
+    return moved
