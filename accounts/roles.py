@@ -48,6 +48,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # audit record of a bulk write, so nobody changes or deletes one.
             "rosters.view_referenceload",
             "rosters.add_referenceload",
+            # SPEC VAL-7, BO-1: 清册审核 (the BatchReview proxy of Batch); change is the right to review.
+            "rosters.view_batchreview",
+            "rosters.change_batchreview",
         }
         | _VIEW_AUDIT
     ),

@@ -1,4 +1,4 @@
-"""Reference-data loads in the back office (SPEC REF-1..REF-4, BO-3, X-2).
+"""Reference-data loads and 清册审核 in the back office (SPEC REF-1..REF-4, BO-1, BO-3, VAL-7, X-2).
 
 - 参考数据导入: the list of loads (who loaded what, when, with which counts), 15 a page.
 - 【上传参考数据】 (the admin's add page): kind, coverage year and the file (CSV, gzip-compressed CSV or
@@ -12,6 +12,8 @@
 Reviewers hold view and add on ReferenceLoad (accounts/roles.py); nobody changes or deletes a load,
 which is the audit record of a bulk write (SPEC X-2). Without the permission every URL answers 403;
 unit administrators and strangers are sent to the login by the admin site.
+
+清册审核 (the batches 职保会待审核) is at the end of the file: see the comment there.
 """
 import datetime as dt
 import uuid
@@ -20,24 +22,41 @@ from pathlib import Path
 from auditlog.signals import accessed
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from enrollment.admin import _PAGE_CONTEXT, _BackOfficeAdmin, _local, _with_page_styles
-from enrollment.models import CoverageYear
+from enrollment.admin import (
+    _PAGE_CONTEXT,
+    BACKOFFICE_QUEUE_SOURCES,
+    QueueLine,
+    _BackOfficeAdmin,
+    _deadline_text,
+    _local,
+    _with_page_styles,
+    overdue_cutoff,
+)
+from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
+from enrollment.states import STATE_BADGES, BatchState
+from mutualaid.attachments import attachment_response, attachments_of
+from mutualaid.pii import mask_mobile
 from mutualaid.tasks import enqueue_on_commit
+from mutualaid.workdays import working_deadline
 
-from .models import ReferenceLoad
-from .reference import SPECS
+from .models import BatchReview, ReferenceLoad, ValidationRun
+from .reference import SPECS, RosterError
+from .rules import ValidationOutcome
+from .validation import validation_outcome
+from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
 
 Kind = ReferenceLoad.Kind
@@ -393,3 +412,367 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
             report.open("rb"), as_attachment=True, filename=file_name, content_type="text/csv; charset=utf-8"
         )
 
+
+
+# --- 清册审核 (SPEC VAL-7, BO-1, BAT-4) ---------------------------------------------------------------
+#
+# The batches 职保会待审核 (attachments were required at 清册提交: VAL-4 outside the band, or a new unit),
+# oldest submission first, with the 2-working-day deadline of the batch's coverage year (YEAR-1,
+# YEAR-3) and 已超期 in red; below them the batches reviewed before (latest first). The page shows
+# the validation result stored at submission (VAL-3 numbers, the VAL-4 table, counts) beside the
+# attachments, the 操作日志, and the two buttons, which call rosters.submission's services: they lock
+# the batch and expect 职保会待审核, so a double click or a second reviewer changes nothing twice.
+# Reviewers hold rosters.view_batchreview and rosters.change_batchreview (the right to review).
+
+
+# The states a batch has after a review; with 职保会待审核 they make the queue's 状态 filter.
+REVIEW_STATES = (BatchState.IN_REVIEW, BatchState.REVIEW_APPROVED, BatchState.REVIEW_REJECTED)
+
+
+def batch_review_deadline(batch) -> dt.datetime:
+    """24:00 of the Nth working day after the day of 清册提交, N = the batch's coverage year's
+    batch_review_working_days (SPEC YEAR-1, YEAR-3; the handbook: 审核时间为提交申请后2个工作日)."""
+    return working_deadline(batch.submitted_at, batch.coverage_year.batch_review_working_days)
+
+
+def _batch_badge(batch) -> str:
+    """The portal's badge colour of the state (UI.md), in the back office's badge classes."""
+    colour = STATE_BADGES[batch.state].removeprefix("badge-state-")
+    return format_html('<span class="state-badge state-{}">{}</span>', colour, batch.get_state_display())
+
+
+def _pending_review():
+    return BatchReview.objects.filter(state=BatchState.IN_REVIEW, submitted_at__isnull=False)
+
+
+def _overdue_pending():
+    """Batches 职保会待审核 past their deadline: one cutoff per working-day setting in use (usually one)."""
+    pending = _pending_review()
+    overdue = pending.none()
+    for days in pending.values_list("coverage_year__batch_review_working_days", flat=True).distinct().order_by():
+        cutoff = overdue_cutoff(working_days=days)
+        overdue = overdue | pending.filter(coverage_year__batch_review_working_days=days, submitted_at__lt=cutoff)
+    return overdue
+
+
+class BatchReviewStateFilter(admin.SimpleListFilter):
+    title = "状态"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state.value, state.label) for state in REVIEW_STATES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+class BatchReviewOverdueFilter(admin.SimpleListFilter):
+    """审核期限: the batches 职保会待审核 past their deadline (SPEC BO-1, YEAR-3)."""
+
+    title = "审核期限"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "已超期")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(pk__in=_overdue_pending().values("pk"))
+
+
+@admin.register(BatchReview)
+class BatchReviewAdmin(_BackOfficeAdmin):
+    """清册审核 (SPEC VAL-7, BO-1): read only; the decision is the two buttons of the page."""
+
+    list_display = (
+        "number",
+        "code_column",
+        "unit_name",
+        "kind_column",
+        "submitted_at_column",
+        "deadline_column",
+        "state_badge",
+    )
+    list_display_links = ("number",)
+    list_filter = (BatchReviewStateFilter, "kind", BatchReviewOverdueFilter)
+    list_select_related = ("code", "coverage_year")
+    search_fields = ("number", "code__code", "unit_name")
+    search_help_text = "可按参保批次、参保编码或单位名称搜索"
+    change_form_template = "admin/rosters/batchreview/change_form.html"
+    change_list_template = "admin/rosters/batchreview/change_list.html"
+    actions = None
+    fieldsets = (
+        (
+            "参保批次",
+            {
+                "fields": (
+                    "number",
+                    "code_column",
+                    "unit_name",
+                    "kind_column",
+                    "year_column",
+                    "headcount_column",
+                    "coverage_column",
+                    "account_column",
+                )
+            },
+        ),
+        ("经办人", {"fields": ("handler_name_column", "handler_mobile_column", "handler_email_column")}),
+    )
+    readonly_fields = (
+        "code_column",
+        "kind_column",
+        "year_column",
+        "headcount_column",
+        "coverage_column",
+        "account_column",
+        "handler_name_column",
+        "handler_mobile_column",
+        "handler_email_column",
+    )
+
+    # --- permissions: nothing is added, edited or deleted here ------------------------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def may_review(self, request) -> bool:
+        return request.user.has_perm("rosters.change_batchreview")
+
+    # --- the list -------------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        """Batches ever submitted for review: 职保会待审核 first (oldest submission first), then the
+        others, latest change first."""
+        sent_to_review = BatchLog.objects.filter(batch=OuterRef("pk"), to_state=BatchState.IN_REVIEW)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(Q(state__in=REVIEW_STATES) | Q(Exists(sent_to_review)))
+            .select_related("code", "coverage_year", "account")
+            .annotate(
+                queue_rank=Case(When(state=BatchState.IN_REVIEW, then=Value(0)), default=Value(1), output_field=IntegerField()),
+                pending_since=Case(When(state=BatchState.IN_REVIEW, then=F("submitted_at"))),
+            )
+        )
+
+    def get_ordering(self, request):
+        return (F("queue_rank").asc(), F("pending_since").asc(nulls_last=True), F("updated_at").desc(), F("pk").desc())
+
+    def get_list_note(self, request) -> str:
+        year = coverage_year_current()
+        days = year.batch_review_working_days if year else 2
+        return (
+            f"清册提交时需上传附件的参保批次（社保比例不在范围内或新参保单位）。职保会待审核的排在前面，先提交的在前；"
+            f"审核时限为提交后 {days} 个工作日（至第 {days} 个工作日24时），超过期限仍未审核的标为“已超期”。"
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        now, by_day = timezone.now(), {}
+        for batch in changelist.result_list:
+            if batch.submitted_at is None:
+                continue
+            key = (timezone.localdate(batch.submitted_at), batch.coverage_year.batch_review_working_days)
+            if key not in by_day:
+                by_day[key] = batch_review_deadline(batch)
+            batch.review_deadline, batch.review_now = by_day[key], now
+        return changelist
+
+    @admin.display(description="参保编码", ordering="code__code")
+    def code_column(self, obj):
+        return obj.code.code
+
+    @admin.display(description="参保类型", ordering="kind")
+    def kind_column(self, obj):
+        return obj.get_kind_display()
+
+    @admin.display(description="提交时间", ordering="submitted_at")
+    def submitted_at_column(self, obj):
+        return _local(obj.submitted_at)
+
+    @admin.display(description="审核期限", ordering="submitted_at")
+    def deadline_column(self, obj):
+        if obj.submitted_at is None:
+            return "-"
+        deadline = getattr(obj, "review_deadline", None) or batch_review_deadline(obj)
+        now = getattr(obj, "review_now", None) or timezone.now()
+        text = _deadline_text(deadline)
+        if obj.state == BatchState.IN_REVIEW and now > deadline:
+            return format_html('<span class="overdue-text">{}</span> <span class="state-badge state-overdue">已超期</span>', text)
+        return text
+
+    @admin.display(description="状态", ordering="state")
+    def state_badge(self, obj):
+        return _batch_badge(obj)
+
+    # --- the page -------------------------------------------------------------------------------------
+
+    @admin.display(description="保障年度")
+    def year_column(self, obj):
+        return str(obj.coverage_year)
+
+    @admin.display(description="参保人数")
+    def headcount_column(self, obj):
+        return f"{obj.entries.count()} 人"
+
+    @admin.display(description="保障期限")
+    def coverage_column(self, obj):
+        if not obj.coverage_start:
+            return "-"
+        return f"{obj.coverage_start:%Y-%m-%d} 至 {obj.coverage_end:%Y-%m-%d}"
+
+    @admin.display(description="平台账号")
+    def account_column(self, obj):
+        account = obj.account
+        return f"{account.username}（{account.unit_name}）" if account.unit_name else account.username
+
+    def _handler(self, obj):
+        if not hasattr(obj, "_handler_cache"):
+            obj._handler_cache = HandlerInfo.objects.filter(code_id=obj.code_id).first()
+        return obj._handler_cache
+
+    @admin.display(description="经办人姓名")
+    def handler_name_column(self, obj):
+        handler = self._handler(obj)
+        return handler.handler_name if handler else "-"
+
+    @admin.display(description="经办人电话")
+    def handler_mobile_column(self, obj):
+        handler = self._handler(obj)
+        return mask_mobile(handler.handler_mobile) if handler and handler.handler_mobile else "-"
+
+    @admin.display(description="经办人邮箱")
+    def handler_email_column(self, obj):
+        handler = self._handler(obj)
+        return handler.handler_email if handler else "-"
+
+    def _outcome(self, obj) -> tuple[ValidationRun | None, ValidationOutcome | None]:
+        """The latest finished validation of the batch: at 清册提交 the rules ran again and were
+        stored (rosters.submission), so this is what the unit submitted."""
+        run = ValidationRun.objects.filter(batch=obj, status=ValidationRun.Status.DONE).order_by("-created_at", "-pk").first()
+        return run, (validation_outcome(run=run) if run is not None else None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        run, outcome = self._outcome(obj)
+        attachments = [
+            {
+                "name": attachment.original_name,
+                "kind": attachment.kind,
+                "size_kb": max(1, round(attachment.size / 1024)),
+                "is_image": attachment.is_image,
+                "url": self._url("attachment", obj, attachment.pk),
+                "download_url": self._url("attachment", obj, attachment.pk) + "?download=1",
+            }
+            for attachment in attachments_of(obj)
+        ]
+        may_review = self.may_review(request) and obj.state == BatchState.IN_REVIEW
+        deadline = batch_review_deadline(obj) if obj.submitted_at else None
+        context = {
+            **({"title": f"审核参保批次 {obj.number}"} if may_review else {"title": f"参保批次 {obj.number}"}),
+            "state_badge": _batch_badge(obj),
+            "submitted_at_text": _local(obj.submitted_at),
+            "deadline_text": _deadline_text(deadline) if deadline else "-",
+            "overdue": bool(deadline and obj.state == BatchState.IN_REVIEW and timezone.now() > deadline),
+            "run": run,
+            "outcome": outcome,
+            "attachments": attachments,
+            "attachment_kind_label": "附件",
+            "log": list(obj.log.select_related("actor").order_by("at", "pk")),
+            "may_review": may_review,
+            "approve_url": self._with_filters(request, self._url("approve", obj)),
+            "reject_url": self._with_filters(request, self._url("reject", obj)),
+            "handler": self._handler(obj),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    # --- 【审核通过】, 【审核不通过】 and the attachments ----------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
+        return [
+            path("<path:object_id>/approve/", wrap(self.approve_view), name="rosters_batchreview_approve"),
+            path("<path:object_id>/reject/", wrap(self.reject_view), name="rosters_batchreview_reject"),
+            path(
+                "<path:object_id>/attachments/<int:attachment_id>/",
+                wrap(self.attachment_view),
+                name="rosters_batchreview_attachment",
+            ),
+        ] + super().get_urls()
+
+    def _url(self, action: str, obj, *extra) -> str:
+        return reverse(f"admin:rosters_batchreview_{action}", args=[obj.pk, *extra], current_app=self.admin_site.name)
+
+    def _reviewable(self, request, object_id):
+        if not self.may_review(request):
+            raise PermissionDenied
+        return self.get_object(request, unquote(object_id))
+
+    def _back_to_page(self, request, obj):
+        return redirect(self._with_filters(request, self._change_url(obj)))
+
+    def _review_done(self, request, obj, message: str):
+        self.log_change(request, obj, message)
+        messages.success(request, message)
+        return redirect(self._changelist_url(request))
+
+    def approve_view(self, request, object_id):
+        obj = self._reviewable(request, object_id)
+        if request.method != "POST":  # the confirmation is the dialog on the page
+            return self._back_to_page(request, obj)
+        try:
+            batch = batch_review_approve(batch=obj, acting_user=request.user)
+        except RosterError as error:
+            messages.error(request, error.message)
+            return self._back_to_page(request, obj)
+        return self._review_done(
+            request, obj, f"参保批次 {batch.number}（{batch.unit_name}）职保会审核通过，已发邮件通知经办人。"
+        )
+
+    def reject_view(self, request, object_id):
+        obj = self._reviewable(request, object_id)
+        if request.method != "POST":
+            return self._back_to_page(request, obj)
+        reason = request.POST.get("reason", "")
+        try:
+            batch = batch_review_reject(batch=obj, acting_user=request.user, reason=reason)
+        except RosterError as error:
+            messages.error(request, error.message)
+            return self._back_to_page(request, obj)
+        return self._review_done(
+            request,
+            obj,
+            f"参保批次 {batch.number}（{batch.unit_name}）职保会审核不通过，已发邮件将原因通知经办人：{reason.strip()}",
+        )
+
+    def attachment_view(self, request, object_id, attachment_id):
+        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
+        # Only an attachment of this very batch: another one's id answers 404.
+        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
+        return attachment_response(attachment, download=request.GET.get("download") == "1")
+
+
+def batch_review_queue(user) -> QueueLine | None:
+    """清册审核 on the 待办 panel (SPEC BO-1): batches 职保会待审核, and how many are past the deadline."""
+    if not user.has_perm("rosters.view_batchreview"):
+        return None
+    url = reverse("admin:rosters_batchreview_changelist")
+    return QueueLine(
+        label="清册审核",
+        url=f"{url}?state={BatchState.IN_REVIEW.value}",
+        count=_pending_review().count(),
+        overdue=_overdue_pending().count(),
+        overdue_url=f"{url}?overdue=yes&state={BatchState.IN_REVIEW.value}",
+    )
+
+
+BACKOFFICE_QUEUE_SOURCES.append(batch_review_queue)

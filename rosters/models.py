@@ -322,3 +322,20 @@ class ValidationRun(models.Model):
 
     def __str__(self):
         return f"{self.batch.number} {self.get_status_display()}"
+
+
+# --- 清册审核 in the back office (SPEC VAL-7, BO-1) ----------------------------------------------------
+
+from enrollment.models import Batch  # noqa: E402  (rosters may import enrollment: ARCHITECTURE.md)
+
+
+class BatchReview(Batch):
+    """The batches 职保会待审核 as the back office's review queue (rosters/admin.py): a proxy of Batch,
+    so the queue has its own permissions (rosters.view_batchreview, rosters.change_batchreview = the
+    right to review) without a table of its own. The decision moves the batch through
+    rosters.submission.batch_review_approve / batch_review_reject, never through the form."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "清册审核"
+        verbose_name_plural = "清册审核"
