@@ -16,6 +16,7 @@ from mutualaid.audit import acting_as
 
 from .models import IdType, RosterEntry, WorkStatus
 from .reference import RosterError  # the app's one domain error (STYLE.md §2)
+from .rules import ATTACHMENT_KINDS, over_age_entries, unmatched_entries
 from .selectors import roster_entry_names
 
 
@@ -146,3 +147,89 @@ def roster_names_confirm(*, batch: Batch, choices: dict[int, str], acting_user) 
         RosterEntry.objects.bulk_update(entries, ["name", "name_mismatch", "updated_at"])
         roster_audit(batch=locked, acting_user=acting_user, action="姓名匹配确认", confirmed=len(entries))
     return len(entries)
+
+
+# --- Ticks and confirmations of the 清册校验结果 page (SPEC VAL-2, VAL-5) --------------------------------
+# Stored with the entries; they never bump roster_version, so they do not make a validation result
+# stale (SPEC VAL preamble). Allowed in the states whose roster may be edited: 清册待校验, 清册校验不通过
+# and 职保会审核不通过 (SPEC BAT-3).
+
+
+@transaction.atomic
+def roster_still_contributing_set(*, batch: Batch, entry_ids: list[int], value: bool, acting_user) -> int:
+    """【社保尚在缴金】 (SPEC VAL-2; help text 即医保享受在职待遇): tick (value=True) or untick these entries.
+    Only over-age people with 社保 can be ticked (an over-age person without 社保 must be removed); ids
+    of other batches, of people under the age limit or without 社保 are ignored. Returns how many
+    changed. The roster version is not bumped. Raises RosterError if the state forbids it."""
+    locked = roster_lock_for_edit(batch=batch)
+    changed = (
+        over_age_entries(locked)
+        .filter(pk__in=entry_ids, has_social_security=True)
+        .exclude(still_contributing=value)
+        .update(still_contributing=value, updated_at=timezone.now())
+    )
+    if changed:
+        roster_audit(
+            batch=locked,
+            acting_user=acting_user,
+            action="社保尚在缴金" if value else "取消社保尚在缴金",
+            updated=changed,
+        )
+    return changed
+
+
+@transaction.atomic
+def roster_unmatched_confirm(*, batch: Batch, acting_user) -> int:
+    """【人员确认】 after 人员确认承诺书 and 【我已阅读并同意】 (SPEC VAL-5): every person of the batch the
+    suggested roster did not match is confirmed as the unit's employee. Returns how many were newly
+    confirmed (0 when all already were). The roster version is not bumped. Raises RosterError if the
+    state forbids it."""
+    locked = roster_lock_for_edit(batch=batch)
+    # The rule's own queryset: the page, the rule and this confirmation count the same people.
+    confirmed = (
+        unmatched_entries(locked)
+        .filter(unmatched_confirmed=False)
+        .update(unmatched_confirmed=True, updated_at=timezone.now())
+    )
+    if confirmed:
+        roster_audit(batch=locked, acting_user=acting_user, action="无单位社保编码人员确认", confirmed=confirmed)
+    return confirmed
+
+
+# --- 【上传附件】 of the 清册校验结果 page (SPEC VAL-6) -----------------------------------------------------------
+# The batch owns its attachments (mutualaid.attachments, owner=batch); they may change while the roster
+# may (清册待校验, 清册校验不通过, 职保会审核不通过: "edit roster and attachments", SPEC BAT-3). Each upload and
+# removal is audited by the audit trail (the Attachment model is tracked), in the same transaction.
+
+
+def _attachment_kind_values() -> list[str]:
+    return [kind.value for kind in ATTACHMENT_KINDS]
+
+
+def batch_attachment_add(*, batch: Batch, upload, kind: str, acting_user):
+    """Store `upload` (checked by its content: JPG/PNG/PDF, size, count) as an attachment of `batch`
+    with its 附件类型 `kind`, one of rosters.rules.ATTACHMENT_KINDS. Raises RosterError for an unknown
+    type or a state that forbids it, mutualaid.attachments.AttachmentError for a refused file."""
+    from mutualaid.attachments import attachment_store
+
+    if kind not in _attachment_kind_values():
+        raise RosterError("请选择附件类型。")
+    with transaction.atomic():
+        locked = roster_lock_for_edit(batch=batch)
+        with acting_as(acting_user):
+            return attachment_store(upload=upload, uploaded_by=acting_user, owner=locked, kind=kind)
+
+
+@transaction.atomic
+def batch_attachment_remove(*, batch: Batch, attachment_id: int, acting_user) -> bool:
+    """【X】: delete one attachment of `batch` (its file once the transaction commits). Returns False
+    when it is already gone (a second click). Raises RosterError if the state forbids it."""
+    from mutualaid.attachments import attachment_delete, attachments_of
+
+    locked = roster_lock_for_edit(batch=batch)
+    attachment = attachments_of(locked).filter(pk=attachment_id).first()
+    if attachment is None:
+        return False
+    with acting_as(acting_user):
+        attachment_delete(attachment=attachment)
+    return True
