@@ -138,8 +138,11 @@ def _lookup_plan(*, year: int, hashes: list[str]) -> str:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, [year, "{" + ",".join(_distinct_hashes(hashes)) + "}"])
         lines = [row[0].strip() for row in cursor.fetchall()]
     scans = [line.split(" on ")[0].lstrip("-> ") for line in lines if re.search(r"(Seq|Index|Index Only|Bitmap Heap) Scan\b", line)]
-    details = [line for line in lines if line.startswith(("Heap Fetches", "Buffers", "Execution Time"))]
-    return "; ".join(scans[-1:] + details[:3])
+    details = [
+        next((line for line in lines if line.startswith(prefix)), "")  # the first Buffers line is the scan's
+        for prefix in ("Heap Fetches", "Buffers", "Execution Time")
+    ]
+    return "; ".join(scans[-1:] + [line for line in details if line])
 
 
 def main() -> None:

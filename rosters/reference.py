@@ -923,9 +923,9 @@ class _PostgresWriter:
         # VACUUM sets the visibility map (and the rows' hint bits) once, here, rather than leaving
         # it to the first readers: an Index Only Scan of the suggested roster's covering key
         # (migration 0005) reads no heap page only where the map says "all visible". Before the
-        # indexes exist it is one pass over the heap (1.3 s for 6,000,000 rows, measured). It cannot run
-        # inside a transaction (a caller's atomic block, the tests): there the map stays unset
-        # until autovacuum passes, and look-ups read the heap as well; the result is the same.
+        # indexes exist it is one pass over the heap (1.3 s for 6,000,000 rows, measured). It
+        # cannot run inside a transaction (a caller's atomic block, the tests): there the map stays
+        # unset until autovacuum passes, and look-ups read the heap as well; the result is the same.
         started = time.monotonic()
         vacuumed = connection.get_autocommit()  # False inside any transaction
         if vacuumed:
@@ -1371,10 +1371,10 @@ def _distinct_hashes(values: Iterable[str]) -> list[str]:
 
 @contextlib.contextmanager
 def _server_cursor():
-    """A Django cursor (queries counted and logged as usual) whose parameters travel apart from
-    the SQL text (PostgreSQL's extended protocol). Django's own cursors bind parameters in the
-    client, which for a look-up puts 3 MB of hashes into the statement text for the server to
-    scan: about 25 ms of 0.5 s, measured."""
+    """A Django cursor (queries counted and logged as usual, the SQL with $1, $2… where the values
+    go) whose parameters travel apart from the SQL text (PostgreSQL's extended protocol). Django's
+    own cursors bind parameters in the client, which for a look-up puts 3 MB of hashes into the
+    statement text for the server to scan: about 25 ms of 0.5 s, measured."""
     import psycopg  # the PostgreSQL driver; imported only where PostgreSQL is used
 
     connection.ensure_connection()
