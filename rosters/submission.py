@@ -100,14 +100,19 @@ def _blocking_message(reasons: list[str]) -> str:
 
 def _registry_insert(*, batch: Batch, at: dt.datetime) -> int:
     """One registry row per roster entry of `batch` (SPEC ROS-11), in one INSERT … SELECT: no row
-    passes through Python. Raises IntegrityError when a person is held already (UNIQUE year, id_hash)."""
+    passes through Python. Raises IntegrityError when a person is held already (UNIQUE year, id_hash).
+
+    The rows go in in id_hash order: two batches sharing several people then take the unique index's
+    entries in the same order, so the later one waits for the earlier and gets the conflict, instead
+    of each holding one person the other needs (a deadlock)."""
     quote = connection.ops.quote_name
     registry, entries = EnrolmentRegistry._meta, RosterEntry._meta
     column = lambda meta, name: quote(meta.get_field(name).column)  # noqa: E731
     sql = (
         f"INSERT INTO {quote(registry.db_table)} "
         f"({column(registry, 'year')}, {column(registry, 'id_hash')}, {column(registry, 'batch')}, {column(registry, 'created_at')}) "
-        f"SELECT %s, {column(entries, 'id_hash')}, %s, %s FROM {quote(entries.db_table)} WHERE {column(entries, 'batch')} = %s"
+        f"SELECT %s, {column(entries, 'id_hash')}, %s, %s FROM {quote(entries.db_table)} WHERE {column(entries, 'batch')} = %s "
+        f"ORDER BY {column(entries, 'id_hash')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -141,17 +146,14 @@ def held_message(*, batch: Batch) -> str:
     a number entered twice in this batch (as 身份证 and as 非身份证). Empty when nobody is held."""
     year = batch.coverage_year.year
     own = RosterEntry.objects.filter(batch=batch)
-    held = list(
-        EnrolmentRegistry.objects.filter(year=year, id_hash__in=own.values("id_hash"))
-        .exclude(batch=batch)
-        .select_related("batch")
-        .order_by("pk")
-    )
-    if held:
-        people = {entry.id_hash: entry for entry in own.filter(id_hash__in=[row.id_hash for row in held[:HELD_NAMED]])}
+    held = EnrolmentRegistry.objects.filter(year=year, id_hash__in=own.values("id_hash")).exclude(batch=batch)
+    named = list(held.select_related("batch").order_by("pk")[:HELD_NAMED])
+    if named:
+        total = held.count() if len(named) == HELD_NAMED else len(named)
+        people = {entry.id_hash: entry for entry in own.filter(id_hash__in=[row.id_hash for row in named])}
         contacts: dict[int, str] = {}
         sentences = []
-        for row in held[:HELD_NAMED]:
+        for row in named:
             entry = people.get(row.id_hash)
             if entry is None:
                 continue
@@ -160,7 +162,7 @@ def held_message(*, batch: Batch) -> str:
             sentences.append(
                 f"{entry.name}（{roster_masked_id(entry)}）身份信息被{row.batch.unit_name}单位占用{contacts[row.batch_id]}"
             )
-        more = f"；另有{len(held) - HELD_NAMED}人被其他单位占用" if len(held) > HELD_NAMED else ""
+        more = f"；另有{total - len(named)}人被其他单位占用" if total > len(named) else ""
         return (
             "；".join(sentences) + more + "。同一人员每个保障年度只能参保一次，请将以上人员移出参保清册后重新提交。"
         )

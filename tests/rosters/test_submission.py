@@ -335,6 +335,19 @@ def test_a_person_held_by_another_unit_is_named_with_that_unit_and_nothing_is_wr
     assert batch.state == S.ROSTER_APPROVED
 
 
+def test_many_held_people_are_counted_after_the_first_five(handbook_year, centralised_window):
+    other = make_batch(year=handbook_year, unit_name="上海别的有限公司", state=S.ROSTER_APPROVED)
+    batch = ready_batch(handbook_year, people=7)
+    for entry in RosterEntry.objects.filter(batch=batch):
+        hold(other, entry.id_number)
+    with pytest.raises(RosterError) as refused:
+        batch_submit(batch=batch, acting_user=batch.account, agreed=True)
+    message = refused.value.message
+    assert message.count("身份信息被上海别的有限公司单位占用") == 5
+    assert "；另有2人被其他单位占用。同一人员每个保障年度只能参保一次" in message
+    assert_nothing_written(batch, S.INVALID)
+
+
 def test_a_number_entered_twice_in_one_batch_is_named(handbook_year, centralised_window):
     batch = ready_batch(handbook_year, people=10, paying_headcount=12)
     for id_type in (IdType.RESIDENT, IdType.OTHER):
@@ -387,14 +400,16 @@ def test_registry_release_frees_the_batchs_people(handbook_year, centralised_win
 def test_two_units_submitting_the_same_person_at_once_one_wins(handbook_year):
     """SPEC ROS-11: the unique index decides. Both requests run at the same moment in two threads;
     exactly one batch holds the person, the other gets the conflict message, neither answers 500."""
-    shared = "310101199003074271"
+    shared, also_shared = "310101199003074271", "310101198805120028"
     batches = []
-    for unit_name in ("上海甲有限公司", "上海乙有限公司"):
-        batch = ready_batch(handbook_year, account=UserFactory(), unit_name=unit_name, people=10)
-        make_entry(
-            batch, name="李四", id_number=shared, work_status=WorkStatus.ACTIVE, has_social_security=True,
-            ss_unit_code=SS_CODE,
-        )
+    # Two people in both rosters, added in opposite orders (the inserts must not deadlock).
+    for unit_name, people in (("上海甲有限公司", [(shared, "李四"), (also_shared, "赵六")]), ("上海乙有限公司", [(also_shared, "赵六"), (shared, "李四")])):
+        batch = ready_batch(handbook_year, account=UserFactory(), unit_name=unit_name, people=10, paying_headcount=12)
+        for number, name in people:
+            make_entry(
+                batch, name=name, id_number=number, work_status=WorkStatus.ACTIVE, has_social_security=True,
+                ss_unit_code=SS_CODE,
+            )
         batches.append(batch)
     barrier = threading.Barrier(2)
     responses = {}
@@ -423,9 +438,11 @@ def test_two_units_submitting_the_same_person_at_once_one_wins(handbook_year):
     assert len(winners) == 1 and len(losers) == 1
     winner, loser = winners[0], losers[0]
     assert EnrolmentRegistry.objects.get(id_hash=pii_hash(shared)).batch_id == winner.pk
+    assert EnrolmentRegistry.objects.get(id_hash=pii_hash(also_shared)).batch_id == winner.pk
     assert not EnrolmentRegistry.objects.filter(batch=loser).exists()
     [message] = [str(message) for message in get_messages(responses[loser.number].wsgi_request)]
-    assert message.startswith(f"李四（3101*****4271）身份信息被{winner.unit_name}单位占用（经办人：王经办，联系电话：139****5678）")
+    holder = f"身份信息被{winner.unit_name}单位占用（经办人：王经办，联系电话：139****5678）"
+    assert f"李四（3101*****4271）{holder}" in message and f"赵六（3101*****0028）{holder}" in message
 
 
 # --- the view rosters:submit -------------------------------------------------------------------------------
