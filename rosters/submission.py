@@ -232,7 +232,10 @@ def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | N
                 raise RosterError(_blocking_message(list(outcome.blocking_reasons)))
             people = _registry_insert(batch=locked, at=at)
             _record_outcome(batch=locked, outcome=outcome, acting_user=acting_user, at=at)
-            RosterEntry.objects.filter(batch=locked).update(coverage_start=start, coverage_end=end)
+            # Rows already carrying these dates (a centralised batch submitted again) are not rewritten.
+            RosterEntry.objects.filter(batch=locked).exclude(coverage_start=start, coverage_end=end).update(
+                coverage_start=start, coverage_end=end
+            )
             locked.submitted_at, locked.coverage_start, locked.coverage_end = at, start, end
             with acting_as(acting_user):
                 locked.save(update_fields=["submitted_at", "coverage_start", "coverage_end", "updated_at"])

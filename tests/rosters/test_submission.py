@@ -381,6 +381,10 @@ def test_a_resubmission_after_rejection_replaces_the_registry_rows(handbook_year
     assert registry_hashes(batch) == roster_hashes(batch)
     assert EnrolmentRegistry.objects.filter(batch=batch).count() == 4
     assert pii_hash(gone.id_number) not in set(EnrolmentRegistry.objects.values_list("id_hash", flat=True))
+    # The person added after the rejection gets the dates too (SPEC COV-3).
+    assert set(RosterEntry.objects.filter(batch=batch).values_list("coverage_start", "coverage_end")) == {
+        (dt.date(2023, 7, 1), dt.date(2024, 6, 30))
+    }
 
 
 def test_registry_release_frees_the_batchs_people(handbook_year, centralised_window):
