@@ -89,7 +89,7 @@ def _progress_url(batch) -> str:
     return reverse("rosters:validation_progress", kwargs={"number": batch.number})
 
 
-def _frame_context(batch, *, step: str) -> dict:
+def _frame_context(batch, *, step: str, people: int | None = None) -> dict:
     """The heading shared by the three pages: breadcrumbs and the handbook's tabs 参保批次人员管理 /
     校验参保清册 / 清册校验结果 (`step` is the active one)."""
     return {
@@ -99,7 +99,7 @@ def _frame_context(batch, *, step: str) -> dict:
         "roster_url": _url_or_none("rosters:roster", number=batch.number),
         "validate_url": reverse("rosters:validate", kwargs={"number": batch.number}),
         "result_url": _result_url(batch),
-        "people": RosterEntry.objects.filter(batch=batch).count(),
+        "people": RosterEntry.objects.filter(batch=batch).count() if people is None else people,
         "previous_year": batch.coverage_year.year - 1,
     }
 
@@ -183,8 +183,11 @@ def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationO
     return live
 
 
-def _page(queryset, request, parameter: str):
+def _page(queryset, request, parameter: str, *, count: int):
+    """One page of a live list, 15 rows; `count` is the rule's own count of the same queryset (already
+    known from the live outcome), so the paginator does not count the batch's rows again."""
     paginator = Paginator(queryset, PER_PAGE)
+    paginator.count = count  # a cached_property: set, it is not queried
     page = paginator.get_page(request.GET.get(parameter))
     return page, paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
 
@@ -195,6 +198,7 @@ def _person_rows(page) -> list[dict]:
 
 _PERSON_COLUMNS = (
     "pk", "name", "id_type", "id_cipher", "sex", "personal_ss_number", "has_social_security", "still_contributing",
+    "unmatched_confirmed",
 )
 
 
@@ -207,26 +211,32 @@ def _query_without(request, *names: str) -> str:
 
 def _result_context(request, batch) -> dict:
     run = validation_latest(batch=batch)
+    outcome = ValidationOutcome.from_json(run.findings) if run is not None and run.status == ValidationRun.Status.DONE else None
+    live = validation_live_outcome(batch=batch, outcome=outcome) if outcome is not None else None
     context = {
-        **_frame_context(batch, step="result"),
+        **_frame_context(batch, step="result", people=live.total if live is not None else None),
         "run": run,
         "editable": batch.roster_editable,
         "can_validate": batch.allows(BatchAction.VALIDATE),
         "submit_letter": SUBMIT_LETTER,
         "unmatched_letter": UNMATCHED_LETTER,
     }
-    if run is None or run.status != ValidationRun.Status.DONE:
+    if outcome is None:
         return context
-    outcome = ValidationOutcome.from_json(run.findings)
-    live = validation_live_outcome(batch=batch, outcome=outcome)
     current = validation_is_current(batch=batch, run=run)
     on = outcome.reference_date
-    retired_page, retired_range = _page(retired_entries(batch).only(*_PERSON_COLUMNS), request, "retired_page")
-    over_age_page, over_age_range = _page(over_age_entries(batch, on).only(*_PERSON_COLUMNS), request, "over_age_page")
+    retired_page, retired_range = _page(
+        retired_entries(batch).only(*_PERSON_COLUMNS), request, "retired_page", count=live.retired.count
+    )
+    over_age_page, over_age_range = _page(
+        over_age_entries(batch, on).only(*_PERSON_COLUMNS), request, "over_age_page", count=live.over_age.total
+    )
     show_unmatched = request.GET.get("unmatched") == "1"
     unmatched_page = unmatched_range = None
     if show_unmatched:
-        unmatched_page, unmatched_range = _page(unmatched_entries(batch).only(*_PERSON_COLUMNS), request, "unmatched_page")
+        unmatched_page, unmatched_range = _page(
+            unmatched_entries(batch).only(*_PERSON_COLUMNS), request, "unmatched_page", count=live.unmatched.total
+        )
     tab = request.GET.get("tab", "")
     submit_url = _url_or_none("rosters:submit", number=batch.number)
     # 【清册提交】 belongs to a current result; a stale one asks for 【清册校验】 first where the state

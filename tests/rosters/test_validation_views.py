@@ -615,3 +615,26 @@ def test_roster_page_offers_validation_when_the_state_allows_it(client_of, batch
     assert form in client_of.get(url("roster", batch)).content.decode()
     Batch.objects.filter(pk=batch.pk).update(state=BatchState.REVIEW_REJECTED)  # edits, but no 清册校验 (BAT-3)
     assert form not in client_of.get(url("roster", batch)).content.decode()
+
+
+def test_result_page_query_count_does_not_grow_with_the_roster(client_of, batch, people, django_capture_on_commit_callbacks):
+    # Every list is counted once by the rules' aggregate and read a page at a time: 5 people or 45,
+    # the same number of queries.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_of_the_page() -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            validation_start(batch=batch, acting_user=batch.account)
+        with CaptureQueriesContext(connection) as captured:
+            assert result(client_of, batch, unmatched=1).status_code == 200
+        return len(captured)
+
+    small = queries_of_the_page()
+    for index in range(40):
+        make_entry(
+            batch, name=f"人员{index}", birth_date=dt.date(1950 + index % 2 * 40, 1, 1 + index % 28),
+            work_status=[WorkStatus.RETIRED, WorkStatus.ACTIVE, WorkStatus.UNKNOWN][index % 3],
+            has_social_security=index % 2 == 0, ss_unit_code=SS_CODE if index % 4 else "",
+        )
+    assert queries_of_the_page() == small
