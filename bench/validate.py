@@ -122,7 +122,7 @@ def _reference_in_place(*, year: int, people: int) -> bool:
     return (
         SsUnit.objects.filter(year=year).count() == SS_CODES
         and PreviousEnrolment.objects.filter(year=year - 1, code=EMPLOYER_CODE).count() == ROSTER
-        and SuggestedPerson.objects.filter(year=year).count() >= people * 0.99
+        and SuggestedPerson.objects.filter(year=year).count() == people
     )
 
 

@@ -229,3 +229,21 @@ def test_a_run_that_is_not_finished_is_not_current(batch, user, django_capture_o
     assert not validation_is_current(run=run, batch=fresh(batch))
     other = make_batch(year=batch.coverage_year)
     assert not validation_is_current(run=run, batch=other)
+
+
+def test_a_whole_run_costs_the_same_queries_for_20_or_500_people(handbook_year, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (20, 500):
+        batch = make_batch(year=handbook_year)
+        enrolled_last_year(batch, size)
+        ss_unit(batch, f"0010{size:04d}", size)
+        add_people(batch, size, ss_unit_code=f"0010{size:04d}")
+        add_people(batch, size // 10, work_status=WorkStatus.RETIRED)
+        with CaptureQueriesContext(connection) as captured:
+            run_validation(fresh(batch), batch.account, django_capture_on_commit_callbacks)
+        counts.append(len(captured))
+        assert fresh(batch).state == BatchState.INVALID
+    assert counts[0] == counts[1]
