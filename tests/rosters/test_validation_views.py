@@ -638,3 +638,19 @@ def test_result_page_query_count_does_not_grow_with_the_roster(client_of, batch,
             has_social_security=index % 2 == 0, ss_unit_code=SS_CODE if index % 4 else "",
         )
     assert queries_of_the_page() == small
+
+
+def test_review_rejected_resubmits_without_a_new_validation(client_of, batch, people, validated):
+    # SPEC BAT-3, VAL-7: 职保会审核不通过 edits roster and attachments and offers 【清册提交】 again, but not
+    # 【清册校验】: a stale result there still offers 【清册提交】, which runs the rules again anyway (BAT-4).
+    RosterEntry.objects.filter(pk__in=[people["retired"].pk, people["not_insured"].pk]).delete()
+    Batch.objects.filter(pk=batch.pk).update(state=BatchState.REVIEW_REJECTED, roster_version=batch.roster_version + 1)
+    RosterEntry.objects.filter(pk=people["over_age"].pk).update(still_contributing=True)
+    RosterEntry.objects.filter(batch=batch, ss_unit_code="").update(unmatched_confirmed=True)
+    batch_attachment_add(batch=batch, upload=png_upload(), kind=KIND_SITUATION.value, acting_user=batch.account)
+
+    response = result(client_of, batch)
+    assert "参保清册已变动，以下校验结果仅供参考；点击【清册提交】时将按当前参保清册重新校验。" in page_text(response)
+    actions = submit_button(response)
+    assert 'data-bs-target="#submit-dialog"' in actions and "disabled" not in actions
+    assert f'action="{url("validate", batch)}"' not in response.content.decode()
