@@ -73,6 +73,11 @@ def batch_action_links(batch: Batch) -> list[dict]:
         url = _url_or_none(url_name, number=batch.number) if url_name else None
         if url is not None:
             links.append({"action": action.value, "label": action.label, "url": url})
+    if batch.state == BatchState.VALIDATING:
+        # 清册校验中 shows progress only (SPEC BAT-3): the way back to it from the list.
+        url = _url_or_none("rosters:validation_progress", number=batch.number)
+        if url is not None:
+            links.append({"action": "progress", "label": "查看校验进度", "url": url})
     return links
 
 
