@@ -160,41 +160,42 @@ def main() -> None:
     from mutualaid.pii import pii_hash
     from rosters.reference import reference_load, suggested_people_by_hash
 
-    roster = folder / "suggested.csv"
-    started = time.perf_counter()
-    sample = _write_roster(roster, people=args.people, year=args.year, seed=args.seed)
-    generated = time.perf_counter() - started
-    size_mb = roster.stat().st_size / 1e6
-    print(f"generated {args.people:,} people ({size_mb:,.0f} MB) in {generated:.1f} s: {roster}")
-
-    progress_marks = []
-    result = reference_load(
-        kind="suggested", path=roster, year=args.year, progress=lambda done, total: progress_marks.append(done)
-    )
-    load_rate = result.read / result.seconds
-
-    copy_rate = copy_rows = copy_seconds = None
-    if connection.vendor == "postgresql":
-        copy_rows, copy_seconds = _bare_copy(year=args.year, folder=folder)
-        copy_rate = copy_rows / copy_seconds
-
-    hashes = [pii_hash(number) for number in sample]
-    if connection.vendor == "postgresql":
-        # The load and the bare COPY leave gigabytes of dirty pages: let them reach the disk first,
-        # so that the look-ups are timed on a settled database.
-        with connection.cursor() as cursor:
-            cursor.execute("CHECKPOINT")
-    lookups = []
-    for _ in range(3):
+    try:  # the CSV of a city is 360 MB: never left behind by a run that fails, unless --keep
+        roster = folder / "suggested.csv"
         started = time.perf_counter()
-        found = suggested_people_by_hash(year=args.year, id_hashes=hashes)
-        lookups.append(time.perf_counter() - started)
-        assert len(found) == len(set(hashes)), (len(found), len(hashes))
+        sample = _write_roster(roster, people=args.people, year=args.year, seed=args.seed)
+        generated = time.perf_counter() - started
+        size_mb = roster.stat().st_size / 1e6
+        print(f"generated {args.people:,} people ({size_mb:,.0f} MB) in {generated:.1f} s: {roster}")
 
-    plan = _lookup_plan(year=args.year, hashes=hashes) if connection.vendor == "postgresql" else ""
+        progress_marks = []
+        result = reference_load(
+            kind="suggested", path=roster, year=args.year, progress=lambda done, total: progress_marks.append(done)
+        )
+        load_rate = result.read / result.seconds
 
-    if not args.keep:
-        shutil.rmtree(folder, ignore_errors=True)
+        copy_rate = copy_rows = copy_seconds = None
+        if connection.vendor == "postgresql":
+            copy_rows, copy_seconds = _bare_copy(year=args.year, folder=folder)
+            copy_rate = copy_rows / copy_seconds
+
+        hashes = [pii_hash(number) for number in sample]
+        if connection.vendor == "postgresql":
+            # The load and the bare COPY leave gigabytes of dirty pages: let them reach the disk first,
+            # so that the look-ups are timed on a settled database.
+            with connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+        lookups = []
+        for _ in range(3):
+            started = time.perf_counter()
+            found = suggested_people_by_hash(year=args.year, id_hashes=hashes)
+            lookups.append(time.perf_counter() - started)
+            assert len(found) == len(set(hashes)), (len(found), len(hashes))
+
+        plan = _lookup_plan(year=args.year, hashes=hashes) if connection.vendor == "postgresql" else ""
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
     ratio = load_rate / copy_rate if copy_rate else None
     lookup = sorted(lookups)[1]  # the median of three
     print()
