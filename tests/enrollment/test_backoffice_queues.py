@@ -991,7 +991,7 @@ def test_index_panel_counts_pending_work_and_the_overdue(reviewer_client, review
 
     with time_machine.travel(shanghai(2026, 10, 9, 12, 0), tick=False):
         response = reviewer_client.get(reverse("admin:index"))
-        queues = backoffice_queues(reviewer)
+        queues = backoffice_queues(reviewer)[:2]
 
     assert queues == [
         QueueLine(
@@ -1002,7 +1002,7 @@ def test_index_panel_counts_pending_work_and_the_overdue(reviewer_client, review
             changelist("codeapplication") + "?overdue=yes&status__exact=pending",
         ),
         QueueLine("参保信息变更申请", changelist("changerequest") + "?status__exact=pending", 2, None),
-    ]
+    ]  # later queues (清册审核 from rosters, …) follow these two; tests/rosters/test_review.py covers theirs
     content = response.content.decode()
     assert "<caption>待办</caption>" in content
     # The panel comes before the list of models.
@@ -1027,4 +1027,5 @@ def test_index_panel_is_open_to_later_queues(reviewer, monkeypatch):
 
     labels = [line.label for line in backoffice_queues(reviewer)]
 
-    assert labels == ["参保编码申请", "参保信息变更申请", "缴费凭证审核"]
+    assert labels[:2] == ["参保编码申请", "参保信息变更申请"]
+    assert labels[-1] == "缴费凭证审核"
