@@ -69,7 +69,7 @@ from .models import (
     WorkStatus,
 )
 from .reference import RosterError, _IdProtector, header_name
-from .services import roster_audit, roster_lock_for_edit, roster_version_bump
+from .services import held_by_message, roster_audit, roster_lock_for_edit, roster_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -788,13 +788,8 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
         holder = held.get(id_hash)
         if holder is not None:  # SPEC ROS-11
             unit_name, handler_name, handler_mobile = holder
-            contact = "，".join(
-                part for part in (
-                    f"经办人：{handler_name}" if handler_name else "",
-                    f"联系电话：{mask_mobile(handler_mobile)}" if handler_mobile else "",
-                ) if part
-            )
-            collected.fail(person.row, "证件号码", _masked(person), f"身份信息被{unit_name}单位占用" + (f"（{contact}）" if contact else ""))
+            message = held_by_message(unit_name=unit_name, handler_name=handler_name, handler_mobile=handler_mobile)
+            collected.fail(person.row, "证件号码", _masked(person), message)
             continue
         suggested = suggested_of.get(id_hash)
         if suggested is not None and suggested.work_status == _RETIRED:  # SPEC ROS-12

@@ -13,11 +13,23 @@ from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_check_action
 from enrollment.states import BatchAction
 from mutualaid.audit import acting_as
+from mutualaid.pii import mask_mobile
 
 from .models import IdType, RosterEntry, WorkStatus
 from .reference import RosterError  # the app's one domain error (STYLE.md §2)
 from .rules import ATTACHMENT_KINDS, over_age_entries, unmatched_entries
 from .selectors import roster_entry_names
+
+
+def held_by_message(*, unit_name: str, handler_name: str = "", handler_mobile: str = "") -> str:
+    """SPEC ROS-11's words for a person held by another unit, with its handler's name and masked
+    mobile, as the importer's row error and 清册提交's refusal both say it."""
+    parts = [
+        f"经办人：{handler_name}" if handler_name else "",
+        f"联系电话：{mask_mobile(handler_mobile)}" if handler_mobile else "",
+    ]
+    contact = "，".join(part for part in parts if part)
+    return f"身份信息被{unit_name}单位占用" + (f"（{contact}）" if contact else "")
 
 
 def roster_lock_for_edit(*, batch: Batch) -> Batch:

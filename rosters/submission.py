@@ -25,13 +25,12 @@ from enrollment.models import Batch, HandlerInfo
 from enrollment.services import EnrollmentError, batch_transition
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
-from mutualaid.pii import mask_mobile
 
 from .models import EnrolmentRegistry, RosterEntry, ValidationRun
 from .reference import RosterError
 from .rules import validate_roster, validation_steps_total
 from .selectors import roster_masked_id
-from .services import roster_audit
+from .services import held_by_message, roster_audit
 
 # SPEC BAT-4: the 承诺书 must be ticked (【我已阅读并同意】) before 【确认提交】.
 MESSAGE_NOT_AGREED = "请阅读承诺书并勾选“我已阅读并同意”"
@@ -128,16 +127,13 @@ def registry_release(*, batch: Batch) -> int:
     return deleted
 
 
-def _holder_contact(batch: Batch) -> str:
+def _held_by(batch: Batch) -> str:
     handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_name", "handler_mobile").first()
-    if handler is None:
-        return ""
-    parts = [
-        f"经办人：{handler.handler_name}" if handler.handler_name else "",
-        f"联系电话：{mask_mobile(handler.handler_mobile)}" if handler.handler_mobile else "",
-    ]
-    contact = "，".join(part for part in parts if part)
-    return f"（{contact}）" if contact else ""
+    return held_by_message(
+        unit_name=batch.unit_name,
+        handler_name=handler.handler_name if handler else "",
+        handler_mobile=handler.handler_mobile if handler else "",
+    )
 
 
 def held_message(*, batch: Batch) -> str:
@@ -158,10 +154,8 @@ def held_message(*, batch: Batch) -> str:
             if entry is None:
                 continue
             if row.batch_id not in contacts:
-                contacts[row.batch_id] = _holder_contact(row.batch)
-            sentences.append(
-                f"{entry.name}（{roster_masked_id(entry)}）身份信息被{row.batch.unit_name}单位占用{contacts[row.batch_id]}"
-            )
+                contacts[row.batch_id] = _held_by(row.batch)
+            sentences.append(f"{entry.name}（{roster_masked_id(entry)}）{contacts[row.batch_id]}")
         more = f"；另有{total - len(named)}人被其他单位占用" if total > len(named) else ""
         return (
             "；".join(sentences) + more + "。同一人员每个保障年度只能参保一次，请将以上人员移出参保清册后重新提交。"

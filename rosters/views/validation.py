@@ -339,8 +339,8 @@ def validation_still_contributing(request, number: str):
     ticked = set(_posted_ids(request, "ticked")) & set(shown)
     message = error = ""
     try:
-        added = roster_still_contributing_set(batch=batch, entry_ids=sorted(ticked), value=True, acting_user=request.user)
-        removed = roster_still_contributing_set(
+        roster_still_contributing_set(batch=batch, entry_ids=sorted(ticked), value=True, acting_user=request.user)
+        roster_still_contributing_set(
             batch=batch, entry_ids=sorted(set(shown) - ticked), value=False, acting_user=request.user
         )
     except RosterError as refused:
