@@ -22,53 +22,17 @@ ratio >= 0.1, and 50,000 look-ups in under 0.6 s.
 import argparse
 import csv
 import json
-import os
 import random
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import setup_django  # noqa: E402 - bench/ is on the path
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench"
 LOOKUPS = 50_000
 PEOPLE_PER_UNIT = 40  # 6,000,000 people in 150,000 units, as the issue's city
-
-
-def _ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def _setup_django(media_root: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutualaid.settings")
-    os.environ["MEDIA_ROOT"] = str(media_root)  # rejected-line reports of the run go to the temp folder
-    sys.path.insert(0, str(ROOT))
-    if os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
-        _ensure_database(os.environ["DATABASE_URL"])
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    # Production runs with DEBUG off; the debug cursor would also keep every statement (and the
-    # 50,000 hashes of the look-up) in memory and distort the timings.
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0)
 
 
 def _write_roster(path: Path, *, people: int, year: int, seed: int) -> list[str]:
@@ -154,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="reference-bench-"))
-    _setup_django(folder / "media")
+    setup_django(media_root=folder / "media", default_database_url=DEFAULT_DATABASE_URL)
     from django.db import connection
 
     from mutualaid.pii import pii_hash

@@ -27,88 +27,20 @@ validation; the roster page of 50,000 people under 100 ms with at most 15 querie
 import argparse
 import contextlib
 import csv
-import datetime as dt
 import json
-import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import counting, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_import"
 PEOPLE_PER_UNIT = 40
 BAD_SHARE = 0.05
 UNKNOWN_SHARE = 0.05
 OTHER_ID_SHARE = 0.01
-
-
-def _ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def _setup_django(media_root: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutualaid.settings")
-    os.environ["MEDIA_ROOT"] = str(media_root)  # the uploads of the run go to the temporary folder
-    sys.path.insert(0, str(ROOT))
-    if os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
-        _ensure_database(os.environ["DATABASE_URL"])
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    # Production runs with DEBUG off; the debug cursor would keep every statement in memory.
-    settings.DEBUG = False
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    call_command("migrate", verbosity=0)
-
-
-class _QueryCounter:
-    """Counts the statements sent (connection.execute_wrapper: no debug cursor, no stored SQL)."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-
-@contextlib.contextmanager
-def _counting():
-    from django.db import connection
-
-    counter = _QueryCounter()
-    with connection.execute_wrapper(counter):
-        yield counter
-
-
-def _coverage_year(year: int):
-    from enrollment.models import CoverageYear
-    from enrollment.services import coverage_year_copy_shifted
-
-    existing = CoverageYear.objects.filter(year=year).first()
-    if existing is not None:
-        return existing
-    handbook = CoverageYear.objects.get(year=2023)
-    return coverage_year_copy_shifted(source=handbook, year=year, centralised_opens_on=dt.date(year, 6, 1))
 
 
 def _load_suggested(*, people: int, year: int, seed: int, folder: Path, reload: bool, sample_size: int) -> list[tuple[str, str]]:
@@ -244,7 +176,7 @@ def _import(path: Path, *, batch, account):
     from rosters.importer import roster_import_start
 
     upload = SimpleUploadedFile(path.name, path.read_bytes())
-    with _counting() as counter:
+    with counting() as counter:
         started = time.perf_counter()
         result = roster_import_start(batch=batch, upload=upload, acting_user=account)
         seconds = time.perf_counter() - started
@@ -274,7 +206,7 @@ def _roster_page(batch, account) -> tuple[float | None, int | None]:
     client.get(address)  # warm: templates, sessions, the plan cache
     timings, queries = [], None
     for _ in range(3):
-        with _counting() as counter:
+        with counting() as counter:
             started = time.perf_counter()
             response = client.get(address)
             timings.append(time.perf_counter() - started)
@@ -295,7 +227,7 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
 
     folder = Path(tempfile.mkdtemp(prefix="roster-import-bench-"))
-    _setup_django(folder / "media")
+    setup_django(media_root=folder / "media", default_database_url=DEFAULT_DATABASE_URL)
     from django.db import connection
 
     from accounts.models import User
@@ -304,7 +236,7 @@ def main() -> None:
     # Every file runs inline here, so that the phases of the pipeline can be timed; in the portal the
     # large ones run the same code in a Celery task.
     importer.INLINE_MAX_BYTES = 1 << 40
-    year = _coverage_year(args.year)
+    year = coverage_year(args.year)
     known = _load_suggested(
         people=args.people, year=args.year, seed=args.seed, folder=folder, reload=args.reload, sample_size=max(sizes)
     )

@@ -25,22 +25,18 @@ submit_50000_s (and rules_50000_s, rules_queries, rules_queries_500, submit_quer
 submission under 3 s.
 """
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import importlib.util
 import itertools
 import json
-import os
 import statistics
-import sys
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import counting, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_validate"
 PEOPLE_PER_UNIT = 40
 SS_CODES = 150_000
@@ -50,70 +46,6 @@ EMPLOYER_CODE = "0BV500"
 SMALL_CODE = "0BV005"
 SMALL_ROSTER = 500
 RUNS = 3
-
-
-def _ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def _setup_django(media_root: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutualaid.settings")
-    os.environ["MEDIA_ROOT"] = str(media_root)
-    os.environ.pop("REDIS_URL", None)  # the validation task runs eagerly, in this process, to be timed
-    sys.path.insert(0, str(ROOT))
-    if os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
-        _ensure_database(os.environ["DATABASE_URL"])
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    # Production runs with DEBUG off; the debug cursor would keep every statement in memory.
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0)
-
-
-class _QueryCounter:
-    """Counts the statements sent (connection.execute_wrapper: no debug cursor, no stored SQL)."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-
-@contextlib.contextmanager
-def _counting():
-    from django.db import connection
-
-    counter = _QueryCounter()
-    with connection.execute_wrapper(counter):
-        yield counter
-
-
-def _coverage_year(year: int):
-    from enrollment.models import CoverageYear
-    from enrollment.services import coverage_year_copy_shifted
-
-    existing = CoverageYear.objects.filter(year=year).first()
-    if existing is not None:
-        return existing
-    handbook = CoverageYear.objects.get(year=2023)
-    return coverage_year_copy_shifted(source=handbook, year=year, centralised_opens_on=dt.date(year, 6, 1))
 
 
 def _reference_in_place(*, year: int, people: int) -> bool:
@@ -279,7 +211,7 @@ def _validate_end_to_end(batch, account) -> tuple[float, int, object]:
     from rosters.models import ValidationRun
     from rosters.validation import validation_run, validation_start
 
-    with _counting() as counter:
+    with counting() as counter:
         started = time.perf_counter()
         run = validation_start(batch=batch, acting_user=account)
         run.refresh_from_db()
@@ -295,7 +227,7 @@ def _rules_timed(batch) -> tuple[float, int, list[tuple[str, float]], object]:
     from rosters.rules import RULE_STEPS, validate_roster
 
     marks = []
-    with _counting() as counter:
+    with counting() as counter:
         started = time.perf_counter()
         outcome = validate_roster(batch=batch, progress=lambda done, total: marks.append(time.perf_counter()))
         seconds = time.perf_counter() - started
@@ -317,7 +249,7 @@ def main() -> None:
     people = 6_000_000 if args.city else args.people
 
     folder = Path(tempfile.mkdtemp(prefix="validate-bench-"))
-    _setup_django(folder / "media")
+    setup_django(media_root=folder / "media", default_database_url=DEFAULT_DATABASE_URL, eager=True)
     from django.db import connection
 
     from enrollment.models import Batch
@@ -325,7 +257,7 @@ def main() -> None:
     from rosters.models import RosterEntry
     from rosters.rules import validate_roster
 
-    year = _coverage_year(args.year)
+    year = coverage_year(args.year)
     try:
         _load_reference(folder, people=people, year=args.year, seed=args.seed, reload=args.reload)
     finally:
@@ -349,7 +281,7 @@ def main() -> None:
         entry.pk, entry.batch = None, small
     RosterEntry.objects.bulk_create(copies)
     small = Batch.objects.get(pk=small.pk)  # loaded afresh, as the big one is below
-    with _counting() as small_counter:
+    with counting() as small_counter:
         validate_roster(batch=small)
 
     end_to_end = []
@@ -370,7 +302,7 @@ def main() -> None:
 
         inside_window = dt.datetime(args.year, 6, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # SPEC BAT-10
         batch.refresh_from_db()
-        with _counting() as counter:
+        with counting() as counter:
             started = time.perf_counter()
             submitted = batch_submit(batch=batch, acting_user=account, agreed=True, at=inside_window)
             submit_s = time.perf_counter() - started
