@@ -12,6 +12,7 @@ never write roster_version themselves.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,9 +23,19 @@ from enrollment.states import BatchAction, BatchState
 from mutualaid.audit import acting_as
 from mutualaid.tasks import enqueue_on_commit
 
-from .models import ValidationRun
+from .models import RosterEntry, ValidationRun
 from .reference import RosterError
-from .rules import ValidationOutcome, validate_roster, validation_steps_total
+from .rules import (
+    ValidationOutcome,
+    blocking_reasons_of,
+    check_attachments,
+    check_name_mismatches,
+    check_over_age,
+    check_retired,
+    check_unmatched,
+    validate_roster,
+    validation_steps_total,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +178,21 @@ def validation_outcome(*, run: ValidationRun) -> ValidationOutcome | None:
     if run.status != ValidationRun.Status.DONE or not run.findings:
         return None
     return ValidationOutcome.from_json(run.findings)
+
+
+def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationOutcome:
+    """The stored outcome with what the unit can change without making it stale read again (SPEC
+    BAT-4): retired, over-age and unmatched people with their ticks and confirmations, name mismatches
+    and attachments, by the rules' own checks (a handful of aggregate queries). Headcount and ratio
+    stay as validated: they change only with the people, and then the result is stale anyway."""
+    live = replace(
+        outcome,
+        total=RosterEntry.objects.filter(batch=batch).count(),
+        retired=check_retired(batch=batch),
+        over_age=check_over_age(batch=batch, on=outcome.reference_date),
+        unmatched=check_unmatched(batch=batch),
+        name_mismatches=check_name_mismatches(batch=batch),
+        attachments=check_attachments(batch=batch, headcount=outcome.headcount, ratio=outcome.ratio),
+    )
+    live.blocking_reasons = blocking_reasons_of(live)
+    return live

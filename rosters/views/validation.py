@@ -12,8 +12,6 @@ change goes through a service that checks the batch's state itself.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -34,12 +32,6 @@ from ..rules import (
     KIND_SITUATION,
     KIND_SS_FORM,
     ValidationOutcome,
-    blocking_reasons_of,
-    check_attachments,
-    check_name_mismatches,
-    check_over_age,
-    check_retired,
-    check_unmatched,
     over_age_entries,
     retired_entries,
     unmatched_entries,
@@ -52,7 +44,7 @@ from ..services import (
     roster_still_contributing_set,
     roster_unmatched_confirm,
 )
-from ..validation import validation_is_current, validation_latest, validation_start
+from ..validation import validation_is_current, validation_latest, validation_live_outcome, validation_start
 
 PER_PAGE = 15  # UI.md "Lists"
 TABS = ("over_age", "headcount", "unmatched", "ratio")  # the four tabs of 清册校验结果 (SPEC VAL preamble)
@@ -163,24 +155,6 @@ def validation_progress(request, number: str):
 
 
 # --- 清册校验结果 (SPEC VAL) ---------------------------------------------------------------------------------
-
-
-def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationOutcome:
-    """The stored outcome with what the unit can change without making it stale read again (SPEC
-    BAT-4): retired, over-age and unmatched people with their ticks and confirmations, name mismatches
-    and attachments, by the rules' own checks (a handful of aggregate queries). Headcount and ratio
-    stay as validated: they change only with the people, and then the result is stale anyway."""
-    live = replace(
-        outcome,
-        total=RosterEntry.objects.filter(batch=batch).count(),
-        retired=check_retired(batch=batch),
-        over_age=check_over_age(batch=batch, on=outcome.reference_date),
-        unmatched=check_unmatched(batch=batch),
-        name_mismatches=check_name_mismatches(batch=batch),
-        attachments=check_attachments(batch=batch, headcount=outcome.headcount, ratio=outcome.ratio),
-    )
-    live.blocking_reasons = blocking_reasons_of(live)
-    return live
 
 
 def _page(queryset, request, parameter: str, *, count: int):
