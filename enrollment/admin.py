@@ -68,6 +68,7 @@ class CoverageYearAdmin(admin.ModelAdmin):
             },
         ),
         ("免责期", {"fields": ("waiting_days_a", "waiting_days_b", "waiting_days_c")}),
+        ("保费", {"fields": ("bundle_discount",), "description": "各保障项目的费用标准在【保障项目】中维护（SPEC PLAN-1）。"}),
         (
             "期限",
             {

@@ -48,6 +48,12 @@ class CoverageYear(models.Model):
     waiting_days_a = models.PositiveSmallIntegerField("A类（含附加疾病身故）免责期（天）", default=30)
     waiting_days_b = models.PositiveSmallIntegerField("B类免责期（天）", default=60)
     waiting_days_c = models.PositiveSmallIntegerField("C类免责期（天）", default=0)
+    # SPEC PREM-1: A0, B0 and C0 together cost 190 − 10 = 180 a person at full-year prices. The item
+    # prices themselves are plans.PlanItem rows of the year (SPEC PLAN-1).
+    bundle_discount = models.DecimalField(
+        "A0 B0 C0 同时参保优惠（元/人）", max_digits=8, decimal_places=2, default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     # Deadlines (SPEC PAY-1, CODE-4, BAT-4, PAY-2, ACC-3)
     payment_deadline_days = models.PositiveSmallIntegerField("缴费期限（自然日）", default=15)
     code_review_working_days = models.PositiveSmallIntegerField("参保编码审核时限（工作日）", default=1)

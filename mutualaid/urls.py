@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("enrollment.urls")),
     path("", include("rosters.urls")),
+    path("", include("plans.urls")),
     path("captcha/", include(captcha_urlpatterns)),
     # One login for everyone: the back office uses the portal's (captcha, both lockouts).
     path("backoffice/login/", views.backoffice_login),
