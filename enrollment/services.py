@@ -603,6 +603,17 @@ def batch_transition(*, batch: Batch, to: str, acting_user, action: str, reason:
     return locked
 
 
+def batch_email_handler(*, batch: Batch, subject: str, template: str, context: dict) -> None:
+    """E-mail the batch's handler (经办人邮箱 of 经办人填报) once the transaction commits: reviews,
+    payment reminders and cancellations tell the unit this way."""
+    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_email", "handler_name").first()
+    to = handler.handler_email if handler else ""
+    if not to:
+        return
+    body = render_to_string(template, {"batch": batch, "handler": handler, **context})
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))
+
+
 def batch_check_action(*, batch: Batch, action: str) -> None:
     """Every service that acts on a batch checks the state itself, not just the buttons (SPEC BAT-3):
     raises EnrollmentError naming the state when `action` is not allowed in it."""

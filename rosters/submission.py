@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import EnrollmentError, batch_transition
+from enrollment.services import EnrollmentError, batch_email_handler, batch_transition
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
@@ -261,16 +258,6 @@ def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | N
 # --- 职保会审核 (SPEC VAL-7, BO-1) ---------------------------------------------------------------------
 
 
-def _email_handler_on_commit(*, batch: Batch, subject: str, template: str, context: dict) -> None:
-    """E-mail the batch's handler (经办人邮箱 of 经办人填报) once the transaction commits."""
-    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_email", "handler_name").first()
-    to = handler.handler_email if handler else ""
-    if not to:
-        return
-    body = render_to_string(template, {"batch": batch, "handler": handler, **context})
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))
-
-
 def _lock_in_review(batch: Batch) -> Batch:
     locked = Batch.objects.select_for_update().select_related("coverage_year", "code").filter(pk=batch.pk).first()
     if locked is None:
@@ -292,7 +279,7 @@ def batch_review_approve(*, batch: Batch, acting_user) -> Batch:
         )
     except EnrollmentError as error:
         raise RosterError(error.message) from None
-    _email_handler_on_commit(
+    batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核通过",
         template="rosters/email/review_approved.txt",
@@ -318,7 +305,7 @@ def batch_review_reject(*, batch: Batch, acting_user, reason: str) -> Batch:
         )
     except EnrollmentError as error:
         raise RosterError(error.message) from None
-    _email_handler_on_commit(
+    batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核不通过",
         template="rosters/email/review_rejected.txt",
