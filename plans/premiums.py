@@ -26,14 +26,21 @@ def money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def code_sort_key(code: str) -> tuple[int, int, int]:
-    """Basic items first, then the enhanced ones by series (the handbook's tables: A0 B0 C0, A3, B3, C3)."""
+def code_sort_key(code: str) -> tuple:
+    """Basic items first, then the enhanced ones by series (the handbook's tables: A0 B0 C0, A3, B3, C3).
+    A code that is not one of the twelve sorts after them, by its text, so that a form sending "X9"
+    gets selection_errors' message instead of an exception."""
+    if code not in ALL_CODES:
+        return (2, 0, 0, code)
     layer = int(code[1])
-    return (layer > 0, SERIES.index(code[0]), layer)
+    return (int(layer > 0), SERIES.index(code[0]), layer, code)
 
 
 def codes_normalise(codes) -> list[str]:
-    """The selected codes, upper-cased, without repeats, in the handbook's order."""
+    """The selected codes, upper-cased, without repeats (SPEC PLAN-2: one share per item), in the
+    handbook's order. Takes a list of codes or a stored string such as "A0 B0 C0 A3"."""
+    if isinstance(codes, str):
+        codes = codes.replace(",", " ").split()
     return sorted({str(code).strip().upper() for code in codes if str(code).strip()}, key=code_sort_key)
 
 
@@ -119,9 +126,9 @@ def person_lines(
     items = person_items(codes, has_social_security=has_social_security)
     lines = []
     if full_year and all(code in items for code in BASIC):
-        lines.append(
-            PersonLine("A0 B0 C0", BASIC, sum((applied[code] for code in BASIC), ZERO), money(bundle_discount))
-        )
+        standard = sum((applied[code] for code in BASIC), ZERO)
+        # A discount larger than the three prices (a reviewer's typo) must not make the line negative.
+        lines.append(PersonLine("A0 B0 C0", BASIC, standard, min(money(bundle_discount), standard)))
         items = [code for code in items if code not in BASIC]
     lines += [PersonLine(code, (code,), applied[code], ZERO) for code in items]
     return lines
