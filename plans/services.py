@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from enrollment.models import Batch, CoverageYear
+from enrollment.models import Batch, BatchLog, CoverageYear
 from enrollment.services import EnrollmentError, batch_transition
 from enrollment.states import BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
@@ -151,10 +151,14 @@ def _codes_for(*, batch: Batch, codes) -> tuple[list[str], Batch | None]:
     """The codes to price: the PREM-4 source's when the selection is locked (what the form sent is
     ignored), else `codes` checked against PLAN-2 and PLAN-3. Raises PlanError with every reason."""
     source = plan_selection_source(batch=batch)
+    _, other_people = batch_people_counts(batch=batch)
     if source is not None:
+        # SPEC PLAN-3 under the lock: 清册提交 blocks such people (plan_rule_people_without_basic), but
+        # the centralised batch may have confirmed only after this batch was submitted.
+        if _only_social_security_basic(source.premium.code_list) and other_people:
+            raise PlanError(locked_people_without_basic_message(other_people, withdraw=True), field="codes")
         return source.premium.code_list, source
     codes = premiums.codes_normalise(codes)
-    _, other_people = batch_people_counts(batch=batch)
     errors = premiums.selection_errors(codes, other_people=other_people)
     if errors:
         raise PlanError("".join(errors), field="codes")
@@ -219,7 +223,9 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
                 approved_state=locked.state,
                 confirmed_at=at,
                 confirmed_by=acting_user,
-                payment_due=timezone.localtime(at).date() + dt.timedelta(days=year.payment_deadline_days),
+                # SPEC PAY-1: 15 days from the day of 【提交确认保费】 in Shanghai, whatever the request's zone.
+                payment_due=timezone.localtime(at, timezone.get_default_timezone()).date()
+                + dt.timedelta(days=year.payment_deadline_days),
             )
             PremiumLine.objects.bulk_create(
                 [
@@ -287,10 +293,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
             raise PlanError(f"批次 {batch.number} 已删除。")
         batch_withdraw_check(batch=locked, target=target, at=at)
         premium = BatchPremium.objects.filter(batch=locked).first()
-        if target == WithdrawTarget.PLANS:
-            to = premium.approved_state
-        else:
-            to = BatchState.DRAFT
+        to = _approved_state_before(locked, premium) if target == WithdrawTarget.PLANS else BatchState.DRAFT
         with acting_as(acting_user):
             if premium is not None:
                 premium.delete()
@@ -308,7 +311,41 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
     return locked
 
 
+def _approved_state_before(batch: Batch, premium: BatchPremium | None) -> str:
+    """The state 【提交确认保费】 left (清册校验通过 or 职保会审核通过), for 重新选择保障项目 (SPEC BAT-6):
+    the premium keeps it; without one (data repaired by hand) the 操作日志's confirmation row tells."""
+    if premium is not None:
+        return premium.approved_state
+    last = (
+        BatchLog.objects.filter(batch=batch, to_state=BatchState.AWAITING_PAYMENT, from_state__in=SELECTING_STATES)
+        .order_by("-at", "-pk")
+        .first()
+    )
+    return last.from_state if last is not None else BatchState.ROSTER_APPROVED
+
+
 # --- PLAN-3 at 清册提交 (issue 7's EXTRA_RULES hook) -------------------------------------------------
+
+
+def _only_social_security_basic(codes) -> bool:
+    """SPEC PLAN-3: is A0 the selection's only basic item (so people without 社保 get none)?"""
+    return [code for code in premiums.codes_normalise(codes) if code in premiums.BASIC] == [
+        premiums.SOCIAL_SECURITY_ONLY
+    ]
+
+
+def locked_people_without_basic_message(count: int, *, withdraw: bool = False) -> str:
+    """SPEC PLAN-3, PREM-4: why `count` people without 社保 cannot join an instant batch whose locked
+    selection has A0 as its only basic item, and what to do (before 清册提交, or after it: withdraw)."""
+    todo = (
+        "请点击【批次撤回】选择“重新整理清册”，移除这些人员（或更正其社保信息）后重新提交"
+        if withdraw
+        else "请移除这些人员（或更正其社保信息）后再提交"
+    )
+    return (
+        f"本单位集中参保选择的基本保障项目只有A0，即时参保须沿用该选择；清册中有{count}位非社保人员"
+        f"不能参加A0，将没有任何基本保障项目，{todo}"
+    )
 
 
 def plan_rule_people_without_basic(batch: Batch, on: dt.date) -> ExtraFinding | None:
@@ -318,8 +355,7 @@ def plan_rule_people_without_basic(batch: Batch, on: dt.date) -> ExtraFinding | 
     source = plan_selection_source(batch=batch)
     if source is None:
         return None
-    basic = [code for code in source.premium.code_list if code in premiums.BASIC]
-    if basic != [premiums.SOCIAL_SECURITY_ONLY]:
+    if not _only_social_security_basic(source.premium.code_list):
         return None
     _, other_people = batch_people_counts(batch=batch)
     if not other_people:
@@ -328,8 +364,5 @@ def plan_rule_people_without_basic(batch: Batch, on: dt.date) -> ExtraFinding | 
         rule="PLAN-3",
         title="无基本保障项目人员",
         count=other_people,
-        blocking_reason=(
-            f"本单位集中参保选择的基本保障项目只有A0，即时参保须沿用该选择；清册中有{other_people}位非社保人员"
-            "不能参加A0，将没有任何基本保障项目，请移除这些人员（或更正其社保信息）后再提交"
-        ),
+        blocking_reason=locked_people_without_basic_message(other_people),
     )
