@@ -208,6 +208,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="上海市职工保�
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SMS_BACKEND = env.str("SMS_BACKEND", default="mutualaid.sms.ConsoleSmsBackend")
 
+# E-receipts (SPEC RCP-2): the issuer is a dotted path, so a fiscal e-receipt platform can replace
+# the built-in PDF; PORTAL_BASE_URL makes the receipt's QR code an absolute verification address.
+RECEIPT_ISSUER = env.str("RECEIPT_ISSUER", default="receipts.pdf.BuiltinReceiptIssuer")
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+ASSOCIATION_NAME = "上海市职工保障互助会"
+
 # Celery: without REDIS_URL every task runs eagerly in-process (the demo, most tests).
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("enrollment.urls")),
     path("", include("rosters.urls")),
     path("", include("plans.urls")),
+    path("", include("payments.urls")),
+    path("", include("receipts.urls")),
     path("captcha/", include(captcha_urlpatterns)),
     # One login for everyone: the back office uses the portal's (captcha, both lockouts).
     path("backoffice/login/", views.backoffice_login),
