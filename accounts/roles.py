@@ -51,6 +51,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # SPEC VAL-7, BO-1: 清册审核 (the BatchReview proxy of Batch); change is the right to review.
             "rosters.view_batchreview",
             "rosters.change_batchreview",
+            # SPEC PLAN-1, YEAR-1: the plan items of each year (prices locked once a premium of the
+            # year is confirmed, plans/admin.py); SPEC PREM-3: the confirmed premiums, read only.
+            "plans.view_planitem",
+            "plans.change_planitem",
+            "plans.view_batchpremium",
         }
         | _VIEW_AUDIT
     ),
