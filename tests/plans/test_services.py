@@ -2,14 +2,17 @@
 【提交确认保费】 (PLAN-2, PLAN-3, PREM-1…PREM-4, PAY-1), 【批次撤回】 both ways and its guards (BAT-6, BAT-10),
 each written to the 操作日志 (BAT-7)."""
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 
 from enrollment.models import Batch, BatchLog
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchKind, BatchState
+from plans import premiums
 from plans.catalogue import HANDBOOK_ITEMS
 from plans.models import BatchPremium, PlanItem, PlanSelection, PremiumLine
 from plans.services import (
@@ -28,7 +31,6 @@ from plans.services import (
     premium_generate,
     premium_person_price_args,
 )
-from plans import premiums
 from rosters.models import EnrolmentRegistry, RosterEntry
 from tests.factories import SHANGHAI, CoverageYearFactory
 from tests.plans.helpers import approved_batch
@@ -73,6 +75,8 @@ def test_plan_items_2023_are_the_handbooks_twelve_basic_first_then_by_series(han
     assert plan_prices(coverage_year=handbook_year) == {code: price for code, price, _ in HANDBOOK_ITEMS}
     assert all((item.series, item.layer) == (item.code[0], int(item.code[1])) for item in items)
     assert [item.is_basic for item in items[:4]] == [True, True, True, False]
+    # The data migration's copy of the table (plans 0002) and plans/catalogue.py say the same.
+    assert {item.code: item.benefits for item in items} == {code: text for code, _, text in HANDBOOK_ITEMS}
 
 
 def test_plan_items_of_a_new_year_are_copied_from_the_previous_year(handbook_year):
@@ -271,6 +275,38 @@ def test_premium_confirm_twice_is_refused_with_a_clear_message(handbook_year):
     assert BatchPremium.objects.filter(batch=batch).count() == 1
     assert BatchPremium.objects.get(batch=batch).codes == "A0 B0 C0 A3 B3 C3"
     assert len(log_rows(batch)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two confirmations at once need PostgreSQL's row locks")
+def test_two_confirmations_at_once_confirm_once(handbook_year):
+    """STYLE.md §9: a double click or two browsers: both run at the same moment in two threads; one
+    premium, one 操作日志 row, the other gets the message."""
+    batch = approved_batch(year=handbook_year, social_security=4)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def confirm(codes):
+        copy = Batch.objects.get(pk=batch.pk)
+        barrier.wait()
+        try:
+            premium_confirm(batch=copy, codes=codes, acting_user=batch.account, at=IN_CENTRALISED_WINDOW)
+            outcomes.append("confirmed")
+        except PlanError as error:
+            outcomes.append(error.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(codes,)) for codes in (WORKED_EXAMPLE, ["B0"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == sorted(["confirmed", f"批次 {batch.number} 的保费已确认，无需重复提交。"])
+    assert BatchPremium.objects.filter(batch=batch).count() == 1
+    assert PremiumLine.objects.filter(premium__batch=batch).count() == len(BatchPremium.objects.get(batch=batch).lines.all())
+    assert [row[0] for row in log_rows(batch)] == ["提交确认保费"]
 
 
 @pytest.mark.parametrize("state", [S.DRAFT, S.IN_REVIEW, S.PAYMENT_REVIEW, S.COMPLETED])
