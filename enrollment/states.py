@@ -59,6 +59,8 @@ class BatchAction(models.TextChoices):
     DELETE = "delete", "批次删除"
     SELECT_PLANS = "select_plans", "保障项目选择"
     WITHDRAW = "withdraw", "批次撤回"
+    RECEIPTS = "receipts", "专用收据"  # 专用收据填报 (SPEC RCP-1)
+    CERTIFICATE = "certificate", "保障单"  # the coverage certificate PDF (SPEC RCP-3)
 
 
 A = BatchAction
@@ -74,14 +76,18 @@ STATE_ACTIONS: dict[str, frozenset[str]] = {
     S.ROSTER_APPROVED: frozenset({A.DETAIL, A.ROSTER, A.SELECT_PLANS, A.WITHDRAW}),
     S.REVIEW_APPROVED: frozenset({A.DETAIL, A.ROSTER, A.SELECT_PLANS, A.WITHDRAW}),
     S.AWAITING_PAYMENT: frozenset({A.DETAIL, A.ROSTER, A.SELECT_PLANS, A.WITHDRAW}),
-    S.PAYMENT_REVIEW: frozenset({A.DETAIL, A.ROSTER}),
-    S.PAYMENT_REJECTED: frozenset({A.DETAIL, A.ROSTER}),
-    S.COMPLETED: frozenset({A.DETAIL, A.ROSTER}),
+    # SPEC RCP-1 [interpretation]: receipts are asked for once a voucher is uploaded (the handbook's
+    # step (六) follows (五)); they are issued when the payment is approved (receipts.services).
+    S.PAYMENT_REVIEW: frozenset({A.DETAIL, A.ROSTER, A.RECEIPTS}),
+    S.PAYMENT_REJECTED: frozenset({A.DETAIL, A.ROSTER, A.RECEIPTS}),
+    S.COMPLETED: frozenset({A.DETAIL, A.ROSTER, A.RECEIPTS, A.CERTIFICATE}),
     S.CANCELLED: frozenset({A.DETAIL, A.ROSTER}),
 }
 
 # The order the 操作 column shows the allowed actions in.
-ACTION_ORDER = [A.DETAIL, A.ROSTER, A.VALIDATE, A.SUBMIT, A.SELECT_PLANS, A.WITHDRAW, A.DELETE]
+ACTION_ORDER = [
+    A.DETAIL, A.ROSTER, A.VALIDATE, A.SUBMIT, A.SELECT_PLANS, A.WITHDRAW, A.RECEIPTS, A.CERTIFICATE, A.DELETE
+]
 
 # UI.md "Lists": one colour per kind of state (draft grey, in progress blue, needs action orange,
 # rejected red, done green); the classes are in static/css/portal.css.

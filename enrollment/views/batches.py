@@ -44,6 +44,8 @@ ACTION_URL_NAMES = {
     BatchAction.SUBMIT: "rosters:submit",
     BatchAction.SELECT_PLANS: "plans:selection",
     BatchAction.WITHDRAW: "plans:withdraw",
+    BatchAction.RECEIPTS: "receipts:batch_receipts",
+    BatchAction.CERTIFICATE: "receipts:certificate_pdf",
 }
 
 # submission token of a dialog → the batch number it created, newest last (a double click, or the

@@ -156,6 +156,9 @@ def test_what_each_state_allows_the_unit():
     assert states_allowing(BatchAction.SELECT_PLANS) == {S.ROSTER_APPROVED, S.REVIEW_APPROVED, S.AWAITING_PAYMENT}
     assert STATE_ACTIONS[S.VALIDATING] == {BatchAction.DETAIL}  # progress only
     assert states_allowing(BatchAction.ROSTER) == set(S.values) - {S.VALIDATING}
+    # SPEC RCP-1: 专用收据 once a voucher is uploaded; RCP-3: the 保障单 of a completed batch.
+    assert states_allowing(BatchAction.RECEIPTS) == {S.PAYMENT_REVIEW, S.PAYMENT_REJECTED, S.COMPLETED}
+    assert states_allowing(BatchAction.CERTIFICATE) == {S.COMPLETED}
 
 
 def test_badges_follow_ui_md_colours():
