@@ -61,7 +61,7 @@ def test_table_in_the_handbook_layout(client, handbook_year):
         "A0": "120", "B0": "55", "C0": "15", "A1": "135", "B1": "100", "C1": "40",
         "A2": "230", "B2": "235", "C2": "75", "A3": "330", "B3": "460", "C3": "225",
     }
-    assert "<div>1.天数：300元/天（最高5.4万元）</div><div>2.起付线：≤1500元</div>" in year_table.replace("> <", "><")
+    assert "<div>1. 天数：300元/天（最高5.4万元）</div><div>2. 起付线：≤1500元</div>" in year_table.replace("> <", "><")
     assert 'rowspan="3"' in year_table  # 加强保障层 spans A1–A3
     assert f"※{ENHANCED_A_NOTE}" in page
     # 选择规则 (SPEC PLAN-2, PREM-1)
