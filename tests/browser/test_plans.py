@@ -11,7 +11,7 @@ import pytest
 
 from enrollment.states import BatchKind, BatchState
 from plans.models import BatchPremium
-from tests.browser.conftest import log_in
+from tests.browser.conftest import DESKTOP, PHONE, log_in
 from tests.plans.helpers import approved_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -96,6 +96,9 @@ def test_select_generate_confirm_and_export(page, screenshot, instant_batch):
     assert page.locator("#premium-table .premium-total").inner_text() == "4,780.00"
     page.locator("#premium-table").scroll_into_view_if_needed()
     screenshot(page, "plans-selection")
+    page.set_viewport_size(PHONE)  # the table scrolls sideways rather than breaking (UI.md "Look")
+    screenshot(page, "plans_selection_phone", full_page=False)
+    page.set_viewport_size(DESKTOP)
 
     # 【提交确认保费】 → the confirmation dialog → 【确定】.
     page.get_by_role("button", name="提交确认保费").click()
