@@ -1,4 +1,6 @@
-"""缴费凭证管理 (SPEC PAY-2): filled in by issue 9's views."""
+"""缴费凭证管理 (SPEC PAY-2): the unit's voucher pages (views/vouchers.py)."""
+from .views import vouchers
+
 app_name = "payments"
 
-urlpatterns: list = []
+urlpatterns = vouchers.urlpatterns

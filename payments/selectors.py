@@ -1,0 +1,74 @@
+"""Reads of the payments app for the unit's pages (SPEC PAY-2, PAY-3, X-4): the account's vouchers and
+the live 退款金额 of 新增缴费信息. The writes are services.py's."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+
+from .models import Voucher, VoucherBatch
+from .services import PaymentError, money_parse, payable_batches, voucher_refund
+
+
+def account_vouchers(
+    *, account, submitted_from: dt.date | None = None, submitted_to: dt.date | None = None, payer: str = ""
+) -> QuerySet[Voucher]:
+    """缴费凭证管理 (SPEC PAY-2): this account's vouchers, newest first, searched by 提交时间 (Shanghai
+    dates, both ends included) and 付款单位 (contains); their batches prefetched in number order."""
+    vouchers = Voucher.objects.filter(account=account)
+    if submitted_from:
+        vouchers = vouchers.filter(submitted_at__date__gte=submitted_from)
+    if submitted_to:
+        vouchers = vouchers.filter(submitted_at__date__lte=submitted_to)
+    if payer:
+        vouchers = vouchers.filter(payer__icontains=payer)
+    lines = VoucherBatch.objects.select_related("batch", "batch__coverage_year").order_by("batch__number")
+    return vouchers.prefetch_related(Prefetch("lines", queryset=lines)).order_by("-submitted_at", "-pk")
+
+
+@dataclass
+class RefundPreview:
+    """What 新增缴费信息 shows while the unit ticks batches and types the amount (SPEC PAY-3): the
+    selected premiums, and either the refund (0 when equal), the shortfall, or what is missing."""
+
+    premiums: Decimal = Decimal("0.00")
+    selected: list[str] = field(default_factory=list)
+    amount: Decimal | None = None
+    refund: Decimal | None = None
+    shortfall: Decimal | None = None
+    message: str = ""
+
+    @property
+    def has_refund(self) -> bool:
+        return bool(self.refund)
+
+
+def voucher_refund_preview(*, account, batch_numbers: list[str], amount_text: str) -> RefundPreview:
+    """SPEC PAY-3, computed as voucher_submit will: the ticked batches that this account may pay
+    (anything else is ignored: the submission refuses it), their premiums summed, the amount parsed
+    by money_parse and compared by voucher_refund. Nothing is written."""
+    wanted = {number for number in batch_numbers if number}
+    batches = [batch for batch in payable_batches(account=account) if batch.number in wanted]
+    preview = RefundPreview(
+        premiums=sum((batch.premium.total for batch in batches), Decimal("0.00")),
+        selected=[batch.number for batch in batches],
+    )
+    if not batches:
+        preview.message = "请在“选择批次”中勾选本次缴费的参保批次。"
+        return preview
+    if not (amount_text or "").strip():
+        preview.message = "请填写缴费金额(凭证总金额)。"
+        return preview
+    try:
+        preview.amount = money_parse(amount_text)
+    except PaymentError as error:
+        preview.message = error.message
+        return preview
+    try:
+        preview.refund = voucher_refund(amount=preview.amount, premiums=preview.premiums)
+    except PaymentError as error:
+        preview.shortfall = preview.premiums - preview.amount
+        preview.message = error.message
+    return preview
