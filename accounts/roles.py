@@ -56,6 +56,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "plans.view_planitem",
             "plans.change_planitem",
             "plans.view_batchpremium",
+            # SPEC PAY-4, BO-1: 缴费凭证审核; change is the right to review (and to see the refund
+            # account in full, audited, X-1). SPEC BAT-11: 逾期未缴费批次; change is the right to 作废.
+            "payments.view_voucher",
+            "payments.change_voucher",
+            "payments.view_overduebatch",
+            "payments.change_overduebatch",
+            # SPEC RCP-1, RCP-2: 专用收据审核 (the ReceiptReview proxy of Batch); change is the right to
+            # issue, reject and void and reissue.
+            "receipts.view_receiptreview",
+            "receipts.change_receiptreview",
         }
         | _VIEW_AUDIT
     ),
