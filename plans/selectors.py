@@ -96,6 +96,18 @@ class PremiumBasis:
             self.plans[True].amount * social_security_people + self.plans[False].amount * other_people
         ).quantize(premiums.CENT)
 
+    @property
+    def effective_series(self) -> list[tuple[str, tuple[str, ...]]]:
+        """SPEC COV-2: the selected items grouped by series, whose waiting period they share
+        ([("A", ("A0", "A3")), ("B", ("B0", "B3")), …]); [] in a centralised batch."""
+        if not self.instant:
+            return []
+        return [
+            (series, tuple(code for code in self.codes if code[0] == series))
+            for series in premiums.SERIES
+            if any(code[0] == series for code in self.codes)
+        ]
+
     def plan_of(self, has_social_security: bool) -> PersonPlan:
         return self.plans[bool(has_social_security)]
 
@@ -219,6 +231,7 @@ class PersonRow:
     items: tuple[str, ...]
     amount: Decimal
     effective: tuple[tuple[str, dt.date], ...]
+    series_effective: tuple[dt.date | None, ...] = ()
 
     @property
     def label(self) -> str:
@@ -227,14 +240,18 @@ class PersonRow:
 
 def premium_person_row(*, basis: PremiumBasis, entry: RosterEntry) -> PersonRow:
     plan = basis.plan_of(entry.has_social_security)
+    effective = basis.effective_dates(
+        has_social_security=entry.has_social_security, start=entry.coverage_start or basis.batch.coverage_start
+    )
+    by_series = {code[0]: day for code, day in effective}
     return PersonRow(
         entry=entry,
         masked_id=roster_masked_id(entry),
         items=plan.items,
         amount=plan.amount,
-        effective=basis.effective_dates(
-            has_social_security=entry.has_social_security, start=entry.coverage_start or basis.batch.coverage_start
-        ),
+        effective=effective,
+        # one date per series of basis.effective_series; None when the person has none of its items
+        series_effective=tuple(by_series.get(series) for series, _ in basis.effective_series),
     )
 
 

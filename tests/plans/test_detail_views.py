@@ -93,7 +93,7 @@ def test_confirmed_page_lists_each_person_with_items_and_amount(client_of, batch
     text = page_text(response)
     for header in ("姓名", "证件号码", "社保", "参加项目", "费用（元）", "起保日期", "终保日期"):
         assert f">{header}</th>" in html
-    assert ">生效日期</th>" not in html  # SPEC COV-2: a centralised batch has no waiting period
+    assert "生效日期</th>" not in html  # SPEC COV-2: a centralised batch has no waiting period
     # The 保费信息 table on top (the shared template), then the people.
     assert 'id="premium-table"' in html and "保费信息" in text
     assert "已确认" in text and "预览，尚未确认" not in text
@@ -279,11 +279,27 @@ def test_instant_batch_shows_each_items_effective_date(client, handbook_year):
 
     html = response.content.decode()
     text = page_text(response)
-    assert ">生效日期</th>" in html
-    # A 30 days, B 60 days, C none (the 2023 year's waiting_days_a/b/c).
-    assert "A0 2023-10-15 B0 2023-11-14 C0 2023-09-15 A3 2023-10-15 B3 2023-11-14 C3 2023-09-15" in text
-    assert re.search(r"非社保0 \S+ 否 B0 C0 A3 B3 C3 1,085\.00 2023-09-15 2024-06-30 B0 2023-11-14 C0", text)
+    assert re.search(r'colspan="3"[^>]*>生效日期</th>', html)
+    # one column per series, whose items share the waiting period: A 30 days, B 60, C none (2023)
+    assert "A0 A3 B0 B3 C0 C3 社保0" in text
+    assert re.search(r"社保0 \S+ 是 A0 B0 C0 A3 B3 C3 1,195\.00 2023-09-15 2024-06-30 2023-10-15 2023-11-14 2023-09-15", text)
+    assert re.search(r"非社保0 \S+ 否 B0 C0 A3 B3 C3 1,085\.00 2023-09-15 2024-06-30 2023-10-15 2023-11-14 2023-09-15", text)
     assert "即时参保设免责期" in text
+
+
+def test_instant_person_without_an_item_of_a_series_has_no_date_for_it(client, handbook_year):
+    # SPEC PLAN-3: without 社保 no A0; with A0 as the only A item, nothing of series A takes effect.
+    batch = approved_batch(
+        year=handbook_year, kind=BatchKind.INSTANT, social_security=1, without_social_security=1,
+        start=dt.date(2023, 9, 15),
+    )
+    confirmed(batch, codes=["A0", "B0", "C0"], at=dt.datetime(2023, 9, 14, 10, 0, tzinfo=SHANGHAI))
+    client.force_login(batch.account)
+
+    text = page_text(client.get(detail_url(batch)))
+
+    assert re.search(r"社保0 \S+ 是 A0 B0 C0 180\.00 2023-09-15 2024-06-30 2023-10-15 2023-11-14 2023-09-15", text)
+    assert re.search(r"非社保0 \S+ 否 B0 C0 70\.00 2023-09-15 2024-06-30 - 2023-11-14 2023-09-15", text)
 
 
 def test_instant_half_year_prices(client, handbook_year):
