@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -233,6 +234,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},
     # SPEC X-1: roster uploads (kept for their marked copy) are deleted after 7 days.
     "purge-roster-uploads": {"task": "rosters.tasks.purge_roster_uploads", "schedule": 6 * 3600},
+    # SPEC PAY-5: handlers of batches 缴费凭证待上传 are e-mailed on day 10 and 14, each reminder once;
+    # daily at 09:00 Shanghai time (CELERY_TIMEZONE), when the clerks read their mail.
+    "payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": crontab(hour=9, minute=0)},
 }
 
 CACHES = {
