@@ -35,10 +35,11 @@
     });
   }
 
-  // Enter in a field would submit without the confirmation (the dialog's button belongs to the
-  // form): open the dialog instead. stopPropagation keeps portal.js from counting it as submitted.
+  // Enter in a field would submit without the confirmation (the browser "clicks" the form's default
+  // button, the dialog's own): unless the dialog is open, open it instead. stopPropagation keeps
+  // portal.js from counting the refused submit as done.
   form.addEventListener("submit", function (event) {
-    if (event.submitter && event.submitter.classList.contains("voucher-confirm-submit")) {
+    if (dialog && dialog.classList.contains("show")) {
       return;
     }
     event.preventDefault();

@@ -222,7 +222,7 @@ def test_new_form_lists_the_payable_batches_and_prefills_the_payer(unit_client, 
     assert ticked(response) == [batch.number]  # the only payable batch is ticked
     assert input_value(response, "payer") == batch.code.unit_name
     for label in ("付款单位", "缴费方式", "缴费金额(凭证总金额)", "收款帐户类别"):
-        assert re.search(rf'<span class="text-danger">\*</span> {re.escape(label)}</label>', html)
+        assert re.search(rf'<span class="text-danger">\*</span>{re.escape(label)}</label>', html)
     assert "贷记(网银)" in text and "转账支票" in text and "电汇" in text and "现金" in text
     assert "缴费凭证上传" in text and "※审核时间为提交申请后10个工作日内" in text
     assert "【注意】 缴费凭证上传后，参保清册不能再进行修改" in text
