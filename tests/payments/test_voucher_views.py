@@ -4,11 +4,14 @@ X-3, X-4): the list with its search and footer, a voucher equal / over / under t
 every view."""
 import datetime as dt
 import re
+import threading
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from enrollment.states import BatchKind, BatchState
@@ -397,6 +400,59 @@ def test_a_double_click_creates_one_voucher(unit_client, account, batch):
     assert second.url == LIST_URL
     assert Voucher.objects.count() == 1
     assert flash(second)[-1] == "该缴费信息已提交，无需重复提交。"
+
+
+def click_twice_at_once(account, payloads: list[dict]) -> list:
+    """Two requests of one session at the same moment (a double click, or two windows)."""
+    setup = Client()
+    setup.force_login(account)
+    cookie = setup.cookies["sessionid"].value
+    responses = []
+    barrier = threading.Barrier(len(payloads))
+
+    def click(data):
+        browser = Client()
+        browser.cookies["sessionid"] = cookie
+        barrier.wait()
+        try:
+            responses.append(browser.post(NEW_URL, data))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click, args=(data,)) for data in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two requests at once need PostgreSQL's row locks")
+def test_a_double_click_at_the_same_moment_creates_one_voucher(handbook_year):
+    batch = awaiting_payment_batch(year=handbook_year)
+    data = form_data(batch, submission_token="12" * 16)
+
+    responses = click_twice_at_once(batch.account, [data, data])
+
+    assert Voucher.objects.count() == 1
+    assert [response.status_code for response in responses] == [302, 302]
+    assert {response["Location"] for response in responses} == {LIST_URL}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two requests at once need PostgreSQL's row locks")
+def test_two_windows_paying_one_batch_at_the_same_moment_make_one_voucher(handbook_year):
+    batch = awaiting_payment_batch(year=handbook_year)
+    account = batch.account
+    windows = [form_data(batch, submission_token=token * 16) for token in ("34", "56")]
+
+    responses = click_twice_at_once(account, windows)
+
+    assert Voucher.objects.count() == 1
+    assert sorted(response.status_code for response in responses) == [200, 302]
+    refused = next(response for response in responses if response.status_code == 200)
+    assert "不能上传缴费凭证" in page_text(refused) or "已不能缴费" in page_text(refused)
 
 
 def test_a_batch_already_paid_in_another_window_is_refused(unit_client, account, batch):
