@@ -9,7 +9,7 @@ from PIL import Image
 
 from enrollment.states import BatchKind, BatchState
 from payments.models import Voucher
-from tests.browser.conftest import log_in
+from tests.browser.conftest import PHONE, log_in
 from tests.payments.helpers import awaiting_payment_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -149,7 +149,7 @@ def test_a_unit_pays_too_much_with_refund_details_and_finds_its_voucher(page, sc
     assert refused == []
 
 
-def test_enter_in_a_field_opens_the_confirmation_instead_of_submitting(page, handbook_year):
+def test_enter_in_a_field_opens_the_confirmation_instead_of_submitting(page, screenshot, handbook_year):
     batch = awaiting_payment_batch(year=handbook_year)
     log_in(page, batch.account.username, PASSWORD)
     page.goto(page.base_url + f"/vouchers/new/?batch={batch.number}")
@@ -164,3 +164,9 @@ def test_enter_in_a_field_opens_the_confirmation_instead_of_submitting(page, han
     page.locator("#voucher-confirm-dialog").get_by_role("button", name="取消").click()
     page.locator("#voucher-confirm-dialog").wait_for(state="hidden")
     assert page.get_by_role("heading", name="新增缴费信息").is_visible()
+
+    # UI.md "Look": on a phone the page does not scroll sideways (the batch table scrolls in its box).
+    page.set_viewport_size(PHONE)
+    page.locator(".modal-backdrop").wait_for(state="detached")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "voucher-new-phone")

@@ -289,6 +289,7 @@ def test_over_amount_requires_the_refund_fields_and_keeps_everything(unit_client
     assert input_value(response, "amount") == "2,000.00"
     assert input_value(response, "draft_token") == token
     assert attachments_of_draft(draft_token=token, uploaded_by=account).count() == 1
+    assert "已上传 1 个附件" in page_text(response)
     assert not refund_section_hidden(response)
     assert re.search(r'<strong id="refund-amount" class="refund-amount">1,280.00</strong>', response.content.decode())
     assert '<option value="transfer" selected>划帐</option>' in response.content.decode()
