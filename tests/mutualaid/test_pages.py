@@ -41,6 +41,8 @@ PUBLIC_VIEWS = {
     "accounts:password_reset_done",
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
+    # The page a receipt's QR code opens (SPEC RCP-2): number, title and amount, no personal data.
+    "receipts:verify",
 }
 
 _SAMPLE_BY_CONVERTER = {
