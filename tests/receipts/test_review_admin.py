@@ -114,6 +114,11 @@ def test_the_queue_filters_pending_and_issued(reviewer_client, in_review, handbo
 
     assert [batch.pk for batch in pending.context["cl"].result_list] == [in_review.pk]
     assert [batch.pk for batch in issued.context["cl"].result_list] == [done.pk]
+    # Search by receipt number or title: one line per batch even when several receipts match.
+    number = Receipt.objects.filter(batch=done).order_by("pk").first().number
+    assert [batch.pk for batch in reviewer_client.get(LIST, {"q": number}).context["cl"].result_list] == [done.pk]
+    by_title = reviewer_client.get(LIST, {"q": "公司"}).context["cl"].result_list
+    assert sorted(batch.pk for batch in by_title) == sorted([in_review.pk, done.pk])
 
 
 def test_the_todo_panel_counts_batches_waiting(in_review, handbook_year, reviewer):
