@@ -37,6 +37,7 @@ from enrollment.admin import (
     overdue_cutoff,
 )
 from enrollment.models import Batch, CoverageYear, HandlerInfo
+from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
 from mutualaid.attachments import attachment_response, attachments_of
@@ -221,10 +222,12 @@ class VoucherAdmin(_BackOfficeAdmin):
         )
 
     def get_list_note(self, request) -> str:
+        year = coverage_year_current()
+        days = year.voucher_review_working_days if year else DEFAULT_VOUCHER_REVIEW_WORKING_DAYS
         return (
-            "单位上传的缴费凭证：待审核的排在前面，先提交的在前；审核时限为提交后 "
-            f"{DEFAULT_VOUCHER_REVIEW_WORKING_DAYS} 个工作日（以参保批次所属保障年度的设置为准，至最后一个工作日24时），"
-            "超过期限仍未审核的标为“已超期”。审核通过后参保批次变为“参保已完成”。"
+            f"单位上传的缴费凭证：待审核的排在前面，先提交的在前；审核时限为提交后 {days} 个工作日"
+            f"（至第 {days} 个工作日24时，以参保批次所属保障年度的设置为准），超过期限仍未审核的标为“已超期”。"
+            "审核通过后参保批次变为“参保已完成”。"
         )
 
     def get_changelist_instance(self, request):
