@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from enrollment.models import Batch, BatchKind, BatchState
 from enrollment.selectors import coverage_year_current
+from rosters.demo import DEMO_UNIT_NAME
 from rosters.models import RosterEntry, RosterImport
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ def _seed() -> str:
 
 
 def test_seed_demo_opens_a_draft_centralised_batch_filled_from_last_year(demo_data):
-    batch = Batch.objects.get(account__username="demo")
+    batch = Batch.objects.get(account__username="demo", code__unit_name=DEMO_UNIT_NAME)
     assert (batch.kind, batch.state, batch.coverage_year) == (BatchKind.CENTRALISED, BatchState.DRAFT, coverage_year_current())
     people = RosterEntry.objects.filter(batch=batch)
     assert 150 <= people.count() <= 200
@@ -31,10 +32,10 @@ def test_seed_demo_opens_a_draft_centralised_batch_filled_from_last_year(demo_da
 
 
 def test_seed_demo_again_leaves_the_demo_batch_alone(demo_data):
-    batch = Batch.objects.get(account__username="demo")
+    batch = Batch.objects.get(account__username="demo", code__unit_name=DEMO_UNIT_NAME)
     RosterEntry.objects.filter(batch=batch).first().delete()
     count = RosterEntry.objects.filter(batch=batch).count()
     output = _seed()
     assert "演示参保批次" not in output
-    assert Batch.objects.filter(account__username="demo").count() == 1
+    assert Batch.objects.filter(account__username="demo", code__unit_name=DEMO_UNIT_NAME).count() == 1
     assert RosterEntry.objects.filter(batch=batch).count() == count

@@ -285,7 +285,7 @@ def _demo_counts():
 
 @pytest.mark.django_db
 def test_seed_demo_gives_the_demo_code_about_200_people_twice_alike(demo_data):
-    code = EnrollmentCode.objects.get(account__username="demo")
+    code = EnrollmentCode.objects.get(account__username="demo", unit_name="上海演示科技有限公司")
     assert code.unit_name == "上海演示科技有限公司" and code.source == EnrollmentCode.Source.APPROVED
     assert Unit.objects.filter(code=code, is_lead=True, name=code.unit_name).count() == 1
     assert HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile="").exists()
