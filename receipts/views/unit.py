@@ -101,12 +101,22 @@ def _page(request, batch, *, form=None, show_add=False, show_cancel=False, submi
     drafts = [line for line in lines if line.status == Receipt.Status.DRAFT]
     submitted = [line for line in lines if line.status == Receipt.Status.SUBMITTED]
     rejected = [line for line in lines if line.status == Receipt.Status.REJECTED]
+    remaining = premium - counted
+    # UI.md: a disabled button says why; with every receipt issued there is nothing left to add.
+    add_disabled_reason = ""
+    if remaining <= 0 and drafts:
+        add_disabled_reason = "专用收据金额合计已等于应缴纳保费。如需修改，请先点击【取消上传】后重新填写。"
+    elif remaining <= 0 and submitted:
+        add_disabled_reason = "专用收据已提交审核，金额合计已等于应缴纳保费。"
     context = {
         "batch": batch,
         "lines": lines,
         "premium": premium,
         "counted": counted,
-        "remaining": premium - counted,
+        "remaining": remaining,
+        "can_add": remaining > 0,
+        "add_disabled_reason": add_disabled_reason,
+        "all_issued": remaining <= 0 and not drafts and not submitted,
         "drafts": drafts,
         "submitted": submitted,
         # The latest refusal, if the unit has not yet added new lines after it.

@@ -217,11 +217,20 @@ def test_a_double_click_on_confirm_adds_the_line_once(owner, completed):
     assert Receipt.objects.filter(batch=completed).count() == 2
 
 
-def test_the_add_button_is_disabled_with_a_reason_once_the_sum_is_reached(owner, completed):
+def test_the_add_button_says_why_it_is_disabled_once_the_sum_is_reached(owner, completed, reviewer):
+    """UI.md: nothing disabled without a reason; once every receipt is issued the button goes."""
+    disabled = re.compile(r'title="([^"]+)" id="receipt-add-why">\s*<button type="button" class="btn btn-primary btn-sm receipt-add" disabled')
     add(owner, completed, amount="720")
+    assert disabled.search(text(owner.get(page_url(completed)))).group(1) == (
+        "专用收据金额合计已等于应缴纳保费。如需修改，请先点击【取消上传】后重新填写。"
+    )
+    owner.post(page_url(completed), {"op": "submit"})
+    assert disabled.search(text(owner.get(page_url(completed)))).group(1) == "专用收据已提交审核，金额合计已等于应缴纳保费。"
+
+    receipts_approve(batch=completed, acting_user=reviewer)
     page = text(owner.get(page_url(completed)))
-    assert "专用收据金额合计已等于应缴纳保费" in page
-    assert re.search(r'<button type="button" class="btn btn-primary btn-sm receipt-add" disabled', page)
+    assert "新增专用收据" not in page and 'id="receipt-add-dialog"' not in page
+    assert "专用收据已全部开具，可点击【下载】保存电子专用收据。" in page
 
 
 # --- 【取消上传】 -------------------------------------------------------------------------------------------------
