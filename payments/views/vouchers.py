@@ -34,7 +34,7 @@ STATUS_BADGES = {
     Voucher.Status.REJECTED: "badge-state-rejected",
 }
 NOTHING_PAYABLE = "当前没有待缴费的参保批次：批次【提交确认保费】后（缴费凭证待上传），或缴费凭证审核不通过后，才可新增缴费信息。"
-REVIEW_NOTE = "※审核时间为提交申请后10个工作日内"
+REVIEW_DAYS_DEFAULT = 10  # SPEC PAY-2; each coverage year sets its own (voucher_review_working_days)
 ROSTER_LOCK_NOTE = "缴费凭证上传后，参保清册不能再进行修改"  # SPEC BAT-8, the handbook's 【注意】
 ATTACHMENT_HELP = "银行回单、转账支票存根等缴费凭证，可上传多张（如分两笔汇款）。"
 # submission token → voucher pk, of the forms this session submitted (the newest last): the second
@@ -52,6 +52,16 @@ def unit_page(view):
 
 def _own_vouchers(request):
     return Voucher.objects.filter(account=request.user)
+
+
+def _review_days(batches) -> int:
+    """The review time of a voucher for these batches: their coverage years' (the longest)."""
+    days = {batch.coverage_year.voucher_review_working_days for batch in batches}
+    return max(days) if days else REVIEW_DAYS_DEFAULT
+
+
+def _review_note(days: int) -> str:
+    return f"※审核时间为提交申请后{days}个工作日内"
 
 
 def _present(voucher: Voucher) -> Voucher:
@@ -97,16 +107,17 @@ def voucher_detail(request, pk: int):
     """A voucher (SPEC PAY-2, PAY-3, PAY-4): its fields, the refund with the account masked (X-1), its
     batches with their premiums, its proofs, the review status and the reason of a rejection."""
     voucher = get_object_or_404(account_vouchers(account=request.user), pk=pk)
+    lines = list(voucher.lines.all())
     return render(
         request,
         "payments/vouchers/detail.html",
         {
             "voucher": _present(voucher),
-            "lines": list(voucher.lines.all()),
+            "lines": lines,
             "attachments": attachments_of(voucher),
             # After 审核不通过 the unit submits a new voucher (PAY-4): the way there, if still payable.
             "can_add": voucher.is_rejected and payable_batches(account=request.user).exists(),
-            "review_note": REVIEW_NOTE,
+            "review_note": _review_note(_review_days(line.batch for line in lines)),
         },
     )
 
@@ -154,12 +165,13 @@ def voucher_new(request):
                 if repeated:
                     messages.info(request, ALREADY_SUBMITTED)
                 else:
+                    paid = [line.batch for line in voucher.lines.select_related("batch__coverage_year").order_by("batch__number")]
                     refund = f"，退款金额{voucher.refund_amount}元" if voucher.refund_amount else ""
                     messages.success(
                         request,
                         f"缴费信息已提交（缴费金额{voucher.amount}元{refund}），参保批次 "
-                        f"{'、'.join(line.batch.number for line in voucher.lines.select_related('batch').order_by('batch__number'))} "
-                        f"状态为“缴费凭证待审核”。审核时间为提交申请后10个工作日内。",
+                        f"{'、'.join(batch.number for batch in paid)} 状态为“缴费凭证待审核”。"
+                        f"审核时间为提交申请后{_review_days(paid)}个工作日内。",
                     )
                 return redirect("payments:vouchers")
         # A refusal may be the second click of a double click that lost the race to the first
@@ -189,7 +201,7 @@ def voucher_new(request):
             "submission_token": submission_token,
             "attachment_errors": attachment_errors,
             "attachment_help": ATTACHMENT_HELP,
-            "review_note": REVIEW_NOTE,
+            "review_note": _review_note(_review_days(batches)),
             "roster_lock_note": ROSTER_LOCK_NOTE,
         },
     )

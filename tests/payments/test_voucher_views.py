@@ -237,6 +237,16 @@ def test_new_form_lists_the_payable_batches_and_prefills_the_payer(unit_client, 
     assert re.fullmatch(r"[0-9a-f]{32}", input_value(response, "draft_token"))
 
 
+def test_review_time_is_the_coverage_years(unit_client, batch, handbook_year):
+    handbook_year.voucher_review_working_days = 7
+    handbook_year.save(update_fields=["voucher_review_working_days"])
+
+    assert "※审核时间为提交申请后7个工作日内" in page_text(unit_client.get(NEW_URL))
+    response = unit_client.post(NEW_URL, form_data(batch))
+    assert flash(response)[0].endswith("审核时间为提交申请后7个工作日内。")
+    assert "※审核时间为提交申请后7个工作日内" in page_text(unit_client.get(detail_url(Voucher.objects.get())))
+
+
 def test_batch_in_the_url_preselects_it_among_several(unit_client, account, batch, handbook_year):
     second = awaiting_payment_batch(year=handbook_year, account=account, people=2, kind=BatchKind.INSTANT)
 
