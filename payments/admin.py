@@ -36,7 +36,7 @@ from enrollment.admin import (
     _local,
     overdue_cutoff,
 )
-from enrollment.models import Batch, CoverageYear, HandlerInfo
+from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
@@ -45,7 +45,7 @@ from mutualaid.pii import mask_mobile
 from mutualaid.workdays import working_deadline
 from rosters.admin import _batch_badge
 
-from .models import Voucher, VoucherBatch
+from .models import OverdueBatch, Voucher, VoucherBatch
 from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
 
 Status = Voucher.Status
@@ -59,24 +59,6 @@ VOUCHER_BADGE_CLASSES = {Status.SUBMITTED: "progress", Status.APPROVED: "done", 
 
 # The query parameter of 【显示完整帐号】 on the voucher's page.
 FULL_ACCOUNT_PARAMETER = "refund_account"
-
-
-# --- proxies -----------------------------------------------------------------------------------------
-#
-# 逾期未缴费批次 is a proxy of Batch, as rosters.BatchReview is, so the list has its own permissions
-# (payments.view_overduebatch, payments.change_overduebatch = the right to cancel) without a table.
-# It is declared here rather than in payments/models.py, which belongs to the services' author: Django
-# registers a model wherever its class is defined once the app is loaded (the admin is imported while
-# the apps get ready), its app label is "payments" either way, and its migration is
-# payments/migrations/0002_overduebatch.py. Moving the class into models.py changes nothing else.
-
-
-class OverdueBatch(Batch):
-    class Meta:
-        proxy = True
-        app_label = "payments"
-        verbose_name = "逾期未缴费批次"
-        verbose_name_plural = "逾期未缴费批次"
 
 
 # --- shared pieces -----------------------------------------------------------------------------------

@@ -135,3 +135,13 @@ class PaymentReminder(models.Model):
 
     def __str__(self):
         return f"{self.batch.number} 第{self.day}天"
+
+
+class OverdueBatch(Batch):
+    """逾期未缴费批次 (SPEC BAT-11): a proxy of Batch, as rosters.BatchReview is, so the back-office list has
+    its own permissions (view_overduebatch; change_overduebatch = the right to cancel) without a table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "逾期未缴费批次"
+        verbose_name_plural = "逾期未缴费批次"

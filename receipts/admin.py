@@ -41,7 +41,7 @@ from enrollment.states import BatchState
 from plans.models import BatchPremium
 from rosters.admin import _batch_badge
 
-from .models import Receipt
+from .models import Receipt, ReceiptReview
 from .pdf import PdfUnavailable, receipt_issuer
 from .services import receipt_void_reissue, receipts_approve, receipts_reject
 
@@ -52,23 +52,6 @@ REVIEWED_OR_PENDING = (RS.SUBMITTED, RS.ISSUED, RS.REJECTED, RS.VOIDED)
 # The reviewed lines that count towards the premium (a rejected or voided one no longer does).
 COUNTED = (RS.SUBMITTED, RS.ISSUED)
 RECEIPT_BADGE_CLASSES = {RS.SUBMITTED: "progress", RS.ISSUED: "done", RS.REJECTED: "rejected", RS.VOIDED: "draft", RS.DRAFT: "draft"}
-
-
-# --- the proxy -------------------------------------------------------------------------------------------
-#
-# A proxy of Batch, as rosters.BatchReview is: the queue is one line per batch, since the unit sends
-# its lines and the reviewer decides them together. Its permissions are receipts.view_receiptreview
-# and receipts.change_receiptreview. Declared here rather than in receipts/models.py (the services'
-# author's file): its app label is "receipts" either way and its migration is
-# receipts/migrations/0002_receiptreview.py; moving the class into models.py changes nothing else.
-
-
-class ReceiptReview(Batch):
-    class Meta:
-        proxy = True
-        app_label = "receipts"
-        verbose_name = "专用收据审核"
-        verbose_name_plural = "专用收据审核"
 
 
 def _yuan(amount) -> str:

@@ -63,3 +63,13 @@ class ReceiptSequence(models.Model):
 
     year = models.PositiveSmallIntegerField(unique=True)
     last = models.PositiveIntegerField(default=0)
+
+
+class ReceiptReview(Batch):
+    """专用收据审核 (SPEC RCP-1): a proxy of Batch, one queue line per batch, since the unit sends its lines
+    and the reviewer decides them together (view_receiptreview, change_receiptreview)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "专用收据审核"
+        verbose_name_plural = "专用收据审核"

@@ -22,7 +22,7 @@ from enrollment.states import BatchAction, BatchKind, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 
 from .. import premiums
-from ..forms import OP_CONFIRM, OP_GENERATE, REGENERATE_MESSAGE, PlanSelectionForm, WithdrawForm
+from ..forms import OP_GENERATE, REGENERATE_MESSAGE, PlanSelectionForm, WithdrawForm
 from ..models import BatchPremium, Series
 from ..services import (
     SELECTING_STATES,
