@@ -988,9 +988,9 @@ def change_request_queue(user) -> QueueLine | None:
 #     def voucher_queue(user) -> QueueLine | None:
 #         if not user.has_perm("payments.view_voucher"):
 #             return None  # no line for who may not open the queue
-#         pending = Voucher.objects.filter(status=Voucher.Status.PENDING)
+#         pending = Voucher.objects.filter(status=Voucher.Status.SUBMITTED)
 #         url = reverse("admin:payments_voucher_changelist")
-#         return QueueLine("缴费凭证审核", f"{url}?status__exact=pending", pending.count(), overdue=...)
+#         return QueueLine("缴费凭证审核", f"{url}?status__exact=submitted", pending.count(), overdue=...)
 #
 #     BACKOFFICE_QUEUE_SOURCES.append(voucher_queue)
 #
