@@ -20,7 +20,12 @@ UNIT_MENU = [
     )
 ]
 # Pages of another app that sit under a menu item: a batch's roster pages under 参保批次管理.
-MENU_SECTIONS = {"rosters": "enrollment:batches", "plans": "enrollment:batches", "receipts": "enrollment:batches"}
+MENU_SECTIONS = {
+    "rosters": "enrollment:batches",
+    "plans": "enrollment:batches",
+    "receipts": "enrollment:batches",
+    "payments": "payments:vouchers",
+}
 NOT_BUILT = "该功能即将开放"
 NEEDS_CODE = "请先申请参保编码，审核通过后可用"
 
