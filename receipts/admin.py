@@ -19,14 +19,26 @@ from urllib.parse import quote
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.views.help import WEASYPRINT_PACKAGES
 from enrollment.admin import (
     _PAGE_CONTEXT,
     BACKOFFICE_QUEUE_SOURCES,
@@ -38,6 +50,7 @@ from enrollment.admin import (
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
+from mutualaid.pdf import WEASYPRINT_PACKAGES
 from plans.models import BatchPremium
 from rosters.admin import _batch_badge
 

@@ -11,6 +11,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from mutualaid.pdf import WEASYPRINT_PACKAGES
+
 from ..faq import FAQ, MAX_QUERY_LENGTH, faq_search, search_terms
 from ..models import SupportContact
 
@@ -41,7 +43,6 @@ FORMS = {
 # cached (WeasyPrint takes a noticeable fraction of a second per page) rather than per request.
 PDF_CACHE_SECONDS = 24 * 3600
 
-WEASYPRINT_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk"
 
 SEND_TO = {
     "account_reset_email": ACCOUNT_RESET_EMAIL,

@@ -27,10 +27,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.views.help import WEASYPRINT_PACKAGES
 from enrollment.models import Batch
 from enrollment.states import BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
+from mutualaid.pdf import WEASYPRINT_PACKAGES
 
 from .. import pdf
 from ..forms import ReceiptLineForm

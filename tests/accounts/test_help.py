@@ -15,7 +15,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from accounts.faq import FAQ, faq_search, fold, highlight, search_terms
 from accounts.models import SupportContact
-from accounts.views.help import HANDBOOK_PATH, WEASYPRINT_PACKAGES
+from accounts.views.help import HANDBOOK_PATH
+from mutualaid.pdf import WEASYPRINT_PACKAGES
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
