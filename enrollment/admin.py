@@ -451,10 +451,15 @@ class _QueueAdmin(_BackOfficeAdmin):
 
 
 class OverdueFilter(admin.SimpleListFilter):
-    """审核期限: the pending applications past their deadline (SPEC CODE-4, YEAR-3)."""
+    """审核期限 → 已超期 (SPEC BO-1, YEAR-3): the pending items past their working-day deadline. Each
+    queue subclasses it with `overdue_items`, a function giving the queryset of its overdue items."""
 
     title = "审核期限"
     parameter_name = "overdue"
+
+    @staticmethod
+    def overdue_items():
+        raise NotImplementedError
 
     def lookups(self, request, model_admin):
         return [("yes", "已超期")]
@@ -462,8 +467,17 @@ class OverdueFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() != "yes":
             return queryset
-        cutoff = overdue_cutoff(working_days=code_review_working_days())
-        return queryset.filter(status=CodeApplication.Status.PENDING, submitted_at__lt=cutoff)
+        return queryset.filter(pk__in=self.overdue_items().values("pk"))
+
+
+def _overdue_code_applications():
+    """SPEC CODE-4: applications pending past the code review's working days."""
+    cutoff = overdue_cutoff(working_days=code_review_working_days())
+    return CodeApplication.objects.filter(status=CodeApplication.Status.PENDING, submitted_at__lt=cutoff)
+
+
+class CodeApplicationOverdueFilter(OverdueFilter):
+    overdue_items = staticmethod(_overdue_code_applications)
 
 
 @admin.register(CodeApplication)
@@ -480,7 +494,7 @@ class CodeApplicationAdmin(_QueueAdmin):
         "status_badge",
     )
     list_display_links = ("unit_name",)
-    list_filter = ("status", ("committee", admin.RelatedOnlyFieldListFilter), OverdueFilter)
+    list_filter = ("status", ("committee", admin.RelatedOnlyFieldListFilter), CodeApplicationOverdueFilter)
     list_select_related = ("committee",)
     search_fields = ("unit_name", "contact_name", "uscc")
     search_help_text = "可按单位名称、联系人或统一信用代码搜索"

@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from auditlog.signals import accessed
 from enrollment.admin import (
     BACKOFFICE_QUEUE_SOURCES,
+    OverdueFilter,
     QueueLine,
     _BackOfficeAdmin,
     _deadline_text,
@@ -120,19 +121,10 @@ def _overdue_vouchers():
     return overdue
 
 
-class VoucherOverdueFilter(admin.SimpleListFilter):
+class VoucherOverdueFilter(OverdueFilter):
     """审核期限: the vouchers 待审核 past their deadline (SPEC PAY-2, BO-1, YEAR-3)."""
 
-    title = "审核期限"
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "已超期")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "yes":
-            return queryset
-        return queryset.filter(pk__in=_overdue_vouchers().values("pk"))
+    overdue_items = staticmethod(_overdue_vouchers)
 
 
 # --- 缴费凭证审核 (SPEC PAY-4, BO-1) ------------------------------------------------------------------

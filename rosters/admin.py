@@ -37,6 +37,7 @@ from django.utils.html import format_html
 from enrollment.admin import (
     _PAGE_CONTEXT,
     BACKOFFICE_QUEUE_SOURCES,
+    OverdueFilter,
     QueueLine,
     _BackOfficeAdmin,
     _deadline_text,
@@ -466,19 +467,10 @@ class BatchReviewStateFilter(admin.SimpleListFilter):
         return queryset.filter(state=self.value()) if self.value() else queryset
 
 
-class BatchReviewOverdueFilter(admin.SimpleListFilter):
+class BatchReviewOverdueFilter(OverdueFilter):
     """审核期限: the batches 职保会待审核 past their deadline (SPEC BO-1, YEAR-3)."""
 
-    title = "审核期限"
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "已超期")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "yes":
-            return queryset
-        return queryset.filter(pk__in=_overdue_pending().values("pk"))
+    overdue_items = staticmethod(_overdue_pending)
 
 
 @admin.register(BatchReview)
