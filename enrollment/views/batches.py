@@ -2,10 +2,7 @@
 batches, the dialogs of 【集中参保办理】 and 【即时参保办理】, 查看详情 with its 操作日志, 【批次删除】 and
 【参保流程】. Unit accounts only (back-office accounts get 403); another account's batch answers 404
 (SPEC X-4). The rules are enrollment.services'; these views only show and ask."""
-import secrets
-from importlib import import_module
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -15,6 +12,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mutualaid.submissions import (
+    session_value,
+    submission_made,
+    submission_remember,
+    submission_token,
+    submission_token_new,
+)
 
 from ..forms import BatchFilterForm, BatchOpenForm
 from ..models import Batch, CoverageYear
@@ -27,7 +32,14 @@ from ..services import (
     batch_open,
     batch_window_check,
 )
-from ..states import ACTION_ORDER, STATE_ACTIONS, STATE_BADGES, BatchAction, BatchKind, BatchState
+from ..states import (
+    ACTION_ORDER,
+    STATE_ACTIONS,
+    STATE_BADGES,
+    BatchAction,
+    BatchKind,
+    BatchState,
+)
 from .access import account_batch, unit_admin_required
 
 PER_PAGE = 15  # UI.md, "Lists"
@@ -51,7 +63,6 @@ ACTION_URL_NAMES = {
 # submission token of a dialog → the batch number it created, newest last (a double click, or the
 # form posted again with the back button, must not open a second batch: UI.md "Dialogs").
 SUBMISSIONS_KEY = "batch_open_submissions"
-SUBMISSIONS_KEPT = 20
 # Batch numbers this session deleted: the second click of 【批次删除】 says so instead of 404.
 DELETED_KEY = "batches_deleted"
 DELETED_KEPT = 20
@@ -130,7 +141,7 @@ def _open_dialogs(*, code, coverage_year, posted: BatchOpenForm | None = None) -
         if posted is not None and posted.auto_id == f"id_{kind}_%s":
             form, show = posted, True
         else:
-            form = _open_form(kind, initial={**initial, "kind": kind, "submission_token": _new_token()})
+            form = _open_form(kind, initial={**initial, "kind": kind, "submission_token": submission_token_new()})
             show = False
         dialogs.append(
             {"kind": kind, "label": label, "form": form, "show": show, "unavailable": problems[kind], "id": f"batch-open-{kind}"}
@@ -188,7 +199,7 @@ def batches_open(request):
         return redirect(reverse("enrollment:batches") + (f"?{query}" if query else ""))
     kind = request.POST.get("kind", "")
     form = _open_form(kind if kind in BatchKind.values else BatchKind.CENTRALISED, data=request.POST)
-    token = _submission_token(request.POST.get("submission_token", ""))
+    token = submission_token(request.POST.get("submission_token", ""))
     done = _submitted_batch(request, token)
     if done is not None:
         messages.info(request, f"参保批次 {done.number} 已创建，无需重复提交。")
@@ -209,7 +220,7 @@ def batches_open(request):
             return redirect(_batch_home(batch))
     # A new token for the corrected dialog: the refused one created nothing.
     form.data = form.data.copy()
-    form.data["submission_token"] = _new_token()
+    form.data["submission_token"] = submission_token_new()
     return _list_page(request, posted=form)
 
 
@@ -237,48 +248,15 @@ def _open(request, form: BatchOpenForm, *, token: str) -> tuple[Batch, bool]:
         except EnrollmentError as refused:
             error = refused
         else:
-            _remember_submission(request, token, batch.number)
+            submission_remember(request, SUBMISSIONS_KEY, token, batch.number)
     if error is not None:
         raise error
     return batch, False
 
 
-def _new_token() -> str:
-    return secrets.token_hex(16)
-
-
-def _submission_token(posted: str) -> str:
-    if len(posted) == 32 and all(char in "0123456789abcdef" for char in posted):
-        return posted
-    return _new_token()
-
-
-def _session_value(request, key: str, *, fresh: bool = False):
-    """The session's value of `key`; `fresh` reads the session store again (another request of this
-    session may have written it since this one started)."""
-    if fresh and request.session.session_key:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
-        stored = store.get(key)
-        if stored:
-            current = request.session.get(key)
-            if isinstance(stored, dict):
-                request.session[key] = {**(current or {}), **stored}
-            else:
-                request.session[key] = list(dict.fromkeys([*(current or []), *stored]))
-    return request.session.get(key)
-
-
 def _submitted_batch(request, token: str, *, fresh: bool = False) -> Batch | None:
-    number = (_session_value(request, SUBMISSIONS_KEY, fresh=fresh) or {}).get(token)
+    number = submission_made(request, SUBMISSIONS_KEY, token, fresh=fresh)
     return _own_batches(request).filter(number=number).first() if number else None
-
-
-def _remember_submission(request, token: str, number: str) -> None:
-    submissions = dict(_session_value(request, SUBMISSIONS_KEY) or {})
-    submissions.pop(token, None)
-    submissions[token] = number
-    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
-    request.session.save()
 
 
 # 查看详情, 【批次删除】, 【参保流程】 ---------------------------------------------------------------------------
@@ -328,7 +306,7 @@ def batches_delete(request, number: str):
     batch gone and says it was deleted; another account's batch is 404 (X-4)."""
     batch = _own_batches(request).filter(number=number).first()
     if batch is None:
-        if number in (_session_value(request, DELETED_KEY, fresh=True) or []):
+        if number in (session_value(request, DELETED_KEY, fresh=True) or []):
             messages.info(request, f"批次 {number} 已删除")
             return redirect("enrollment:batches")
         raise Http404
@@ -337,7 +315,7 @@ def batches_delete(request, number: str):
     except EnrollmentError as error:
         messages.error(request, error.message)
         return redirect("enrollment:batches")
-    deleted = [*(_session_value(request, DELETED_KEY) or []), number][-DELETED_KEPT:]
+    deleted = [*(session_value(request, DELETED_KEY) or []), number][-DELETED_KEPT:]
     request.session[DELETED_KEY] = deleted
     messages.success(request, f"批次 {number} 已删除")
     return redirect("enrollment:batches")

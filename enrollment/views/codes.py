@@ -1,9 +1,6 @@
 """参保编码申请 (SPEC CODE-1…4): the account's applications, the form 申请参保编码, its detail and
 【编辑】 after 审核不通过. Unit accounts only; another account's application answers 404 (X-4)."""
-import secrets
-from importlib import import_module
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -20,6 +17,8 @@ from mutualaid.attachments import (
 )
 from mutualaid.pii import mask_mobile
 from mutualaid.sms_views import sms_code_send_response
+from mutualaid.submissions import submission_made, submission_remember
+from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import (
     ATTACHMENT_HELP,
@@ -46,7 +45,6 @@ STATUS_BADGES = {
 }
 # submission token → application pk, of the forms this session submitted (the newest last).
 SUBMISSIONS_KEY = "code_application_submissions"
-SUBMISSIONS_KEPT = 20
 
 
 def _own_applications(request):
@@ -183,7 +181,7 @@ def _application_form(request, *, application: CodeApplication | None):
     attachment_errors: list[str] = []
     if request.method == "POST":
         draft_token = attachment_draft_token(reuse=request.POST.get("draft_token", ""))
-        submission_token = _submission_token(request.POST.get("submission_token", ""))
+        submission_token = posted_token(request.POST.get("submission_token", ""))
         form = CodeApplicationForm(request.POST)
         if form.is_valid():
             try:
@@ -210,7 +208,7 @@ def _application_form(request, *, application: CodeApplication | None):
                 return redirect("enrollment:code_applications")
     else:
         draft_token = attachment_draft_token()
-        submission_token = _submission_token("")
+        submission_token = posted_token("")
         form = CodeApplicationForm(initial=CodeApplicationForm.initial_from(application) if application else None)
     return render(
         request,
@@ -253,40 +251,15 @@ def _submit(request, form, *, draft_token: str, submission_token: str, applicati
                 # Not raised inside the block: a wrong SMS code's count must be committed.
                 error = refused
             else:
-                _remember_submission(request, submission_token, done.pk)
+                submission_remember(request, SUBMISSIONS_KEY, submission_token, done.pk)
     if error is not None:
         raise error
     return done, repeated
 
 
-def _submission_token(posted: str) -> str:
-    if len(posted) == 32 and all(char in "0123456789abcdef" for char in posted):
-        return posted
-    return secrets.token_hex(16)
-
-
-def _submissions(request, *, fresh: bool = False) -> dict:
-    """The session's submissions; `fresh` reads the session store again (another request of this
-    session may have written it since this one started)."""
-    if fresh and request.session.session_key:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
-        stored = store.get(SUBMISSIONS_KEY, {})
-        if stored:
-            request.session[SUBMISSIONS_KEY] = {**request.session.get(SUBMISSIONS_KEY, {}), **stored}
-    return request.session.get(SUBMISSIONS_KEY, {})
-
-
 def _submitted_application(request, submission_token: str, *, fresh: bool = False) -> CodeApplication | None:
-    pk = _submissions(request, fresh=fresh).get(submission_token) if submission_token else None
+    pk = submission_made(request, SUBMISSIONS_KEY, submission_token, fresh=fresh)
     return _own_applications(request).filter(pk=pk).first() if pk else None
-
-
-def _remember_submission(request, submission_token: str, pk: int) -> None:
-    submissions = dict(_submissions(request))
-    submissions.pop(submission_token, None)
-    submissions[submission_token] = pk
-    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
-    request.session.save()
 
 
 def _repeated_submission(request):

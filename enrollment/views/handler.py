@@ -16,6 +16,7 @@ from mutualaid.attachments import (
 )
 from mutualaid.pii import mask_mobile
 from mutualaid.sms_views import sms_code_send_response
+from mutualaid.submissions import submission_made, submission_remember
 
 from ..forms import (
     CHANGE_VALUE_FIELDS,
@@ -49,7 +50,6 @@ STAMPED_SCAN_HELP = "打印后加盖参保单位公章，扫描或拍照上传"
 # draft token of a submitted change form → the request it made, so that the same form posted again
 # (back button, a second click after the first finished) leads to it instead of an error.
 SUBMISSIONS_KEY = "change_request_submissions"
-SUBMISSIONS_KEPT = 20
 
 
 # The code a page works on --------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def handler_changes_new(request):
                 else:
                     form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
-                _remember_submission(request, draft_token, change.pk)
+                submission_remember(request, SUBMISSIONS_KEY, draft_token, change.pk)
                 messages.success(request, "参保信息变更申请已提交，请等待上海市职工保障互助会审核。")
                 return redirect("enrollment:handler_changes_detail", pk=change.pk)
     else:
@@ -290,15 +290,8 @@ def handler_changes_new(request):
 
 
 def _submitted_change(request, draft_token: str) -> ChangeRequest | None:
-    pk = request.session.get(SUBMISSIONS_KEY, {}).get(draft_token)
+    pk = submission_made(request, SUBMISSIONS_KEY, draft_token)
     return _own_change_requests(request).filter(pk=pk).first() if pk else None
-
-
-def _remember_submission(request, draft_token: str, pk: int) -> None:
-    submissions = dict(request.session.get(SUBMISSIONS_KEY, {}))
-    submissions.pop(draft_token, None)
-    submissions[draft_token] = pk
-    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
 
 
 @require_GET

@@ -4,10 +4,7 @@ Unit accounts only (back-office roles get 403); another account's voucher, or it
 (X-4). The rules are payments.services.voucher_submit's; these views show and ask. A refused
 submission comes back with everything typed, ticked and uploaded (the same draft token, X-3).
 """
-import secrets
-from importlib import import_module
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,7 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from enrollment.selectors import account_codes
 from enrollment.views.access import unit_admin_required
-from mutualaid.attachments import attachment_draft_token, attachment_response, attachments_of
+from mutualaid.attachments import (
+    attachment_draft_token,
+    attachment_response,
+    attachments_of,
+)
+from mutualaid.submissions import submission_made, submission_remember
+from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import VoucherFilterForm, VoucherForm
 from ..models import Voucher
@@ -41,7 +44,6 @@ ATTACHMENT_HELP = "银行回单、转账支票存根等缴费凭证，可上传�
 # request of a double click, or the form posted again with the back button, finds the voucher the
 # first one made instead of being refused for batches already in 缴费凭证待审核 (UI.md, "Dialogs").
 SUBMISSIONS_KEY = "voucher_submissions"
-SUBMISSIONS_KEPT = 20
 ALREADY_SUBMITTED = "该缴费信息已提交，无需重复提交。"
 
 
@@ -151,7 +153,7 @@ def voucher_new(request):
     attachment_errors: list[str] = []
     if request.method == "POST":
         draft_token = attachment_draft_token(reuse=request.POST.get("draft_token", ""))
-        submission_token = _submission_token(request.POST.get("submission_token", ""))
+        submission_token = posted_token(request.POST.get("submission_token", ""))
         form = VoucherForm(request.POST, batch_numbers=numbers)
         if form.is_valid():
             try:
@@ -182,7 +184,7 @@ def voucher_new(request):
         selected = [number for number in request.POST.getlist("batches") if number in numbers]
     else:
         draft_token = attachment_draft_token()
-        submission_token = _submission_token("")
+        submission_token = posted_token("")
         wanted = request.GET.get("batch", "")
         selected = [wanted] if wanted in numbers else numbers[:1] if len(numbers) == 1 else []
         form = VoucherForm(initial={"batches": selected, "payer": _unit_name(request, batches)}, batch_numbers=numbers)
@@ -249,38 +251,13 @@ def _submit(request, form: VoucherForm, *, draft_token: str, submission_token: s
             draft_token=draft_token,
             refund=form.refund_details(),
         )
-        _remember_submission(request, submission_token, voucher.pk)
+        submission_remember(request, SUBMISSIONS_KEY, submission_token, voucher.pk)
     return voucher, False
 
 
-def _submission_token(posted: str) -> str:
-    if len(posted) == 32 and all(char in "0123456789abcdef" for char in posted):
-        return posted
-    return secrets.token_hex(16)
-
-
-def _submissions(request, *, fresh: bool = False) -> dict:
-    """The session's submissions; `fresh` reads the session store again (another request of this
-    session may have written it since this one started)."""
-    if fresh and request.session.session_key:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
-        stored = store.get(SUBMISSIONS_KEY, {})
-        if stored:
-            request.session[SUBMISSIONS_KEY] = {**request.session.get(SUBMISSIONS_KEY, {}), **stored}
-    return request.session.get(SUBMISSIONS_KEY, {})
-
-
-def _submitted_voucher(request, submission_token: str, *, fresh: bool = False) -> Voucher | None:
-    pk = _submissions(request, fresh=fresh).get(submission_token) if submission_token else None
+def _submitted_voucher(request, token: str, *, fresh: bool = False) -> Voucher | None:
+    pk = submission_made(request, SUBMISSIONS_KEY, token, fresh=fresh)
     return _own_vouchers(request).filter(pk=pk).first() if pk else None
-
-
-def _remember_submission(request, submission_token: str, pk: int) -> None:
-    submissions = dict(_submissions(request))
-    submissions.pop(submission_token, None)
-    submissions[submission_token] = pk
-    request.session[SUBMISSIONS_KEY] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
-    request.session.save()
 
 
 urlpatterns = [

@@ -12,12 +12,9 @@ ReceiptError beside its field and keep what was typed.
 """
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
-from importlib import import_module
 from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -31,6 +28,11 @@ from enrollment.models import Batch
 from enrollment.states import BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.pdf import WEASYPRINT_PACKAGES
+from mutualaid.submissions import (
+    submission_made,
+    submission_remember,
+    submission_token_new,
+)
 
 from .. import pdf
 from ..forms import ReceiptLineForm
@@ -61,7 +63,6 @@ STATUS_BADGES = {
 # The dialog's submission token → the receipt it added (the second request of a double click of
 # 【确认提交】 finds it instead of adding the line twice: UI.md "Dialogs").
 SUBMISSIONS_KEY = "receipt_add_submissions"
-SUBMISSIONS_KEPT = 20
 
 
 def unit_page(view):
@@ -88,7 +89,7 @@ def _yuan(amount: Decimal) -> str:
 
 
 def _new_form() -> ReceiptLineForm:
-    return ReceiptLineForm(initial={"submission_token": secrets.token_hex(16)})
+    return ReceiptLineForm(initial={"submission_token": submission_token_new()})
 
 
 def _page(request, batch, *, form=None, show_add=False, show_cancel=False, submit_error="", status=200):
@@ -157,38 +158,24 @@ def batch_receipts(request, number: str):
     return redirect(_page_url(batch))
 
 
-def _session_tokens(request, *, fresh: bool) -> dict:
-    """This session's token → receipt id; `fresh` reads the session store again: the first request of
-    a double click has written it there (inside its transaction) while this one waited for the lock."""
-    tokens = dict(request.session.get(SUBMISSIONS_KEY) or {})
-    if fresh and request.session.session_key:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=request.session.session_key)
-        tokens.update(store.get(SUBMISSIONS_KEY) or {})
-    return tokens
-
-
 def _add(request, batch):
     form = ReceiptLineForm(request.POST)
     if not form.is_valid():
         return _page(request, batch, form=form, show_add=True)
     data = form.cleaned_data
-    token = data["submission_token"] or secrets.token_hex(16)
+    token = data["submission_token"] or submission_token_new()
     try:
         with transaction.atomic():
             # One 【确认提交】 at a time per batch: the second request of a double click waits here,
             # then finds the token the first one stored (receipt_add locks the same row again).
             list(Batch.objects.select_for_update().filter(pk=batch.pk).values_list("pk", flat=True))
-            tokens = _session_tokens(request, fresh=True)
-            if token in tokens:
-                request.session[SUBMISSIONS_KEY] = tokens  # or this request's save would drop the first's token
+            if submission_made(request, SUBMISSIONS_KEY, token, fresh=True):
                 messages.info(request, "该专用收据已添加，无需重复提交。")
                 return redirect(_page_url(batch))
             receipt = receipt_add(
                 batch=batch, title=data["title"], amount=data["amount"], remark=data["remark"], acting_user=request.user
             )
-            tokens[token] = receipt.pk
-            request.session[SUBMISSIONS_KEY] = dict(list(tokens.items())[-SUBMISSIONS_KEPT:])
-            request.session.save()
+            submission_remember(request, SUBMISSIONS_KEY, token, receipt.pk)
     except ReceiptError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _page(request, batch, form=form, show_add=True)
