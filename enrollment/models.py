@@ -519,3 +519,54 @@ class BatchLog(models.Model):
 
     def __str__(self):
         return f"{self.batch.number} {self.action}"
+
+
+# --- Per-batch figures for the statistics (SPEC BO-3, issue 10) --------------------------------------
+
+
+class BatchTotals(models.Model):
+    """The figures of one batch that the statistics add up, so that a year with 6,000,000 people
+    enrolled is summed over its batches, never over its people. Written by the services that change
+    them (enrollment.services.batch_totals_*: 清册提交 in rosters, 提交确认保费 and 批次撤回 in plans);
+    which batches count is decided by Batch.state when reading."""
+
+    batch = models.OneToOneField(Batch, verbose_name="参保批次", primary_key=True, on_delete=models.CASCADE, related_name="totals")
+    people = models.PositiveIntegerField("参保人数", default=0)
+    social_security_people = models.PositiveIntegerField("社保人员人数", default=0)
+    submitted_on = models.DateField("清册提交日期", null=True, blank=True, db_index=True)
+    union_level1 = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="一级工会组织", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    union_level2 = models.ForeignKey(
+        "accounts.UnionOrganisation", verbose_name="二级工会组织", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    premium = models.DecimalField("确认保费", max_digits=12, decimal_places=2, default=Decimal("0"))
+    premium_confirmed_on = models.DateField("保费确认日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "批次统计"
+        verbose_name_plural = "批次统计"
+
+    def __str__(self):
+        return f"{self.batch_id}: {self.people}人"
+
+
+class BatchItemTotal(models.Model):
+    """People and premium of one plan item in one batch, written at 提交确认保费 (SPEC BO-3: people and
+    premiums by plan item). `premium` is the item's price times its people; the bundle's discount
+    (PREM-1) is its own row with the code "优惠" and a negative premium."""
+
+    batch = models.ForeignKey(Batch, verbose_name="参保批次", on_delete=models.CASCADE, related_name="item_totals")
+    code = models.CharField("保障项目", max_length=4)
+    people = models.PositiveIntegerField("人数")
+    premium = models.DecimalField("保费", max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = "批次项目统计"
+        verbose_name_plural = "批次项目统计"
+        constraints = [models.UniqueConstraint(fields=["batch", "code"], name="batch_item_total_once")]
+
+    def __str__(self):
+        return f"{self.batch_id} {self.code}"

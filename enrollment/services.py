@@ -14,8 +14,10 @@ from mutualaid.sms import SmsError, sms_code_verify
 
 from .models import (
     Batch,
+    BatchItemTotal,
     BatchLog,
     BatchSequence,
+    BatchTotals,
     ChangeRequest,
     CodeApplication,
     CoverageYear,
@@ -714,3 +716,38 @@ def batch_delete(*, batch: Batch, acting_user) -> None:
         locked.delete()
     if not Batch.objects.filter(code=code).exists():
         code_release(code=code, acting_user=acting_user)
+
+
+# --- Per-batch figures for the statistics (SPEC BO-3) --------------------------------------------------
+
+
+def batch_totals_submitted(*, batch: Batch, people: int, social_security_people: int, at=None) -> None:
+    """清册提交 (rosters) records the batch's people, the day and the unit's union organisations as
+    经办人填报 holds them then; a later submission (after 批次撤回) overwrites them."""
+    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("union_level1", "union_level2").first()
+    BatchTotals.objects.update_or_create(
+        batch=batch,
+        defaults={
+            "people": people,
+            "social_security_people": social_security_people,
+            "submitted_on": timezone.localtime(at or timezone.now()).date(),
+            "union_level1_id": handler.union_level1_id if handler else None,
+            "union_level2_id": handler.union_level2_id if handler else None,
+        },
+    )
+
+
+def batch_totals_premium(*, batch: Batch, premium, items: dict[str, tuple[int, object]], at=None) -> None:
+    """提交确认保费 (plans) records the premium and each item's (people, premium); 批次撤回 calls it with
+    premium 0 and no items."""
+    BatchTotals.objects.update_or_create(
+        batch=batch,
+        defaults={
+            "premium": premium,
+            "premium_confirmed_on": timezone.localtime(at).date() if at and items else None,
+        },
+    )
+    BatchItemTotal.objects.filter(batch=batch).delete()
+    BatchItemTotal.objects.bulk_create(
+        [BatchItemTotal(batch=batch, code=code, people=people, premium=amount) for code, (people, amount) in items.items()]
+    )

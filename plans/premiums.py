@@ -200,6 +200,26 @@ def premium_table(
     return PremiumTable(lines=ordered, full_year=full_year)
 
 
+DISCOUNT_CODE = "优惠"
+
+
+def item_totals(table: PremiumTable, *, prices: dict[str, Decimal]) -> dict[str, tuple[int, Decimal]]:
+    """The people and premium of each item in a 保费信息 table, for the statistics (SPEC BO-3): an item's
+    premium is its people times its price in the table's tier; the bundle's discount (PREM-1) is its
+    own entry DISCOUNT_CODE with a negative premium, so the entries add up to the table's total."""
+    applied = tier_prices(prices, full_year=table.full_year)
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for line in table.lines:
+        people = line.social_security_people + line.other_people
+        for code in line.label.split():
+            counted, amount = totals.get(code, (0, ZERO))
+            totals[code] = (counted + people, amount + applied[code] * people)
+        if line.discount:
+            counted, amount = totals.get(DISCOUNT_CODE, (0, ZERO))
+            totals[DISCOUNT_CODE] = (counted + people, amount - line.discount * people)
+    return totals
+
+
 # --- COV-2: waiting periods ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog, CoverageYear
-from enrollment.services import EnrollmentError, batch_transition
+from enrollment.services import EnrollmentError, batch_totals_premium, batch_transition
 from enrollment.states import BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 from rosters.models import RosterEntry
@@ -238,6 +238,10 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
                     for position, line in enumerate(table.lines, 1)
                 ]
             )
+        batch_totals_premium(
+            batch=locked, premium=table.total, at=at,
+            items=premiums.item_totals(table, prices=plan_prices(coverage_year=year)),
+        )
         batch_transition(
             batch=locked, to=BatchState.AWAITING_PAYMENT, acting_user=acting_user, action=CONFIRM_ACTION,
             reason=f"保费总计{table.total}元", expect=locked.state,
@@ -297,6 +301,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
         with acting_as(acting_user):
             if premium is not None:
                 premium.delete()
+            batch_totals_premium(batch=locked, premium=premiums.ZERO, items={})
             if to == BatchState.DRAFT:
                 registry_release(batch=locked)
                 RosterEntry.objects.filter(batch=locked).update(coverage_start=None, coverage_end=None)

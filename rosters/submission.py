@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import EnrollmentError, batch_email_handler, batch_transition
+from enrollment.services import EnrollmentError, batch_email_handler, batch_totals_submitted, batch_transition
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
@@ -115,6 +115,10 @@ def _registry_insert(*, batch: Batch, at: dt.datetime) -> int:
             sql, [batch.coverage_year.year, batch.pk, connection.ops.adapt_datetimefield_value(at), batch.pk]
         )
         return cursor.rowcount
+
+
+def _social_security_people(batch: Batch) -> int:
+    return RosterEntry.objects.filter(batch=batch, has_social_security=True).count()
 
 
 def registry_release(*, batch: Batch) -> int:
@@ -230,6 +234,9 @@ def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | N
             locked.submitted_at, locked.coverage_start, locked.coverage_end = at, start, end
             with acting_as(acting_user):
                 locked.save(update_fields=["submitted_at", "coverage_start", "coverage_end", "updated_at"])
+            batch_totals_submitted(
+                batch=locked, people=people, social_security_people=_social_security_people(locked), at=at
+            )
             to = BatchState.IN_REVIEW if outcome.needs_review else BatchState.ROSTER_APPROVED
             moved = batch_transition(
                 batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION, expect=locked.state
