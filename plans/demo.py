@@ -31,7 +31,7 @@ from enrollment.models import (
     unit_name_key,
 )
 from enrollment.selectors import coverage_year_current
-from enrollment.services import EnrollmentError, batch_open, batch_transition, code_generate
+from enrollment.services import EnrollmentError, batch_open, batch_totals_submitted, batch_transition, code_generate
 from enrollment.states import BatchState
 from mutualaid.audit import acting_as
 from mutualaid.pii import pii_hash
@@ -198,6 +198,9 @@ def _ready_batch(*, account, code: EnrollmentCode, year) -> Batch:
     batch.roster_version = 1
     with acting_as(account):
         batch.save(update_fields=["submitted_at", "coverage_start", "coverage_end", "roster_version", "updated_at"])
+    batch_totals_submitted(
+        batch=batch, people=len(entries), social_security_people=sum(entry.has_social_security for entry in entries), at=at
+    )
     moved = batch_transition(
         batch=batch, to=BatchState.ROSTER_APPROVED, acting_user=account, action=SUBMIT_ACTION, expect=BatchState.DRAFT
     )
