@@ -232,6 +232,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Schedules (django-celery-beat copies these into its tables, where reviewers may adjust them).
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},
+    # SPEC X-1: export files (personal data) are deleted with their jobs after 7 days.
+    "purge-exports": {"task": "mutualaid.tasks.purge_exports", "schedule": 6 * 3600},
     # SPEC X-1: roster uploads (kept for their marked copy) are deleted after 7 days.
     "purge-roster-uploads": {"task": "rosters.tasks.purge_roster_uploads", "schedule": 6 * 3600},
     # SPEC PAY-5: handlers of batches 缴费凭证待上传 are e-mailed on day 10 and 14, each reminder once;

@@ -21,3 +21,24 @@ def purge_stale_drafts() -> int:
     from .attachments import attachments_purge_drafts
 
     return attachments_purge_drafts(older_than=dt.timedelta(days=1))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_export(job_id: int) -> str:
+    """Write the file of the ExportJob `job_id` (mutualaid.exports.export_start queues it). Safe to
+    run twice: a started or finished job is left alone. Returns the job's status."""
+    from .exports import export_run
+    from .models import ExportJob
+
+    job = ExportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    return export_run(job=job).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def purge_exports() -> int:
+    """SPEC X-1: export files hold personal data; jobs and files go after 7 days."""
+    from .exports import export_jobs_purge
+
+    return export_jobs_purge()

@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("receipts.urls")),
     path("captcha/", include(captcha_urlpatterns)),
+    # Export jobs (UI.md "Long work"): progress and download, for the job's owner only.
+    path("exports/", include("mutualaid.export_views")),
     # One login for everyone: the back office uses the portal's (captcha, both lockouts).
     path("backoffice/login/", views.backoffice_login),
     path("backoffice/", admin.site.urls),

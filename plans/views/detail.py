@@ -6,23 +6,21 @@ The pages only read: plans/selectors.py prices the two kinds of person once and 
 page by page. Shown in 缴费凭证待上传 and every later state (the confirmed 保费信息), and in
 清册校验通过 / 职保会审核通过 once 【生成保费信息】 has saved a selection (then marked 预览，尚未确认).
 """
-from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
+from mutualaid.exports import ExportError, export_start
 from rosters.models import RosterEntry
 
-from ..exports import premium_workbook
 from ..models import Series
 from ..selectors import (
     DETAIL_COLUMNS,
@@ -131,29 +129,22 @@ def premium_detail(request, number: str):
     )
 
 
-def _content_disposition(filename: str, fallback: str) -> str:
-    """RFC 6266 with an RFC 5987 `filename*` for the Chinese name and an ASCII `filename` for old clients."""
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-
-
 @require_GET
 @unit_page
 def premium_export(request, number: str):
     """【导出】 (SPEC PREM-3, X-1): every person of the batch with items and amounts, IDs masked, a 合计
-    row equal to the 保费信息's 总计, and the 保费信息 table on a second sheet."""
+    row equal to the 保费信息's 总计, and the 保费信息 table on a second sheet. A background export
+    (plans.export_jobs, UI.md "Long work"): this starts it, or finds the one already running, and
+    shows its progress page, which ends on the download."""
     batch = account_batch(request, number)
-    basis = premium_detail_basis(batch=batch)
-    if basis is None:
+    if premium_detail_basis(batch=batch) is None:
         return _nothing_yet(request, batch)
-    today = timezone.localdate().strftime("%Y%m%d")
-    response = FileResponse(
-        premium_workbook(basis=basis),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = _content_disposition(
-        f"保费详细_{batch.number}_{today}.xlsx", f"premium_{batch.number}_{today}.xlsx"
-    )
-    return response
+    try:
+        job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user)
+    except ExportError as error:
+        messages.error(request, error.message)
+        return redirect("plans:premium_detail", number=batch.number)
+    return redirect("exports:job", job_id=job.pk)
 
 
 @require_GET

@@ -5,31 +5,27 @@ Unit accounts only (back-office roles get 403); a batch or entry of another acco
 Every change goes through a rosters.services function, which checks the batch's state itself (BAT-3,
 BAT-8): the pages hide what the state does not allow, the services refuse it anyway.
 """
-import tempfile
 from functools import wraps
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
+from mutualaid.exports import ExportError, export_start
 
 from ..forms import RosterEntryForm, RosterFilterForm
 from ..models import IdType, RosterEntry, WorkStatus
 from ..reference import RosterError
 from ..selectors import (
-    EXPORT_COLUMNS,
     LIST_COLUMNS,
     roster_birth_date_display,
     roster_entry_names,
-    roster_export_rows,
     roster_has_name_mismatch,
     roster_masked_id,
     roster_masked_mobile,
@@ -414,47 +410,20 @@ def roster_names(request, number: str):
 # --- 【导出】 (SPEC ROS-6, X-1) ---------------------------------------------------------------------------
 
 
-def _content_disposition(filename: str, fallback: str) -> str:
-    """RFC 6266 with an RFC 5987 `filename*` for the Chinese name and an ASCII `filename` for old clients."""
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-
-
 @require_GET
 @unit_roster_view
 def roster_export(request, number: str):
     """【导出】: the whole roster as .xlsx for the unit's own records, IDs and mobiles masked (SPEC X-1).
-    Written by openpyxl's write-only workbook into a temporary file (rows streamed from the database),
-    so a 100,000-person roster never sits in memory as cells."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
+    A 95,000-person roster takes seconds to write, so it is a background export (rosters.export_jobs,
+    UI.md "Long work"): this starts it (or finds the one already running) and shows its progress page,
+    which ends on the download."""
     batch = _roster_batch(request, number)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("参保清册")
-    for index, column in enumerate(EXPORT_COLUMNS):
-        sheet.column_dimensions[chr(ord("A") + index)].width = column.width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for column in EXPORT_COLUMNS:
-        cell = WriteOnlyCell(sheet, value=column.header)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for row in roster_export_rows(batch=batch):
-        sheet.append(row)
-    output = tempfile.TemporaryFile(suffix=".xlsx")
-    workbook.save(output)
-    output.seek(0)
-    today = timezone.localdate().strftime("%Y%m%d")
-    response = FileResponse(
-        output, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = _content_disposition(
-        f"参保清册_{batch.number}_{today}.xlsx", f"roster_{batch.number}_{today}.xlsx"
-    )
-    return response
+    try:
+        job = export_start(kind="roster", params={"batch": batch.number}, user=request.user)
+    except ExportError as error:
+        messages.error(request, error.message)
+        return redirect("rosters:roster", number=batch.number)
+    return redirect("exports:job", job_id=job.pk)
 
 
 urlpatterns = [

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from enrollment.states import BatchKind
 from plans.models import BatchPremium
 from plans.services import premium_confirm, premium_generate
+from tests.mutualaid.export_helpers import export_download
 from tests.factories import SHANGHAI
 from tests.plans.helpers import approved_batch
 from tests.rosters.test_roster_services import make_entry, resident_id
@@ -23,9 +24,9 @@ AT = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
 
 
 def export(client, batch):
+    """【导出】 starts a background export (mutualaid.exports); follow it to its file."""
     client.force_login(batch.account)
-    response = client.get(reverse("plans:premium_export", kwargs={"number": batch.number}))
-    assert response.status_code == 200
+    response = export_download(client, reverse("plans:premium_export", kwargs={"number": batch.number}))
     return response, load_workbook(io.BytesIO(b"".join(response.streaming_content)))
 
 

@@ -1,0 +1,261 @@
+"""Excel exports as background jobs (UI.md "Long work"; SPEC BO-3, X-1, X-2).
+
+An export is an ExportJob: `export_start` checks the builder's permission, records the job and starts
+mutualaid.tasks.run_export once the transaction commits; the owner watches 已处理 N / M on the job's page
+(mutualaid/export_views.py) and downloads the file there; nobody else sees it (404). Jobs and their
+files are purged after 7 days (CELERY_BEAT_SCHEDULE).
+
+The builders live in the apps whose data they read; this registry names them by dotted path, so
+mutualaid imports no later app (ARCHITECTURE.md). A builder is an `ExportBuilder`:
+
+- `check(user=, params=)` raises PermissionDenied (or Http404 for another unit's batch, X-4) or
+  ExportError (a Chinese message: nothing to export yet);
+- `plan(user=, params=)` gives the title, the Chinese file name and whether the file holds full ID
+  numbers (X-1);
+- `write(user=, params=, path=, progress=)` writes the .xlsx to `path` (mutualaid.xlsx) and returns
+  the number of rows.
+
+Every finished export writes one audit entry (django-auditlog, action 访问): who, when, kind, the
+filter, the row count, and whether it held full ID numbers (SPEC X-1, X-2).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .models import ExportJob
+
+logger = logging.getLogger(__name__)
+
+EXPORT_BUILDERS: dict[str, str] = {
+    # Back office (SPEC BO-3): payments/exports.py.
+    "enrolled_people": "payments.exports.EnrolledPeopleExport",
+    "premiums_payments": "payments.exports.PremiumsPaymentsExport",
+    "refunds": "payments.exports.RefundsExport",
+    # The unit's own 【导出】 buttons (SPEC ROS-6, PREM-3).
+    "roster": "rosters.export_jobs.RosterExport",
+    "premium_detail": "plans.export_jobs.PremiumDetailExport",
+}
+
+FULL_ID_PERMISSION = "mutualaid.export_full_id"
+KEEP_FOR = dt.timedelta(days=7)
+PROGRESS_SECONDS = 0.5  # rows_done is written at most this often
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FAILED_MESSAGE = "导出失败：系统出现错误，请稍后重新导出；如仍失败请联系职保会。"
+
+
+class ExportError(Exception):
+    """An export that cannot be made, with a Chinese message for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    title: str  # 参保人员（2023年度 · 普陀区）
+    filename: str  # 参保人员_2023_20230615.xlsx
+    full_ids: bool = False
+
+
+class Progress:
+    """What a builder reports while it writes: the total once, the rows done now and then (a queryset
+    update, no model save, so the audit trail is not flooded)."""
+
+    def __init__(self, job: ExportJob | None):
+        self._job_id = job.pk if job is not None else None
+        self._last = 0.0
+
+    def total(self, rows_total: int) -> None:
+        if self._job_id:
+            ExportJob.objects.filter(pk=self._job_id).update(rows_total=rows_total)
+
+    def done(self, rows_done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._job_id and (force or now - self._last >= PROGRESS_SECONDS):
+            self._last = now
+            ExportJob.objects.filter(pk=self._job_id).update(rows_done=rows_done)
+
+
+class ExportBuilder:
+    """The base of every export kind (see the module's docstring)."""
+
+    kind = ""
+    back_office = False  # the job's page in the back office's frame, or in the unit portal's
+
+    def check(self, *, user, params: dict) -> None:
+        raise NotImplementedError
+
+    def plan(self, *, user, params: dict) -> ExportPlan:
+        raise NotImplementedError
+
+    def write(self, *, user, params: dict, path: str, progress: Progress) -> int:
+        raise NotImplementedError
+
+    def back_url(self, *, params: dict) -> str | None:
+        """Where 【返回】 on the job's page leads."""
+        return None
+
+
+def export_builder(kind: str) -> ExportBuilder:
+    try:
+        path = EXPORT_BUILDERS[kind]
+    except KeyError:
+        raise ExportError("未知的导出类型。") from None
+    return import_string(path)()
+
+
+def export_kind_titles() -> dict[str, str]:
+    return {kind: getattr(import_string(path), "label", kind) for kind, path in EXPORT_BUILDERS.items()}
+
+
+def _job_for(*, kind: str, params: dict, user) -> tuple[ExportJob, ExportBuilder, bool]:
+    """Check and record the job; a queued or running job of the same owner, kind and filter is
+    reused, so a double click does not export twice. Returns (job, builder, created)."""
+    builder = export_builder(kind)
+    builder.check(user=user, params=params)
+    plan = builder.plan(user=user, params=params)
+    running = (
+        ExportJob.objects.filter(
+            owner=user, kind=kind, params=params, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if running is not None:
+        return running, builder, False
+    job = ExportJob.objects.create(
+        owner=user, kind=kind, params=params, title=plan.title[:200], filename=plan.filename[:200], full_ids=plan.full_ids
+    )
+    return job, builder, True
+
+
+@transaction.atomic
+def export_start(*, kind: str, params: dict, user) -> ExportJob:
+    """Record an export of `kind` with `params` for `user` and start it in the background once the
+    transaction commits (at once in the demo, where Celery runs eagerly). Raises PermissionDenied,
+    Http404 or ExportError from the builder's check."""
+    from .tasks import enqueue_on_commit, run_export
+
+    job, _builder, created = _job_for(kind=kind, params=params, user=user)
+    if created:
+        enqueue_on_commit(run_export, job.pk)
+    return job
+
+
+def export_run_sync(*, kind: str, params: dict, user) -> str:
+    """Make the export in this process (benchmarks, tests) and return the path of its file.
+    Raises what export_start raises, and ExportError when the export failed."""
+    job, _builder, _created = _job_for(kind=kind, params=params, user=user)
+    job = export_run(job=job)
+    if job.status != ExportJob.Status.DONE:
+        raise ExportError(job.error or FAILED_MESSAGE)
+    return job.file.path
+
+
+def _claim(job: ExportJob) -> bool:
+    """Queued → running, once: a second delivery of the task finds nothing to claim."""
+    return bool(
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(status=ExportJob.Status.RUNNING)
+    )
+
+
+def export_run(*, job: ExportJob) -> ExportJob:
+    """Write the file of a queued job, store it privately, audit the export and return the job.
+    Safe to run twice: a job already started or finished is returned as it is. A failure is kept
+    on the job with a Chinese message (the builder's ExportError, or a general one)."""
+    if not _claim(job):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    builder = export_builder(job.kind)
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        # The owner may have lost the right since the job was queued.
+        builder.check(user=job.owner, params=job.params)
+        rows = builder.write(user=job.owner, params=job.params, path=path, progress=Progress(job))
+        with open(path, "rb") as output:
+            job.file.save(f"{job.pk}.xlsx", File(output), save=False)
+        job.status = ExportJob.Status.DONE
+        job.rows_done = rows
+        job.rows_total = max(job.rows_total, rows) if job.rows_total else rows
+        job.finished_at = timezone.now()
+        with transaction.atomic():
+            job.save(update_fields=["file", "status", "rows_done", "rows_total", "finished_at"])
+            export_audit(job=job, rows=rows)
+    except Exception as exc:  # noqa: BLE001 - every failure ends on the job's page in Chinese
+        if isinstance(exc, ExportError):
+            message = exc.message
+        elif isinstance(exc, (PermissionDenied, Http404)):
+            message = "导出失败：您已无权导出这些数据。"
+        else:
+            logger.exception("export %s (%s) failed", job.pk, job.kind)
+            message = FAILED_MESSAGE
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, error=message[:500], finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+    finally:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return job
+
+
+def export_audit(*, job: ExportJob, rows: int) -> None:
+    """SPEC X-1, X-2: one audit entry per export, on the job, with who, when, kind, filter and rows;
+    an export with full ID numbers says so in its message and its data."""
+    from auditlog.models import LogEntry
+
+    text = f"导出 {job.title}，{rows} 行"
+    if job.full_ids:
+        text += "（含完整证件号码）"
+    LogEntry.objects.log_create(
+        job,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=job.owner,
+        changes_text=text,
+        additional_data={
+            "export": job.kind,
+            "params": job.params,
+            "rows": rows,
+            "full_ids": job.full_ids,
+            "file": job.filename,
+        },
+    )
+
+
+def export_jobs_purge(*, older_than: dt.timedelta = KEEP_FOR) -> int:
+    """Delete jobs older than `older_than` with their files (they may hold personal data, X-1).
+    Returns how many jobs were removed; the audit entries stay."""
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for job in ExportJob.objects.filter(created_at__lt=cutoff).only("pk", "file"):
+        if job.file:
+            job.file.delete(save=False)
+        job.delete()
+        removed += 1
+    return removed
+
+
+def export_jobs_recent(*, user, kinds=None, limit: int = 20):
+    """The user's own jobs, newest first (the 导出中心 and the unit pages list them)."""
+    jobs = ExportJob.objects.filter(owner=user)
+    if kinds:
+        jobs = jobs.filter(kind__in=list(kinds))
+    return jobs.order_by("-created_at", "-pk")[:limit]
