@@ -14,7 +14,8 @@ permission is the right to review (the change form itself never edits: state mov
 services). Missing permission answers 403; an object that is not there answers 404.
 """
 import datetime as dt
-from typing import Callable, NamedTuple
+from dataclasses import dataclass, field
+from typing import Callable
 
 from auditlog.signals import accessed
 from csp.constants import NONCE
@@ -35,6 +36,8 @@ from mutualaid.attachments import AttachmentError, attachment_response, attachme
 from mutualaid.pii import mask_mobile
 from mutualaid.workdays import WorkingCalendar, working_deadline
 
+from .assignments import MINE, UNASSIGNED, AssignmentAdminMixin, queue_figures, with_assignment
+from .search import backoffice_search_view
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
 from .selectors import coverage_year_current
 from .services import (
@@ -272,7 +275,7 @@ class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
 # --- the review queues (SPEC BO-1) --------------------------------------------------------------------
 
 
-class _QueueAdmin(_BackOfficeAdmin):
+class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """A review queue: pending first (oldest first), then the reviewed ones (latest review first).
 
     Read only for everyone: the change page shows every field, the attachments and the two buttons,
@@ -418,11 +421,15 @@ class _QueueAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":  # the confirmation is the modal on the change page
             return self._back_to_change_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it (assignments.py)
+            messages.error(request, refusal)
+            return self._back_to_change_page(request, obj)
         try:
             result = self.approve(obj=obj, acting_user=request.user)
         except EnrollmentError as error:
             messages.error(request, error.message)
             return self._back_to_change_page(request, obj)
+        self.assignment_decided(obj)
         obj.refresh_from_db()
         message = self.approved_message(obj, result)
         self.log_change(request, obj, message)
@@ -433,11 +440,15 @@ class _QueueAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":
             return self._back_to_change_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):
+            messages.error(request, refusal)
+            return self._back_to_change_page(request, obj)
         try:
             self.reject(obj=obj, acting_user=request.user, reason=request.POST.get("reason", ""))
         except EnrollmentError as error:
             messages.error(request, error.message)
             return self._back_to_change_page(request, obj)
+        self.assignment_decided(obj)
         obj.refresh_from_db()
         self.log_change(request, obj, f"审核不通过：{obj.reject_reason}")
         messages.success(request, self.rejected_message(obj))
@@ -499,6 +510,7 @@ class CodeApplicationAdmin(_QueueAdmin):
     search_fields = ("unit_name", "contact_name", "uscc")
     search_help_text = "可按单位名称、联系人或统一信用代码搜索"
     change_form_template = "admin/enrollment/codeapplication/change_form.html"
+    pending_items = staticmethod(lambda: CodeApplication.objects.filter(status=CodeApplication.Status.PENDING))
     attachment_kind_label = "附件（社会保险费缴费申报表、单位参加城镇社会保险基本情况、法人登记证或营业执照）"
     fieldsets = (
         (
@@ -606,6 +618,7 @@ class ChangeRequestAdmin(_QueueAdmin):
     search_help_text = "可按参保编码、单位名称或单位联系人搜索"
     list_note = "单位在线提交的参保信息变更申请，附加盖单位公章的申请单扫描件：申请中的排在前面，先提交的在前。"
     change_form_template = "admin/enrollment/changerequest/change_form.html"
+    pending_items = staticmethod(lambda: ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING))
     attachment_kind_label = "加盖单位公章的申请单扫描件"
     fieldsets = (
         (
@@ -950,14 +963,29 @@ class UnitNameChangeAdmin(_BackOfficeAdmin):
 # --- the 待办 panel on the index (UI.md: "the queues first on its index") ----------------------------
 
 
-class QueueLine(NamedTuple):
-    """One line of the 待办 panel: a queue, the link to its pending items and their counts."""
+@dataclass(frozen=True)
+class QueueLine:
+    """One line of the 待办 panel: a queue, the link to its pending items and their counts.
+
+    `mine`, `unassigned` and `oldest` (enrollment.assignments.queue_figures) depend on who looks and
+    on the clock, so a line is equal to another by its queue's figures alone (compare=False)."""
 
     label: str
     url: str
     count: int
     overdue: int | None  # None: the queue has no deadline to be past
     overdue_url: str = ""
+    mine: int | None = field(default=None, compare=False)  # None: the queue is not assignable
+    unassigned: int | None = field(default=None, compare=False)
+    oldest: dt.datetime | None = field(default=None, compare=False)  # since when the oldest item waits
+
+    @property
+    def mine_url(self) -> str:
+        return with_assignment(self.url, MINE)
+
+    @property
+    def unassigned_url(self) -> str:
+        return with_assignment(self.url, UNASSIGNED)
 
 
 QueueSource = Callable[[object], "QueueLine | None"]
@@ -976,6 +1004,7 @@ def code_application_queue(user) -> QueueLine | None:
         count=pending.count(),
         overdue=pending.filter(submitted_at__lt=cutoff).count(),
         overdue_url=f"{url}?overdue=yes&status__exact=pending",
+        **queue_figures(pending=pending, model=CodeApplication, user=user, since="submitted_at"),
     )
 
 
@@ -984,11 +1013,13 @@ def change_request_queue(user) -> QueueLine | None:
     if not user.has_perm("enrollment.view_changerequest"):
         return None
     url = reverse("admin:enrollment_changerequest_changelist")
+    pending = ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING)
     return QueueLine(
         label="参保信息变更申请",
         url=f"{url}?status__exact=pending",
-        count=ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING).count(),
+        count=pending.count(),
         overdue=None,
+        **queue_figures(pending=pending, model=ChangeRequest, user=user, since="submitted_at"),
     )
 
 
@@ -1009,7 +1040,9 @@ def change_request_queue(user) -> QueueLine | None:
 #     BACKOFFICE_QUEUE_SOURCES.append(voucher_queue)
 #
 # `overdue` is a count (shown as a red badge when > 0) or None for a queue without a deadline;
-# `overdue_cutoff(working_days=…)` gives the moment before which pending work is late.
+# `overdue_cutoff(working_days=…)` gives the moment before which pending work is late. An assignable
+# queue (enrollment.assignments.AssignmentAdminMixin) adds `**queue_figures(pending=…, model=…,
+# user=user, since="submitted_at")`: 我的, 未分配 and the oldest item's age.
 BACKOFFICE_QUEUE_SOURCES: list[QueueSource] = [code_application_queue, change_request_queue]
 
 
@@ -1029,3 +1062,19 @@ def _index_with_queues(request, extra_context=None):
 
 
 admin.site.index = _index_with_queues
+
+
+# The back office's search (enrollment/search.py) at /backoffice/search/, named admin:backoffice_search:
+# one more URL of the default site, added the way the index gets its panel.
+_admin_get_urls = admin.site.get_urls
+
+
+def _search_view(request):
+    return _with_page_styles(backoffice_search_view(request))
+
+
+def _urls_with_search():
+    return [path("search/", admin.site.admin_view(_search_view), name="backoffice_search")] + _admin_get_urls()
+
+
+admin.site.get_urls = _urls_with_search

@@ -570,3 +570,31 @@ class BatchItemTotal(models.Model):
 
     def __str__(self):
         return f"{self.batch_id} {self.code}"
+
+
+# --- Who works on a queue item (SPEC BO-1, issue 10: "mine" and "unassigned") -------------------------
+
+
+class QueueAssignment(models.Model):
+    """A back-office queue item taken by a reviewer (【领取】), so that two reviewers do not work the same
+    item. The item is any model of a review queue, named by its content type — the proxy's own for
+    BatchReview, OverdueBatch and ReceiptReview (ContentType.get_for_model(..., for_concrete_model=False)),
+    so one batch can be held in 清册审核 and in 专用收据审核 by different reviewers. One holder per item
+    (the unique constraint is the last word when two reviewers click at once); a decision releases it
+    (enrollment.assignments)."""
+
+    content_type = models.ForeignKey("contenttypes.ContentType", verbose_name="审核队列", on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField("事项")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="处理人", on_delete=models.CASCADE, related_name="queue_assignments"
+    )
+    assigned_at = models.DateTimeField("领取时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "待办分配"
+        verbose_name_plural = "待办分配"
+        constraints = [models.UniqueConstraint(fields=["content_type", "object_id"], name="queue_assignment_one_holder")]
+        indexes = [models.Index(fields=["reviewer", "content_type"], name="queue_assignment_reviewer")]
+
+    def __str__(self):
+        return f"{self.content_type_id}:{self.object_id} → {self.reviewer_id}"

@@ -37,6 +37,7 @@ from enrollment.admin import (
     _local,
     overdue_cutoff,
 )
+from enrollment.assignments import AssignmentAdminMixin, queue_figures
 from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
@@ -131,7 +132,7 @@ class VoucherOverdueFilter(OverdueFilter):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(_BackOfficeAdmin):
+class VoucherAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """缴费凭证审核: read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -152,6 +153,17 @@ class VoucherAdmin(_BackOfficeAdmin):
     change_form_template = "admin/payments/voucher/change_form.html"
     change_list_template = "admin/payments/voucher/change_list.html"
     actions = None
+    # enrollment.assignments: 处理人, 我的 / 未分配, 【领取】/【释放】
+    pending_items = staticmethod(lambda: Voucher.objects.filter(status=Status.SUBMITTED))
+    queue_label_text = "缴费凭证审核"
+
+    def pending_for_batches(self, batch_ids) -> dict[int, list]:
+        """The vouchers 待审核 that pay these batches (the back-office search links them)."""
+        found: dict[int, list] = {}
+        lines = VoucherBatch.objects.filter(batch_id__in=batch_ids, voucher__status=Status.SUBMITTED).select_related("voucher")
+        for line in lines:
+            found.setdefault(line.batch_id, []).append(line.voucher)
+        return found
     fieldsets = (
         ("凭证信息", {"fields": ("payer", "method", "account_kind", "account_column", "submitted_at_column")}),
         ("审核", {"fields": ("status", "reviewed_at_column", "reviewed_by_column", "reject_reason")}),
@@ -380,12 +392,16 @@ class VoucherAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":  # the confirmation is the dialog on the page
             return self._back_to_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         now = timezone.now()
         try:
             voucher = voucher_approve(voucher=obj, acting_user=request.user, at=now)
         except EnrollmentError as error:
             messages.error(request, error.message)
             return self._back_to_page(request, obj)
+        self.assignment_decided(obj)
         if voucher.reviewed_at != now:  # the service found it approved and changed nothing
             return self._decided_before(request, obj, voucher)
         numbers = "、".join(voucher.lines.order_by("batch__number").values_list("batch__number", flat=True))
@@ -400,6 +416,9 @@ class VoucherAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":
             return self._back_to_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         now = timezone.now()
         reason = request.POST.get("reason", "")
         try:
@@ -407,6 +426,7 @@ class VoucherAdmin(_BackOfficeAdmin):
         except EnrollmentError as error:
             messages.error(request, error.message)
             return self._back_to_page(request, obj)
+        self.assignment_decided(obj)
         if voucher.reviewed_at != now:
             return self._decided_before(request, obj, voucher)
         numbers = "、".join(voucher.lines.order_by("batch__number").values_list("batch__number", flat=True))
@@ -430,12 +450,14 @@ def voucher_review_queue(user) -> QueueLine | None:
     if not user.has_perm("payments.view_voucher"):
         return None
     url = reverse("admin:payments_voucher_changelist")
+    pending = Voucher.objects.filter(status=Status.SUBMITTED)
     return QueueLine(
         label="缴费凭证审核",
         url=f"{url}?status__exact={Status.SUBMITTED.value}",
-        count=Voucher.objects.filter(status=Status.SUBMITTED).count(),
+        count=pending.count(),
         overdue=_overdue_vouchers().count(),
         overdue_url=f"{url}?overdue=yes&status__exact={Status.SUBMITTED.value}",
+        **queue_figures(pending=pending, model=Voucher, user=user, since="submitted_at"),
     )
 
 
@@ -446,7 +468,7 @@ BACKOFFICE_QUEUE_SOURCES.append(voucher_review_queue)
 
 
 @admin.register(OverdueBatch)
-class OverdueBatchAdmin(_BackOfficeAdmin):
+class OverdueBatchAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """Batches left unpaid past their deadline (payments.services.overdue_batches), with 【作废】."""
 
     list_display = (
@@ -465,6 +487,9 @@ class OverdueBatchAdmin(_BackOfficeAdmin):
     change_form_template = "admin/payments/overduebatch/change_form.html"
     change_list_template = "admin/payments/overduebatch/change_list.html"
     actions = None
+    # enrollment.assignments: 处理人, 我的 / 未分配, 【领取】/【释放】; the page's decision is 【作废】
+    pending_items = staticmethod(lambda: overdue_batches(today=timezone.localdate()))
+    decision_flag = "may_cancel"
     fieldsets = (
         (
             "参保批次",
@@ -627,6 +652,9 @@ class OverdueBatchAdmin(_BackOfficeAdmin):
         if batch.state == BatchState.CANCELLED:
             messages.warning(request, f"参保批次 {batch.number} 已作废，无需重复操作。")
             return redirect(self._changelist_url(request))
+        if refusal := self.assignment_refusal(request, batch):  # another reviewer holds it
+            messages.error(request, refusal)
+            return redirect(self._with_filters(request, self._change_url(batch)))
         reason = request.POST.get("reason", "")
         try:
             cancelled = batch_cancel(batch=batch, acting_user=request.user, reason=reason, today=timezone.localdate())
@@ -635,6 +663,7 @@ class OverdueBatchAdmin(_BackOfficeAdmin):
             if batch.state == BatchState.AWAITING_PAYMENT and self.get_queryset(request).filter(pk=batch.pk).exists():
                 return redirect(self._with_filters(request, self._change_url(batch)))
             return redirect(self._changelist_url(request))
+        self.assignment_decided(batch)
         message = f"参保批次 {cancelled.number}（{cancelled.unit_name}）已作废，人员参保登记已释放，已发邮件通知经办人：{reason.strip()}"
         self.log_change(request, cancelled, message)
         messages.success(request, message)
@@ -646,11 +675,14 @@ def overdue_batch_queue(user) -> QueueLine | None:
     the count is the work; there is no review deadline of its own."""
     if not user.has_perm("payments.view_overduebatch"):
         return None
+    pending = overdue_batches(today=timezone.localdate())
     return QueueLine(
         label="逾期未缴费批次",
         url=reverse("admin:payments_overduebatch_changelist"),
-        count=overdue_batches(today=timezone.localdate()).count(),
+        count=pending.count(),
         overdue=None,
+        # Its age is how long past the payment deadline the oldest batch is.
+        **queue_figures(pending=pending, model=OverdueBatch, user=user, since="premium__payment_due"),
     )
 
 

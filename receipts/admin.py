@@ -47,6 +47,7 @@ from enrollment.admin import (
     _local,
     _with_page_styles,
 )
+from enrollment.assignments import AssignmentAdminMixin, queue_figures
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
@@ -109,7 +110,7 @@ class ReceiptStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReceiptReview)
-class ReceiptReviewAdmin(_BackOfficeAdmin):
+class ReceiptReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """专用收据审核: read only; the decisions are the buttons of the page."""
 
     list_display = (
@@ -130,6 +131,7 @@ class ReceiptReviewAdmin(_BackOfficeAdmin):
     change_form_template = "admin/receipts/receiptreview/change_form.html"
     change_list_template = "admin/receipts/receiptreview/change_list.html"
     actions = None
+    pending_items = staticmethod(_pending_batches)  # enrollment.assignments: 处理人, 我的 / 未分配
     fieldsets = (
         ("参保批次", {"fields": ("number", "unit_name", "code_column", "kind", "coverage_year", "account_column")}),
     )
@@ -318,6 +320,9 @@ class ReceiptReviewAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":  # the confirmation is the dialog on the page
             return self._back_to_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         try:
             issued = receipts_approve(batch=obj, acting_user=request.user)
         except EnrollmentError as error:
@@ -325,6 +330,7 @@ class ReceiptReviewAdmin(_BackOfficeAdmin):
             return self._back_to_page(request, obj)
         if not issued:
             return self._nothing_pending(request, obj)
+        self.assignment_decided(obj)
         numbers = "、".join(receipt.number for receipt in issued)
         message = f"参保批次 {obj.number} 的专用收据审核通过，已开具 {len(issued)} 张电子专用收据：{numbers}。"
         self.log_change(request, obj, message)
@@ -336,6 +342,9 @@ class ReceiptReviewAdmin(_BackOfficeAdmin):
         if request.method != "POST":
             return self._back_to_page(request, obj)
         reason = request.POST.get("reason", "")
+        if refusal := self.assignment_refusal(request, obj):
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         try:
             rejected = receipts_reject(batch=obj, acting_user=request.user, reason=reason)
         except EnrollmentError as error:
@@ -343,6 +352,7 @@ class ReceiptReviewAdmin(_BackOfficeAdmin):
             return self._back_to_page(request, obj)
         if not rejected:
             return self._nothing_pending(request, obj)
+        self.assignment_decided(obj)
         message = f"参保批次 {obj.number} 的 {rejected} 张专用收据审核不通过，单位可重新填报：{reason.strip()}"
         self.log_change(request, obj, message)
         messages.success(request, message)
@@ -414,6 +424,13 @@ def receipt_review_queue(user) -> QueueLine | None:
         url=f"{url}?receipts=pending",
         count=_pending_batches().count(),
         overdue=None,
+        # Waiting since the first of its lines 待审核 was submitted.
+        **queue_figures(
+            pending=_pending_batches(),
+            model=ReceiptReview,
+            user=user,
+            since=Min("receipts__submitted_at", filter=Q(receipts__status=RS.SUBMITTED)),
+        ),
     )
 
 

@@ -45,6 +45,7 @@ from enrollment.admin import (
     _with_page_styles,
     overdue_cutoff,
 )
+from enrollment.assignments import AssignmentAdminMixin, queue_figures
 from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.states import STATE_BADGES, BatchState
@@ -474,7 +475,7 @@ class BatchReviewOverdueFilter(OverdueFilter):
 
 
 @admin.register(BatchReview)
-class BatchReviewAdmin(_BackOfficeAdmin):
+class BatchReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """清册审核 (SPEC VAL-7, BO-1): read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -494,6 +495,7 @@ class BatchReviewAdmin(_BackOfficeAdmin):
     change_form_template = "admin/rosters/batchreview/change_form.html"
     change_list_template = "admin/rosters/batchreview/change_list.html"
     actions = None
+    pending_items = staticmethod(_pending_review)  # enrollment.assignments: 处理人, 我的 / 未分配
     fieldsets = (
         (
             "参保批次",
@@ -721,11 +723,15 @@ class BatchReviewAdmin(_BackOfficeAdmin):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":  # the confirmation is the dialog on the page
             return self._back_to_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         try:
             batch = batch_review_approve(batch=obj, acting_user=request.user)
         except RosterError as error:
             messages.error(request, error.message)
             return self._back_to_page(request, obj)
+        self.assignment_decided(obj)
         return self._review_done(
             request, obj, f"参保批次 {batch.number}（{batch.unit_name}）职保会审核通过，已发邮件通知经办人。"
         )
@@ -735,11 +741,15 @@ class BatchReviewAdmin(_BackOfficeAdmin):
         if request.method != "POST":
             return self._back_to_page(request, obj)
         reason = request.POST.get("reason", "")
+        if refusal := self.assignment_refusal(request, obj):
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
         try:
             batch = batch_review_reject(batch=obj, acting_user=request.user, reason=reason)
         except RosterError as error:
             messages.error(request, error.message)
             return self._back_to_page(request, obj)
+        self.assignment_decided(obj)
         return self._review_done(
             request,
             obj,
@@ -764,6 +774,7 @@ def batch_review_queue(user) -> QueueLine | None:
         count=_pending_review().count(),
         overdue=_overdue_pending().count(),
         overdue_url=f"{url}?overdue=yes&state={BatchState.IN_REVIEW.value}",
+        **queue_figures(pending=_pending_review(), model=BatchReview, user=user, since="submitted_at"),
     )
 
 
