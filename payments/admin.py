@@ -49,6 +49,8 @@ from rosters.admin import _batch_badge
 
 from .models import OverdueBatch, Voucher, VoucherBatch
 from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
+from .statistics_admin import statistics_view  # noqa: F401 - adds admin:statistics to the site's URLs (SPEC BO-3)
+from .exports_admin import exports_view  # noqa: F401 - adds admin:exports (导出中心) to the site's URLs (SPEC BO-3)
 
 Status = Voucher.Status
 
