@@ -37,8 +37,8 @@ from mutualaid.pii import mask_mobile
 from mutualaid.workdays import WorkingCalendar, working_deadline
 
 from .assignments import MINE, UNASSIGNED, AssignmentAdminMixin, queue_figures, with_assignment
-from .search import backoffice_search_view
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
+from .search import backoffice_search_view
 from .selectors import coverage_year_current
 from .services import (
     EnrollmentError,
