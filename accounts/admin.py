@@ -497,3 +497,4 @@ class UnionOrganisationAdmin(admin.ModelAdmin):
 
 
 from . import admin_help  # noqa: E402,F401
+from . import union_units_admin  # noqa: E402,F401 - adds admin:union_units (本组织参保单位, SPEC BO-2)
