@@ -94,6 +94,7 @@ class ExportBuilder:
 
     kind = ""
     back_office = False  # the job's page in the back office's frame, or in the unit portal's
+    back_label = ""  # the page 【返回】 leads to, in the portal's breadcrumb (参保批次人员管理)
 
     def check(self, *, user, params: dict) -> None:
         raise NotImplementedError

@@ -36,6 +36,7 @@ def _basis(*, user, params: dict) -> PremiumBasis:
 class PremiumDetailExport(ExportBuilder):
     kind = "premium_detail"
     label = "保费详细"
+    back_label = "保费详细"
 
     def check(self, *, user, params: dict) -> None:
         _basis(user=user, params=params)

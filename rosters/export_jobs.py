@@ -31,6 +31,7 @@ def _batch(*, user, params: dict) -> Batch:
 class RosterExport(ExportBuilder):
     kind = "roster"
     label = "参保清册"
+    back_label = "参保批次人员管理"
 
     def check(self, *, user, params: dict) -> None:
         batch = _batch(user=user, params=params)
