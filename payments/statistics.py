@@ -2,7 +2,8 @@
 
 Every figure is summed over the per-batch figures (enrollment.BatchTotals, BatchItemTotal, written when
 a batch is submitted, its premium confirmed or withdrawn), over batches and over vouchers — never over
-people — so a year of 6,000,000 people (≈150,000 batches) answers in a handful of small queries.
+people — so a year of 6,000,000 people (≈150,000 batches) answers in four queries, one of which
+(batch_scan) joins the year's batches to their totals once and groups them every way the page needs.
 Which batches count is decided by their state when reading:
 
 - enrolled (units, people, union organisations, by day): the batches holding their people in the year's
@@ -20,8 +21,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Count, Min, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import UnionOrganisation
@@ -48,7 +49,110 @@ NO_UNION = "未建会"
 
 def _zero(value) -> Decimal:
     """A sum of yuan with its two places (SQLite's sums come back as Decimal('-120'))."""
-    return ZERO if value is None else Decimal(value).quantize(ZERO)
+    return _yuan(value)
+
+
+# --- one pass over the year's batches ----------------------------------------------------------------
+
+
+@dataclass
+class BatchScan:
+    """The batch-level figures of a year from ONE statement (batch_scan): the year's batches joined
+    once to their totals, then grouped several ways. The selectors below read it; the page runs it
+    once for all of them (6,000,000 people = 150,000 batches: one join instead of six)."""
+
+    states: dict[tuple[str, str], tuple[int, int]]  # (state, kind) → (batches, people)
+    days: dict[dt.date, tuple[int, int]]  # day of 清册提交 → (units, people) of the holding batches
+    first_days: dict[dt.date, int]  # day → codes whose first holding batch was submitted that day
+    level1: dict[int | None, tuple[int, int, Decimal]]  # level-1 organisation → (units, people, confirmed premium)
+    level2: dict[tuple[int, int], tuple[int, int, Decimal]]  # (level 1, level 2) → the same
+    confirmed: tuple[int, Decimal]  # (batches, premium) whose premium stands confirmed
+    paid: tuple[int, Decimal]  # (batches, premium) completed: paid by an approved voucher (SPEC PAY-4)
+
+
+def _in(values) -> tuple[str, list]:
+    values = sorted(str(value) for value in values)
+    return ", ".join(["%s"] * len(values)), values
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _yuan(value) -> Decimal:
+    """A sum of yuan with its two places (SQLite's sums come back as float or int, as for the ORM)."""
+    if value is None:
+        return ZERO
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(ZERO)
+
+
+def batch_scan(*, coverage_year: CoverageYear) -> BatchScan:
+    """One statement: the year's batches LEFT JOIN their BatchTotals as a CTE, grouped by state and
+    kind, by day, by each code's first day, by union organisation (level 1, level 1 and 2) and the
+    confirmed and completed premiums. Portable SQL (PostgreSQL, SQLite); on PostgreSQL with enough
+    work_mem that the COUNT(DISTINCT …) sorts stay in memory."""
+    holding_sql, holding = _in(HOLDING_STATES)
+    confirmed_sql, confirmed = _in(PREMIUM_CONFIRMED_STATES)
+    batch, totals = Batch._meta.db_table, BatchTotals._meta.db_table
+    sql = f"""
+        WITH year_batches AS (
+            SELECT b.code_id, b.state, b.kind, t.submitted_on, t.union_level1_id AS l1, t.union_level2_id AS l2,
+                   COALESCE(t.people, 0) AS people, COALESCE(t.premium, 0) AS premium,
+                   CASE WHEN b.state IN ({holding_sql}) THEN 1 ELSE 0 END AS holding,
+                   CASE WHEN b.state IN ({confirmed_sql}) THEN 1 ELSE 0 END AS confirmed
+            FROM "{batch}" b LEFT JOIN "{totals}" t ON t.batch_id = b.id
+            WHERE b.coverage_year_id = %s
+        ),
+        held AS (SELECT * FROM year_batches WHERE holding = 1)
+        -- the first branch gives the columns their types (PostgreSQL types a UNION's NULLs from it)
+        SELECT 'state', state, kind, CAST(NULL AS DATE), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), COUNT(*),
+               SUM(people), CAST(NULL AS NUMERIC)
+            FROM year_batches GROUP BY state, kind
+        UNION ALL
+        SELECT 'day', NULL, NULL, submitted_on, NULL, NULL, COUNT(DISTINCT code_id), SUM(people), NULL
+            FROM held WHERE submitted_on IS NOT NULL GROUP BY submitted_on
+        UNION ALL
+        SELECT 'first', NULL, NULL, first_day, NULL, NULL, COUNT(*), NULL, NULL
+            FROM (SELECT MIN(submitted_on) AS first_day FROM held WHERE submitted_on IS NOT NULL GROUP BY code_id) firsts
+            GROUP BY first_day
+        UNION ALL
+        SELECT 'level1', NULL, NULL, NULL, l1, NULL, COUNT(DISTINCT code_id), SUM(people),
+               SUM(CASE WHEN confirmed = 1 THEN premium ELSE 0 END)
+            FROM held GROUP BY l1
+        UNION ALL
+        SELECT 'level2', NULL, NULL, NULL, l1, l2, COUNT(DISTINCT code_id), SUM(people),
+               SUM(CASE WHEN confirmed = 1 THEN premium ELSE 0 END)
+            FROM held WHERE l2 IS NOT NULL GROUP BY l1, l2
+        UNION ALL
+        SELECT 'confirmed', NULL, NULL, NULL, NULL, NULL, COUNT(*), NULL, SUM(premium) FROM year_batches WHERE confirmed = 1
+        UNION ALL
+        SELECT 'paid', NULL, NULL, NULL, NULL, NULL, COUNT(*), NULL, SUM(premium) FROM year_batches WHERE state = %s
+    """
+    params = [*holding, *confirmed, coverage_year.pk, BatchState.COMPLETED.value]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # 150,000 batches: the sorts of COUNT(DISTINCT) need ~10 MB; the default 4 MB spills to disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    scan = BatchScan(states={}, days={}, first_days={}, level1={}, level2={}, confirmed=(0, ZERO), paid=(0, ZERO))
+    for tag, state, kind, day, level1, level2, count, people, premium in rows:
+        people = int(people or 0)
+        if tag == "state":
+            scan.states[(state, kind)] = (count, people)
+        elif tag == "day":
+            scan.days[_day(day)] = (count, people)
+        elif tag == "first":
+            scan.first_days[_day(day)] = count
+        elif tag == "level1":
+            scan.level1[level1] = (count, people, _yuan(premium))
+        elif tag == "level2":
+            scan.level2[(level1, level2)] = (count, people, _yuan(premium))
+        elif tag == "confirmed":
+            scan.confirmed = (count, _yuan(premium))
+        elif tag == "paid":
+            scan.paid = (count, _yuan(premium))
+    return scan
 
 
 # --- by day of the window ----------------------------------------------------------------------------
@@ -64,46 +168,24 @@ class DayRow:
     cumulative_people: int
 
 
-def statistics_by_day(*, coverage_year: CoverageYear) -> list[DayRow]:
+def statistics_by_day(*, coverage_year: CoverageYear, scan: BatchScan | None = None) -> list[DayRow]:
     """Units and people enrolled each day (the day of 清册提交, BatchTotals.submitted_on), with the
     running totals, from the first day of the centralised window to the last day anything was
     submitted (at least the window's last day); days without a submission are rows of zeros.
-    A unit (an enrollment code) that submits a second batch is counted once in the running total.
-    Two queries."""
-    holding = BatchTotals.objects.filter(
-        batch__coverage_year=coverage_year, batch__state__in=HOLDING_STATES, submitted_on__isnull=False
-    )
-    per_day = {
-        row["submitted_on"]: row
-        for row in holding.values("submitted_on").annotate(units=Count("batch__code", distinct=True), people=Sum("people"))
-    }
-    first_days = _first_days(holding)
-    start = timezone.localtime(coverage_year.centralised_opens_at).date()
-    start = min([start, *per_day.keys()])
-    last = max([coverage_year.centralised_last_day, *per_day.keys()])
+    A unit (an enrollment code) that submits a second batch is counted once in the running total."""
+    scan = scan or batch_scan(coverage_year=coverage_year)
+    start = min([timezone.localtime(coverage_year.centralised_opens_at).date(), *scan.days])
+    last = max([coverage_year.centralised_last_day, *scan.days])
     rows, units_so_far, people_so_far = [], 0, 0
     day = start
     while day <= last:
-        row = per_day.get(day)
-        people = (row["people"] or 0) if row else 0
-        new_units = first_days.get(day, 0)
+        units, people = scan.days.get(day, (0, 0))
+        new_units = scan.first_days.get(day, 0)
         units_so_far += new_units
         people_so_far += people
-        rows.append(DayRow(day, row["units"] if row else 0, people, new_units, units_so_far, people_so_far))
+        rows.append(DayRow(day, units, people, new_units, units_so_far, people_so_far))
         day += dt.timedelta(days=1)
     return rows
-
-
-def _first_days(holding) -> dict[dt.date, int]:
-    """Day → how many codes submitted their first batch of the year that day: a GROUP BY over the
-    per-code first days, which the ORM cannot nest, so the inner query is the ORM's and the outer one
-    plain SQL (the same on PostgreSQL and SQLite)."""
-    inner = holding.values("batch__code").annotate(first=Min("submitted_on")).values("first")
-    sql, params = inner.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT firsts.first, COUNT(*) FROM ({sql}) firsts GROUP BY firsts.first", params)
-        rows = cursor.fetchall()
-    return {day if isinstance(day, dt.date) else dt.date.fromisoformat(day): count for day, count in rows}
 
 
 # --- by state and kind ---------------------------------------------------------------------------------
@@ -127,23 +209,18 @@ class StateRow:
         return sum(value or 0 for value in self.people.values())
 
 
-def statistics_by_state(*, coverage_year: CoverageYear) -> list[StateRow]:
+def statistics_by_state(*, coverage_year: CoverageYear, scan: BatchScan | None = None) -> list[StateRow]:
     """Batches and people of every state (BatchState, in its order, zeros included), centralised and
-    instant apart. People are those of 清册提交 and shown for PEOPLE_KNOWN_STATES only. One query."""
-    counts = (
-        Batch.objects.filter(coverage_year=coverage_year)
-        .values("state", "kind")
-        .annotate(batches=Count("pk"), people=Sum("totals__people"))
-    )
-    found = {(row["state"], row["kind"]): row for row in counts}
+    instant apart. People are those of 清册提交 and shown for PEOPLE_KNOWN_STATES only."""
+    scan = scan or batch_scan(coverage_year=coverage_year)
     rows = []
     for state in BatchState:
         known = state in PEOPLE_KNOWN_STATES
         batches, people = {}, {}
         for kind in BatchKind:
-            row = found.get((state.value, kind.value))
-            batches[kind.value] = row["batches"] if row else 0
-            people[kind.value] = ((row["people"] or 0) if row else 0) if known else None
+            count, counted_people = scan.states.get((state.value, kind.value), (0, 0))
+            batches[kind.value] = count
+            people[kind.value] = counted_people if known else None
         rows.append(StateRow(state.value, state.label, batches, people))
     return rows
 
@@ -198,38 +275,29 @@ class UnionRow:
     organisation_id: int | None = None
 
 
-def statistics_by_union(*, coverage_year: CoverageYear) -> list[UnionRow]:
+def statistics_by_union(*, coverage_year: CoverageYear, scan: BatchScan | None = None) -> list[UnionRow]:
     """Units (distinct enrollment codes), people and confirmed premium of the enrolled batches by the
     unit's level-1 union organisation at 清册提交, with its level-2 ones under it; units without a union
     last as 未建会. A unit counts once under its level 1 even with batches under two of its level 2s,
-    so a level 1 is counted on its own, not as the sum of its children. Three queries."""
-    holding = BatchTotals.objects.filter(batch__coverage_year=coverage_year, batch__state__in=HOLDING_STATES)
-    confirmed = Q(batch__state__in=PREMIUM_CONFIRMED_STATES)
-    figures = {
-        "units": Count("batch__code", distinct=True),
-        "people": Sum("people"),
-        "premium": Sum("premium", filter=confirmed),
-    }
-    level1 = {row["union_level1"]: row for row in holding.values("union_level1").annotate(**figures)}
-    level2 = list(holding.filter(union_level2__isnull=False).values("union_level1", "union_level2").annotate(**figures))
-    ids = set(level1) | {row["union_level2"] for row in level2}
+    so a level 1 is counted on its own, not as the sum of its children. The batch scan and one query
+    for the organisations' names."""
+    scan = scan or batch_scan(coverage_year=coverage_year)
+    ids = {pk for pk in scan.level1 if pk is not None} | {pk for _, pk in scan.level2}
     names = {
         organisation.pk: organisation
-        for organisation in UnionOrganisation.objects.filter(pk__in=[pk for pk in ids if pk is not None]).only(
-            "name", "short_name", "sort_order", "level"
-        )
+        for organisation in UnionOrganisation.objects.filter(pk__in=ids).only("name", "short_name", "sort_order", "level")
     }
 
-    def make(pk, row) -> UnionRow:
+    def make(pk, figures) -> UnionRow:
         organisation = names.get(pk)
-        name = organisation.name if organisation else NO_UNION
-        return UnionRow(name, row["units"], row["people"] or 0, _zero(row["premium"]), organisation_id=pk)
+        units, people, premium = figures
+        return UnionRow(organisation.name if organisation else NO_UNION, units, people, premium, organisation_id=pk)
 
-    rows = {pk: make(pk, row) for pk, row in level1.items() if pk is not None}
-    for row in level2:
-        parent = rows.get(row["union_level1"])
+    rows = {pk: make(pk, figures) for pk, figures in scan.level1.items() if pk is not None}
+    for (parent_pk, pk), figures in scan.level2.items():
+        parent = rows.get(parent_pk)
         if parent is not None:
-            parent.children.append(make(row["union_level2"], row))
+            parent.children.append(make(pk, figures))
 
     def order(row: UnionRow):
         organisation = names.get(row.organisation_id)
@@ -238,8 +306,8 @@ def statistics_by_union(*, coverage_year: CoverageYear) -> list[UnionRow]:
     result = sorted(rows.values(), key=order)
     for row in result:
         row.children.sort(key=order)
-    if None in level1:
-        result.append(make(None, level1[None]))
+    if None in scan.level1:
+        result.append(make(None, scan.level1[None]))
     return result
 
 
@@ -250,7 +318,7 @@ def statistics_by_union(*, coverage_year: CoverageYear) -> list[UnionRow]:
 class MoneyFigures:
     confirmed: Decimal  # 确认保费: the premiums of the batches whose premium stands confirmed
     confirmed_batches: int
-    paid: Decimal  # 已缴保费: what approved vouchers pay for the year's batches (VoucherBatch.premium)
+    paid: Decimal  # 已缴保费: the premiums of the completed batches, i.e. paid by an approved voucher
     paid_batches: int
     received: Decimal  # 缴费金额: the approved vouchers' amounts
     refunded: Decimal  # 退款金额: the approved vouchers' refunds (to make: see refunds_note)
@@ -271,16 +339,13 @@ class MoneyFigures:
 REFUNDS_NOTE = "退款金额为审核通过的缴费凭证多缴部分，系统未记录退款是否已划出，均列为应退。"
 
 
-def statistics_money(*, coverage_year: CoverageYear) -> MoneyFigures:
-    """Premiums confirmed, paid and refunded for the year (SPEC PREM-3, PAY-3, PAY-4). A voucher counts in
-    the year of its batches; one paying batches of two years counts its amount and refund in both (the
-    premiums, per batch, never twice). Three queries."""
-    confirmed = BatchTotals.objects.filter(
-        batch__coverage_year=coverage_year, batch__state__in=PREMIUM_CONFIRMED_STATES
-    ).aggregate(total=Sum("premium"), batches=Count("pk"))
-    paid = VoucherBatch.objects.filter(
-        batch__coverage_year=coverage_year, voucher__status=Voucher.Status.APPROVED
-    ).aggregate(total=Sum("premium"), batches=Count("batch", distinct=True))
+def statistics_money(*, coverage_year: CoverageYear, scan: BatchScan | None = None) -> MoneyFigures:
+    """Premiums confirmed, paid and refunded for the year (SPEC PREM-3, PAY-3, PAY-4). Paid: the premiums
+    of the completed batches — a batch completes only when its voucher is approved (PAY-4), with the
+    premium it confirmed (a voucher pays the premium of 保费信息, and nothing changes it after). A voucher
+    counts in the year of its batches; one paying batches of two years counts its amount and refund in
+    both. The batch scan and one query over the vouchers."""
+    scan = scan or batch_scan(coverage_year=coverage_year)
     of_year = VoucherBatch.objects.filter(batch__coverage_year=coverage_year).values("voucher_id")
     vouchers = Voucher.objects.filter(pk__in=of_year).aggregate(
         received=Sum("amount", filter=Q(status=Voucher.Status.APPROVED)),
@@ -291,10 +356,10 @@ def statistics_money(*, coverage_year: CoverageYear) -> MoneyFigures:
         pending_vouchers=Count("pk", filter=Q(status=Voucher.Status.SUBMITTED)),
     )
     return MoneyFigures(
-        confirmed=_zero(confirmed["total"]),
-        confirmed_batches=confirmed["batches"],
-        paid=_zero(paid["total"]),
-        paid_batches=paid["batches"],
+        confirmed=scan.confirmed[1],
+        confirmed_batches=scan.confirmed[0],
+        paid=scan.paid[1],
+        paid_batches=scan.paid[0],
         received=_zero(vouchers["received"]),
         refunded=_zero(vouchers["refunded"]),
         refund_vouchers=vouchers["refund_vouchers"],
@@ -336,12 +401,14 @@ class YearStatistics:
 
 
 def statistics_of_year(*, coverage_year: CoverageYear) -> YearStatistics:
-    """Everything the statistics page shows for `coverage_year` (about ten queries, whatever the size)."""
+    """Everything the statistics page shows for `coverage_year`: four queries (the batch scan, the
+    items, the vouchers, the organisations' names), whatever the size."""
+    scan = batch_scan(coverage_year=coverage_year)
     return YearStatistics(
         coverage_year=coverage_year,
-        days=statistics_by_day(coverage_year=coverage_year),
-        states=statistics_by_state(coverage_year=coverage_year),
+        days=statistics_by_day(coverage_year=coverage_year, scan=scan),
+        states=statistics_by_state(coverage_year=coverage_year, scan=scan),
         items=statistics_by_item(coverage_year=coverage_year),
-        unions=statistics_by_union(coverage_year=coverage_year),
-        money=statistics_money(coverage_year=coverage_year),
+        unions=statistics_by_union(coverage_year=coverage_year, scan=scan),
+        money=statistics_money(coverage_year=coverage_year, scan=scan),
     )

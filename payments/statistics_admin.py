@@ -1,7 +1,7 @@
 """The back office's statistics page, /backoffice/statistics/ (`admin:statistics`; SPEC BO-3, issue 10 item 2).
 
-The figures come from payments.statistics (about ten small queries over per-batch totals, whatever the
-year's size); this module only picks the year, lays the charts out and renders them. Charts are inline
+The figures come from payments.statistics (four queries over per-batch totals, whatever the year's
+size); this module only picks the year, lays the charts out and renders them. Charts are inline
 SVG drawn here on the server (no JavaScript, no CDN, nothing for the content security policy to allow
 but the page's own style block): bars for items and union organisations, stacked bars for states
 (centralised and instant), an area chart for the running total by day and columns for each day.
@@ -221,6 +221,44 @@ def time_chart(days: list[DayRow], values: list[int], *, title: str, columns: bo
 # --- the page ------------------------------------------------------------------------------------------
 
 
+class _Shown:
+    """The figures as the page writes them: counts with thousands separators, yuan with two places
+    too, None as "-". (The zh-hans locale has no thousands separator, so humanize's intcomma writes
+    21884727.50; the handbook's tables write 21,884,727.50.) Wraps dataclasses, lists, tuples and
+    dicts on the way down; dates, strings and booleans pass through."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def __getattr__(self, name):
+        return _shown(getattr(self._value, name))
+
+    def __getitem__(self, key):
+        return _shown(self._value[key])
+
+    def __iter__(self):
+        return (_shown(value) for value in self._value)
+
+    def __len__(self):
+        return len(self._value)
+
+    def __bool__(self):
+        return bool(self._value)
+
+
+def _shown(value):
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or isinstance(value, (str, dt.date)):
+        return value
+    if isinstance(value, (int, Decimal)):
+        return _number(value)
+    if isinstance(value, (list, tuple, dict)) or hasattr(value, "__dataclass_fields__"):
+        return _Shown(value)
+    return value
+
+
+
 def _charts(figures: YearStatistics) -> dict:
     items = [item for item in figures.items if not item.is_discount]
     level1 = [row for row in figures.unions]
@@ -263,17 +301,24 @@ def statistics_view(request):
         figures = statistics_of_year(coverage_year=coverage_year)
         context.update(
             {
-                "figures": figures,
-                "item_totals": (sum(i.people for i in figures.items if not i.is_discount), sum((i.premium for i in figures.items), Decimal("0"))),
-                "union_totals": (
-                    sum(row.units for row in figures.unions), sum(row.people for row in figures.unions),
-                    sum((row.premium for row in figures.unions), Decimal("0")),
+                "statistics": figures,
+                "figures": _Shown(figures),
+                "item_totals": _shown(
+                    (sum(i.people for i in figures.items if not i.is_discount), sum((i.premium for i in figures.items), Decimal("0.00")))
                 ),
-                "state_totals": {
-                    "batches": {kind.value: sum(row.batches[kind.value] for row in figures.states) for kind in BatchKind},
-                    "all": sum(row.total_batches for row in figures.states),
-                },
-                "active_days": [row for row in figures.days if row.units],
+                "union_totals": _shown(
+                    (
+                        sum(row.units for row in figures.unions), sum(row.people for row in figures.unions),
+                        sum((row.premium for row in figures.unions), Decimal("0.00")),
+                    )
+                ),
+                "state_totals": _shown(
+                    {
+                        "batches": {kind.value: sum(row.batches[kind.value] for row in figures.states) for kind in BatchKind},
+                        "all": sum(row.total_batches for row in figures.states),
+                    }
+                ),
+                "active_days": _shown([row for row in figures.days if row.units]),
                 "today": dt.date.today(),
                 **_charts(figures),
             }

@@ -32,6 +32,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Role, UnionOrganisation
@@ -304,7 +305,10 @@ class Command(BaseCommand):
         numbers, next_of = [], {}
         for kind in BatchKind:
             sequence, _ = BatchSequence.objects.select_for_update().get_or_create(year=year, kind=kind)
-            next_of[kind.value] = sequence.last
+            prefix = f"{year}{BATCH_NUMBER_LETTERS[kind]}"
+            highest = Batch.objects.filter(number__startswith=prefix).aggregate(number=Max("number"))["number"]
+            # numbers written without the sequence (imports, test data) are skipped as well
+            next_of[kind.value] = max(sequence.last, int(highest[len(prefix):]) if highest and highest[len(prefix):].isdigit() else 0)
         for kind in kinds:
             next_of[kind] += 1
             numbers.append(f"{year}{BATCH_NUMBER_LETTERS[kind]}{next_of[kind]:06d}")
