@@ -62,7 +62,7 @@ class BatchScan:
     once for all of them (6,000,000 people = 150,000 batches: one join instead of six)."""
 
     states: dict[tuple[str, str], tuple[int, int]]  # (state, kind) → (batches, people)
-    days: dict[dt.date, tuple[int, int]]  # day of 清册提交 → (units, people) of the holding batches
+    days: dict[dt.date, tuple[int, int]]  # day of 清册提交 → (batches, people) of the holding batches
     first_days: dict[dt.date, int]  # day → codes whose first holding batch was submitted that day
     level1: dict[int | None, tuple[int, int, Decimal]]  # level-1 organisation → (units, people, confirmed premium)
     level2: dict[tuple[int, int], tuple[int, int, Decimal]]  # (level 1, level 2) → the same
@@ -102,27 +102,29 @@ def batch_scan(*, coverage_year: CoverageYear) -> BatchScan:
                    CASE WHEN b.state IN ({confirmed_sql}) THEN 1 ELSE 0 END AS confirmed
             FROM "{batch}" b LEFT JOIN "{totals}" t ON t.batch_id = b.id
             WHERE b.coverage_year_id = %s
-        ),
-        held AS (SELECT * FROM year_batches WHERE holding = 1)
+        )
         -- the first branch gives the columns their types (PostgreSQL types a UNION's NULLs from it)
         SELECT 'state', state, kind, CAST(NULL AS DATE), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), COUNT(*),
                SUM(people), CAST(NULL AS NUMERIC)
             FROM year_batches GROUP BY state, kind
         UNION ALL
-        SELECT 'day', NULL, NULL, submitted_on, NULL, NULL, COUNT(DISTINCT code_id), SUM(people), NULL
-            FROM held WHERE submitted_on IS NOT NULL GROUP BY submitted_on
+        SELECT 'day', NULL, NULL, submitted_on, NULL, NULL, COUNT(*), SUM(people), NULL
+            FROM year_batches WHERE holding = 1 AND submitted_on IS NOT NULL GROUP BY submitted_on
         UNION ALL
         SELECT 'first', NULL, NULL, first_day, NULL, NULL, COUNT(*), NULL, NULL
-            FROM (SELECT MIN(submitted_on) AS first_day FROM held WHERE submitted_on IS NOT NULL GROUP BY code_id) firsts
+            FROM (
+                SELECT MIN(submitted_on) AS first_day FROM year_batches WHERE holding = 1 AND submitted_on IS NOT NULL
+                GROUP BY code_id
+            ) firsts
             GROUP BY first_day
         UNION ALL
         SELECT 'level1', NULL, NULL, NULL, l1, NULL, COUNT(DISTINCT code_id), SUM(people),
                SUM(CASE WHEN confirmed = 1 THEN premium ELSE 0 END)
-            FROM held GROUP BY l1
+            FROM year_batches WHERE holding = 1 GROUP BY l1
         UNION ALL
         SELECT 'level2', NULL, NULL, NULL, l1, l2, COUNT(DISTINCT code_id), SUM(people),
                SUM(CASE WHEN confirmed = 1 THEN premium ELSE 0 END)
-            FROM held WHERE l2 IS NOT NULL GROUP BY l1, l2
+            FROM year_batches WHERE holding = 1 AND l2 IS NOT NULL GROUP BY l1, l2
         UNION ALL
         SELECT 'confirmed', NULL, NULL, NULL, NULL, NULL, COUNT(*), NULL, SUM(premium) FROM year_batches WHERE confirmed = 1
         UNION ALL
@@ -161,9 +163,9 @@ def batch_scan(*, coverage_year: CoverageYear) -> BatchScan:
 @dataclass
 class DayRow:
     day: dt.date
-    units: int  # distinct enrollment codes submitting a batch that day
+    units: int  # units enrolled that day: codes whose first batch of the year was submitted that day
+    batches: int  # batches submitted that day (a unit's later instant batch is a batch, not a unit)
     people: int
-    new_units: int  # codes whose first batch of the year was submitted that day
     cumulative_units: int
     cumulative_people: int
 
@@ -172,18 +174,18 @@ def statistics_by_day(*, coverage_year: CoverageYear, scan: BatchScan | None = N
     """Units and people enrolled each day (the day of 清册提交, BatchTotals.submitted_on), with the
     running totals, from the first day of the centralised window to the last day anything was
     submitted (at least the window's last day); days without a submission are rows of zeros.
-    A unit (an enrollment code) that submits a second batch is counted once in the running total."""
+    A unit (an enrollment code) counts on the day of its first batch of the year, once."""
     scan = scan or batch_scan(coverage_year=coverage_year)
     start = min([timezone.localtime(coverage_year.centralised_opens_at).date(), *scan.days])
     last = max([coverage_year.centralised_last_day, *scan.days])
     rows, units_so_far, people_so_far = [], 0, 0
     day = start
     while day <= last:
-        units, people = scan.days.get(day, (0, 0))
-        new_units = scan.first_days.get(day, 0)
-        units_so_far += new_units
+        batches, people = scan.days.get(day, (0, 0))
+        units = scan.first_days.get(day, 0)
+        units_so_far += units
         people_so_far += people
-        rows.append(DayRow(day, units, people, new_units, units_so_far, people_so_far))
+        rows.append(DayRow(day, units, batches, people, units_so_far, people_so_far))
         day += dt.timedelta(days=1)
     return rows
 

@@ -318,7 +318,7 @@ def statistics_view(request):
                         "all": sum(row.total_batches for row in figures.states),
                     }
                 ),
-                "active_days": _shown([row for row in figures.days if row.units]),
+                "active_days": _shown([row for row in figures.days if row.batches]),
                 "today": dt.date.today(),
                 **_charts(figures),
             }

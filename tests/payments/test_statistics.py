@@ -126,9 +126,11 @@ def test_units_and_people_by_day_equal_the_rosters_of_the_holding_batches(seeded
     assert days[-1].cumulative_units == holding.values("code").distinct().count() == 4  # first unit: two batches
     by_day = {row.day: row for row in days}
     assert by_day[dt.date(2023, 6, 10)].people == 7 + 4  # the withdrawn and cancelled ones of that day do not count
-    assert by_day[dt.date(2023, 6, 10)].units == 2
+    assert (by_day[dt.date(2023, 6, 10)].units, by_day[dt.date(2023, 6, 10)].batches) == (2, 2)
     assert by_day[dt.date(2023, 6, 12)].people == 3 + 6
-    assert by_day[dt.date(2023, 9, 1)].people == 3 and by_day[dt.date(2023, 9, 1)].new_units == 0
+    # the first unit's instant batch: a batch and its people, not a new unit
+    assert (by_day[dt.date(2023, 9, 1)].people, by_day[dt.date(2023, 9, 1)].batches, by_day[dt.date(2023, 9, 1)].units) == (3, 1, 0)
+    assert sum(row.units for row in days) == days[-1].cumulative_units
     assert by_day[dt.date(2023, 6, 11)].people == 0  # days without a submission are rows of zeros
     assert days[0].day == dt.date(2023, 6, 1)  # SPEC YEAR-1: the centralised window opens 6月1日
     assert [row.day for row in days] == sorted(row.day for row in days)
