@@ -11,7 +11,7 @@ created if missing, then migrated), and then:
    (default 100,000) people; the tables are then vacuumed and analysed (steady state);
 2. times the statistics page /backoffice/statistics/?year=YYYY through the test client as a reviewer,
    warm, median of 5, with its query count; then each selector of payments/statistics.py alone
-   (median of 5, queries);
+   (median of 5, queries; called alone, each runs its own batch_scan, which the page runs once);
 3. times the export of the year's enrolled people (mutualaid.exports.export_run_sync, kind
    "enrolled_people": every person with a roster row, i.e. the --people-rows people), median of 3
    (a stand-in with openpyxl write-only if that function does not exist; it says so).
