@@ -137,9 +137,6 @@ class EnrolledPeopleExport(_BackOfficeExport):
     def write(self, *, user, params: dict, path: str, progress: Progress) -> int:
         batches, _description = self.scope(params)
         full = _full(user)
-        info = dict(batches.values_list("pk", "number").order_by())
-        names = dict(batches.values_list("pk", "unit_name").order_by())
-        plans = _person_plans(batch_ids=list(info))
         entries = RosterEntry.objects.filter(batch__in=batches.values("pk"))
         progress.total(entries.count())
         rows = 0
@@ -147,35 +144,54 @@ class EnrolledPeopleExport(_BackOfficeExport):
             "batch_id", "name", "id_type", "id_cipher", "sex", "birth_date", "has_social_security",
             "coverage_start", "coverage_end",
         )
+        # The batches are read as their people come, chunk by chunk: a year holds 150,000 batches at
+        # city scale, and an export of 100,000 people touches a few thousand of them.
+        info, names, plans = {}, {}, {}
         with XlsxWriter(path) as book:
             sheet = book.sheet("参保人员", PEOPLE_COLUMNS)
             chunk = []
             for values in entries.order_by("batch_id", "pk").values_list(*fields).iterator(chunk_size=CHUNK):
                 chunk.append(values)
                 if len(chunk) >= CHUNK:
+                    _batches_read(chunk, info=info, names=names, plans=plans)
                     rows += _people_rows(sheet, chunk, info=info, names=names, plans=plans, full=full)
                     chunk = []
                     progress.done(rows)
+            _batches_read(chunk, info=info, names=names, plans=plans)
             rows += _people_rows(sheet, chunk, info=info, names=names, plans=plans, full=full)
         return rows
 
 
+def _batches_read(chunk, *, info: dict, names: dict, plans: dict) -> None:
+    """Number, unit and person plans of the batches of `chunk` not read yet (two queries)."""
+    new = {values[0] for values in chunk} - info.keys()
+    if not new:
+        return
+    for pk, number, unit_name in Batch.objects.filter(pk__in=new).values_list("pk", "number", "unit_name"):
+        info[pk], names[pk] = number, unit_name
+    plans.update(_person_plans(batch_ids=list(new)))
+
+
 def _person_plans(*, batch_ids: list[int]) -> dict[int, dict[bool, tuple[str, Decimal]]]:
     """Per batch with a confirmed premium, what a person with and without 社保 gets and pays (SPEC
-    PLAN-3, PREM-1, PREM-2), from one query; batches not yet confirmed have none."""
-    plans = {}
+    PLAN-3, PREM-1, PREM-2), from one query; batches not yet confirmed have none. Batches with the same
+    selection, prices and tier (most of a year's) are priced once."""
+    plans, priced = {}, {}
     for premium in BatchPremium.objects.filter(batch_id__in=batch_ids).only(
         "batch_id", "codes", "full_year", "prices", "bundle_discount"
     ).iterator(chunk_size=CHUNK):
-        codes = premium.code_list
-        price_args = premium_person_price_args(premium=premium)
-        plans[premium.batch_id] = {
-            has_ss: (
-                " ".join(premiums.person_items(codes, has_social_security=has_ss)),
-                premiums.person_amount(codes, has_social_security=has_ss, **price_args),
-            )
-            for has_ss in (True, False)
-        }
+        key = (premium.codes, premium.full_year, str(sorted(premium.prices.items())), premium.bundle_discount)
+        if key not in priced:
+            codes = premium.code_list
+            price_args = premium_person_price_args(premium=premium)
+            priced[key] = {
+                has_ss: (
+                    " ".join(premiums.person_items(codes, has_social_security=has_ss)),
+                    premiums.person_amount(codes, has_social_security=has_ss, **price_args),
+                )
+                for has_ss in (True, False)
+            }
+        plans[premium.batch_id] = priced[key]
     return plans
 
 
