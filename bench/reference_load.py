@@ -7,7 +7,8 @@ created if missing, then migrated), and then:
 
 1. writes a suggested roster of N people (default 1,000,000) as CSV into a temporary folder, with the
    synthetic city of rosters/synthetic.py (untimed);
-2. times the whole `reference_load` of that file (read, validate, hash, encrypt, COPY, index, swap);
+2. times the whole `reference_load` of that file (read, validate, hash, encrypt, COPY, index, swap),
+   and shows its phases (LoadResult.phases: rows, analyse, indexes, swap);
 3. times a bare COPY of the same rows, already hashed and encrypted (taken from the loaded
    partition, untimed), into an unindexed plain table: the limit;
 4. times `suggested_people_by_hash` for 50,000 people drawn uniformly from the file (after an
@@ -167,6 +168,7 @@ def main() -> None:
     print(f"{'people in the file':<34}{args.people:>14,}")
     print(f"{'read / loaded / rejected':<34}{result.read:>14,} / {result.loaded:,} / {result.rejected:,}")
     print(f"{'reference_load':<34}{result.seconds:>14.1f} s  {load_rate:>12,.0f} rows/s")
+    print(f"{'  of which':<34}" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items()))
     if copy_rate:
         print(f"{'bare COPY (limit)':<34}{copy_seconds:>14.1f} s  {copy_rate:>12,.0f} rows/s")
         print(f"{'ratio load / COPY':<34}{ratio:>14.3f}    (goal >= 0.1)")

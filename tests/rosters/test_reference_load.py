@@ -14,13 +14,13 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from mutualaid.pii import pii_decrypt, pii_hash
 from mutualaid.validators import normalise_id_number, resident_id_check_character, resident_id_problem
-from rosters import reference
+from rosters import importer, reference
 from rosters.models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember
 from rosters.reference import (
     RosterError,
@@ -505,7 +505,10 @@ def test_every_kind_has_a_spec_whose_columns_are_the_model_s():
     for kind, spec in reference.SPECS.items():
         columns = [f.column for f in spec.model._meta.concrete_fields]
         assert ["year", *spec.columns] == columns, kind
-    assert list(SuggestedPersonRow._fields) == [f.attname for f in SuggestedPerson._meta.concrete_fields]
+    # The look-up's row: every field but the cipher, which its covering key leaves out (migration 0010).
+    assert list(SuggestedPersonRow._fields) == [
+        f.attname for f in SuggestedPerson._meta.concrete_fields if f.attname != "id_cipher"
+    ]
 
 
 # --- the look-up helper (for the roster rules, VAL) ---------------------------------------------------
@@ -523,7 +526,8 @@ def test_suggested_people_are_found_by_hash_in_one_query(tmp_path, django_assert
     assert set(found) == {pii_hash(ALICE), pii_hash(CAROL)}  # DAVE is in the other year only
     alice = found[pii_hash(ALICE)]
     assert (alice.ss_name, alice.work_status, alice.medical_active, alice.sex) == ("职工0", "在职", True, "女")
-    assert (str(alice.birth_date), alice.id_number) == ("1985-03-12", ALICE)
+    assert (str(alice.birth_date), alice.ss_unit_code, alice.personal_ss_number) == ("1985-03-12", "00108537", "SB0000")
+    assert not hasattr(alice, "id_cipher")  # a page that shows the ID reads SuggestedPerson (migration 0010)
     assert suggested_people_by_hash(year=YEAR, id_hashes=[]) == {}
 
 
@@ -608,36 +612,48 @@ def test_a_load_attaches_the_year_s_partition_with_the_parent_s_indexes(tmp_path
     assert SuggestedPerson.objects.filter(year=YEAR).count() == 2
 
 
-def _id_hash_collation(table: str) -> str:
+def _collation(table: str, column: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT coll.collname FROM pg_attribute attribute
                JOIN pg_collation coll ON coll.oid = attribute.attcollation
-               WHERE attribute.attrelid = %s::regclass AND attribute.attname = 'id_hash'""",
-            [table],
+               WHERE attribute.attrelid = %s::regclass AND attribute.attname = %s""",
+            [table, column],
         )
         return cursor.fetchone()[0]
 
 
 @on_postgres
-def test_the_suggested_roster_key_carries_what_a_look_up_returns_and_compares_in_c(tmp_path):
-    # Migration 0005 (issue 5's look-up goal): the key INCLUDEs the other columns, for an Index Only
-    # Scan; id_hash compares bytes. The loader builds each partition's key the same way.
+def test_the_suggested_roster_s_indexes_are_shaped_for_the_look_up_and_the_load_on_every_partition(tmp_path):
+    # Migrations 0005 and 0010 (issue 5's goals): the key INCLUDEs every column a look-up returns
+    # (all but the cipher), for an Index Only Scan; it and the unit index lead with a column in
+    # "C", whose abbreviated keys make the loader's sorts fast. The loader builds each partition's
+    # indexes the same way.
     load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB)))
     returned = [name for name in SuggestedPersonRow._fields if name not in ("year", "id_hash")]
+    assert "id_cipher" not in returned
+    # The roster import's own look-up reads no more than the key holds (an Index Only Scan too).
+    assert set(importer._SuggestedRow._fields) <= {"id_hash", *returned}
 
-    with connection.cursor() as cursor:
-        for key in ("rosters_suggestedperson_pkey", "rosters_suggestedperson_y2025_pkey"):
-            assert reference._included_columns(cursor, key) == returned, key
-        # The other kinds' keys include nothing: their partitions are built as before.
-        assert reference._included_columns(cursor, "rosters_unionmember_pkey") == []
     for table in ("rosters_suggestedperson", "rosters_suggestedperson_y2025"):
-        assert _id_hash_collation(table) == "C"
-    # Hex compares alike in "C" and in the default collation, and the two meet without a conflict.
+        with connection.cursor() as cursor:
+            indexes = [(index.primary, index.key, index.included) for index in reference._parent_indexes(cursor, table)]
+        assert indexes == [(True, ["id_hash", "year"], returned), (False, ["ss_unit_code", "year"], [])], table
+        assert (_collation(table, "id_hash"), _collation(table, "ss_unit_code")) == ("C", "C"), table
+    with connection.cursor() as cursor:  # the other kinds' indexes are the model's
+        for model in (SsUnit, UnionMember, PreviousEnrolment):
+            meta = model._meta
+            expected = [([field.column for field in meta.pk_fields], [])] + sorted(
+                ([meta.get_field(name).column for name in index.fields], []) for index in meta.indexes
+            )
+            found = [(index.key, index.included) for index in reference._parent_indexes(cursor, meta.db_table)]
+            assert found[0] == expected[0] and sorted(found[1:]) == expected[1:], model
+    # Hex and codes compare alike in "C" and in the default collation, and the two meet without a conflict.
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT count(*) FROM rosters_suggestedperson person
-               JOIN (VALUES (%s::varchar), (%s::varchar)) AS wanted (id_hash) ON wanted.id_hash = person.id_hash
+               JOIN (VALUES (%s::varchar, '00108537'::varchar), (%s::varchar, '00108537'::varchar)) AS wanted (id_hash, code)
+                 ON wanted.id_hash = person.id_hash AND wanted.code = person.ss_unit_code
                WHERE person.year = %s""",
             [pii_hash(ALICE), pii_hash(CAROL), YEAR],
         )
@@ -647,42 +663,165 @@ def test_the_suggested_roster_key_carries_what_a_look_up_returns_and_compares_in
     )
 
 
-LOOK_UP_YEAR = 2031  # its own year: the test below commits, and drops the year's partition after
+@on_postgres
+def test_a_look_up_by_unit_can_use_the_unit_index(tmp_path):
+    # Migration 0010 put the column, not only the index, in "C": an index in another collation than
+    # the query's comparison would not serve it.
+    rows = [[resident_id(n), f"职工{n}", f"0010{n % 40:04d}", "", "在职", "是"] for n in range(400)]
+    load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, rows))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # 400 rows: a scan would win otherwise
+        plan = SuggestedPerson.objects.filter(year=YEAR, ss_unit_code="00100007").values("ss_name").explain()
+
+    assert "rosters_suggestedperson_y2025_suggested_year_unit" in plan, plan
+    assert "Index Cond: (((ss_unit_code)::text = '00100007'::text) AND (year = 2025))" in plan, plan
+    assert SuggestedPerson.objects.filter(year=YEAR, ss_unit_code="00100007").count() == 10
+
+
+def _look_up_plan(*, year: int, wanted: list[str]) -> str:
+    """EXPLAIN ANALYZE of the very statement suggested_people_by_hash sends (Django logs it with $1,
+    $2 where the year and the array go)."""
+    with CaptureQueriesContext(connection) as queries:
+        found = suggested_people_by_hash(year=year, id_hashes=wanted)
+    assert len(found) == len(set(wanted))
+    statement = queries.captured_queries[0]["sql"].replace("$1", "%s").replace("$2", "%s")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement, [year, "{" + ",".join(sorted(wanted)) + "}"]
+        )
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _all_visible(table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [table])
+        pages, all_visible = cursor.fetchone()
+    return pages > 1 and all_visible == pages
 
 
 @on_postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_load_outside_a_transaction_lets_look_ups_read_no_heap_page(tmp_path):
-    # The loader vacuums the new partition before swapping it in (it cannot inside a transaction,
-    # hence transaction=True): its visibility map is then set, and the look-up is an Index Only
-    # Scan of the covering key that fetches nothing from the heap.
+def test_a_load_lets_look_ups_read_no_heap_page(tmp_path):
+    # COPY FREEZE into the staging table created in the same transaction (here: savepoint) writes
+    # the rows all-visible, so the look-up is an Index Only Scan of the covering key that fetches
+    # nothing from the heap, without a VACUUM (which cannot run inside a transaction anyway).
     numbers = [resident_id(serial, birth=f"19{70 + serial % 20}0312") for serial in range(1000)]
+    load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers)))
+    partition = f"rosters_suggestedperson_y{YEAR}"
+
+    plan = _look_up_plan(year=YEAR, wanted=[pii_hash(number) for number in numbers[::10]])
+
+    assert _all_visible(partition)
+    assert f"Index Only Scan using {partition}_pkey" in plan, plan
+    assert "Heap Fetches: 0" in plan, plan
+
+
+# Outside a transaction (the upload task, the command): the loader fills the staging table on a
+# second connection and builds the indexes on both connections at once. These tests commit, so
+# they use a year of their own and drop its partitions after.
+OUTSIDE_YEAR = 2031
+
+
+@pytest.fixture
+def outside_a_transaction(transactional_db):
+    yield
+    with connection.cursor() as cursor:
+        for model in (SuggestedPerson, SsUnit, UnionMember, PreviousEnrolment):
+            for suffix in ("y", "load_"):
+                cursor.execute(f"DROP TABLE IF EXISTS {model._meta.db_table}_{suffix}{OUTSIDE_YEAR}")
+
+
+def _backends() -> list[tuple[str, str]]:
+    """(state, query) of the other client sessions on the test database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT state, query FROM pg_stat_activity
+               WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"""
+        )
+        return cursor.fetchall()
+
+
+@on_postgres
+def test_outside_a_transaction_the_load_fills_on_a_second_connection_and_builds_the_indexes_side_by_side(
+    tmp_path, monkeypatch, caplog, outside_a_transaction
+):
+    numbers = [resident_id(serial, birth=f"19{70 + serial % 20}0312") for serial in range(1000)]
+    path = write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers))
+    monkeypatch.setattr(reference, "CHUNK_ROWS", 200)
+    record = ReferenceLoad.objects.create(kind="suggested", year=OUTSIDE_YEAR, file_name="s.csv")
+    observer = connection.copy()  # another session, as the progress page's
+    seen = []
+
+    def progress(done, total):
+        # The caller's connection is free: what it writes is committed, and others see it at once.
+        ReferenceLoad.objects.filter(pk=record.pk).update(rows_read=done)
+        with observer.cursor() as cursor:
+            cursor.execute("SELECT rows_read FROM rosters_referenceload WHERE id = %s", [record.pk])
+            seen.append(cursor.fetchone()[0])
+
     try:
-        load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers)), year=LOOK_UP_YEAR)
-        partition = f"rosters_suggestedperson_y{LOOK_UP_YEAR}"
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [partition])
-            pages, all_visible = cursor.fetchone()
-        assert pages > 1 and all_visible == pages
-        wanted = [pii_hash(number) for number in numbers[::10]]
-
-        with CaptureQueriesContext(connection) as queries:
-            found = suggested_people_by_hash(year=LOOK_UP_YEAR, id_hashes=wanted)
-
-        assert len(found) == 100 and found[wanted[0]].id_number == numbers[0]
-        # The very statement, explained: Django logs it with $1, $2 where the year and the array go.
-        statement = queries.captured_queries[0]["sql"].replace("$1", "%s").replace("$2", "%s")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement,
-                [LOOK_UP_YEAR, "{" + ",".join(sorted(wanted)) + "}"],
-            )
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        assert f"Index Only Scan using {partition}_pkey" in plan, plan
-        assert "Heap Fetches: 0" in plan, plan
+        with caplog.at_level("INFO", logger="rosters.reference"):
+            result = load("suggested", path, year=OUTSIDE_YEAR, progress=progress)
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS rosters_suggestedperson_y{LOOK_UP_YEAR}")
+        observer.close()
+
+    assert result.loaded == 1000
+    # Another session saw the progress during the load (chunks of about 200 rows).
+    assert len([value for value in seen if 0 < value < 1000]) >= 3 and seen == sorted(seen)
+    assert "side by side" in caplog.text
+    partition = f"rosters_suggestedperson_y{OUTSIDE_YEAR}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT index.relname, parent.relname, constraint_.contype FROM pg_index i
+               JOIN pg_class index ON index.oid = i.indexrelid
+               JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid
+               JOIN pg_class parent ON parent.oid = inh.inhparent
+               LEFT JOIN pg_constraint constraint_ ON constraint_.conindid = i.indexrelid
+               WHERE i.indrelid = %s::regclass ORDER BY 1""",
+            [partition],
+        )
+        assert cursor.fetchall() == [
+            (f"{partition}_pkey", "rosters_suggestedperson_pkey", "p"),
+            (f"{partition}_suggested_year_unit", "suggested_year_unit", None),
+        ]
+    assert _tables_like("rosters_suggestedperson_load_%") == []
+    assert _all_visible(partition)
+    plan = _look_up_plan(year=OUTSIDE_YEAR, wanted=[pii_hash(number) for number in numbers[::10]])
+    assert f"Index Only Scan using {partition}_pkey" in plan and "Heap Fetches: 0" in plan, plan
+    assert _backends() == []  # the loader's second connection is closed
+
+
+@on_postgres
+@pytest.mark.parametrize("failure", ["filling", "key"])
+def test_outside_a_transaction_a_failed_load_keeps_the_previous_data_and_leaves_nothing_behind(
+    tmp_path, monkeypatch, media_root, failure, outside_a_transaction
+):
+    # "filling": the process fails while COPYing on the second connection (its transaction rolls
+    # back, the staging table with it); "key": a chunk written twice makes the primary key fail
+    # while the other index is built on the second connection (cancelled, then the table dropped).
+    load("suggested", write_csv(tmp_path / "a.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB)), year=OUTSIDE_YEAR)
+    before = table_rows(SuggestedPerson, year=OUTSIDE_YEAR)
+    path = write_csv(tmp_path / "b.csv", SUGGESTED_HEADER, suggested_rows(*[resident_id(n) for n in range(10, 20)]))
+    monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
+    written = []
+    real_write = reference._chunk_write
+
+    def write_then_fail(writer, payload):
+        if written and failure == "filling":
+            raise OSError("disk full (test)")
+        real_write(writer, written[0] if written else payload)
+        written.append(payload)
+
+    monkeypatch.setattr(reference, "_chunk_write", write_then_fail)
+
+    with pytest.raises(OSError if failure == "filling" else IntegrityError):
+        load("suggested", path, year=OUTSIDE_YEAR)
+
+    assert written
+    assert table_rows(SuggestedPerson, year=OUTSIDE_YEAR) == before
+    assert _tables_like("rosters_suggestedperson_load_%") == []
+    assert _backends() == []  # no second connection left, in a transaction or idle
+    monkeypatch.setattr(reference, "_chunk_write", real_write)  # and the next load runs (the lock is free)
+    assert load("suggested", write_csv(tmp_path / "c.csv", SUGGESTED_HEADER, suggested_rows(DAVE)), year=OUTSIDE_YEAR).loaded == 1
 
 
 @on_postgres
