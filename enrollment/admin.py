@@ -247,6 +247,54 @@ class _BackOfficeAdmin(admin.ModelAdmin):
         return f"{url}?{preserved}" if preserved else url
 
 
+class _ReviewPageAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+    """What every review page shares (SPEC BO-1): the decision needs the model's change permission,
+    its views are `<object>/<action>/` URLs named admin:<app>_<model>_<action>, and the object's
+    attachments are served only through its own page (another object's attachment id answers 404)."""
+
+    review_actions = ("approve", "reject")
+    serves_attachments = True
+
+    def may_review(self, request) -> bool:
+        return request.user.has_perm(self._permission("change"))
+
+    def page_paths(self, wrap) -> list:
+        """Further views of a review page (e.g. a receipt's PDF), wrapped with `wrap`."""
+        return []
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        paths = [
+            path(f"<path:object_id>/{action}/", wrap(getattr(self, f"{action}_view")), name=f"{prefix}_{action}")
+            for action in self.review_actions
+        ]
+        if self.serves_attachments:
+            paths.append(
+                path("<path:object_id>/attachments/<int:attachment_id>/", wrap(self.attachment_view), name=f"{prefix}_attachment")
+            )
+        return paths + self.page_paths(wrap) + super().get_urls()
+
+    def _url(self, action: str, obj, *extra) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{action}", args=[obj.pk, *extra],
+            current_app=self.admin_site.name,
+        )
+
+    def _reviewable(self, request, object_id):
+        if not self.may_review(request):
+            raise PermissionDenied
+        return self.get_object(request, unquote(object_id))
+
+    def _back_to_page(self, request, obj):
+        return redirect(self._with_filters(request, self._change_url(obj)))
+
+    def attachment_view(self, request, object_id, attachment_id):
+        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
+        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
+        return attachment_response(attachment, download=request.GET.get("download") == "1")
+
+
 class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
     """Units, handler information and codes: reviewers see them (view permission, so the admin shows
     them read only); superusers keep the full admin. Mobiles are masked unless the user is a superuser."""
@@ -275,7 +323,7 @@ class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
 # --- the review queues (SPEC BO-1) --------------------------------------------------------------------
 
 
-class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+class _QueueAdmin(_ReviewPageAdmin):
     """A review queue: pending first (oldest first), then the reviewed ones (latest review first).
 
     Read only for everyone: the change page shows every field, the attachments and the two buttons,
@@ -307,9 +355,6 @@ class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def may_review(self, request) -> bool:
-        return request.user.has_perm(self._permission("change"))
 
     # --- the list ----------------------------------------------------------------------------------
 
@@ -359,8 +404,8 @@ class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
                 "kind": attachment.kind,
                 "size_kb": max(1, round(attachment.size / 1024)),
                 "is_image": attachment.is_image,
-                "url": self._attachment_url(obj, attachment),
-                "download_url": self._attachment_url(obj, attachment) + "?download=1",
+                "url": self._url("attachment", obj, attachment.pk),
+                "download_url": self._url("attachment", obj, attachment.pk) + "?download=1",
             }
             for attachment in attachments_of(obj)
         ]
@@ -371,8 +416,8 @@ class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
             "attachments": attachments,
             "attachment_kind_label": self.attachment_kind_label,
             "may_review": may_review,
-            "approve_url": self._with_filters(request, self._action_url("approve", obj)),
-            "reject_url": self._with_filters(request, self._action_url("reject", obj)),
+            "approve_url": self._with_filters(request, self._url("approve", obj)),
+            "reject_url": self._with_filters(request, self._url("reject", obj)),
             **self.review_context(request, obj),
             **(extra_context or {}),
         }
@@ -383,52 +428,18 @@ class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ------------------------------------------
 
-    def get_urls(self):
-        # admin_view: staff only (unit administrators are sent to the login), CSRF-checked, never cached.
-        wrap = self.admin_site.admin_view
-        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path("<path:object_id>/approve/", wrap(self.approve_view), name=f"{prefix}_approve"),
-            path("<path:object_id>/reject/", wrap(self.reject_view), name=f"{prefix}_reject"),
-            path(
-                "<path:object_id>/attachments/<int:attachment_id>/",
-                wrap(self.attachment_view),
-                name=f"{prefix}_attachment",
-            ),
-        ] + super().get_urls()
-
-    def _action_url(self, action: str, obj) -> str:
-        return reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_{action}", args=[obj.pk], current_app=self.admin_site.name
-        )
-
-    def _attachment_url(self, obj, attachment) -> str:
-        return reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_attachment",
-            args=[obj.pk, attachment.pk],
-            current_app=self.admin_site.name,
-        )
-
-    def _reviewable(self, request, object_id):
-        if not self.may_review(request):
-            raise PermissionDenied
-        return self.get_object(request, unquote(object_id))
-
-    def _back_to_change_page(self, request, obj):
-        return redirect(self._with_filters(request, self._change_url(obj)))
-
     def approve_view(self, request, object_id):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":  # the confirmation is the modal on the change page
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it (assignments.py)
             messages.error(request, refusal)
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         try:
             result = self.approve(obj=obj, acting_user=request.user)
         except EnrollmentError as error:
             messages.error(request, error.message)
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         self.assignment_decided(obj)
         obj.refresh_from_db()
         message = self.approved_message(obj, result)
@@ -439,26 +450,20 @@ class _QueueAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     def reject_view(self, request, object_id):
         obj = self._reviewable(request, object_id)
         if request.method != "POST":
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         if refusal := self.assignment_refusal(request, obj):
             messages.error(request, refusal)
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         try:
             self.reject(obj=obj, acting_user=request.user, reason=request.POST.get("reason", ""))
         except EnrollmentError as error:
             messages.error(request, error.message)
-            return self._back_to_change_page(request, obj)
+            return self._back_to_page(request, obj)
         self.assignment_decided(obj)
         obj.refresh_from_db()
         self.log_change(request, obj, f"审核不通过：{obj.reject_reason}")
         messages.success(request, self.rejected_message(obj))
         return redirect(self._changelist_url(request))
-
-    def attachment_view(self, request, object_id, attachment_id):
-        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
-        # Only an attachment of this very object: another one's id answers 404 (SPEC X-4 style).
-        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
-        return attachment_response(attachment, download=request.GET.get("download") == "1")
 
 
 class OverdueFilter(admin.SimpleListFilter):

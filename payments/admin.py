@@ -17,17 +17,26 @@ answers 403; unit administrators and strangers are sent to the login by the admi
 """
 import datetime as dt
 
+from auditlog.signals import accessed
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, F, IntegerField, OuterRef, Prefetch, Subquery, Value, When
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Value,
+    When,
+)
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from auditlog.signals import accessed
 from enrollment.admin import (
     BACKOFFICE_QUEUE_SOURCES,
     OverdueFilter,
@@ -35,6 +44,7 @@ from enrollment.admin import (
     _BackOfficeAdmin,
     _deadline_text,
     _local,
+    _ReviewPageAdmin,
     overdue_cutoff,
 )
 from enrollment.assignments import AssignmentAdminMixin, queue_figures
@@ -42,15 +52,15 @@ from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
-from mutualaid.attachments import attachment_response, attachments_of
+from mutualaid.attachments import attachments_of
 from mutualaid.pii import mask_mobile
 from mutualaid.workdays import working_deadline
 from rosters.admin import _batch_badge
 
+from .exports_admin import exports_view  # noqa: F401 - adds admin:exports (导出中心) to the site's URLs (SPEC BO-3)
 from .models import OverdueBatch, Voucher, VoucherBatch
 from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
 from .statistics_admin import statistics_view  # noqa: F401 - adds admin:statistics to the site's URLs (SPEC BO-3)
-from .exports_admin import exports_view  # noqa: F401 - adds admin:exports (导出中心) to the site's URLs (SPEC BO-3)
 
 Status = Voucher.Status
 
@@ -134,7 +144,7 @@ class VoucherOverdueFilter(OverdueFilter):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+class VoucherAdmin(_ReviewPageAdmin):
     """缴费凭证审核: read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -182,9 +192,6 @@ class VoucherAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def may_review(self, request) -> bool:
-        return request.user.has_perm("payments.change_voucher")
 
     # --- the list ----------------------------------------------------------------------------------------
 
@@ -358,29 +365,6 @@ class VoucherAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the proofs --------------------------------------------------
 
-    def get_urls(self):
-        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
-        return [
-            path("<path:object_id>/approve/", wrap(self.approve_view), name="payments_voucher_approve"),
-            path("<path:object_id>/reject/", wrap(self.reject_view), name="payments_voucher_reject"),
-            path(
-                "<path:object_id>/attachments/<int:attachment_id>/",
-                wrap(self.attachment_view),
-                name="payments_voucher_attachment",
-            ),
-        ] + super().get_urls()
-
-    def _url(self, action: str, obj, *extra) -> str:
-        return reverse(f"admin:payments_voucher_{action}", args=[obj.pk, *extra], current_app=self.admin_site.name)
-
-    def _reviewable(self, request, object_id):
-        if not self.may_review(request):
-            raise PermissionDenied
-        return self.get_object(request, unquote(object_id))
-
-    def _back_to_page(self, request, obj):
-        return redirect(self._with_filters(request, self._change_url(obj)))
-
     def _decided_before(self, request, obj, decided: Voucher):
         """The second click of a double click, or a second reviewer: the voucher was decided already."""
         who = decided.reviewed_by.username if decided.reviewed_by_id else "其他审核人"
@@ -439,12 +423,6 @@ class VoucherAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
         self.log_change(request, voucher, message)
         messages.success(request, message)
         return redirect(self._changelist_url(request))
-
-    def attachment_view(self, request, object_id, attachment_id):
-        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
-        # Only a proof of this very voucher: another one's id answers 404.
-        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
-        return attachment_response(attachment, download=request.GET.get("download") == "1")
 
 
 def voucher_review_queue(user) -> QueueLine | None:

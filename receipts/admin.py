@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
     Count,
@@ -43,11 +42,11 @@ from enrollment.admin import (
     _PAGE_CONTEXT,
     BACKOFFICE_QUEUE_SOURCES,
     QueueLine,
-    _BackOfficeAdmin,
     _local,
+    _ReviewPageAdmin,
     _with_page_styles,
 )
-from enrollment.assignments import AssignmentAdminMixin, queue_figures
+from enrollment.assignments import queue_figures
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
@@ -110,7 +109,7 @@ class ReceiptStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReceiptReview)
-class ReceiptReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+class ReceiptReviewAdmin(_ReviewPageAdmin):
     """专用收据审核: read only; the decisions are the buttons of the page."""
 
     list_display = (
@@ -147,9 +146,6 @@ class ReceiptReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def may_review(self, request) -> bool:
-        return request.user.has_perm("receipts.change_receiptreview")
 
     # --- the list --------------------------------------------------------------------------------------
 
@@ -291,25 +287,13 @@ class ReceiptReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     # --- 【审核通过】, 【审核不通过】, the PDF and 【作废并重开】 ------------------------------------
 
-    def get_urls(self):
-        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
+    serves_attachments = False  # the lines are typed, not uploaded
+
+    def page_paths(self, wrap) -> list:
         return [
-            path("<path:object_id>/approve/", wrap(self.approve_view), name="receipts_receiptreview_approve"),
-            path("<path:object_id>/reject/", wrap(self.reject_view), name="receipts_receiptreview_reject"),
             path("<path:object_id>/receipts/<int:receipt_id>/pdf/", wrap(self.pdf_view), name="receipts_receiptreview_pdf"),
             path("<path:object_id>/receipts/<int:receipt_id>/void/", wrap(self.void_view), name="receipts_receiptreview_void"),
-        ] + super().get_urls()
-
-    def _url(self, action: str, obj, *extra) -> str:
-        return reverse(f"admin:receipts_receiptreview_{action}", args=[obj.pk, *extra], current_app=self.admin_site.name)
-
-    def _reviewable(self, request, object_id):
-        if not self.may_review(request):
-            raise PermissionDenied
-        return self.get_object(request, unquote(object_id))
-
-    def _back_to_page(self, request, obj):
-        return redirect(self._with_filters(request, self._change_url(obj)))
+        ]
 
     def _nothing_pending(self, request, obj):
         """The second click of a double click, or a second reviewer: the lines were decided already."""

@@ -28,7 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -42,14 +42,15 @@ from enrollment.admin import (
     _BackOfficeAdmin,
     _deadline_text,
     _local,
+    _ReviewPageAdmin,
     _with_page_styles,
     overdue_cutoff,
 )
-from enrollment.assignments import AssignmentAdminMixin, queue_figures
+from enrollment.assignments import queue_figures
 from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.states import STATE_BADGES, BatchState
-from mutualaid.attachments import attachment_response, attachments_of
+from mutualaid.attachments import attachments_of
 from mutualaid.pii import mask_mobile
 from mutualaid.tasks import enqueue_on_commit
 from mutualaid.workdays import working_deadline
@@ -57,9 +58,9 @@ from mutualaid.workdays import working_deadline
 from .models import BatchReview, ReferenceLoad, ValidationRun
 from .reference import SPECS, RosterError
 from .rules import ValidationOutcome
-from .validation import validation_outcome
 from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
+from .validation import validation_outcome
 
 Kind = ReferenceLoad.Kind
 Status = ReferenceLoad.Status
@@ -475,7 +476,7 @@ class BatchReviewOverdueFilter(OverdueFilter):
 
 
 @admin.register(BatchReview)
-class BatchReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+class BatchReviewAdmin(_ReviewPageAdmin):
     """清册审核 (SPEC VAL-7, BO-1): read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -536,9 +537,6 @@ class BatchReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def may_review(self, request) -> bool:
-        return request.user.has_perm("rosters.change_batchreview")
 
     # --- the list -------------------------------------------------------------------------------------
 
@@ -691,29 +689,6 @@ class BatchReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ----------------------------------------------
 
-    def get_urls(self):
-        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
-        return [
-            path("<path:object_id>/approve/", wrap(self.approve_view), name="rosters_batchreview_approve"),
-            path("<path:object_id>/reject/", wrap(self.reject_view), name="rosters_batchreview_reject"),
-            path(
-                "<path:object_id>/attachments/<int:attachment_id>/",
-                wrap(self.attachment_view),
-                name="rosters_batchreview_attachment",
-            ),
-        ] + super().get_urls()
-
-    def _url(self, action: str, obj, *extra) -> str:
-        return reverse(f"admin:rosters_batchreview_{action}", args=[obj.pk, *extra], current_app=self.admin_site.name)
-
-    def _reviewable(self, request, object_id):
-        if not self.may_review(request):
-            raise PermissionDenied
-        return self.get_object(request, unquote(object_id))
-
-    def _back_to_page(self, request, obj):
-        return redirect(self._with_filters(request, self._change_url(obj)))
-
     def _review_done(self, request, obj, message: str):
         self.log_change(request, obj, message)
         messages.success(request, message)
@@ -755,12 +730,6 @@ class BatchReviewAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
             obj,
             f"参保批次 {batch.number}（{batch.unit_name}）职保会审核不通过，已发邮件将原因通知经办人：{reason.strip()}",
         )
-
-    def attachment_view(self, request, object_id, attachment_id):
-        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
-        # Only an attachment of this very batch: another one's id answers 404.
-        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
-        return attachment_response(attachment, download=request.GET.get("download") == "1")
 
 
 def batch_review_queue(user) -> QueueLine | None:
