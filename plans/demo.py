@@ -22,21 +22,29 @@ from accounts.models import User
 from enrollment.models import (
     Batch,
     BatchKind,
-    EconomicType,
     EnrollmentCode,
-    HandlerInfo,
     Industry,
-    Unit,
-    UnitNature,
-    unit_name_key,
 )
 from enrollment.selectors import coverage_year_current
-from enrollment.services import EnrollmentError, batch_open, batch_totals_submitted, batch_transition, code_generate
+from enrollment.services import (
+    EnrollmentError,
+    batch_open,
+    batch_totals_submitted,
+    batch_transition,
+)
 from enrollment.states import BatchState
 from mutualaid.audit import acting_as
 from mutualaid.pii import pii_hash
 from mutualaid.validators import resident_id_check_character, uscc_check_character
-from rosters.models import EnrolmentRegistry, IdType, RosterEntry, Sex, SuggestedPerson, WorkStatus
+from rosters.demo import DemoUnit, demo_code
+from rosters.models import (
+    EnrolmentRegistry,
+    IdType,
+    RosterEntry,
+    Sex,
+    SuggestedPerson,
+    WorkStatus,
+)
 from rosters.services import roster_audit
 from rosters.submission import SUBMIT_ACTION
 
@@ -66,6 +74,11 @@ READY_PEOPLE = (
     ("胡斌", dt.date(1999, 4, 2), Sex.MALE, False),
     ("郭晓燕", dt.date(2000, 12, 11), Sex.FEMALE, False),
 )
+READY_UNIT = DemoUnit(
+    name=READY_UNIT_NAME, uscc=READY_USCC, address="上海市普陀区真北路200号", postcode="200333", phone="021-62000001",
+    headcount=len(READY_PEOPLE), handler_name="李晓红", handler_mobile="13800138001", industry=Industry.G,
+)
+
 
 
 def seed(*, stdout):
@@ -76,7 +89,7 @@ def seed(*, stdout):
         return
     items = plan_items_of(coverage_year=year)  # SPEC PLAN-1, YEAR-1: copied from the closest earlier year
     stdout.write(f"演示保障项目 {year.year}年度：" + "，".join(f"{item.code} {item.price}元" for item in items))
-    code = _ready_code(account)
+    code = demo_code(account, READY_UNIT)
     if code is None:
         stdout.write(f"“{READY_UNIT_NAME}”的参保编码已绑定其他账号，未创建待选择保障项目的演示批次。")
         return
@@ -91,58 +104,6 @@ def seed(*, stdout):
         f"待选择保障项目的演示批次 {batch.number}（{batch.unit_name}，{batch.get_kind_display()}，"
         f"{batch.get_state_display()}，{batch.entries.count()} 人）：可直接进行【保障项目选择】"
     )
-
-
-def _ready_code(account) -> EnrollmentCode | None:
-    """The second demo unit's code, bound to the demo account, with its lead unit and 经办人填报 (HND-1)."""
-    code = EnrollmentCode.objects.filter(name_key=unit_name_key(READY_UNIT_NAME)).first()
-    if code is None:
-        code = EnrollmentCode.objects.create(
-            code=code_generate(),
-            unit_name=READY_UNIT_NAME,
-            uscc=READY_USCC,
-            account=account,
-            bound_at=timezone.now(),
-            source=EnrollmentCode.Source.APPROVED,
-        )
-    elif code.account_id is None:
-        code.account, code.bound_at = account, timezone.now()
-        code.save(update_fields=["account", "bound_at"])
-    elif code.account_id != account.pk:
-        return None
-    organisation = account.union_organisation
-    Unit.objects.get_or_create(
-        code=code,
-        is_lead=True,
-        defaults={
-            "name": READY_UNIT_NAME,
-            "uscc": READY_USCC,
-            "nature": UnitNature.ENTERPRISE,
-            "committee": organisation,
-            "address": "上海市普陀区真北路200号",
-            "postcode": "200333",
-            "phone": "021-62000001",
-            "headcount": len(READY_PEOPLE),
-        },
-    )
-    level1 = organisation.parent if organisation and organisation.parent_id else organisation
-    level2 = organisation if organisation and organisation.parent_id else None
-    HandlerInfo.objects.get_or_create(
-        code=code,
-        defaults={
-            "handler_name": "李晓红",
-            "handler_mobile": "13800138001",
-            "handler_email": account.email or "demo@example.com",
-            "economic_type": EconomicType.PRIVATE,
-            "union_level1": level1,
-            "union_level2": level2,
-            "address": "上海市普陀区真北路200号",
-            "industry": Industry.G,
-            "headcount": len(READY_PEOPLE),
-            "saved_by": account,
-        },
-    )
-    return code
 
 
 def _resident_id(birth: dt.date, sequence: int) -> str:

@@ -11,6 +11,7 @@ not replaced by 200 people, and a kind already in place is not loaded again (re-
 leaves the same rows and adds no load events).
 """
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.utils import timezone
@@ -51,7 +52,7 @@ def seed(*, stdout):
     if year is None or account is None:
         stdout.write("未找到当前保障年度或演示账号，未创建演示参考数据。")
         return
-    code = _demo_code(account)
+    code = demo_code(account, DEMO_UNIT)
     if code is None:
         stdout.write(f"“{DEMO_UNIT_NAME}”的参保编码已绑定其他账号，未创建演示参考数据。")
         return
@@ -71,15 +72,37 @@ def seed(*, stdout):
     _demo_batch(account=account, code=code, year=year, stdout=stdout)
 
 
-def _demo_code(account) -> EnrollmentCode | None:
-    """The demo unit's code (approved online, bound to `demo`) with its lead unit and a saved
-    经办人填报 (HND-1), so its batch pages open. Created once, then left as the demo user edits it."""
-    code = EnrollmentCode.objects.filter(name_key=unit_name_key(DEMO_UNIT_NAME)).first()
+@dataclass(frozen=True)
+class DemoUnit:
+    """A demo unit: its name and USCC, and what its lead unit and 经办人填报 say."""
+
+    name: str
+    uscc: str
+    address: str
+    postcode: str
+    phone: str
+    headcount: int
+    handler_name: str
+    handler_mobile: str
+    industry: str
+
+
+DEMO_UNIT = DemoUnit(
+    name=DEMO_UNIT_NAME, uscc=DEMO_USCC, address="上海市普陀区长寿路100号", postcode="200060", phone="021-62000000",
+    headcount=DEMO_PEOPLE, handler_name="王晓明", handler_mobile="13800138000", industry=Industry.I,
+)
+
+
+def demo_code(account, unit: DemoUnit) -> EnrollmentCode | None:
+    """A demo unit's code (approved online, bound to `account`) with its lead unit and a saved
+    经办人填报 (HND-1), so its batch pages open. Created once, then left as the demo user edits it;
+    None when the code is bound to another account."""
+    code = EnrollmentCode.objects.filter(name_key=unit_name_key(unit.name)).first()
     if code is None:
         code = EnrollmentCode.objects.create(
             code=code_generate(),
-            unit_name=DEMO_UNIT_NAME,
-            uscc=DEMO_USCC,
+            unit_name=unit.name,
+            uscc=unit.uscc,
             account=account,
             bound_at=timezone.now(),
             source=EnrollmentCode.Source.APPROVED,
@@ -94,14 +117,14 @@ def _demo_code(account) -> EnrollmentCode | None:
         code=code,
         is_lead=True,
         defaults={
-            "name": DEMO_UNIT_NAME,
-            "uscc": code.uscc or DEMO_USCC,
+            "name": unit.name,
+            "uscc": code.uscc or unit.uscc,
             "nature": UnitNature.ENTERPRISE,
             "committee": organisation,
-            "address": "上海市普陀区长寿路100号",
-            "postcode": "200060",
-            "phone": "021-62000000",
-            "headcount": DEMO_PEOPLE,
+            "address": unit.address,
+            "postcode": unit.postcode,
+            "phone": unit.phone,
+            "headcount": unit.headcount,
         },
     )
     level1 = organisation.parent if organisation and organisation.parent_id else organisation
@@ -109,15 +132,15 @@ def _demo_code(account) -> EnrollmentCode | None:
     HandlerInfo.objects.get_or_create(
         code=code,
         defaults={
-            "handler_name": "王晓明",
-            "handler_mobile": "13800138000",
+            "handler_name": unit.handler_name,
+            "handler_mobile": unit.handler_mobile,
             "handler_email": account.email or "demo@example.com",
             "economic_type": EconomicType.PRIVATE,
             "union_level1": level1,
             "union_level2": level2,
-            "address": "上海市普陀区长寿路100号",
-            "industry": Industry.I,
-            "headcount": DEMO_PEOPLE,
+            "address": unit.address,
+            "industry": unit.industry,
+            "headcount": unit.headcount,
             "saved_by": account,
         },
     )
