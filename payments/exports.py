@@ -83,6 +83,17 @@ def _union(params: dict) -> UnionOrganisation | None:
     return union
 
 
+def _of_union(batches, year: CoverageYear, union: UnionOrganisation | None):
+    """`batches` narrowed to a union organisation's (SPEC BO-2: a level-1 organisation includes its
+    level-2 ones, whose batches carry it as level 1), with the words the title and file name use."""
+    if union is None:
+        return batches, f"{year.year}年度"
+    return (
+        batches.filter(Q(totals__union_level1=union) | Q(totals__union_level2=union)),
+        f"{year.year}年度_{union.short_name or union.name}",
+    )
+
+
 class _BackOfficeExport(ExportBuilder):
     back_office = True
 
@@ -116,15 +127,7 @@ class EnrolledPeopleExport(_BackOfficeExport):
                 raise ExportError(f"参保批次 {number} 尚未提交清册或已撤回、作废，没有参保人员。")
             return Batch.objects.filter(pk=batch.pk), number
         year = _year(params)
-        batches = Batch.objects.filter(coverage_year=year, state__in=HOLDING_STATES)
-        union = _union(params)
-        if union is None:
-            return batches, f"{year.year}年度"
-        # SPEC BO-2: a level-1 organisation includes its level-2 ones (their batches carry it as level 1).
-        return (
-            batches.filter(Q(totals__union_level1=union) | Q(totals__union_level2=union)),
-            f"{year.year}年度_{union.short_name or union.name}",
-        )
+        return _of_union(Batch.objects.filter(coverage_year=year, state__in=HOLDING_STATES), year, _union(params))
 
     def plan(self, *, user, params: dict) -> ExportPlan:
         _batches, description = self.scope(params)
@@ -228,14 +231,7 @@ class PremiumsPaymentsExport(_BackOfficeExport):
 
     def scope(self, params: dict):
         year = _year(params)
-        batches = Batch.objects.filter(coverage_year=year, premium__isnull=False)
-        union = _union(params)
-        if union is None:
-            return batches, f"{year.year}年度"
-        return (
-            batches.filter(Q(totals__union_level1=union) | Q(totals__union_level2=union)),
-            f"{year.year}年度_{union.short_name or union.name}",
-        )
+        return _of_union(Batch.objects.filter(coverage_year=year, premium__isnull=False), year, _union(params))
 
     def plan(self, *, user, params: dict) -> ExportPlan:
         _batches, description = self.scope(params)
