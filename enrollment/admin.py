@@ -254,6 +254,17 @@ class _ReviewPageAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     review_actions = ("approve", "reject")
     serves_attachments = True
+    actions = None
+
+    # Read only for everyone: the page shows the object; the decision is the page's buttons.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def may_review(self, request) -> bool:
         return request.user.has_perm(self._permission("change"))
@@ -345,16 +356,6 @@ class _QueueAdmin(_ReviewPageAdmin):
     def rejected_message(self, obj) -> str:
         return f"已审核不通过，并已发邮件将原因通知单位：{obj}。"
 
-    # --- permissions: the form never edits; nothing is added or deleted here --------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # --- the list ----------------------------------------------------------------------------------
 

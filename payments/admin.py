@@ -182,16 +182,6 @@ class VoucherAdmin(_ReviewPageAdmin):
     )
     readonly_fields = ("account_column", "submitted_at_column", "reviewed_at_column", "reviewed_by_column")
 
-    # --- permissions: the form never edits; nothing is added or deleted here ---------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # --- the list ----------------------------------------------------------------------------------------
 

@@ -136,16 +136,6 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
     )
     readonly_fields = ("code_column", "account_column")
 
-    # --- permissions: nothing is added, edited or deleted here ------------------------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # --- the list --------------------------------------------------------------------------------------
 
