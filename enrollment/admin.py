@@ -341,7 +341,6 @@ class _QueueAdmin(_ReviewPageAdmin):
     which need the model's change permission and call the queue's `approve` / `reject` (the services).
     """
 
-    actions = None
     attachment_kind_label = "附件"
 
     def approve(self, *, obj, acting_user):  # pragma: no cover - each queue defines it

@@ -164,7 +164,6 @@ class VoucherAdmin(_ReviewPageAdmin):
     search_help_text = "可按付款单位、参保批次或平台账号搜索"
     change_form_template = "admin/payments/voucher/change_form.html"
     change_list_template = "admin/payments/voucher/change_list.html"
-    actions = None
     # enrollment.assignments: 处理人, 我的 / 未分配, 【领取】/【释放】
     pending_items = staticmethod(lambda: Voucher.objects.filter(status=Status.SUBMITTED))
     queue_label_text = "缴费凭证审核"

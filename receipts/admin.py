@@ -129,7 +129,6 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
     search_help_text = "可按参保批次、单位名称、参保编码、收据抬头或收据号码搜索"
     change_form_template = "admin/receipts/receiptreview/change_form.html"
     change_list_template = "admin/receipts/receiptreview/change_list.html"
-    actions = None
     pending_items = staticmethod(_pending_batches)  # enrollment.assignments: 处理人, 我的 / 未分配
     fieldsets = (
         ("参保批次", {"fields": ("number", "unit_name", "code_column", "kind", "coverage_year", "account_column")}),

@@ -495,7 +495,6 @@ class BatchReviewAdmin(_ReviewPageAdmin):
     search_help_text = "可按参保批次、参保编码或单位名称搜索"
     change_form_template = "admin/rosters/batchreview/change_form.html"
     change_list_template = "admin/rosters/batchreview/change_list.html"
-    actions = None
     pending_items = staticmethod(_pending_review)  # enrollment.assignments: 处理人, 我的 / 未分配
     fieldsets = (
         (
