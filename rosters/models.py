@@ -25,7 +25,12 @@ class Sex(models.TextChoices):
 
 
 class SuggestedPerson(models.Model):
-    """建议清册 (SPEC REF-1): one row per person and year, from social security."""
+    """建议清册 (SPEC REF-1): one row per person and year, from social security.
+
+    On PostgreSQL the database holds faster shapes than this model states (migrations 0005 and 0010,
+    database-level only): the key is (id_hash, year) INCLUDE the look-up's columns, the unit index is
+    (ss_unit_code, year), and id_hash and ss_unit_code compare in the "C" collation. A migration that
+    rebuilds these from the model must keep those shapes (see rosters/reference.py)."""
 
     pk = models.CompositePrimaryKey("year", "id_hash")
     year = models.PositiveSmallIntegerField("保障年度")
