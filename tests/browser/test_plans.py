@@ -125,8 +125,12 @@ def test_select_generate_confirm_and_export(page, screenshot, instant_batch):
     page.locator("#premium-table").wait_for()
     assert page.locator("#premium-table .premium-total").inner_text() == "4,780.00"
     screenshot(page, "plans-premium")
+    # UI.md "Long work": 【导出】 runs in the background and ends on its page with the file to download.
+    page.get_by_role("link", name="导出").click()
+    page.locator("#export-job .export-download").wait_for(timeout=30_000)
+    assert "导出完成" in page.locator("#export-job").inner_text()
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="导出").click()
+        page.locator("#export-job .export-download").click()
     download = download_info.value
     assert download.suggested_filename.endswith(".xlsx") and instant_batch.number in download.suggested_filename
     workbook = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read()), read_only=True)
