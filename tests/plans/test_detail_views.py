@@ -402,3 +402,15 @@ def test_back_office_roles_get_403(client, batch, role):
 def test_post_is_not_allowed(client_of, batch):
     for address in _addresses(batch):
         assert client_of.post(address).status_code == 405, address
+
+
+def test_an_item_whose_waiting_period_outlasts_the_coverage_says_it_never_takes_effect(client, handbook_year):
+    # SPEC COV-2: an instant start on 2024-06-01 — A waits 30 days (2024-07-01), B 60: both after 终保日期
+    # 2024-06-30; C has no waiting period and covers from the start.
+    batch = approved_batch(year=handbook_year, kind=BatchKind.INSTANT, social_security=1, start=dt.date(2024, 6, 1))
+    confirmed(batch, codes=["A0", "B0", "C0"], at=dt.datetime(2024, 5, 31, 10, 0, tzinfo=SHANGHAI))
+    client.force_login(batch.account)
+
+    text = page_text(client.get(detail_url(batch)))
+
+    assert re.search(r"社保0 \S+ 是 A0 B0 C0 \S+ 2024-06-01 2024-06-30 不生效 不生效 2024-06-01", text)
