@@ -293,6 +293,16 @@ def premium_export_columns(*, basis: PremiumBasis) -> list[ExportColumn]:
 _EXPORT_FIELDS = ("pk", "name", "id_type", "id_cipher", "has_social_security", "coverage_start", "coverage_end")
 
 
+def _effective_cell(day: dt.date | None, end: dt.date | None) -> str:
+    """生效日期 in the export as on the page: the date, "-" for an item the person does not get, 不生效
+    when the waiting period ends after 终保日期 (SPEC COV-2, a late instant start)."""
+    if day is None:
+        return "-"
+    if end is not None and day > end:
+        return "不生效"
+    return day.isoformat()
+
+
 def premium_export_rows(*, basis: PremiumBasis, chunk_size: int = 5000) -> Iterator[tuple]:
     """Every person of the batch as a row of premium_export_columns, IDs masked (SPEC X-1), streamed
     from the database in chunks. An item a person does not get (A0 without 社保) has "-" as 生效日期."""
@@ -311,5 +321,5 @@ def premium_export_rows(*, basis: PremiumBasis, chunk_size: int = 5000) -> Itera
         ]
         if basis.instant:
             dates = dict(row.effective)
-            cells += [dates[code].isoformat() if code in dates else "-" for code in basis.codes]
+            cells += [_effective_cell(dates.get(code), entry.coverage_end) for code in basis.codes]
         yield tuple(cells)
