@@ -25,7 +25,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -247,6 +247,15 @@ class _BackOfficeAdmin(admin.ModelAdmin):
         return f"{url}?{preserved}" if preserved else url
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What a review decision did: the message shown to the reviewer and, if it differs, the one
+    written to the object's history."""
+
+    message: str
+    log: str = ""
+
+
 class _ReviewPageAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
     """What every review page shares (SPEC BO-1): the decision needs the model's change permission,
     its views are `<object>/<action>/` URLs named admin:<app>_<model>_<action>, and the object's
@@ -304,6 +313,46 @@ class _ReviewPageAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
         obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
         attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
         return attachment_response(attachment, download=request.GET.get("download") == "1")
+
+    # --- 【审核通过】 / 【审核不通过】: each page says what its decision does ---------------------------
+
+    # The domain errors a decision may raise; their message goes back to the page.
+    decision_errors: tuple[type[Exception], ...] = (EnrollmentError,)
+
+    def approve_decision(self, request, obj) -> "Decided | HttpResponse":  # pragma: no cover - each page defines it
+        raise NotImplementedError
+
+    def reject_decision(self, request, obj, reason: str) -> "Decided | HttpResponse":  # pragma: no cover
+        raise NotImplementedError
+
+    def approve_view(self, request, object_id):
+        return self._decision_view(request, object_id, self.approve_decision)
+
+    def reject_view(self, request, object_id):
+        reason = request.POST.get("reason", "")
+        return self._decision_view(request, object_id, lambda request, obj: self.reject_decision(request, obj, reason))
+
+    def _decision_view(self, request, object_id, decide):
+        """POST only (the confirmation is the dialog on the page); refused while another reviewer holds
+        the item; a domain error goes back to the page; a decision returns what to say (Decided), or a
+        response of its own when it found the item decided already (a double click, a second reviewer)."""
+        obj = self._reviewable(request, object_id)
+        if request.method != "POST":
+            return self._back_to_page(request, obj)
+        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it (assignments.py)
+            messages.error(request, refusal)
+            return self._back_to_page(request, obj)
+        try:
+            decided = decide(request, obj)
+        except self.decision_errors as error:
+            messages.error(request, error.message)
+            return self._back_to_page(request, obj)
+        self.assignment_decided(obj)
+        if isinstance(decided, HttpResponse):
+            return decided
+        self.log_change(request, obj, decided.log or decided.message)
+        messages.success(request, decided.message)
+        return redirect(self._changelist_url(request))
 
 
 class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
@@ -428,42 +477,15 @@ class _QueueAdmin(_ReviewPageAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ------------------------------------------
 
-    def approve_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":  # the confirmation is the modal on the change page
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it (assignments.py)
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            result = self.approve(obj=obj, acting_user=request.user)
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
+    def approve_decision(self, request, obj) -> "Decided":
+        result = self.approve(obj=obj, acting_user=request.user)
         obj.refresh_from_db()
-        message = self.approved_message(obj, result)
-        self.log_change(request, obj, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
+        return Decided(self.approved_message(obj, result))
 
-    def reject_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            self.reject(obj=obj, acting_user=request.user, reason=request.POST.get("reason", ""))
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
+    def reject_decision(self, request, obj, reason: str) -> "Decided":
+        self.reject(obj=obj, acting_user=request.user, reason=reason)
         obj.refresh_from_db()
-        self.log_change(request, obj, f"审核不通过：{obj.reject_reason}")
-        messages.success(request, self.rejected_message(obj))
-        return redirect(self._changelist_url(request))
+        return Decided(self.rejected_message(obj), log=f"审核不通过：{obj.reject_reason}")
 
 
 class OverdueFilter(admin.SimpleListFilter):

@@ -39,6 +39,7 @@ from django.utils.html import format_html
 
 from enrollment.admin import (
     BACKOFFICE_QUEUE_SOURCES,
+    Decided,
     OverdueFilter,
     QueueLine,
     _BackOfficeAdmin,
@@ -363,55 +364,31 @@ class VoucherAdmin(_ReviewPageAdmin):
         )
         return self._back_to_page(request, obj)
 
-    def approve_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":  # the confirmation is the dialog on the page
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
+    def _batch_numbers(self, voucher: Voucher) -> str:
+        return "、".join(voucher.lines.order_by("batch__number").values_list("batch__number", flat=True))
+
+    def approve_decision(self, request, obj):
         now = timezone.now()
-        try:
-            voucher = voucher_approve(voucher=obj, acting_user=request.user, at=now)
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
+        voucher = voucher_approve(voucher=obj, acting_user=request.user, at=now)
         if voucher.reviewed_at != now:  # the service found it approved and changed nothing
             return self._decided_before(request, obj, voucher)
-        numbers = "、".join(voucher.lines.order_by("batch__number").values_list("batch__number", flat=True))
-        message = f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核通过：参保批次 {numbers} 已变为“参保已完成”，已发邮件通知经办人。"
+        message = (
+            f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核通过：参保批次 {self._batch_numbers(voucher)} "
+            "已变为“参保已完成”，已发邮件通知经办人。"
+        )
         if voucher.refund_amount:
             message += f"请按退款信息向“{voucher.refund_account_name}”（{voucher.refund_bank}）退款 {_yuan(voucher.refund_amount)} 元。"
-        self.log_change(request, voucher, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
+        return Decided(message)
 
-    def reject_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
+    def reject_decision(self, request, obj, reason: str):
         now = timezone.now()
-        reason = request.POST.get("reason", "")
-        try:
-            voucher = voucher_reject(voucher=obj, acting_user=request.user, reason=reason, at=now)
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
+        voucher = voucher_reject(voucher=obj, acting_user=request.user, reason=reason, at=now)
         if voucher.reviewed_at != now:
             return self._decided_before(request, obj, voucher)
-        numbers = "、".join(voucher.lines.order_by("batch__number").values_list("batch__number", flat=True))
-        message = (
-            f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核不通过：参保批次 {numbers} 已变为“缴费凭证审核不通过”，"
-            f"已发邮件将原因通知经办人：{voucher.reject_reason}"
+        return Decided(
+            f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核不通过：参保批次 {self._batch_numbers(voucher)} "
+            f"已变为“缴费凭证审核不通过”，已发邮件将原因通知经办人：{voucher.reject_reason}"
         )
-        self.log_change(request, voucher, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
 
 
 def voucher_review_queue(user) -> QueueLine | None:

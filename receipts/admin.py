@@ -33,7 +33,7 @@ from django.db.models import (
     When,
 )
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -41,6 +41,7 @@ from django.utils.html import format_html
 from enrollment.admin import (
     _PAGE_CONTEXT,
     BACKOFFICE_QUEUE_SOURCES,
+    Decided,
     QueueLine,
     _local,
     _ReviewPageAdmin,
@@ -289,47 +290,18 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
         messages.warning(request, f"参保批次 {obj.number} 没有待审核的专用收据（已由审核人处理），无需重复审核。")
         return self._back_to_page(request, obj)
 
-    def approve_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":  # the confirmation is the dialog on the page
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            issued = receipts_approve(batch=obj, acting_user=request.user)
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
+    def approve_decision(self, request, obj):
+        issued = receipts_approve(batch=obj, acting_user=request.user)
         if not issued:
             return self._nothing_pending(request, obj)
-        self.assignment_decided(obj)
         numbers = "、".join(receipt.number for receipt in issued)
-        message = f"参保批次 {obj.number} 的专用收据审核通过，已开具 {len(issued)} 张电子专用收据：{numbers}。"
-        self.log_change(request, obj, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
+        return Decided(f"参保批次 {obj.number} 的专用收据审核通过，已开具 {len(issued)} 张电子专用收据：{numbers}。")
 
-    def reject_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":
-            return self._back_to_page(request, obj)
-        reason = request.POST.get("reason", "")
-        if refusal := self.assignment_refusal(request, obj):
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            rejected = receipts_reject(batch=obj, acting_user=request.user, reason=reason)
-        except EnrollmentError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
+    def reject_decision(self, request, obj, reason: str):
+        rejected = receipts_reject(batch=obj, acting_user=request.user, reason=reason)
         if not rejected:
             return self._nothing_pending(request, obj)
-        self.assignment_decided(obj)
-        message = f"参保批次 {obj.number} 的 {rejected} 张专用收据审核不通过，单位可重新填报：{reason.strip()}"
-        self.log_change(request, obj, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
+        return Decided(f"参保批次 {obj.number} 的 {rejected} 张专用收据审核不通过，单位可重新填报：{reason.strip()}")
 
     def pdf_view(self, request, object_id, receipt_id):
         """The issued e-receipt as PDF (SPEC RCP-2), through the configured issuer."""

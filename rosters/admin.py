@@ -22,7 +22,7 @@ from pathlib import Path
 from auditlog.signals import accessed
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -37,6 +37,7 @@ from django.utils.html import format_html
 from enrollment.admin import (
     _PAGE_CONTEXT,
     BACKOFFICE_QUEUE_SOURCES,
+    Decided,
     OverdueFilter,
     QueueLine,
     _BackOfficeAdmin,
@@ -678,46 +679,16 @@ class BatchReviewAdmin(_ReviewPageAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ----------------------------------------------
 
-    def _review_done(self, request, obj, message: str):
-        self.log_change(request, obj, message)
-        messages.success(request, message)
-        return redirect(self._changelist_url(request))
+    decision_errors = (RosterError,)
 
-    def approve_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":  # the confirmation is the dialog on the page
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            batch = batch_review_approve(batch=obj, acting_user=request.user)
-        except RosterError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
-        return self._review_done(
-            request, obj, f"参保批次 {batch.number}（{batch.unit_name}）职保会审核通过，已发邮件通知经办人。"
-        )
+    def approve_decision(self, request, obj) -> Decided:
+        batch = batch_review_approve(batch=obj, acting_user=request.user)
+        return Decided(f"参保批次 {batch.number}（{batch.unit_name}）职保会审核通过，已发邮件通知经办人。")
 
-    def reject_view(self, request, object_id):
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":
-            return self._back_to_page(request, obj)
-        reason = request.POST.get("reason", "")
-        if refusal := self.assignment_refusal(request, obj):
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            batch = batch_review_reject(batch=obj, acting_user=request.user, reason=reason)
-        except RosterError as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
-        return self._review_done(
-            request,
-            obj,
-            f"参保批次 {batch.number}（{batch.unit_name}）职保会审核不通过，已发邮件将原因通知经办人：{reason.strip()}",
+    def reject_decision(self, request, obj, reason: str) -> Decided:
+        batch = batch_review_reject(batch=obj, acting_user=request.user, reason=reason)
+        return Decided(
+            f"参保批次 {batch.number}（{batch.unit_name}）职保会审核不通过，已发邮件将原因通知经办人：{reason.strip()}"
         )
 
 
