@@ -167,6 +167,8 @@ class TableLine:
 class PremiumTable:
     lines: list[TableLine] = field(default_factory=list)
     full_year: bool = True
+    social_security_people: int = 0
+    other_people: int = 0
 
     @property
     def total(self) -> Decimal:
@@ -197,7 +199,9 @@ def premium_table(
                 line.other_people += people
                 line.other_amount += person_line.amount * people
     ordered = sorted(table.values(), key=lambda line: code_sort_key(line.label.split()[0]))
-    return PremiumTable(lines=ordered, full_year=full_year)
+    return PremiumTable(
+        lines=ordered, full_year=full_year, social_security_people=social_security_people, other_people=other_people
+    )
 
 
 DISCOUNT_CODE = "优惠"

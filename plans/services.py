@@ -208,17 +208,17 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
         if not table.lines:
             raise PlanError("参保清册中没有人员，不能确认保费。")
         year = locked.coverage_year
-        social_security_people, other_people = batch_people_counts(batch=locked)
+        prices = plan_prices(coverage_year=year)
         with acting_as(acting_user):
             PlanSelection.objects.update_or_create(batch=locked, defaults={"codes": " ".join(codes), "source": source})
             premium = BatchPremium.objects.create(
                 batch=locked,
                 codes=" ".join(codes),
                 full_year=table.full_year,
-                prices={code: str(price) for code, price in plan_prices(coverage_year=year).items()},
+                prices={code: str(price) for code, price in prices.items()},
                 bundle_discount=year.bundle_discount,
-                social_security_people=social_security_people,
-                other_people=other_people,
+                social_security_people=table.social_security_people,
+                other_people=table.other_people,
                 total=table.total,
                 approved_state=locked.state,
                 confirmed_at=at,
@@ -240,7 +240,7 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
             )
         batch_totals_premium(
             batch=locked, premium=table.total, at=at,
-            items=premiums.item_totals(table, prices=plan_prices(coverage_year=year)),
+            items=premiums.item_totals(table, prices=prices),
         )
         batch_transition(
             batch=locked, to=BatchState.AWAITING_PAYMENT, acting_user=acting_user, action=CONFIRM_ACTION,
