@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from _common import counting, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
+from mutualaid.jobs import JobStatus
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_validate"
 PEOPLE_PER_UNIT = 40
 SS_CODES = 150_000
@@ -208,17 +209,16 @@ def _settle(batch) -> dict[str, int]:
 
 def _validate_end_to_end(batch, account) -> tuple[float, int, object]:
     """【清册校验】 as the button does it: validation_start, the task run on commit (eagerly here)."""
-    from rosters.models import ValidationRun
     from rosters.validation import validation_run, validation_start
 
     with counting() as counter:
         started = time.perf_counter()
         run = validation_start(batch=batch, acting_user=account)
         run.refresh_from_db()
-        if run.status == ValidationRun.Status.QUEUED:  # a broker is configured: run it here anyway
+        if run.status == JobStatus.QUEUED:  # a broker is configured: run it here anyway
             run = validation_run(run=run)
         seconds = time.perf_counter() - started
-    assert run.status == ValidationRun.Status.DONE, (run.status, run.error)
+    assert run.status == JobStatus.DONE, (run.status, run.error)
     batch.refresh_from_db()
     return seconds, counter.count, run
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from .exports import XLSX, ExportError, export_builder
 from .models import ExportJob
+from .jobs import JobStatus
 
 app_name = "exports"
 
@@ -68,7 +69,7 @@ def _content_disposition(job: ExportJob) -> str:
 @login_required
 def job_download(request, job_id: int):
     job = _own_job(request, job_id)
-    if job.status != ExportJob.Status.DONE or not job.file:
+    if job.status != JobStatus.DONE or not job.file:
         raise Http404
     try:
         handle = job.file.open("rb")

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import ExportJob
+from .jobs import JobLost, JobStatus, job_fail, job_finish, job_heartbeat, job_run
 
 logger = logging.getLogger(__name__)
 
@@ -75,18 +76,18 @@ class Progress:
     update, no model save, so the audit trail is not flooded)."""
 
     def __init__(self, job: ExportJob | None):
-        self._job_id = job.pk if job is not None else None
+        self._job = job
         self._last = 0.0
 
     def total(self, rows_total: int) -> None:
-        if self._job_id:
-            ExportJob.objects.filter(pk=self._job_id).update(rows_total=rows_total)
+        if self._job is not None:
+            job_heartbeat(self._job, rows_total=rows_total)
 
     def done(self, rows_done: int, *, force: bool = False) -> None:
         now = time.monotonic()
-        if self._job_id and (force or now - self._last >= PROGRESS_SECONDS):
+        if self._job is not None and (force or now - self._last >= PROGRESS_SECONDS):
             self._last = now
-            ExportJob.objects.filter(pk=self._job_id).update(rows_done=rows_done)
+            job_heartbeat(self._job, rows_done=rows_done)
 
 
 class ExportBuilder:
@@ -130,7 +131,7 @@ def _job_for(*, kind: str, params: dict, user) -> tuple[ExportJob, ExportBuilder
     plan = builder.plan(user=user, params=params)
     running = (
         ExportJob.objects.filter(
-            owner=user, kind=kind, params=params, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+            owner=user, kind=kind, params=params, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
         )
         .order_by("-created_at")
         .first()
@@ -161,26 +162,22 @@ def export_run_sync(*, kind: str, params: dict, user) -> str:
     Raises what export_start raises, and ExportError when the export failed."""
     job, _builder, _created = _job_for(kind=kind, params=params, user=user)
     job = export_run(job=job)
-    if job.status != ExportJob.Status.DONE:
+    if job.status != JobStatus.DONE:
         raise ExportError(job.error or FAILED_MESSAGE)
     return job.file.path
 
 
-def _claim(job: ExportJob) -> bool:
-    """Queued → running, once: a second delivery of the task finds nothing to claim."""
-    return bool(
-        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(status=ExportJob.Status.RUNNING)
-    )
-
-
 def export_run(*, job: ExportJob) -> ExportJob:
-    """Write the file of a queued job, store it privately, audit the export and return the job.
-    Safe to run twice: a job already started or finished is returned as it is. A failure is kept
-    on the job with a Chinese message (the builder's ExportError, or a general one)."""
-    if not _claim(job):
-        job.refresh_from_db()
-        return job
+    """Write the file of a queued job, store it privately, audit the export and return the job
+    (SPEC SEC-2: mutualaid.jobs' lifecycle). Safe to run twice: a job already finished is returned
+    as it is. A failure is kept on the job with a Chinese message (the builder's ExportError, or a
+    general one). Raises JobBusy while another live worker writes it."""
+    job_run(ExportJob, job.pk, export_write)
     job.refresh_from_db()
+    return job
+
+
+def export_write(job: ExportJob) -> None:
     builder = export_builder(job.kind)
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
@@ -190,13 +187,16 @@ def export_run(*, job: ExportJob) -> ExportJob:
         rows = builder.write(user=job.owner, params=job.params, path=path, progress=Progress(job))
         with open(path, "rb") as output:
             job.file.save(f"{job.pk}.xlsx", File(output), save=False)
-        job.status = ExportJob.Status.DONE
-        job.rows_done = rows
-        job.rows_total = max(job.rows_total, rows) if job.rows_total else rows
-        job.finished_at = timezone.now()
-        with transaction.atomic():
-            job.save(update_fields=["file", "status", "rows_done", "rows_total", "finished_at"])
-            export_audit(job=job, rows=rows)
+        rows_total = max(job.rows_total, rows) if job.rows_total else rows
+        try:
+            with transaction.atomic():
+                job_finish(job, file=job.file.name, rows_done=rows, rows_total=rows_total)
+                export_audit(job=job, rows=rows)
+        except JobLost:
+            job.file.delete(save=False)  # the attempt that holds the job writes its own
+            raise
+    except JobLost:
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure ends on the job's page in Chinese
         if isinstance(exc, ExportError):
             message = exc.message
@@ -205,16 +205,12 @@ def export_run(*, job: ExportJob) -> ExportJob:
         else:
             logger.exception("export %s (%s) failed", job.pk, job.kind)
             message = FAILED_MESSAGE
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.FAILED, error=message[:500], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
+        job_fail(job, message[:500])
     finally:
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
-    return job
 
 
 def export_audit(*, job: ExportJob, rows: int) -> None:

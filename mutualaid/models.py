@@ -6,6 +6,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+from .jobs import Job, job_status_field, job_sweep_index
+
 
 class CalendarDay(models.Model):
     """A day whose working status reviewers set by hand (SPEC YEAR-3).
@@ -114,43 +116,42 @@ def export_upload_to(instance: "ExportJob", filename: str) -> str:
     return f"private/exports/{month:%Y/%m}/{uuid.uuid4().hex}.xlsx"
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """An Excel export run in the background (UI.md "Long work"; SPEC BO-3, X-1, X-2).
 
     mutualaid.exports starts and runs it; its builder (a dotted path per kind) decides who may ask
     for it and writes the rows. Only the owner downloads the file; jobs are purged after 7 days.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "正在导出"
-        DONE = "done", "已完成"
-        FAILED = "failed", "导出失败"
+    status = job_status_field(running="正在导出", failed="导出失败")
+    task_name = "mutualaid.tasks.run_export"
+    interrupted_message = "导出中断，请重新导出。"
+    progress_reset = {"rows_done": 0}
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="导出人", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField("导出类型", max_length=40)
     params = models.JSONField("导出条件", default=dict, blank=True)
     title = models.CharField("名称", max_length=200)
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
     full_ids = models.BooleanField("含完整证件号码", default=False)
     rows_done = models.PositiveIntegerField("已处理", default=0)
     rows_total = models.PositiveIntegerField("总行数", default=0)
     file = models.FileField("文件", upload_to=export_upload_to, max_length=200, blank=True)
     filename = models.CharField("文件名", max_length=200, blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now, db_index=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
-    error = models.CharField("失败原因", max_length=500, blank=True)
 
     class Meta:
         verbose_name = "导出任务"
         verbose_name_plural = "导出任务"
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["owner", "-created_at"], name="export_job_owner_created")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="export_job_owner_created"),
+            job_sweep_index("export_job_sweep"),
+        ]
         permissions = [("export_full_id", "导出完整证件号码")]
 
     def __str__(self):
         return f"{self.title}（{self.get_status_display()}）"
 
-    @property
-    def running(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+    def job_actor(self):
+        return self.owner
+

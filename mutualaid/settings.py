@@ -223,6 +223,13 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL or TESTING
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# SPEC SEC-2 (mutualaid/jobs.py): a worker beats every JOB_HEARTBEAT_SECONDS while it works; a running
+# job silent for JOB_STALE_SECONDS lost its worker and is taken over (at most JOB_MAX_ATTEMPTS times);
+# a queued job older than JOB_QUEUED_STALE_SECONDS lost its task and is sent again by the sweep.
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=10.0)
+JOB_STALE_SECONDS = env.float("JOB_STALE_SECONDS", default=60.0)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_QUEUED_STALE_SECONDS = env.float("JOB_QUEUED_STALE_SECONDS", default=15 * 60.0)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -236,6 +243,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-exports": {"task": "mutualaid.tasks.purge_exports", "schedule": 6 * 3600},
     # SPEC X-1: roster uploads (kept for their marked copy) are deleted after 7 days.
     "purge-roster-uploads": {"task": "rosters.tasks.purge_roster_uploads", "schedule": 6 * 3600},
+    # SPEC SEC-2: jobs whose worker died or whose task never came are re-queued or failed.
+    "sweep-jobs": {"task": "mutualaid.tasks.sweep_jobs", "schedule": 60},
     # SPEC PAY-5: handlers of batches 缴费凭证待上传 are e-mailed on day 10 and 14, each reminder once;
     # daily at 09:00 Shanghai time (CELERY_TIMEZONE), when the clerks read their mail.
     "payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": crontab(hour=9, minute=0)},

@@ -23,17 +23,15 @@ def purge_stale_drafts() -> int:
     return attachments_purge_drafts(older_than=dt.timedelta(days=1))
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def run_export(job_id: int) -> str:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_export(self, job_id: int) -> str:
     """Write the file of the ExportJob `job_id` (mutualaid.exports.export_start queues it). Safe to
-    run twice: a started or finished job is left alone. Returns the job's status."""
-    from .exports import export_run
+    run twice (SPEC SEC-2: mutualaid.jobs). Returns the job's status."""
+    from .exports import export_write
+    from .jobs import run_job
     from .models import ExportJob
 
-    job = ExportJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return "missing"
-    return export_run(job=job).status
+    return run_job(self, ExportJob, job_id, export_write)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -42,3 +40,11 @@ def purge_exports() -> int:
     from .exports import export_jobs_purge
 
     return export_jobs_purge()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_jobs() -> dict:
+    """SPEC SEC-2: re-queue or fail the jobs nobody runs (mutualaid.jobs.jobs_sweep)."""
+    from .jobs import jobs_sweep
+
+    return jobs_sweep()

@@ -62,9 +62,10 @@ from .rules import ValidationOutcome
 from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
 from .validation import validation_outcome
+from mutualaid.jobs import JobStatus
 
 Kind = ReferenceLoad.Kind
-Status = ReferenceLoad.Status
+Status = JobStatus
 
 # What a reviewer must know about each kind's values beyond the column names (rosters/reference.py
 # checks them row by row and reports the rows that break them).
@@ -639,7 +640,7 @@ class BatchReviewAdmin(_ReviewPageAdmin):
     def _outcome(self, obj) -> tuple[ValidationRun | None, ValidationOutcome | None]:
         """The latest finished validation of the batch: at 清册提交 the rules ran again and were
         stored (rosters.submission), so this is what the unit submitted."""
-        run = ValidationRun.objects.filter(batch=obj, status=ValidationRun.Status.DONE).order_by("-created_at", "-pk").first()
+        run = ValidationRun.objects.filter(batch=obj, status=JobStatus.DONE).order_by("-created_at", "-pk").first()
         return run, (validation_outcome(run=run) if run is not None else None)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -70,6 +70,7 @@ from .models import (
 )
 from .reference import RosterError, _IdProtector, header_name
 from .services import held_by_message, roster_audit, roster_lock_for_edit, roster_version_bump
+from mutualaid.jobs import JobLost, JobStatus, job_fail, job_finish, job_heartbeat, job_run
 
 logger = logging.getLogger(__name__)
 
@@ -460,18 +461,18 @@ class _Progress:
     """Writes rows_total once and rows_done at most every PROGRESS_SECONDS (a queryset update: no
     signal, so the audit trail keeps one event per import, SPEC X-2)."""
 
-    def __init__(self, import_id: int):
-        self.import_id = import_id
+    def __init__(self, roster_import: RosterImport):
+        self.roster_import = roster_import
         self.written_at = time.monotonic()
 
     def total(self, rows_total: int) -> None:
-        RosterImport.objects.filter(pk=self.import_id).update(rows_total=rows_total, rows_done=0)
+        job_heartbeat(self.roster_import, rows_total=rows_total, rows_done=0)
 
     def done(self, rows_done: int, *, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.written_at >= PROGRESS_SECONDS:
             self.written_at = now
-            RosterImport.objects.filter(pk=self.import_id).update(rows_done=rows_done)
+            job_heartbeat(self.roster_import, rows_done=rows_done)
 
 
 def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
@@ -982,8 +983,8 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
             updated=written.updated,
             failed=failed,
         )
-        RosterImport.objects.filter(pk=roster_import.pk).update(
-            status=RosterImport.Status.DONE,
+        job_finish(
+            roster_import,
             rows_total=collected.rows_read,
             rows_done=collected.rows_read,
             rows_read=collected.rows_read,
@@ -992,7 +993,6 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
             rows_updated=written.updated,
             rows_failed=failed,
             problems=problems,
-            finished_at=now,
         )
     timings["report"] = time.perf_counter() - started
     return written
@@ -1018,7 +1018,7 @@ def marked_copy_available(roster_import: RosterImport, *, now=None) -> bool:
     path = stored_path(roster_import)
     return bool(
         roster_import.source == RosterImport.Source.FILE
-        and roster_import.status == RosterImport.Status.DONE
+        and roster_import.status == JobStatus.DONE
         and roster_import.rows_failed
         and path is not None
         and roster_import.created_at > now - UPLOAD_KEEP
@@ -1062,7 +1062,7 @@ def roster_import_start(*, batch: Batch, upload, acting_user) -> RosterImport:
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).update(
-            status=RosterImport.Status.FAILED, error=FAILED_UNEXPECTEDLY.format(id=roster_import.pk), finished_at=timezone.now()
+            status=JobStatus.FAILED, error=FAILED_UNEXPECTEDLY.format(id=roster_import.pk), finished_at=timezone.now()
         )
         raise RosterError("服务器保存文件失败，参保清册未改变。请稍后重试，或联系技术支持。") from None
     roster_import.stored_file = str(target.relative_to(Path(settings.MEDIA_ROOT)))
@@ -1076,50 +1076,44 @@ def roster_import_start(*, batch: Batch, upload, acting_user) -> RosterImport:
     return roster_import
 
 
-def _claim(import_id: int) -> RosterImport | None:
-    """Queued → running, once: a second run (a task delivered twice) finds it started and leaves it."""
-    with transaction.atomic():
-        roster_import = (
-            RosterImport.objects.select_for_update(of=("self",))
-            .select_related("batch__code", "batch__coverage_year", "account")
-            .filter(pk=import_id)
-            .first()
-        )
-        if roster_import is None or roster_import.status != RosterImport.Status.QUEUED:
-            return None
-        RosterImport.objects.filter(pk=import_id).update(status=RosterImport.Status.RUNNING)
-        roster_import.status = RosterImport.Status.RUNNING
-    return roster_import
-
-
 def roster_import_run(*, roster_import: RosterImport) -> RosterImport:
     """Run one queued RosterImport through the whole pipeline and return it, finished (STYLE.md §6).
 
-    Safe to run twice: only a queued import is started. A file refused as a whole (or a batch whose
-    state no longer allows editing) ends "refused" with its Chinese message in `error`, the roster
-    unchanged; an unexpected error ends "failed" (logged), the roster unchanged. The returned object
-    carries `timings` (seconds per phase: read, validate, lookup, write, report) for the benchmark."""
-    claimed = _claim(roster_import.pk)
-    if claimed is None:
-        finished = RosterImport.objects.select_related("batch").get(pk=roster_import.pk)
-        finished.timings = {}
-        return finished
+    Safe to run twice (SPEC SEC-2, mutualaid.jobs): a finished import is returned as it is, one whose
+    worker died is run again from the start (its write is one transaction: nothing half-written).
+    A file refused as a whole (or a batch whose state no longer allows editing) ends "refused" with
+    its Chinese message in `error`, the roster unchanged; an unexpected error ends "failed" (logged),
+    the roster unchanged. The returned object carries `timings` (seconds per phase: read, validate,
+    lookup, write, report) for the benchmark. Raises JobBusy while another live worker runs it."""
     timings: dict[str, float] = {}
+    job_run(RosterImport, roster_import.pk, lambda claimed: roster_import_work(claimed, timings=timings))
+    result = RosterImport.objects.select_related("batch").get(pk=roster_import.pk)
+    result.timings = timings
+    return result
+
+
+def roster_import_work(roster_import: RosterImport, *, timings: dict | None = None) -> None:
+    """One attempt at a claimed import (mutualaid.jobs.job_run calls it)."""
+    timings = {} if timings is None else timings
+    claimed = (
+        RosterImport.objects.select_related("batch__code", "batch__coverage_year", "account").get(pk=roster_import.pk)
+    )
+    claimed.attempts = roster_import.attempts  # the attempt that holds the job (its fencing token)
     try:
         _run(claimed, timings)
     except RosterError as error:
-        _end(claimed, status=RosterImport.Status.REFUSED, error=error.message)
+        job_finish(claimed, status=JobStatus.REFUSED, error=error.message)
         if claimed.source == RosterImport.Source.FILE:
             _remove_upload(claimed)  # nothing to mark in a refused file
+        return
+    except JobLost:
+        raise
     except Exception:
         logger.exception("roster import %s failed", claimed.pk)
-        _end(claimed, status=RosterImport.Status.FAILED, error=FAILED_UNEXPECTEDLY.format(id=claimed.pk))
-    result = RosterImport.objects.select_related("batch").get(pk=claimed.pk)
-    result.timings = timings
-    if result.status == RosterImport.Status.DONE and result.source == RosterImport.Source.FILE and not result.rows_failed:
-        _remove_upload(result)  # no bad row: no marked copy to offer, and the file holds IDs in clear
-        result.stored_file = ""
-    return result
+        job_fail(claimed, FAILED_UNEXPECTEDLY.format(id=claimed.pk))
+        return
+    if claimed.source == RosterImport.Source.FILE and not claimed.rows_failed:
+        _remove_upload(claimed)  # no bad row: no marked copy to offer, and the file holds IDs in clear
 
 
 def _run(roster_import: RosterImport, timings: dict) -> None:
@@ -1129,7 +1123,7 @@ def _run(roster_import: RosterImport, timings: dict) -> None:
     member_names = None
     started = time.perf_counter()
     if roster_import.source == RosterImport.Source.FILE:
-        progress = _Progress(roster_import.pk)
+        progress = _Progress(roster_import)
         path = stored_path(roster_import)
         if path is None or not path.exists():
             raise RosterError("上传的文件已不在服务器上，请重新导入。")
@@ -1155,10 +1149,6 @@ def _run(roster_import: RosterImport, timings: dict) -> None:
     ready = _apply_rules(collected, found)
     timings["lookup"] = time.perf_counter() - started
     _write(roster_import=roster_import, people=ready, collected=collected, acting_user=roster_import.account, timings=timings)
-
-
-def _end(roster_import: RosterImport, *, status: str, error: str) -> None:
-    RosterImport.objects.filter(pk=roster_import.pk).update(status=status, error=error, finished_at=timezone.now())
 
 
 def _remove_upload(roster_import: RosterImport) -> None:

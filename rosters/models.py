@@ -8,6 +8,7 @@ These rows are written in bulk only: a load is audited as one event with its cou
 """
 from django.db import models
 
+from mutualaid.jobs import Job, job_status_field, job_sweep_index
 from mutualaid.pii import pii_property
 
 
@@ -104,7 +105,7 @@ class PreviousEnrolment(models.Model):
         indexes = [models.Index(fields=["year", "id_hash"], name="previous_year_hash")]
 
 
-class ReferenceLoad(models.Model):
+class ReferenceLoad(Job):
     """One load of a reference file (SPEC X-2: a bulk write audited as one event with its counts),
     also the progress record the back-office page polls."""
 
@@ -114,36 +115,35 @@ class ReferenceLoad(models.Model):
         MEMBERS = "members", "会员库"
         PREVIOUS = "previous", "上年度参保名单"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "导入中"
-        DONE = "done", "已完成"
-        FAILED = "failed", "失败"
+    status = job_status_field(running="导入中")
+    task_name = "rosters.tasks.load_reference_file"
+    interrupted_message = "导入中断（处理程序意外停止），原有数据未改变，请重新上传。"
+    progress_reset = {"rows_read": 0}
 
     kind = models.CharField("数据类型", max_length=20, choices=Kind.choices)
     year = models.PositiveSmallIntegerField("保障年度")
     file_name = models.CharField("文件名", max_length=255)
     stored_file = models.CharField(max_length=500, blank=True, editable=False)
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_read = models.PositiveIntegerField("读取行数", default=0)
     rows_loaded = models.PositiveIntegerField("导入行数", default=0)
     rows_rejected = models.PositiveIntegerField("错误行数", default=0)
     rejected_report = models.CharField(max_length=500, blank=True, editable=False)
-    error = models.TextField("失败原因", blank=True)
     started_by = models.ForeignKey(
         "accounts.User", verbose_name="操作人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField("提交时间", auto_now_add=True)
-    started_at = models.DateTimeField("开始时间", null=True, blank=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "参考数据导入"
         verbose_name_plural = "参考数据导入"
         ordering = ["-created_at"]
+        indexes = [job_sweep_index("reference_load_sweep")]
 
     def __str__(self):
         return f"{self.year} {self.get_kind_display()} {self.file_name}"
+
+    def job_actor(self):
+        return self.started_by
 
 
 # --- Rosters (SPEC ROS) --------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ class EnrolmentRegistry(models.Model):
         indexes = [models.Index(fields=["batch"], name="registry_batch")]
 
 
-class RosterImport(models.Model):
+class RosterImport(Job):
     """One run of 导入人员名单 (SPEC ROS-1): a file upload, the previous year's list or the union
     members. It is the progress record the page polls, the summary line's counts, the bad rows
     (ROS-10) and the bulk operation's audit event (X-2). The uploaded file is kept 7 days for the
@@ -254,19 +254,16 @@ class RosterImport(models.Model):
         PREVIOUS = "previous", "获取上年度参保名单"
         MEMBERS = "members", "获取“会员库”本单位工会会员名单"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "导入中"
-        DONE = "done", "已完成"
-        REFUSED = "refused", "文件未导入"
-        FAILED = "failed", "失败"
+    status = job_status_field(running="导入中", refused="文件未导入")
+    task_name = "rosters.tasks.run_roster_import"
+    interrupted_message = "处理中断，请重新导入。"
+    progress_reset = {"rows_done": 0}
 
     batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="imports")
     account = models.ForeignKey("accounts.User", verbose_name="操作人", on_delete=models.PROTECT, related_name="+")
     source = models.CharField("来源", max_length=10, choices=Source.choices)
     file_name = models.CharField("文件名", max_length=255, blank=True)
     stored_file = models.CharField(max_length=500, blank=True, editable=False)
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField("总行数", null=True, blank=True)
     rows_done = models.PositiveIntegerField("已处理", default=0)
     rows_read = models.PositiveIntegerField("数据读取", default=0)
@@ -278,15 +275,18 @@ class RosterImport(models.Model):
     problems = models.JSONField("错误明细", default=list, blank=True)
     error = models.TextField("文件错误", blank=True)
     created_at = models.DateTimeField("提交时间", auto_now_add=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "参保名单导入"
         verbose_name_plural = "参保名单导入"
         ordering = ["-created_at", "-pk"]
+        indexes = [job_sweep_index("roster_import_sweep")]
 
     def __str__(self):
         return f"{self.batch.number} {self.get_source_display()}"
+
+    def job_actor(self):
+        return self.account
 
     @property
     def summary(self) -> str:
@@ -297,7 +297,7 @@ class RosterImport(models.Model):
         )
 
 
-class ValidationRun(models.Model):
+class ValidationRun(Job):
     """One run of 【清册校验】 (SPEC BAT-4, VAL): the progress the page polls while the batch is
     清册校验中, then the result for the roster version it checked (`roster_version`): adding or
     removing people makes it stale (the batch's roster_version moves on), ticks do not.
@@ -305,32 +305,40 @@ class ValidationRun(models.Model):
     `findings` is rosters.rules.ValidationOutcome.as_json(): counts and tables (VAL-3, VAL-4), not
     lists of people; the result page lists the people with live queries of the same rules."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "校验中"
-        DONE = "done", "已完成"
-        FAILED = "failed", "失败"
+    status = job_status_field(running="校验中")
+    task_name = "rosters.tasks.run_validation"
+    interrupted_message = "清册校验中断（处理程序意外停止），参保清册未改变。请重新点击【清册校验】。"
+    progress_reset = {"steps_done": 0}
 
     batch = models.ForeignKey("enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="validations")
     roster_version = models.PositiveIntegerField("清册版本")
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
     steps_total = models.PositiveSmallIntegerField("总步骤", default=0)
     steps_done = models.PositiveSmallIntegerField("已完成步骤", default=0)
     findings = models.JSONField("校验结果", default=dict, blank=True)
     blocking = models.BooleanField("有须处理的问题", default=False)
-    error = models.TextField("失败原因", blank=True)
     started_by = models.ForeignKey("accounts.User", verbose_name="操作人", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField("开始时间", auto_now_add=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "清册校验"
         verbose_name_plural = "清册校验"
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["batch", "-created_at"], name="validation_batch_latest")]
+        indexes = [
+            models.Index(fields=["batch", "-created_at"], name="validation_batch_latest"),
+            job_sweep_index("validation_run_sweep"),
+        ]
 
     def __str__(self):
         return f"{self.batch.number} {self.get_status_display()}"
+
+    def job_actor(self):
+        return self.started_by
+
+    def job_failed(self) -> None:
+        """A validation that failed puts its batch back to 清册待校验 with the reason (SPEC BAT-4)."""
+        from .validation import validation_failed
+
+        validation_failed(run=self)
 
 
 # --- 清册审核 in the back office (SPEC VAL-7, BO-1) ----------------------------------------------------

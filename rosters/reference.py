@@ -71,6 +71,7 @@ from mutualaid.validators import (
 )
 
 from .models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember, WorkStatus
+from mutualaid.jobs import job_fail, job_finish, job_run
 
 logger = logging.getLogger(__name__)
 
@@ -1356,6 +1357,32 @@ def _media_relative(path: Path | None) -> str:
         return str(path)
 
 
+FAILED_UNEXPECTEDLY = "导入失败：系统处理文件时出错，原有数据未改变。请稍后重新上传；如仍失败，请联系技术支持（导入编号 {id}）。"
+
+
+def reference_load_job(load: ReferenceLoad, *, path: str | Path, progress=None) -> LoadResult:
+    """One attempt at the claimed ReferenceLoad `load` (SPEC SEC-2, mutualaid.jobs): load the file at
+    `path` into its kind and year, then finish the job with the counts: its audit event (X-2). On
+    a failure the job fails with the Chinese message (RosterError's, or a general one naming the
+    load) and the error is raised again. Each attempt starts clean: a load commits only its swap."""
+    try:
+        result = reference_load(
+            kind=load.kind, path=path, year=load.year, acting_user=load.started_by, progress=progress
+        )
+    except BaseException as error:
+        job_fail(load, getattr(error, "message", "") or FAILED_UNEXPECTEDLY.format(id=load.pk))
+        raise
+    job_finish(
+        load,
+        audited=True,
+        rows_read=result.read,
+        rows_loaded=result.loaded,
+        rows_rejected=result.rejected,
+        rejected_report=_media_relative(result.rejected_path),
+    )
+    return result
+
+
 def reference_load_recorded(
     *,
     kind: str,
@@ -1366,36 +1393,20 @@ def reference_load_recorded(
 ) -> tuple[ReferenceLoad, LoadResult]:
     """reference_load with its ReferenceLoad row, for a load started outside the back office (the
     management command): the row is the load's audit event with its counts (SPEC X-2), like the
-    row the upload page keeps. On failure the row is marked failed and the error raised again."""
+    row the upload page keeps, and a job like theirs (SEC-2). On failure the row is marked failed
+    and the error raised again."""
     spec = reference_spec(kind)
     path = Path(path)
     with acting_as(acting_user):
-        record = ReferenceLoad.objects.create(
-            kind=spec.kind,
-            year=year,
-            file_name=path.name[:255],
-            status=ReferenceLoad.Status.RUNNING,
-            started_by=acting_user,
-            started_at=timezone.now(),
-        )
-    try:
-        result = reference_load(kind=kind, path=path, year=year, acting_user=acting_user, progress=progress)
-    except BaseException as error:
-        record.status = ReferenceLoad.Status.FAILED
-        record.error = getattr(error, "message", "") or f"导入失败：系统处理文件时出错，原有数据未改变（导入编号 {record.pk}）。"
-        record.finished_at = timezone.now()
-        with acting_as(acting_user):
-            record.save(update_fields=["status", "error", "finished_at"])
-        raise
-    record.status = ReferenceLoad.Status.DONE
-    record.rows_read, record.rows_loaded, record.rows_rejected = result.read, result.loaded, result.rejected
-    record.rejected_report = _media_relative(result.rejected_path)
-    record.finished_at = timezone.now()
-    with acting_as(acting_user):
-        record.save(
-            update_fields=["status", "rows_read", "rows_loaded", "rows_rejected", "rejected_report", "finished_at"]
-        )
-    return record, result
+        record = ReferenceLoad.objects.create(kind=spec.kind, year=year, file_name=path.name[:255], started_by=acting_user)
+    outcome = {}
+
+    def body(load: ReferenceLoad) -> None:
+        outcome["result"] = reference_load_job(load, path=path, progress=progress)
+
+    job_run(ReferenceLoad, record.pk, body)
+    record.refresh_from_db()
+    return record, outcome["result"]
 
 
 # --- look-up ---------------------------------------------------------------------------------------

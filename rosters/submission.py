@@ -28,6 +28,7 @@ from .reference import RosterError
 from .rules import validate_roster, validation_steps_total
 from .selectors import roster_masked_id
 from .services import held_by_message, roster_audit
+from mutualaid.jobs import JobStatus
 
 # SPEC BAT-4: the 承诺书 must be ticked (【我已阅读并同意】) before 【确认提交】.
 MESSAGE_NOT_AGREED = "请阅读承诺书并勾选“我已阅读并同意”"
@@ -183,7 +184,7 @@ def _record_outcome(*, batch: Batch, outcome, acting_user, at: dt.datetime) -> V
         return ValidationRun.objects.create(
             batch=batch,
             roster_version=batch.roster_version,
-            status=ValidationRun.Status.DONE,
+            status=JobStatus.DONE,
             steps_total=steps,
             steps_done=steps,
             findings=outcome.as_json(),

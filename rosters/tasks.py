@@ -10,13 +10,11 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.utils import timezone
 
-from mutualaid.audit import acting_as
 
 from .models import ReferenceLoad
-from .reference import RosterError, reference_load
+from .reference import RosterError, reference_load_job
+from mutualaid.jobs import JobLost, job_heartbeat, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +24,6 @@ PROGRESS_WRITE_SECONDS = 2.0
 # once); the progress page reads it from the cache, shared by the web and the workers.
 PROGRESS_TOTAL_TTL = 24 * 3600
 
-FAILED_UNEXPECTEDLY = "导入失败：系统处理文件时出错，原有数据未改变。请稍后重新上传；如仍失败，请联系技术支持（导入编号 {id}）。"
 
 
 def progress_total_key(load_id: int) -> str:
@@ -50,8 +47,9 @@ class _ProgressWriter:
     (SPEC X-2) instead of one per tick.
     """
 
-    def __init__(self, load_id: int):
-        self.load_id = load_id
+    def __init__(self, load: ReferenceLoad):
+        self.load = load
+        self.load_id = load.pk
         self.written_at = float("-inf")
         self.total = None
 
@@ -63,104 +61,50 @@ class _ProgressWriter:
         if now - self.written_at < PROGRESS_WRITE_SECONDS:
             return
         self.written_at = now
-        ReferenceLoad.objects.filter(pk=self.load_id, status=ReferenceLoad.Status.RUNNING).update(rows_read=rows_done)
+        job_heartbeat(self.load, rows_read=rows_done)
 
 
-def _claim(load_id: int) -> ReferenceLoad | None:
-    """Move a queued load to running, once: a second delivery of the message (acks_late) finds it
-    running or finished and leaves it alone."""
-    with transaction.atomic():
-        load = ReferenceLoad.objects.select_for_update(of=("self",)).select_related("started_by").filter(pk=load_id).first()
-        if load is None or load.status != ReferenceLoad.Status.QUEUED:
-            return None
-        load.status = ReferenceLoad.Status.RUNNING
-        load.started_at = timezone.now()
-        with acting_as(load.started_by):
-            load.save(update_fields=["status", "started_at"])
-    return load
-
-
-def _finish(load: ReferenceLoad, **fields) -> None:
-    """Record the outcome: the load's audit event, with its counts (SPEC X-2), in the uploader's name."""
-    for name, value in fields.items():
-        setattr(load, name, value)
-    load.finished_at = timezone.now()
-    with acting_as(load.started_by):
-        load.save(update_fields=[*fields, "finished_at"])
-
-
-def _media_relative(path) -> str:
-    """`path` relative to MEDIA_ROOT when it lies there (the page resolves it again), else as it is."""
-    if not path:
-        return ""
-    try:
-        return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
-    except ValueError:
-        return str(path)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def load_reference_file(load_id: int) -> str:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def load_reference_file(self, load_id: int) -> str:
     """Load the uploaded file of ReferenceLoad `load_id` and record the outcome on it.
 
-    Safe to run twice: only a queued load is started. A load that fails is marked failed with a
+    Safe to run twice (SPEC SEC-2: mutualaid.jobs). A load that fails is marked failed with a
     Chinese message; the loader guarantees that the year's previous data is then still in place.
     The uploaded file is removed once the load is over (kept only after an unexpected error).
     Returns the load's status.
     """
-    load = _claim(load_id)
-    if load is None:
-        current = ReferenceLoad.objects.filter(pk=load_id).values_list("status", flat=True).first()
-        logger.info("reference load %s not started again (status %s)", load_id, current)
-        return current or "missing"
+    return run_job(self, ReferenceLoad, load_id, reference_load_work)
 
+
+def reference_load_work(load: ReferenceLoad) -> None:
+    """One attempt at a claimed upload (mutualaid.jobs.job_run calls it)."""
     upload = stored_path(load)
-    keep_upload = False
     try:
-        result = reference_load(
-            kind=load.kind,
-            path=upload,
-            year=load.year,
-            acting_user=load.started_by,
-            progress=_ProgressWriter(load.pk),
-        )
-    except RosterError as error:  # the file was refused as a whole: the reviewer fixes it
-        _finish(load, status=ReferenceLoad.Status.FAILED, error=error.message)
+        reference_load_job(load, path=upload, progress=_ProgressWriter(load))
+    except RosterError:
+        pass  # the file was refused as a whole: the reviewer fixes it (the message is on the load)
+    except JobLost:
+        raise
     except Exception:
         logger.exception("reference load %s failed", load.pk)
-        keep_upload = True  # for the support desk, who know the load by its number
-        _finish(load, status=ReferenceLoad.Status.FAILED, error=FAILED_UNEXPECTEDLY.format(id=load.pk))
-    else:
-        _finish(
-            load,
-            status=ReferenceLoad.Status.DONE,
-            rows_read=result.read,
-            rows_loaded=result.loaded,
-            rows_rejected=result.rejected,
-            rejected_report=_media_relative(result.rejected_path),
-        )
+        return  # the upload is kept for the support desk, who know the load by its number
     finally:
         cache.delete(progress_total_key(load.pk))
-    if not keep_upload:
-        # The file holds every ID number in clear; the database keeps them hashed and encrypted.
-        upload.unlink(missing_ok=True)
-    return load.status
+    # The file holds every ID number in clear; the database keeps them hashed and encrypted.
+    upload.unlink(missing_ok=True)
 
 
 # --- 导入人员名单 (SPEC ROS-1, ROS-9, X-1) -------------------------------------------------------------
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def run_roster_import(import_id: int) -> str:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_roster_import(self, import_id: int) -> str:
     """Run the queued RosterImport `import_id` (a large upload, rosters.importer.roster_import_start).
-    Safe to run twice: a started or finished import is left alone. Returns its status."""
-    from .importer import roster_import_run
+    Safe to run twice (SPEC SEC-2: mutualaid.jobs). Returns its status."""
+    from .importer import roster_import_work
     from .models import RosterImport
 
-    roster_import = RosterImport.objects.filter(pk=import_id).first()
-    if roster_import is None:
-        return "missing"
-    return roster_import_run(roster_import=roster_import).status
+    return run_job(self, RosterImport, import_id, roster_import_work)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -174,14 +118,11 @@ def purge_roster_uploads() -> int:
 # --- 清册校验 (SPEC BAT-4, VAL) ------------------------------------------------------------------------
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def run_validation(run_id: int) -> str:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_validation(self, run_id: int) -> str:
     """Run the ValidationRun `run_id` (rosters.validation.validation_start queues it) and move its batch
-    on. Safe to run twice: a finished run is left alone. Returns the run's status."""
+    on. Safe to run twice (SPEC SEC-2: mutualaid.jobs). Returns the run's status."""
     from .models import ValidationRun
-    from .validation import validation_run
+    from .validation import validation_work
 
-    run = ValidationRun.objects.select_related("batch").filter(pk=run_id).first()
-    if run is None:
-        return "missing"
-    return validation_run(run=run).status
+    return run_job(self, ValidationRun, run_id, validation_work)

@@ -15,7 +15,6 @@ import logging
 from dataclasses import replace
 
 from django.db import transaction
-from django.utils import timezone
 
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_check_action, batch_transition
@@ -36,6 +35,7 @@ from .rules import (
     validate_roster,
     validation_steps_total,
 )
+from mutualaid.jobs import JobStatus, job_fail, job_finish, job_heartbeat, job_run
 
 logger = logging.getLogger(__name__)
 
@@ -76,24 +76,9 @@ def validation_start(*, batch: Batch, acting_user) -> ValidationRun:
     return run
 
 
-def _claim(run: ValidationRun) -> bool:
-    """Mark a queued run running; False when it is already finished (a second delivery of the task)."""
-    with transaction.atomic():
-        current = ValidationRun.objects.select_for_update().filter(pk=run.pk).first()
-        if current is None or current.status in (ValidationRun.Status.DONE, ValidationRun.Status.FAILED):
-            return False
-        if current.status == ValidationRun.Status.QUEUED:
-            # An update, not save(): progress is not an audited change (the finished run is).
-            ValidationRun.objects.filter(pk=run.pk).update(status=ValidationRun.Status.RUNNING)
-    run.status = ValidationRun.Status.RUNNING
-    return True
-
-
 def _progress_writer(run: ValidationRun):
     def progress(done: int, total: int) -> None:
-        ValidationRun.objects.filter(pk=run.pk, status=ValidationRun.Status.RUNNING).update(
-            steps_done=done, steps_total=total
-        )
+        job_heartbeat(run, steps_done=done, steps_total=total)
 
     return progress
 
@@ -103,62 +88,47 @@ def validation_run(*, run: ValidationRun) -> ValidationRun:
     and move the batch 清册校验中 → 清册待校验 (nothing blocks: validated_version = run.roster_version,
     【清册提交】 offered) or → 清册校验不通过 (validated_version None), with its 操作日志 row.
 
-    Safe to run twice: a finished run is left alone, and the finishing step re-checks under lock, so two
-    deliveries at once write one result. A failure is stored on the run (its Chinese message in
-    `error`), and the batch goes back to 清册待校验 with the message in its 操作日志. Returns the run."""
-    if not _claim(run):
-        run.refresh_from_db()
-        return run
+    Safe to run twice (SPEC SEC-2, mutualaid.jobs): a finished run is left alone, a run whose worker
+    died is taken over, and the result is written only by the attempt that holds the run. A failure
+    is stored on the run (its Chinese message in `error`), and the batch goes back to 清册待校验 with
+    the message in its 操作日志 (validation_failed). Raises JobBusy while another live worker runs it.
+    Returns the run."""
+    job_run(ValidationRun, run.pk, validation_work)
+    run.refresh_from_db()
+    return run
+
+
+def validation_work(run: ValidationRun) -> None:
+    """One attempt at a claimed run (mutualaid.jobs.job_run calls it)."""
     try:
         outcome = validate_roster(batch=run.batch, progress=_progress_writer(run))
     except Exception:
         logger.exception("validation run %s failed", run.pk)
-        return _fail(run, FAILED_UNEXPECTEDLY.format(id=run.pk))
-    return _finish(run, outcome)
-
-
-def _finish(run: ValidationRun, outcome: ValidationOutcome) -> ValidationRun:
+        job_fail(run, FAILED_UNEXPECTEDLY.format(id=run.pk))
+        return
     with transaction.atomic():
-        current = ValidationRun.objects.select_for_update().get(pk=run.pk)
-        if current.status != ValidationRun.Status.RUNNING:  # the other delivery finished first
-            return current
-        batch = Batch.objects.select_for_update().get(pk=current.batch_id)
-        to = BatchState.INVALID if outcome.blocking else BatchState.DRAFT
-        reason = "；".join(outcome.blocking_reasons) if outcome.blocking else "清册校验完成，可进行【清册提交】"
-        current.status = ValidationRun.Status.DONE
-        current.findings = outcome.as_json()
-        current.blocking = outcome.blocking
-        current.steps_done = current.steps_total
-        current.finished_at = timezone.now()
-        with acting_as(current.started_by):
-            current.save(update_fields=["status", "findings", "blocking", "steps_done", "finished_at"])
+        job_finish(run, audited=True, findings=outcome.as_json(), blocking=outcome.blocking, steps_done=run.steps_total)
+        batch = Batch.objects.select_for_update().get(pk=run.batch_id)
         if batch.state == BatchState.VALIDATING:
+            to = BatchState.INVALID if outcome.blocking else BatchState.DRAFT
+            reason = "；".join(outcome.blocking_reasons) if outcome.blocking else "清册校验完成，可进行【清册提交】"
             batch_transition(
-                batch=batch, to=to, acting_user=current.started_by, action=ACTION, reason=reason,
+                batch=batch, to=to, acting_user=run.started_by, action=ACTION, reason=reason,
                 expect=BatchState.VALIDATING,
             )
-            validated = None if outcome.blocking else current.roster_version
+            validated = None if outcome.blocking else run.roster_version
             Batch.objects.filter(pk=batch.pk).update(validated_version=validated)
-    return current
 
 
-def _fail(run: ValidationRun, message: str) -> ValidationRun:
-    with transaction.atomic():
-        current = ValidationRun.objects.select_for_update().get(pk=run.pk)
-        if current.status != ValidationRun.Status.RUNNING:
-            return current
-        batch = Batch.objects.select_for_update().get(pk=current.batch_id)
-        current.status = ValidationRun.Status.FAILED
-        current.error = message
-        current.finished_at = timezone.now()
-        with acting_as(current.started_by):
-            current.save(update_fields=["status", "error", "finished_at"])
-        if batch.state == BatchState.VALIDATING:
-            batch_transition(
-                batch=batch, to=BatchState.DRAFT, acting_user=current.started_by, action=ACTION, reason=message,
-                expect=BatchState.VALIDATING,
-            )
-    return current
+def validation_failed(*, run: ValidationRun) -> None:
+    """What a failed run means for its batch (ValidationRun.job_failed, inside job_fail's
+    transaction): 清册校验中 → 清册待校验 with the run's message in the 操作日志."""
+    batch = Batch.objects.select_for_update().get(pk=run.batch_id)
+    if batch.state == BatchState.VALIDATING:
+        batch_transition(
+            batch=batch, to=BatchState.DRAFT, acting_user=run.started_by, action=ACTION, reason=run.error,
+            expect=BatchState.VALIDATING,
+        )
 
 
 def validation_latest(*, batch: Batch) -> ValidationRun | None:
@@ -170,12 +140,12 @@ def validation_is_current(*, run: ValidationRun, batch: Batch) -> bool:
     """Is `run` a finished result of the roster as it is now (SPEC VAL preamble)? Adding or removing
     people bumps batch.roster_version and makes it stale; ticks and confirmations do not. Pass a
     freshly loaded batch."""
-    return run.status == ValidationRun.Status.DONE and run.batch_id == batch.pk and run.roster_version == batch.roster_version
+    return run.status == JobStatus.DONE and run.batch_id == batch.pk and run.roster_version == batch.roster_version
 
 
 def validation_outcome(*, run: ValidationRun) -> ValidationOutcome | None:
     """The stored outcome of a finished run (None while it runs or after a failure)."""
-    if run.status != ValidationRun.Status.DONE or not run.findings:
+    if run.status != JobStatus.DONE or not run.findings:
         return None
     return ValidationOutcome.from_json(run.findings)
 

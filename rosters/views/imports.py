@@ -35,6 +35,7 @@ from ..importer import (
 from ..models import RosterEntry, RosterImport
 from ..reference import RosterError
 from ..workbooks import TEMPLATE_FILE_NAME, marked_file_name, roster_marked_workbook, roster_template_workbook
+from mutualaid.jobs import JobStatus
 
 PER_PAGE = 15  # UI.md "Lists"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -144,7 +145,7 @@ def _after(request, batch, start):
     if roster_import is None:
         messages.info(request, "该导入已提交，请查看下方的导入记录。")
         return redirect("rosters:roster_import", number=batch.number)
-    if roster_import.status in (RosterImport.Status.REFUSED, RosterImport.Status.FAILED):
+    if roster_import.status in (JobStatus.REFUSED, JobStatus.FAILED):
         messages.error(request, roster_import.error)
         return redirect("rosters:roster_import", number=batch.number)
     return redirect(_result_url(roster_import))
@@ -182,7 +183,7 @@ def roster_import_from_members(request, number: str):
 
 
 def _running(roster_import: RosterImport) -> bool:
-    return roster_import.status in (RosterImport.Status.QUEUED, RosterImport.Status.RUNNING)
+    return roster_import.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @require_GET
@@ -217,7 +218,7 @@ def roster_import_result(request, number: str, import_id: int):
             "marked_expired": expired,
             "name_mismatches": (
                 RosterEntry.objects.filter(batch=batch, name_mismatch=True).count()
-                if roster_import.status == RosterImport.Status.DONE
+                if roster_import.status == JobStatus.DONE
                 else 0
             ),
             "names_url": _url_or_none("rosters:roster_names", number=batch.number),

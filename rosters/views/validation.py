@@ -25,7 +25,7 @@ from enrollment.states import BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.attachments import AttachmentError, attachment_response, attachments_of
 
-from ..models import RosterEntry, ValidationRun
+from ..models import RosterEntry
 from ..reference import RosterError
 from ..rules import (
     ATTACHMENT_KINDS,
@@ -45,6 +45,7 @@ from ..services import (
     roster_unmatched_confirm,
 )
 from ..validation import validation_is_current, validation_latest, validation_live_outcome, validation_start
+from mutualaid.jobs import JobStatus
 
 PER_PAGE = 15  # UI.md "Lists"
 TABS = ("over_age", "headcount", "unmatched", "ratio")  # the four tabs of 清册校验结果 (SPEC VAL preamble)
@@ -139,8 +140,8 @@ def validation_progress(request, number: str):
     batch = account_batch(request, number)
     run = validation_latest(batch=batch)
     running = batch.state == BatchState.VALIDATING and run is not None and run.status in (
-        ValidationRun.Status.QUEUED,
-        ValidationRun.Status.RUNNING,
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
     )
     if not running:
         if request.htmx:
@@ -185,7 +186,7 @@ def _query_without(request, *names: str) -> str:
 
 def _result_context(request, batch) -> dict:
     run = validation_latest(batch=batch)
-    outcome = ValidationOutcome.from_json(run.findings) if run is not None and run.status == ValidationRun.Status.DONE else None
+    outcome = ValidationOutcome.from_json(run.findings) if run is not None and run.status == JobStatus.DONE else None
     live = validation_live_outcome(batch=batch, outcome=outcome) if outcome is not None else None
     context = {
         **_frame_context(batch, step="result", people=live.total if live is not None else None),

@@ -18,6 +18,7 @@ from rosters.validation import validation_run
 from tests.browser.conftest import DESKTOP, PHONE, log_in
 from tests.rosters.test_roster_services import make_batch, make_entry
 from tests.rosters.test_rules import enrolled_last_year, ss_unit
+from mutualaid.jobs import JobStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -202,12 +203,12 @@ def test_progress_polls_and_hands_over_to_the_result(page, screenshot, roster):
     # A run the worker has half done: 清册校验中, 3 of 7 steps.
     Batch.objects.filter(pk=roster.pk).update(state=BatchState.VALIDATING)
     run = ValidationRun.objects.create(
-        batch=roster, roster_version=0, status=ValidationRun.Status.QUEUED, steps_total=7, started_by=roster.account
+        batch=roster, roster_version=0, status=JobStatus.QUEUED, steps_total=7, started_by=roster.account
     )
     log_in(page, roster.account.username, PASSWORD)
     page.goto(page.base_url + f"/batches/{roster.number}/validation/")  # the result waits for the run
     page.wait_for_url("**/validation/progress/")
-    ValidationRun.objects.filter(pk=run.pk).update(status=ValidationRun.Status.RUNNING, steps_done=3)
+    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, steps_done=3)
     page.get_by_text("已完成 3 / 7 项").wait_for()
     screenshot(page, "validation_progress", full_page=False)
 

@@ -18,6 +18,7 @@ from mutualaid.models import ExportJob
 from mutualaid.tasks import purge_exports, run_export
 from mutualaid.xlsx import XlsxWriter, column_letter
 from tests.factories import UserFactory
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -82,13 +83,13 @@ def start(owner, django_capture_on_commit_callbacks, **params):
 def test_start_queues_then_the_task_runs_after_commit(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = export_start(kind="fake", params={"rows": 3}, user=owner)
-    assert job.status == ExportJob.Status.QUEUED and job.rows_done == 0
+    assert job.status == JobStatus.QUEUED and job.rows_done == 0
     assert job.title == "测试导出（3行）" and job.filename == "测试导出_20230615.xlsx"
     assert len(callbacks) == 1  # STYLE 7: started on commit
 
     callbacks[0]()
     job.refresh_from_db()
-    assert job.status == ExportJob.Status.DONE
+    assert job.status == JobStatus.DONE
     assert (job.rows_done, job.rows_total) == (3, 3)
     assert job.finished_at is not None and job.file.name.startswith("private/exports/")
     # progress was visible while it ran: 1 / 3, 2 / 3, 3 / 3
@@ -127,11 +128,11 @@ def test_permission_is_checked_before_anything_is_recorded(db):
 
 def test_failure_keeps_a_chinese_message(owner, django_capture_on_commit_callbacks):
     job = start(owner, django_capture_on_commit_callbacks, rows=2, fail="boom")
-    assert job.status == ExportJob.Status.FAILED
+    assert job.status == JobStatus.FAILED
     assert job.error == exports.FAILED_MESSAGE and "disk" not in job.error
     assert not job.file
     job = start(owner, django_capture_on_commit_callbacks, rows=2, fail="message")
-    assert (job.status, job.error) == (ExportJob.Status.FAILED, "导出失败：该批次已作废。")
+    assert (job.status, job.error) == (JobStatus.FAILED, "导出失败：该批次已作废。")
     # no audit entry for an export that produced nothing
     assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS).exists()
 
@@ -142,7 +143,7 @@ def test_a_user_who_lost_the_right_before_the_run_gets_nothing(owner, django_cap
     owner.username = "nobody-now"
     owner.save()
     job = export_run(job=ExportJob.objects.get(pk=job.pk))
-    assert job.status == ExportJob.Status.FAILED and job.error == "导出失败：您已无权导出这些数据。"
+    assert job.status == JobStatus.FAILED and job.error == "导出失败：您已无权导出这些数据。"
 
 
 def test_export_run_sync_returns_the_file_path(owner):

@@ -15,6 +15,7 @@ from rosters.importer import roster_import_start
 from rosters.models import RosterEntry, RosterImport
 from tests.factories import UserFactory
 from tests.rosters.importfiles import make_batch, many_rows, previous, resident_id, row, template_xlsx, upload, wrong_check
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +228,7 @@ def test_the_recent_imports_are_listed_on_the_import_page(client_in, batch, acco
 def test_a_running_import_shows_its_progress_and_the_poll_reloads_the_page_when_done(client_in, batch, account):
     # UI.md "Long work": 已处理 N / M with a progress bar, polled by htmx.
     roster_import = RosterImport.objects.create(
-        batch=batch, account=account, source=RosterImport.Source.FILE, status=RosterImport.Status.RUNNING, rows_total=50_000, rows_done=12_000
+        batch=batch, account=account, source=RosterImport.Source.FILE, status=JobStatus.RUNNING, rows_total=50_000, rows_done=12_000
     )
     page = client_in.get(url("roster_import_result", batch, import_id=roster_import.pk))
     assertContains(page, "已处理 12000 / 50000")
@@ -237,7 +238,7 @@ def test_a_running_import_shows_its_progress_and_the_poll_reloads_the_page_when_
     partial = client_in.get(url("roster_import_progress", batch, import_id=roster_import.pk))
     assertContains(partial, "已处理 12000 / 50000")
     assertNotContains(partial, "<html")
-    RosterImport.objects.filter(pk=roster_import.pk).update(status=RosterImport.Status.DONE)
+    RosterImport.objects.filter(pk=roster_import.pk).update(status=JobStatus.DONE)
     finished = client_in.get(url("roster_import_progress", batch, import_id=roster_import.pk))
     assert finished["HX-Refresh"] == "true"
 

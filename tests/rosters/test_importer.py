@@ -44,6 +44,7 @@ from tests.rosters.importfiles import (
     zip_bomb,
     zip_declaring,
 )
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +90,7 @@ def test_good_rows_are_imported_with_the_handbook_summary(batch, account):
             row("JOHN SMITH", "非身份证", "e1234567", "1998-12-09", "男", insured="是"),
         ],
     )
-    assert result.status == RosterImport.Status.DONE
+    assert result.status == JobStatus.DONE
     assert result.summary == (
         "-----处理完成 数据读取：3人，成功导入：3条信息（新增加3人，修改0人），导入失败：0条信息。-----"
     )
@@ -379,7 +380,7 @@ def test_running_an_import_twice_does_nothing_twice(batch, account):
     # STYLE.md §7: safe to run twice (a task delivered twice).
     result = import_rows(batch, account, [row(number=ALICE)])
     again = roster_import_run(roster_import=result)
-    assert again.pk == result.pk and again.status == RosterImport.Status.DONE
+    assert again.pk == result.pk and again.status == JobStatus.DONE
     assert RosterEntry.objects.filter(batch=batch).count() == 1
     assert RosterImport.objects.count() == 1
 
@@ -395,7 +396,7 @@ def _nothing_changed(batch):
 def test_a_missing_required_column_is_named(batch, account):
     header = [text for text in TEMPLATE_HEADER if "证件号码" not in text]
     result = roster_import_start(batch=batch, upload=upload(template_xlsx([["王豆豆", "身份证", "", "", "", "是"]], header)), acting_user=account)
-    assert result.status == RosterImport.Status.REFUSED
+    assert result.status == JobStatus.REFUSED
     assert "缺少必填列“证件号码”" in result.error
     _nothing_changed(batch)
     assert stored_path(result) is None or not stored_path(result).exists()
@@ -466,19 +467,19 @@ def test_a_file_over_the_size_limit_is_refused(batch, account, settings):
 
 def test_a_header_without_data_rows_is_refused(batch, account):
     result = import_rows(batch, account, [[None] * 7, ["", "", "", "", "", "", ""]])
-    assert (result.status, result.error) == (RosterImport.Status.REFUSED, importer.NO_DATA)
+    assert (result.status, result.error) == (JobStatus.REFUSED, importer.NO_DATA)
     _nothing_changed(batch)
 
 
 def test_a_sheet_without_a_recognisable_header_is_refused(batch, account):
     result = import_rows(batch, account, [[ALICE, "王豆豆"]], header=["编号", "名字", "号码"])
-    assert (result.status, result.error) == (RosterImport.Status.REFUSED, importer.NO_HEADER)
+    assert (result.status, result.error) == (JobStatus.REFUSED, importer.NO_HEADER)
     _nothing_changed(batch)
 
 
 def test_an_empty_workbook_is_refused(batch, account):
     result = import_rows(batch, account, [], header=[])
-    assert (result.status, result.error) == (RosterImport.Status.REFUSED, importer.EMPTY_FILE)
+    assert (result.status, result.error) == (JobStatus.REFUSED, importer.EMPTY_FILE)
 
 
 # --- state (SPEC BAT-3, BAT-8) ----------------------------------------------------------------------------
@@ -503,12 +504,12 @@ def test_a_queued_import_whose_batch_was_submitted_meanwhile_is_refused(batch, a
     monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         queued = import_rows(batch, account, [row(number=ALICE)])
-    assert queued.status == RosterImport.Status.QUEUED
+    assert queued.status == JobStatus.QUEUED
     Batch.objects.filter(pk=batch.pk).update(state=BatchState.IN_REVIEW)
     for callback in callbacks:
         callback()
     queued.refresh_from_db()
-    assert queued.status == RosterImport.Status.REFUSED
+    assert queued.status == JobStatus.REFUSED
     assert "职保会待审核" in queued.error
     assert RosterEntry.objects.filter(batch=batch).count() == 0
 
@@ -523,7 +524,7 @@ def test_a_large_file_runs_after_commit_as_a_task_and_records_its_progress(batch
         started = import_rows(batch, account, many_rows(300))
     assert len(callbacks) == 1
     started.refresh_from_db()
-    assert started.status == RosterImport.Status.DONE
+    assert started.status == JobStatus.DONE
     assert (started.rows_total, started.rows_done, started.rows_added) == (300, 300, 300)
 
 
@@ -560,7 +561,7 @@ def test_previous_year_list_of_this_code(batch, account, year):
     previous(year.year - 1, code, "P1234567", "SMITH", id_type="非身份证")  # no birth date to be found
     suggest(year.year, BETTY, "李梅", work_status="退休", medical_active=False)
     result = roster_import_previous(batch=batch, acting_user=account)
-    assert result.status == RosterImport.Status.DONE
+    assert result.status == JobStatus.DONE
     assert result.summary == "-----处理完成 数据读取：3人，成功导入：1条信息（新增加1人，修改0人），导入失败：2条信息。-----"
     assert set(entries(batch)) == {ALICE}
     reasons = " ".join(problem["reason"] for problem in result.problems)
@@ -587,7 +588,7 @@ def test_previous_year_other_ids_take_birth_date_and_sex_from_last_year_s_roster
 
 def test_no_previous_year_list_is_refused_with_a_reason(batch, account):
     result = roster_import_previous(batch=batch, acting_user=account)
-    assert result.status == RosterImport.Status.REFUSED
+    assert result.status == JobStatus.REFUSED
     assert "未找到本参保编码" in result.error
 
 
@@ -607,7 +608,7 @@ def test_member_register_of_this_unit_by_code_or_uscc(batch, account, year):
 
 def test_no_members_is_refused_with_a_reason(batch, account):
     result = roster_import_members(batch=batch, acting_user=account)
-    assert result.status == RosterImport.Status.REFUSED
+    assert result.status == JobStatus.REFUSED
     assert "会员库中没有本单位" in result.error
 
 

@@ -9,6 +9,7 @@ from enrollment.models import Batch, BatchKind, BatchState
 from enrollment.selectors import coverage_year_current
 from rosters.demo import DEMO_UNIT_NAME
 from rosters.models import RosterEntry, RosterImport
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_seed_demo_opens_a_draft_centralised_batch_filled_from_last_year(demo_da
     assert people.filter(work_status="退休").count() == 0  # SPEC ROS-12: reported, not imported
     assert people.filter(is_suggested=True).count() > 100
     roster_import = RosterImport.objects.get(batch=batch)
-    assert (roster_import.source, roster_import.status) == (RosterImport.Source.PREVIOUS, RosterImport.Status.DONE)
+    assert (roster_import.source, roster_import.status) == (RosterImport.Source.PREVIOUS, JobStatus.DONE)
     assert roster_import.rows_imported == people.count()
 
 

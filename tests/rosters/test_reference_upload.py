@@ -28,14 +28,15 @@ from accounts.models import Role
 from accounts.roles import ROLE_PERMISSIONS
 from mutualaid.validators import resident_id_check_character
 from rosters import admin as rosters_admin
-from rosters import tasks
+from rosters import reference, tasks
 from rosters.models import ReferenceLoad, SsUnit, SuggestedPerson
 from rosters.reference import RosterError
 from tests.factories import CoverageYearFactory, UserFactory
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
-Status = ReferenceLoad.Status
+Status = JobStatus
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SUGGESTED_HEADER = ["证件号码", "社保姓名", "单位社保编码", "个人社保登记号", "职退状态", "医保享受在职待遇"]
 
@@ -97,7 +98,7 @@ def use_loader(monkeypatch):
     """Replace the loader the task calls (rosters.reference.reference_load) by `loader`."""
 
     def install(loader):
-        monkeypatch.setattr(tasks, "reference_load", loader)
+        monkeypatch.setattr(reference, "reference_load", loader)
         return loader
 
     return install
@@ -474,7 +475,7 @@ def test_progress_is_written_at_most_every_two_seconds(monkeypatch):
     load = make_load(status=Status.RUNNING)
     clock = [100.0]
     monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
-    writer = tasks._ProgressWriter(load.pk)
+    writer = tasks._ProgressWriter(load)
 
     writer(50_000, 200_000)
     assert ReferenceLoad.objects.get().rows_read == 50_000
@@ -492,7 +493,7 @@ def test_progress_updates_write_no_audit_entry_per_tick(monkeypatch):
     before = LogEntry.objects.count()
     clock = [0.0]
     monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
-    writer = tasks._ProgressWriter(load.pk)
+    writer = tasks._ProgressWriter(load)
     for rows in range(50_000, 500_001, 50_000):
         clock[0] += 3
         writer(rows, None)

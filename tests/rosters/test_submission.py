@@ -35,6 +35,7 @@ from rosters.submission import (
 from tests.factories import SHANGHAI, UserFactory
 from tests.rosters.importfiles import hold, previous
 from tests.rosters.test_roster_services import make_batch, make_entry, roster_audit_events
+from mutualaid.jobs import JobStatus
 
 S = BatchState
 SS_CODE = "00108537"
@@ -134,7 +135,7 @@ def test_submission_registers_every_person_dates_the_roster_and_approves(handboo
     assert roster_audit_events(batch)[-1] == ["清册提交", "registered=4, coverage=2023-07-01~2024-06-30, state=清册校验通过"]
     # The rules' result at submission is kept for the reviewer and the result page.
     run = ValidationRun.objects.get(batch=batch)
-    assert run.status == ValidationRun.Status.DONE and not run.blocking
+    assert run.status == JobStatus.DONE and not run.blocking
     assert run.findings["total"] == 4 and run.findings["reference_date"] == "2023-07-01"
 
 

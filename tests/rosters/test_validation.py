@@ -3,6 +3,7 @@ whether that result is still current."""
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog
 from enrollment.states import BatchAction, BatchState
@@ -20,6 +21,7 @@ from rosters.validation import (
 )
 from tests.rosters.test_roster_services import make_batch
 from tests.rosters.test_rules import add_people, attach, enrolled_last_year, ss_unit
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -66,19 +68,19 @@ def test_start_moves_the_batch_to_validating_and_queues_a_run_of_its_roster_vers
     assert batch.state == BatchState.VALIDATING and batch.actions == [BatchAction.DETAIL]
     assert batch.validated_version is None
     assert (run.status, run.roster_version, run.steps_total, run.steps_done, run.started_by) == (
-        ValidationRun.Status.QUEUED, 7, validation_steps_total(), 0, user,
+        JobStatus.QUEUED, 7, validation_steps_total(), 0, user,
     )
     assert log_of(batch) == [(BatchState.DRAFT, BatchState.VALIDATING, "")]
     callbacks[0]()  # the worker picks it up
     run.refresh_from_db()
-    assert run.status == ValidationRun.Status.DONE and run.steps_done == validation_steps_total()
+    assert run.status == JobStatus.DONE and run.steps_done == validation_steps_total()
 
 
 def test_nothing_blocking_returns_to_draft_with_submit_offered(batch, user, django_capture_on_commit_callbacks):
     # SPEC BAT-4: none → the batch stays 清册待校验 with its result and 【清册提交】.
     run = run_validation(batch, user, django_capture_on_commit_callbacks)
     batch = fresh(batch)
-    assert run.status == ValidationRun.Status.DONE and not run.blocking and run.finished_at
+    assert run.status == JobStatus.DONE and not run.blocking and run.finished_at
     assert batch.state == BatchState.DRAFT and batch.validated_version == batch.roster_version == run.roster_version
     assert batch.allows(BatchAction.SUBMIT)
     assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.DRAFT, "清册校验完成，可进行【清册提交】")
@@ -151,21 +153,36 @@ def test_the_task_is_idempotent(batch, user, django_capture_on_commit_callbacks)
     # STYLE.md §7: a second delivery of the message leaves a finished run alone.
     run = run_validation(batch, user, django_capture_on_commit_callbacks)
     first = (run.status, run.findings, run.blocking, run.finished_at)
-    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
+    assert tasks.run_validation(run.pk) == JobStatus.DONE
     again = validation_run(run=ValidationRun.objects.get(pk=run.pk))
     assert (again.status, again.findings, again.blocking, again.finished_at) == first
     assert len(log_of(batch)) == 2  # 清册待校验 → 清册校验中 → 清册待校验, nothing more
     assert tasks.run_validation(10**9) == "missing"
 
 
-def test_a_redelivered_running_run_finishes_once(batch, user, django_capture_on_commit_callbacks):
-    # A worker died mid-run (acks_late): the run is still "running"; the next delivery finishes it.
+def test_a_redelivered_running_run_finishes_once(batch, user, django_capture_on_commit_callbacks, settings):
+    # SPEC SEC-2: a worker died mid-run (acks_late): the run is still "running" with a stale
+    # heartbeat; the next delivery takes it over, runs it from the start and finishes it once.
     with django_capture_on_commit_callbacks(execute=False):
         run = validation_start(batch=batch, acting_user=user)
-    ValidationRun.objects.filter(pk=run.pk).update(status=ValidationRun.Status.RUNNING, steps_done=3)
-    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
-    assert tasks.run_validation(run.pk) == ValidationRun.Status.DONE
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, steps_done=3, attempts=1, heartbeat_at=stale)
+    assert tasks.run_validation(run.pk) == JobStatus.DONE
+    assert tasks.run_validation(run.pk) == JobStatus.DONE
+    assert ValidationRun.objects.get(pk=run.pk).attempts == 2
     assert fresh(batch).state == BatchState.DRAFT and len(log_of(batch)) == 2
+
+
+def test_a_run_delivered_again_beside_its_live_worker_is_not_run_twice(batch, user, django_capture_on_commit_callbacks, monkeypatch):
+    # SPEC SEC-2: a fresh heartbeat means a live worker runs it: the second delivery leaves it alone.
+    with django_capture_on_commit_callbacks(execute=False):
+        run = validation_start(batch=batch, acting_user=user)
+    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now())
+    monkeypatch.setattr(validation, "validate_roster", lambda **kwargs: pytest.fail("ran beside a live worker"))
+    assert tasks.run_validation(run.pk) == JobStatus.RUNNING
+    current = ValidationRun.objects.get(pk=run.pk)
+    assert (current.status, current.attempts) == (JobStatus.RUNNING, 1)
+    assert fresh(batch).state == BatchState.VALIDATING
 
 
 def test_a_failure_is_stored_and_the_batch_goes_back_to_draft(batch, user, django_capture_on_commit_callbacks, monkeypatch):
@@ -175,7 +192,7 @@ def test_a_failure_is_stored_and_the_batch_goes_back_to_draft(batch, user, djang
     monkeypatch.setattr(validation, "validate_roster", broken)
     run = run_validation(batch, user, django_capture_on_commit_callbacks)
     message = f"清册校验失败：系统处理时出错，参保清册未改变。请重新点击【清册校验】；如仍失败，请联系技术支持（校验编号 {run.pk}）。"
-    assert (run.status, run.error) == (ValidationRun.Status.FAILED, message)
+    assert (run.status, run.error) == (JobStatus.FAILED, message)
     assert validation_outcome(run=run) is None
     batch = fresh(batch)
     assert batch.state == BatchState.DRAFT and batch.validated_version is None
@@ -183,7 +200,7 @@ def test_a_failure_is_stored_and_the_batch_goes_back_to_draft(batch, user, djang
     assert batch.allows(BatchAction.VALIDATE) and not batch.allows(BatchAction.SUBMIT)
     # Failed runs stay failed: a redelivery does not run them again.
     monkeypatch.undo()
-    assert tasks.run_validation(run.pk) == ValidationRun.Status.FAILED
+    assert tasks.run_validation(run.pk) == JobStatus.FAILED
 
 
 def test_progress_is_written_while_the_rules_run(batch, user, django_capture_on_commit_callbacks, monkeypatch):
@@ -201,7 +218,7 @@ def test_progress_is_written_while_the_rules_run(batch, user, django_capture_on_
     monkeypatch.setattr(validation, "validate_roster", watching)
     run_validation(batch, user, django_capture_on_commit_callbacks)
     total = validation_steps_total()  # the roster rules and the hooked ones (SPEC PLAN-3)
-    assert seen == [(ValidationRun.Status.RUNNING, step, total, BatchState.VALIDATING) for step in range(1, total + 1)]
+    assert seen == [(JobStatus.RUNNING, step, total, BatchState.VALIDATING) for step in range(1, total + 1)]
 
 
 def test_ticks_keep_the_result_current_and_removing_a_person_makes_it_stale(batch, user, django_capture_on_commit_callbacks):

@@ -33,6 +33,7 @@ from rosters.views.validation import SUBMIT_LETTER, UNMATCHED_LETTER
 from tests.factories import UserFactory
 from tests.rosters.test_roster_services import make_batch, make_entry, resident_id, roster_audit_events
 from tests.rosters.test_rules import enrolled_last_year, ss_unit
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -235,7 +236,7 @@ def test_a_second_click_while_validating_goes_to_the_same_progress(client_of, ba
 
 def test_progress_page_shows_the_steps_and_polls(client_of, batch, people):
     client_of.post(url("validate", batch))
-    ValidationRun.objects.filter(batch=batch).update(status=ValidationRun.Status.RUNNING, steps_done=3, steps_total=7)
+    ValidationRun.objects.filter(batch=batch).update(status=JobStatus.RUNNING, steps_done=3, steps_total=7)
 
     response = client_of.get(url("validation_progress", batch))
     assert response.status_code == 200
@@ -267,7 +268,7 @@ def test_validate_refused_by_the_state_says_why(client_of, batch, people):
 
 def test_failed_run_shows_its_message(client_of, batch, people):
     ValidationRun.objects.create(
-        batch=batch, roster_version=0, status=ValidationRun.Status.FAILED, error="清册校验失败：系统处理时出错", started_by=batch.account
+        batch=batch, roster_version=0, status=JobStatus.FAILED, error="清册校验失败：系统处理时出错", started_by=batch.account
     )
     text = page_text(result(client_of, batch))
     assert "清册校验未完成：清册校验失败：系统处理时出错" in text

@@ -6,7 +6,7 @@ import pytest
 from openpyxl import load_workbook
 
 from rosters.importer import NO_DATA, roster_import_start
-from rosters.models import RosterEntry, RosterImport
+from rosters.models import RosterEntry
 from rosters.workbooks import (
     INSTRUCTIONS_SHEET,
     RED_FILL,
@@ -18,6 +18,7 @@ from rosters.workbooks import (
 )
 from tests.factories import UserFactory
 from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, upload, wrong_check
+from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +99,7 @@ def test_the_template_filled_in_imports(batch, account, template):
 
 def test_the_template_left_empty_is_refused_as_having_no_data(batch, account):
     result = roster_import_start(batch=batch, upload=upload(roster_template_workbook()), acting_user=account)
-    assert (result.status, result.error) == (RosterImport.Status.REFUSED, NO_DATA)
+    assert (result.status, result.error) == (JobStatus.REFUSED, NO_DATA)
 
 
 # --- the marked copy (SPEC ROS-10, X-1) ------------------------------------------------------------------
