@@ -36,6 +36,8 @@ import codecs
 import concurrent.futures
 import contextlib
 import csv
+import ctypes
+import ctypes.util
 import datetime as dt
 import gc
 import gzip
@@ -45,6 +47,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import time
 import uuid
 import zlib
@@ -799,10 +802,26 @@ def _collector_paused():
 
 
 _worker_preparer: _ChunkPreparer | None = None
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """SPEC SEC-2: a pool worker is killed when the process that forked it dies, even by SIGKILL
+    (Linux's PR_SET_PDEATHSIG), so a dead loader leaves no orphans hashing its file. Elsewhere the
+    pool's own shutdown is all there is."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the line above
+        os._exit(1)
 
 
 def _pool_start(context: _Context) -> None:
     global _worker_preparer
+    _die_with_parent()
     _worker_preparer = _ChunkPreparer(context)
 
 
