@@ -1,0 +1,63 @@
+"""SPEC SEC-2: a reference load's process pool leaves no orphans when the loader dies (SIGKILL)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rosters import reference
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# A loader stand-in: forks a pool with the loader's own start-up of a worker and gives each worker
+# a long chunk (a busy worker does not notice on its own that its parent is gone); each worker prints
+# its pid as it starts the chunk.
+SCRIPT = """
+import multiprocessing, os, sys, time
+import django
+django.setup()
+from rosters import reference
+
+def long_chunk(_):
+    print(os.getpid(), flush=True)
+    time.sleep(120)
+
+pool = multiprocessing.get_context("fork").Pool(2, initializer=reference._die_with_parent)
+pool.map_async(long_chunk, range(2), chunksize=1)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        state = stat.read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"  # a zombie has died already; nobody has reaped it yet
+
+
+def test_pool_workers_die_with_the_loader_that_forked_them():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mutualaid.settings"}
+    loader = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(loader.stdout.readline()) for _ in range(2)]
+        assert workers and all(_alive(pid) for pid in workers)
+        loader.send_signal(signal.SIGKILL)
+        loader.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers), "pool workers outlived their loader"
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+
+
+def test_the_loaders_pool_workers_are_started_to_die_with_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(reference, "_die_with_parent", lambda: calls.append(True))
+    monkeypatch.setattr(reference, "_ChunkPreparer", lambda context: context)
+    reference._pool_start("context")
+    assert calls == [True] and reference._worker_preparer == "context"
