@@ -248,3 +248,27 @@ def test_the_heartbeat_thread_keeps_a_long_job_alive(settings):
                 beats.append(True)
             threading.Event().wait(0.02)
     assert beats == [True]
+
+
+# --- what the pages say ------------------------------------------------------------------------------------
+
+
+def test_the_job_page_says_a_job_was_started_again_after_an_interruption(client, owner):
+    from django.urls import reverse
+
+    job = make_job(owner, status=JobStatus.RUNNING, attempts=2, rows_total=10, rows_done=3)
+    client.force_login(owner)
+    page = client.get(reverse("exports:job", kwargs={"job_id": job.pk})).content.decode()
+    assert "处理曾意外中断，已自动从头重新开始（第2次）" in page
+    first = make_job(owner, status=JobStatus.RUNNING, attempts=1, rows_total=10, rows_done=3)
+    assert "意外中断" not in client.get(reverse("exports:job", kwargs={"job_id": first.pk})).content.decode()
+
+
+def test_the_job_page_shows_the_interruption_once_the_attempts_are_used_up(client, owner, settings):
+    from django.urls import reverse
+
+    job = make_job(owner, status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=ago(settings.JOB_STALE_SECONDS + 1))
+    jobs_sweep()
+    client.force_login(owner)
+    page = client.get(reverse("exports:job", kwargs={"job_id": job.pk})).content.decode()
+    assert "导出中断，请重新导出。" in page and "下载" not in page.split("export-job")[1]

@@ -653,3 +653,39 @@ def test_look_ups_by_scope_find_the_same_as_by_hash(batch, account, year, monkey
     again = import_rows(batch, account, [row("王梅晓", number=ALICE), row("张三", number=CAROL)])
     assert (first.rows_added, again.rows_added, again.rows_updated) == (2, 1, 1)
     assert entries(batch)[CAROL].member_name == "别人"
+
+
+# --- a worker that died (SPEC SEC-2) -------------------------------------------------------------------
+
+
+def test_an_import_whose_worker_died_is_run_again_from_the_start_once(batch, account, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from mutualaid.jobs import jobs_sweep
+
+    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    with django_capture_on_commit_callbacks(execute=False):
+        started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep() == {"requeued": 1, "failed": 0}
+    ended = RosterImport.objects.get(pk=started.pk)
+    assert (ended.status, ended.attempts, ended.rows_added) == (JobStatus.DONE, 2, 30)
+    assert RosterEntry.objects.filter(batch=batch).count() == 30
+
+
+def test_an_import_that_died_on_its_last_attempt_says_so_and_changes_nothing(batch, account, monkeypatch, settings, client, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    from mutualaid.jobs import jobs_sweep
+
+    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    with django_capture_on_commit_callbacks(execute=False):
+        started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=stale)
+    assert jobs_sweep() == {"requeued": 0, "failed": 1}
+    assert RosterImport.objects.get(pk=started.pk).error == "处理中断，请重新导入。"
+    assert not RosterEntry.objects.filter(batch=batch).exists()
+    client.force_login(account)
+    page = client.get(reverse("rosters:roster_import_result", kwargs={"number": batch.number, "import_id": started.pk}))
+    assert "处理中断，请重新导入。" in page.content.decode() and "参保清册未改变" in page.content.decode()

@@ -3,6 +3,7 @@ whether that result is still current."""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog
@@ -265,3 +266,36 @@ def test_a_whole_run_costs_the_same_queries_for_20_or_500_people(handbook_year, 
         counts.append(len(captured))
         assert fresh(batch).state == BatchState.INVALID
     assert counts[0] == counts[1]
+
+
+def test_a_run_that_died_on_its_last_attempt_puts_the_batch_back_and_says_so(batch, user, django_capture_on_commit_callbacks, settings, client):
+    # SPEC SEC-2: the sweep fails a run nobody runs any more; the batch leaves 清册校验中 for 清册待校验
+    # with the reason in its 操作日志, and the result page shows it.
+    from mutualaid.jobs import jobs_sweep
+
+    with django_capture_on_commit_callbacks(execute=False):
+        run = validation_start(batch=batch, acting_user=user)
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=stale)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep() == {"requeued": 0, "failed": 1}
+    message = "清册校验中断（处理程序意外停止），参保清册未改变。请重新点击【清册校验】。"
+    assert (ValidationRun.objects.get(pk=run.pk).status, ValidationRun.objects.get(pk=run.pk).error) == (JobStatus.FAILED, message)
+    assert fresh(batch).state == BatchState.DRAFT
+    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.DRAFT, message)
+    client.force_login(user)
+    page = client.get(reverse("rosters:validation_result", kwargs={"number": batch.number}))
+    assert message in page.content.decode()
+
+
+def test_the_sweep_runs_a_validation_whose_worker_vanished_to_the_end(batch, user, django_capture_on_commit_callbacks, settings):
+    from mutualaid.jobs import jobs_sweep
+
+    with django_capture_on_commit_callbacks(execute=False):
+        run = validation_start(batch=batch, acting_user=user)
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=stale)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep() == {"requeued": 1, "failed": 0}
+    assert ValidationRun.objects.get(pk=run.pk).status == JobStatus.DONE
+    assert fresh(batch).state == BatchState.DRAFT and len(log_of(batch)) == 2
