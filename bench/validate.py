@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 from _common import counting, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
-from mutualaid.jobs import JobStatus
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_validate"
 PEOPLE_PER_UNIT = 40
 SS_CODES = 150_000
@@ -209,6 +208,7 @@ def _settle(batch) -> dict[str, int]:
 
 def _validate_end_to_end(batch, account) -> tuple[float, int, object]:
     """【清册校验】 as the button does it: validation_start, the task run on commit (eagerly here)."""
+    from mutualaid.jobs import JobStatus
     from rosters.validation import validation_run, validation_start
 
     with counting() as counter:
