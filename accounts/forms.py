@@ -95,7 +95,8 @@ import re  # noqa: E402  (this section is appended; the imports above belong to 
 from django.contrib.auth import password_validation  # noqa: E402
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm  # noqa: E402
 
-from mutualaid.validators import normalise_uscc, validate_mobile, validate_uscc  # noqa: E402
+from mutualaid.identifiers import canonical_mobile  # noqa: E402
+from mutualaid.validators import validate_mobile, validate_uscc  # noqa: E402
 
 from .models import NO_UNION_LABEL, Role, UnionOrganisation, User  # noqa: E402
 
@@ -146,7 +147,8 @@ class _MarksInvalidFields:
 
 
 class MobileField(forms.CharField):
-    """An 11-digit mainland mobile number; spaces and hyphens typed between the digits are dropped."""
+    """An 11-digit mainland mobile number in canonical form (SPEC SEC-1): spaces and hyphens typed
+    between the digits are dropped, full-width digits folded, other scripts' digits refused."""
 
     default_validators = [validate_mobile]
 
@@ -158,7 +160,10 @@ class MobileField(forms.CharField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        return re.sub(r"[\s-]+", "", super().to_python(value))
+        mobile, problem = canonical_mobile(super().to_python(value), self.label or "手机号")
+        if problem:
+            raise forms.ValidationError(problem)
+        return mobile
 
 
 def union_organisation_choices() -> list:
@@ -252,12 +257,11 @@ class RegistrationForm(_MarksInvalidFields, forms.Form):
         return username
 
     def clean_uscc(self):
-        validate_uscc(self.cleaned_data["uscc"])
-        return normalise_uscc(self.cleaned_data["uscc"])
+        return validate_uscc(self.cleaned_data["uscc"])  # its canonical form (SPEC SEC-1)
 
     def clean_sms_code(self):
         code = self.cleaned_data["sms_code"]
-        if not re.fullmatch(r"\d{6}", code):
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise forms.ValidationError("请输入6位数字短信验证码。")
         return code
 

@@ -5,7 +5,8 @@ from django import forms
 
 from accounts.forms import MobileField, _chinese_required, _MarksInvalidFields
 from accounts.models import UnionOrganisation
-from mutualaid.validators import normalise_uscc, validate_postcode, validate_uscc
+from mutualaid.identifiers import canonical_enrollment_code
+from mutualaid.validators import validate_postcode, validate_uscc
 
 from .models import CodeApplication, UnitNature
 from .services import APPLICATION_FIELDS
@@ -168,12 +169,11 @@ class CodeApplicationForm(_MarksInvalidFields, forms.Form):
         value = self.cleaned_data["uscc"]
         if not value.strip():
             return ""
-        validate_uscc(value)
-        return normalise_uscc(value)
+        return validate_uscc(value)  # its canonical form (SPEC SEC-1)
 
     def clean_sms_code(self):
         code = self.cleaned_data["sms_code"].strip()
-        if not re.fullmatch(r"\d{6}", code):
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise forms.ValidationError("请输入6位数字短信验证码。")
         return code
 
@@ -336,7 +336,7 @@ class HandlerInfoForm(_MarksInvalidFields, forms.Form):
 
     def clean_sms_code(self):
         code = self.cleaned_data["sms_code"].strip()
-        if not re.fullmatch(r"\d{6}", code):
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise forms.ValidationError("请输入6位数字短信验证码。")
         return code
 
@@ -501,7 +501,6 @@ class ChangeRequestForm(_MarksInvalidFields, forms.Form):
 
 # --- 参保批次管理 (SPEC BAT-1, BAT-2) ---------------------------------------------------------------------
 
-import unicodedata  # noqa: E402
 
 from .states import BatchKind, BatchState  # noqa: E402
 
@@ -566,8 +565,10 @@ class BatchOpenForm(_MarksInvalidFields, forms.Form):
 
     def clean_code(self):
         # Typed as seen on last year's 保障单: spaces, full-width characters and lower case are common.
-        code = "".join(unicodedata.normalize("NFKC", self.cleaned_data["code"]).split()).upper()
-        if len(code) != 6 or not code.isalnum() or not code.isascii():
+        code, problem = canonical_enrollment_code(self.cleaned_data["code"])  # SPEC SEC-1
+        if problem:
+            raise forms.ValidationError(problem)
+        if len(code) != 6 or not code.isalnum():
             raise forms.ValidationError("参保编码为6位数字或字母，请核对。忘记参保编码可查看上一年度保障单或拨打12351热线查询。")
         return code
 

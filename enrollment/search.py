@@ -17,6 +17,7 @@ Reviewers only: union staff get 403, anonymous visitors the login (admin_view). 
 rosters at module level (ARCHITECTURE.md, app order): the person look-up imports it inside.
 """
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from auditlog.models import LogEntry
@@ -26,14 +27,14 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from mutualaid.validators import normalise_id_number
+from mutualaid.identifiers import canonical_id_number
 
 from .models import Batch, CodeApplication, EnrollmentCode
 from .states import HOLDING_STATES, STATE_BADGES
 
-RESIDENT_ID = re.compile(r"\d{17}[\dX]")
+RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
 # Passports, 港澳台 permits, foreign permanent residence cards: letters and digits, with at least one digit.
-OTHER_ID = re.compile(r"(?=.*\d)[A-Z0-9()（）-]{6,24}")
+OTHER_ID = re.compile(r"(?=.*[0-9])[A-Z0-9()-]{6,24}")
 LIMIT = 50  # rows per group; the reviewer narrows the query beyond that
 
 
@@ -45,6 +46,7 @@ class SearchResult:
     batches: list = field(default_factory=list)
     applications: list = field(default_factory=list)
     truncated: bool = False
+    problem: str = ""  # SPEC SEC-1: why the query, meant as an ID number, was not looked up
 
     @property
     def empty(self) -> bool:
@@ -81,6 +83,15 @@ def _audit_person_lookup(*, user, batches: list[Batch]) -> None:
         LogEntry.objects.log_create(user, action=LogEntry.Action.ACCESS, force_log=True, additional_data=note)
 
 
+def _looks_like_an_identifier(text: str) -> bool:
+    """Digits of any script, letters and "-" only, as no unit name is: the reviewer meant an ID number
+    or a code, and is told why it was refused rather than shown "not found"."""
+    return all(
+        char.isdigit() or char.isspace() or char == "-" or unicodedata.normalize("NFKC", char).isascii()
+        for char in text
+    )
+
+
 def backoffice_search(*, query: str, user) -> SearchResult:
     """What the search box finds for `query` (see the module docstring); `user` is the reviewer, for
     the audit of a person look-up."""
@@ -88,7 +99,12 @@ def backoffice_search(*, query: str, user) -> SearchResult:
     result = SearchResult(query=text)
     if not text:
         return result
-    number = normalise_id_number(text)
+    number, problem = canonical_id_number(text)  # SPEC SEC-1: only a canonical number is hashed
+    if problem:
+        if _looks_like_an_identifier(text):
+            result.problem = problem
+            return result
+        number = text  # a unit name: found by "contains" only; it matches no code, batch or ID
     batches = Batch.objects.select_related("coverage_year", "code").order_by("-coverage_year__year", "number")
     if RESIDENT_ID.fullmatch(number):
         result.person = True

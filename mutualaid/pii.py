@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .identifiers import canonical
+
 _FORMAT_VERSION = "1"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
@@ -104,6 +106,10 @@ def pii_property(cipher_field: str, hash_field: str, doc: str = "") -> property:
         return pii_decrypt(token) if token else ""
 
     def setter(instance, value):
+        if value and canonical(value, column="证件号码") != (value, None):
+            # SPEC SEC-1: hashes and ciphers are made from the canonical form only; an entry point
+            # that skipped mutualaid.identifiers is a bug, not a user's mistake.
+            raise ValueError("not a canonical identifier: pass it through mutualaid.identifiers first")
         setattr(instance, cipher_field, pii_encrypt(value) if value else "")
         setattr(instance, hash_field, pii_hash(value) if value else "")
 

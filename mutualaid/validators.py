@@ -4,8 +4,11 @@ import re
 
 from django.core.exceptions import ValidationError
 
-MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
-POSTCODE_PATTERN = re.compile(r"^\d{6}$")
+from .identifiers import Canonical, canonical_id_number, canonical_mobile, canonical_uscc
+
+# ASCII digits only (SPEC SEC-1): `\d` would also match "٠" and other scripts' digits.
+MOBILE_PATTERN = re.compile(r"1[3-9][0-9]{9}")
+POSTCODE_PATTERN = re.compile(r"[0-9]{6}")
 
 # GB 32100-2015: 统一社会信用代码 — 18 characters from this set (no I, O, S, V, Z), the last a check.
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -17,14 +20,11 @@ def uscc_check_character(first17: str) -> str:
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
-def normalise_uscc(value: str) -> str:
-    """Upper-case and drop spaces; full-width letters and digits become half-width."""
-    folded = "".join(chr(ord(c) - 0xFEE0) if "！" <= c <= "～" else c for c in value or "")
-    return re.sub(r"\s+", "", folded).upper()
-
-
-def validate_uscc(value: str) -> None:
-    code = normalise_uscc(value)
+def validate_uscc(value: str) -> str:
+    """A form validator that also returns the canonical code (SPEC SEC-1), for the caller to keep."""
+    code, problem = canonical_uscc(value)
+    if problem:
+        raise ValidationError(problem)
     if len(code) != 18:
         raise ValidationError("统一社会信用代码应为18位。")
     bad = [char for char in code if char not in USCC_CHARSET]
@@ -33,15 +33,17 @@ def validate_uscc(value: str) -> None:
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
         raise ValidationError(f"统一社会信用代码校验位错误（应为 {expected}），请核对。")
+    return code
 
 
 def validate_mobile(value: str) -> None:
-    if not MOBILE_PATTERN.match(value or ""):
+    """`value` must already be canonical (identifiers.canonical_mobile): 11 ASCII digits from 1[3-9]."""
+    if not MOBILE_PATTERN.fullmatch(value or ""):
         raise ValidationError("请输入11位手机号码。")
 
 
 def validate_postcode(value: str) -> None:
-    if not POSTCODE_PATTERN.match(value or ""):
+    if not POSTCODE_PATTERN.fullmatch(value or ""):
         raise ValidationError("请输入6位邮政编码。")
 
 
@@ -49,14 +51,11 @@ def validate_postcode(value: str) -> None:
 # male), check character from these weights, mod 11 → "10X98765432" (SPEC ROS-3).
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK = "10X98765432"
-_FLOAT_LIKE = re.compile(r"^\d(\.\d+)?[eE][+-]?\d+$")
+_FLOAT_LIKE = re.compile(r"[0-9](\.[0-9]+)?[eE][+-]?[0-9]+")
 
 
-def normalise_id_number(value) -> str:
-    """Full-width to half-width, spaces removed, upper case (a lower-case x is common)."""
-    text = "" if value is None else str(value)
-    folded = "".join(chr(ord(c) - 0xFEE0) if "！" <= c <= "～" else c for c in text)
-    return re.sub(r"\s+", "", folded).upper()
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def resident_id_check_character(first17: str) -> str:
@@ -64,14 +63,15 @@ def resident_id_check_character(first17: str) -> str:
 
 
 def resident_id_problem(number: str) -> str | None:
-    """Why `number` (normalised) is not a valid resident ID, in Chinese, or None if it is."""
-    if _FLOAT_LIKE.match(number) or number.endswith(".0"):
+    """Why `number` (canonical, see resident_id_check) is not a valid resident ID, in Chinese, or None
+    if it is. Never raises: only ASCII digits count as digits (SPEC SEC-1)."""
+    if _FLOAT_LIKE.fullmatch(number) or number.endswith(".0"):
         return "证件号码被Excel转成了数字（如3.10101E+17），请将该列设为文本格式后重新填写"
-    if len(number) == 15 and number.isdigit():
+    if len(number) == 15 and _ascii_digits(number):
         return "15位旧身份证号码，请填写18位身份证号码"
     if len(number) != 18:
         return f"身份证号码应为18位（当前{len(number)}位）"
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _ascii_digits(number[:17]) or not (_ascii_digits(number[17]) or number[17] == "X"):
         return "身份证号码含有无效字符"
     try:
         dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -81,6 +81,17 @@ def resident_id_problem(number: str) -> str | None:
     if number[17] != expected:
         return f"身份证号码校验位错误（应为{expected}）"
     return None
+
+
+def resident_id_check(value, column: str = "证件号码") -> Canonical:
+    """SPEC SEC-1 and ROS-3 for one typed or imported value: its canonical form, and why it is not a
+    valid resident ID (None when it is). Never raises, whatever `value` is."""
+    number, problem = canonical_id_number(value, column)
+    if problem:
+        return Canonical(number, problem)
+    if not number:
+        return Canonical(number, f"{column}为空")
+    return Canonical(number, resident_id_problem(number))
 
 
 def resident_id_birth_and_sex(number: str) -> tuple[dt.date, str]:

@@ -8,7 +8,6 @@ two reviewers at once do a thing once (STYLE.md §9).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -21,6 +20,7 @@ from enrollment.services import EnrollmentError, batch_email_handler, batch_tran
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_claim, attachments_of_draft
 from mutualaid.audit import acting_as
+from mutualaid.identifiers import canonical
 from plans.models import BatchPremium
 from rosters.submission import registry_release
 
@@ -84,10 +84,13 @@ class RefundDetails:
 def _refund_checked(refund: RefundDetails | None) -> RefundDetails:
     """The refund fields, each refused at its field with what to fill in."""
     refund = refund or RefundDetails()
-    number = re.sub(r"[\s-]", "", refund.account_number or "")
+    number, problem = canonical(refund.account_number, column="退款帐号")  # SPEC SEC-1: encrypted as canonical
+    if problem:
+        raise PaymentError(problem, field="refund_account_number")
+    number = number.replace("-", "")
     if not number:
         raise PaymentError("缴费金额超出应缴保费，请填写退款帐号。", field="refund_account_number")
-    if not number.isdigit() or not 8 <= len(number) <= 32:
+    if not (number.isascii() and number.isdigit()) or not 8 <= len(number) <= 32:
         raise PaymentError("退款帐号应为8–32位数字，请核对。", field="refund_account_number")
     if not (refund.account_name or "").strip():
         raise PaymentError("缴费金额超出应缴保费，请填写退款帐户名称。", field="refund_account_name")

@@ -4,6 +4,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 
+from mutualaid.identifiers import canonical_mobile
 from mutualaid.validators import validate_mobile
 
 from .models import Sex, WorkStatus
@@ -101,7 +102,9 @@ class RosterEntryForm(forms.Form):
         return birth_date
 
     def clean_mobile(self):
-        mobile = "".join(self.cleaned_data["mobile"].split())
+        mobile, problem = canonical_mobile(self.cleaned_data["mobile"])  # SPEC SEC-1
+        if problem:
+            raise ValidationError(problem)
         if mobile:
             validate_mobile(mobile)
         return mobile

@@ -54,6 +54,7 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from enrollment.models import Batch, Unit
 from mutualaid.audit import acting_as
+from mutualaid.identifiers import Canonical, canonical_id_number, canonical_mobile
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt
 from mutualaid.validators import MOBILE_PATTERN, resident_id_birth_and_sex, resident_id_problem
 from mutualaid.tasks import enqueue_on_commit
@@ -361,19 +362,20 @@ def _folded(text: str) -> str:
     return text.lstrip("'")
 
 
-def _id_text(value) -> str | None:
-    """The ID cell as text, normalised (X-upper-case, folded); None when Excel turned it into a number
-    that has lost digits (see the module docstring)."""
+def _id_text(value) -> Canonical | None:
+    """The ID cell in its canonical form (SPEC SEC-1: folded, X upper-case, ASCII only, else a
+    problem naming the column); None when Excel turned it into a number that has lost digits (see
+    the module docstring)."""
     if isinstance(value, float):
         if value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
-            return str(int(value))
+            return Canonical(str(int(value)))
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return Canonical(str(value))
     text = value if isinstance(value, str) else _plain(value)
-    if not (len(text) == 18 and text.isascii() and text.isalnum()):
-        text = _folded(text)
-    return text.upper()
+    if len(text) == 18 and text.isascii() and text.isalnum():  # the usual case
+        return Canonical(text.upper())
+    return canonical_id_number(text.strip().lstrip("'"))
 
 
 def _resident_check(number: str) -> tuple[dt.date, str] | str:
@@ -433,14 +435,20 @@ def _reasonable_date(day: dt.date) -> dt.date | str:
     return day
 
 
-def _mobile(value) -> str | None:
-    """SPEC ROS-3 (mobile optional): 11 digits starting with 1, spaces and "-" ignored; None if bad."""
+_MOBILE_FORMAT = "手机号应为11位数字（以1开头），请核对后重新导入"
+
+
+def _mobile(value) -> Canonical:
+    """SPEC ROS-3 (mobile optional): 11 digits starting with 1, spaces and "-" ignored, in canonical
+    form (SPEC SEC-1); the problem says why not."""
     text = _plain(value)
-    if not (len(text) == 11 and text.isdigit()):
-        text = _folded(text).replace("-", "")
+    if not (len(text) == 11 and text.isascii() and text.isdigit()):
+        text, problem = canonical_mobile(text)
+        if problem:
+            return Canonical("", f"{problem}，请核对后重新导入")
         if text.startswith("+86"):
             text = text[3:]
-    return text if MOBILE_PATTERN.match(text) else None
+    return Canonical(text) if MOBILE_PATTERN.fullmatch(text) else Canonical("", _MOBILE_FORMAT)
 
 
 def _name(value) -> str:
@@ -522,11 +530,16 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
             good = False
 
         raw_number = row[number_at]
-        number = _id_text(raw_number)
+        canonical_number = _id_text(raw_number)
+        number = canonical_number.value if canonical_number else ""
         mask_type = ID_TYPE_OTHER if id_type == other else ID_TYPE_RESIDENT
         birth_date = sex = None
-        if number is None:  # SPEC ROS-3: a float has lost digits
+        if canonical_number is None:  # SPEC ROS-3: a float has lost digits
             fail(line, "证件号码", mask_id_number(_plain(raw_number), mask_type), EXCEL_NUMBER)
+            good = False
+        elif canonical_number.problem:  # SPEC SEC-1: never validated, hashed or imported
+            shown = "".join(char if char.isprintable() else "\ufffd" for char in _plain(raw_number))  # no control character reaches a page or a workbook
+            fail(line, "证件号码", mask_id_number(shown, mask_type), f"{canonical_number.problem}，请核对后重新导入")
             good = False
         elif not number:
             fail(line, "证件号码", "", "证件号码为空，请填写后重新导入")
@@ -563,10 +576,10 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
 
         mobile = ""
         if mobile_at >= 0 and row[mobile_at] != "" and not _blank(row[mobile_at]):
-            mobile = _mobile(row[mobile_at])
-            if mobile is None:
+            mobile, problem = _mobile(row[mobile_at])
+            if problem:
                 shown = _plain(row[mobile_at])
-                fail(line, "手机号", mask_mobile(shown) if shown.isdigit() else shown, "手机号应为11位数字（以1开头），请核对后重新导入")
+                fail(line, "手机号", mask_mobile(shown) if shown.isdigit() else shown, problem)
                 good = False
 
         insured_text = row[insured_at]

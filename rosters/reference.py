@@ -65,13 +65,8 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from mutualaid.audit import acting_as
-from mutualaid.validators import (
-    RESIDENT_ID_CHECK,
-    normalise_id_number,
-    normalise_uscc,
-    resident_id_problem,
-    validate_uscc,
-)
+from mutualaid.identifiers import canonical, canonical_id_number, canonical_uscc
+from mutualaid.validators import RESIDENT_ID_CHECK, resident_id_problem, validate_uscc
 
 from .models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember, WorkStatus
 from mutualaid.jobs import job_fail, job_finish, job_run
@@ -148,9 +143,9 @@ _BIRTH_DATES = frozenset(
 
 
 def _resident_number(value: str, column: str = "证件号码") -> str:
-    """The normalised resident ID of `value`, or RowProblem (SPEC ROS-3).
+    """The canonical resident ID of `value` (SPEC SEC-1), or RowProblem (SPEC ROS-3).
 
-    The fast path accepts only what resident_id_problem accepts (a test compares them): 17 ASCII
+    The fast path accepts only what resident_id_check accepts (a test compares them): 17 ASCII
     digits, a real date and the right check character. The GB 11643 weights are 2^(17-i) mod 11,
     and 13 ≡ 2 (mod 11), so the weighted sum is 2·int(first 17, base 13) mod 11: one C call
     instead of a Python loop. Anything else goes the slow way for its exact reason.
@@ -164,7 +159,9 @@ def _resident_number(value: str, column: str = "证件号码") -> str:
             and RESIDENT_ID_CHECK[(2 * int(first17, 13)) % 11] == number[17]
         ):
             return number
-    number = normalise_id_number(value)
+    number, problem = canonical_id_number(value, column)  # SPEC SEC-1
+    if problem:
+        raise RowProblem(problem)
     if not number:
         raise RowProblem(f"{column}为空")
     problem = resident_id_problem(number)
@@ -178,7 +175,9 @@ _OTHER_ID = re.compile(r"[0-9A-Z-]{4,30}")
 
 def _other_number(value: str, column: str = "证件号码") -> str:
     """A 非身份证 number (SPEC ROS-3): 4–30 letters, digits or "-", upper-cased, no checksum."""
-    number = normalise_id_number(value)
+    number, problem = canonical_id_number(value, column)  # SPEC SEC-1
+    if problem:
+        raise RowProblem(problem)
     if not number:
         raise RowProblem(f"{column}为空")
     if not _OTHER_ID.fullmatch(number):
@@ -205,14 +204,15 @@ _CODE = re.compile(r"[0-9A-Z-]+")
 
 
 def _code(value: str, column: str, limit: int, *, required: bool = True) -> str:
-    """A code: spaces removed, full-width folded, upper case; letters, digits and "-" only."""
+    """A code in canonical form (SPEC SEC-1: spaces removed, full-width folded, upper case, ASCII);
+    letters, digits and "-" only."""
     if value.isdecimal() and value.isascii() and len(value) <= limit:  # the usual case
         return value
     if not value and not required:
         return ""
-    code = "".join(value.split()).upper()
-    if not code.isascii():
-        code = normalise_uscc(code)
+    code, problem = canonical(value, column=column)
+    if problem:
+        raise RowProblem(problem)
     if not code:
         if required:
             raise RowProblem(f"{column}为空")
@@ -359,7 +359,9 @@ def _prepare_member(values, protect):  # SPEC REF-3
     code_value, uscc_value, name, id_value = values
     unit_key = _enrollment_code(code_value, required=False)
     if not unit_key:
-        unit_key = normalise_uscc(uscc_value)
+        unit_key, problem = canonical_uscc(uscc_value)  # SPEC SEC-1
+        if problem:
+            raise RowProblem(problem)
         if not unit_key:
             raise RowProblem("参保编码和统一社会信用代码均为空（至少填写一项）")
         try:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from enrollment.models import Batch
 from enrollment.states import BatchKind
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hash
-from mutualaid.validators import normalise_id_number
+from mutualaid.identifiers import canonical_id_number
 
 from .models import IdType, RosterEntry, Sex
 
@@ -69,10 +69,12 @@ def roster_over_age_q(*, batch: Batch, on: dt.date | None = None) -> Q:
     )
 
 
-def roster_id_hash(value: str) -> str:
-    """The hash a typed 证件号 is looked up by: normalised as the importer does (spaces removed,
-    full-width to half-width, upper case, so a lower-case x and 非身份证 letters match), then hashed."""
-    return pii_hash(normalise_id_number(value))
+def roster_id_hash(value: str) -> str | None:
+    """The hash a typed 证件号 is looked up by: its canonical form, as the importer makes it (SPEC
+    SEC-1: spaces removed, full-width to half-width, upper case, so a lower-case x and 非身份证
+    letters match), then hashed; None (which matches no row) when the value has no canonical form."""
+    number, problem = canonical_id_number(value)
+    return None if problem else pii_hash(number)
 
 
 def roster_search_q(

@@ -269,10 +269,20 @@ def test_the_property_stores_neither_the_value_nor_its_mask():
 
 def test_the_property_reads_with_the_current_key(settings):
     person = Person()
-    person.id_number = "张三"
+    person.id_number = RESIDENT_ID
     settings.PII_KEY = _new_key()
     with pytest.raises(PiiError):
         person.id_number  # noqa: B018 - reading is the behaviour under test
+
+
+@pytest.mark.parametrize("value", ["11010119900307427x", "１１０１０１１９９００３０７４２７X", "11010119900307427\u0660", " 110101199003074271"])
+def test_the_property_refuses_a_value_that_is_not_canonical(value):
+    # SPEC SEC-1: hashes and ciphers are made from the canonical form only; a caller that skipped
+    # mutualaid.identifiers is a bug, so nothing is stored.
+    person = Person()
+    with pytest.raises(ValueError, match="canonical"):
+        person.id_number = value
+    assert person.id_hash == person.id_cipher == ""
 
 
 def test_the_property_has_a_docstring():

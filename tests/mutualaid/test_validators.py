@@ -2,9 +2,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from mutualaid.identifiers import canonical_uscc
 from mutualaid.validators import (
     USCC_CHARSET,
-    normalise_uscc,
     uscc_check_character,
     validate_mobile,
     validate_postcode,
@@ -41,8 +41,8 @@ def test_length_and_characters(code, reason):
 
 
 def test_lower_case_full_width_and_spaces_are_normalised():
-    assert normalise_uscc(" ９１３１0000 132206289r ") == "91310000132206289R"
-    validate_uscc(" ９１３１0000 132206289r ")
+    assert canonical_uscc(" ９１３１0000 132206289r ").value == "91310000132206289R"
+    assert validate_uscc(" ９１３１0000 132206289r ") == "91310000132206289R"
 
 
 @pytest.mark.parametrize("mobile", ["13912345678", "19800000000"])

@@ -245,3 +245,12 @@ def test_bat11_overdue_batches_are_listed_and_cancelling_releases_the_registry(b
     assert BatchLog.objects.get(batch=batch, to_state=BatchState.CANCELLED).reason == "逾期未缴费"
     assert not overdue_batches(today=due + dt.timedelta(days=1)).exists()
 
+
+
+def test_pay3_a_refund_account_with_a_digit_of_another_script_is_refused(batch):
+    # SPEC SEC-1: "٠" passed str.isdigit(); the number is encrypted only in its canonical form.
+    disguised = RefundDetails(REFUND.account_kind, "6222021001123456789".replace("0", "\u0660", 1), REFUND.account_name, REFUND.bank, REFUND.method)
+    with pytest.raises(PaymentError) as refused:
+        submit(batch, "2,000.00", refund=disguised)
+    assert (refused.value.field, refused.value.message) == ("refund_account_number", "退款帐号含有非标准字符“\u0660”，请使用半角数字和字母")
+    assert not Voucher.objects.exists()

@@ -29,7 +29,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import NO_UNION_LABEL, Role, UnionOrganisation, User
-from mutualaid.validators import normalise_uscc, validate_mobile, validate_postcode, validate_uscc
+from mutualaid.identifiers import canonical_enrollment_code, canonical_mobile
+from mutualaid.validators import validate_mobile, validate_postcode, validate_uscc
 
 from ...models import EnrollmentCode, Unit, UnitNature, unit_name_key
 
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 LOOKUP_CHUNK = 900
 WRITE_BATCH = 500
 LEGACY_CODE_PATTERN = re.compile(r"^[0-9A-Z]{6}$")  # CODE-8's rule (no I, O) is for new codes only
-HEADCOUNT_PATTERN = re.compile(r"^\d+(?:\.0+)?$")  # "120.0" is how a spreadsheet may save 120
+HEADCOUNT_PATTERN = re.compile(r"[0-9]+(?:\.0+)?")  # "120.0" is how a spreadsheet may save 120
 MESSAGE_APPROVED_CODE = "参保编码 {code} 为平台在线申请所得，不能由导入修改"
 
 
@@ -138,15 +139,28 @@ def _name(value: str) -> str:
 
 
 def _code(value: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    """The enrollment code in canonical form (SPEC SEC-1); RowError when it has none."""
+    code, problem = canonical_enrollment_code(value)
+    if problem:
+        raise RowError(problem)
+    return code
 
 
 def _check_uscc(value: str) -> str:
-    """The normalised USCC, "" when empty; raises ValidationError with the validator's message."""
+    """The canonical USCC (SPEC SEC-1), "" when empty; raises ValidationError with the validator's message."""
     if not value:
         return ""
-    validate_uscc(value)
-    return normalise_uscc(value)
+    return validate_uscc(value)
+
+
+def _mobile(value: str) -> str:
+    """The canonical mobile (SPEC SEC-1), "" when empty; RowError when it is not one."""
+    mobile, problem = canonical_mobile(value, "联系人手机")
+    if problem:
+        raise RowError(problem)
+    if mobile:
+        _validated(validate_mobile, mobile)
+    return mobile
 
 
 def _chunks(values: list, size: int = LOOKUP_CHUNK):
@@ -207,9 +221,7 @@ def import_accounts(legacy: LegacyFile, *, dry_run: bool) -> Report:
             if not unit_name:
                 raise RowError("单位名称为空")
             uscc = _validated(_check_uscc, values["统一社会信用代码"])
-            mobile = re.sub(r"[\s-]+", "", values["联系人手机"])
-            if mobile:
-                _validated(validate_mobile, mobile)
+            mobile = _mobile(values["联系人手机"])
             email = values["邮箱"]
             if email:
                 try:
@@ -397,7 +409,7 @@ def import_units(legacy: LegacyFile, *, dry_run: bool) -> Report:
             headcount_text = values["在职人数"]
             headcount = None
             if headcount_text:
-                if not HEADCOUNT_PATTERN.match(headcount_text) or int(float(headcount_text)) <= 0:
+                if not HEADCOUNT_PATTERN.fullmatch(headcount_text) or int(float(headcount_text)) <= 0:
                     raise RowError(f"在职人数“{headcount_text}”须为大于0的整数")
                 headcount = int(float(headcount_text))
         except RowError as error:
