@@ -79,6 +79,21 @@ def stored_problem(value: str, id_hash: str) -> str | None:
     return None
 
 
+def _check_stored(report, table: str, where: str, cipher, id_hash: str):
+    """Decrypt one stored ID and record what is wrong with it on `report`: (the finding, the decrypted
+    value) when it can be fixed, None when it is fine or cannot be read."""
+    value = _decrypted(cipher)
+    if value is None:
+        report.findings.append(Finding(table, where, "无法解密"))
+        return None
+    problem = stored_problem(value, id_hash)
+    if not problem:
+        return None
+    finding = Finding(table, where, problem)
+    report.findings.append(finding)
+    return finding, value
+
+
 def repaired(value: str, *, resident: bool) -> str | None:
     """The canonical number `value` stands for, when that is certain; None otherwise. Decimal digits of
     other scripts become their ASCII digit (as int() read them when the value was validated)."""
@@ -122,14 +137,9 @@ def _check_roster_entries(report: CheckReport, *, fix: bool, chunk: int, progres
         where = f"参保批次 {batch_number} 人员 #{pk}"
         if mobile and canonical_mobile(mobile) != (mobile, None):
             report.findings.append(Finding(table, where, "手机号非规范形式"))  # never guessed: the unit corrects it
-        value = _decrypted(cipher)
-        if value is None:
-            report.findings.append(Finding(table, where, "无法解密"))
-            continue
-        problem = stored_problem(value, id_hash)
-        if problem:
-            finding = Finding(table, where, problem)
-            report.findings.append(finding)
+        found = _check_stored(report, table, where, cipher, id_hash)
+        if found:
+            finding, value = found
             to_fix.append((finding, pk, batch_id, year, id_type, id_hash, value))
     report.checked[table] = total
     _check_registry(report, to_fix)
@@ -200,14 +210,9 @@ def _check_reference(report: CheckReport, model, table: str, keys: tuple[str, ..
         id_hash, cipher = row[len(keys)], row[len(keys) + 1]
         resident = (row[-1] if type_field else IdType.RESIDENT.value) in RESIDENT_TYPES
         where = " ".join(f"{name}={value}" for name, value in key.items())
-        value = _decrypted(cipher)
-        if value is None:
-            report.findings.append(Finding(table, where, "无法解密"))
-            continue
-        problem = stored_problem(value, id_hash)
-        if problem:
-            finding = Finding(table, where, problem)
-            report.findings.append(finding)
+        found = _check_stored(report, table, where, cipher, id_hash)
+        if found:
+            finding, value = found
             to_fix.append((finding, key, id_hash, value, resident))
     report.checked[table] = total
     if not fix:

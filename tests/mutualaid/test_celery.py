@@ -1,17 +1,11 @@
 """The Celery app: eager by default in tests, a real worker on Redis for the round trip."""
-import os
-import signal
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 from mutualaid.celery import app as celery_app
 from mutualaid.tasks import enqueue_on_commit, ping
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.celery_worker import worker_start, worker_stop
 
 
 def test_tasks_are_acknowledged_late_and_requeued_when_a_worker_dies():
@@ -40,30 +34,13 @@ def test_enqueue_on_commit_waits_for_the_commit(django_capture_on_commit_callbac
 @pytest.fixture
 def real_worker():
     """A real `celery worker` process on REDIS_URL, listening on a queue of its own."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {key: value for key, value in os.environ.items() if key != "MUTUALAID_TESTING"}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "mutualaid", "worker",
-            "--pool", "solo", "--queues", queue, "--hostname", f"{queue}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    queue, process = worker_start()
     celery_app.conf.task_always_eager = False
     try:
         yield queue, process
     finally:
         celery_app.conf.task_always_eager = True
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        worker_stop(process)
 
 
 @pytest.mark.real_worker

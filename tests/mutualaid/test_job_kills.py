@@ -11,10 +11,7 @@ import csv
 import io
 import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,11 +32,11 @@ from mutualaid.validators import resident_id_check_character
 from rosters import importer, tasks
 from rosters.models import ReferenceLoad, RosterEntry, RosterImport, SuggestedPerson, ValidationRun
 from rosters.validation import validation_start
+from tests.celery_worker import worker_start, worker_stop
 from tests.factories import UserFactory
 from tests.rosters.importfiles import make_batch, many_rows, template_xlsx, upload
 from tests.rosters.test_rules import add_people
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 90
 
 pytestmark = [pytest.mark.real_worker, pytest.mark.django_db(transaction=True)]
@@ -90,29 +87,17 @@ def _database_url() -> str:
 def killable_worker(tmp_path, media_root, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database: PostgreSQL only (SQLite's is in memory)")
-    queue = f"kill-{uuid.uuid4().hex[:8]}"
     kill_dir = tmp_path / "kills"
     kill_dir.mkdir()
-    env = {key: value for key, value in os.environ.items() if key != "MUTUALAID_TESTING"}
-    env.update(
+    queue, process = worker_start(
+        app="tests.job_worker",
+        pool="prefork",
         DATABASE_URL=_database_url(),
         MEDIA_ROOT=str(media_root),
         KILL_DIR=str(kill_dir),
         JOB_STALE_SECONDS="3",
         JOB_HEARTBEAT_SECONDS="0.5",
         DB_CONN_MAX_AGE="0",
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "tests.job_worker", "worker",
-            "--pool", "prefork", "--concurrency", "1", "--queues", queue, "--hostname", f"{queue}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
     # The jobs' own tasks go to this worker's queue: the services start them with .delay().
     for task in (tasks.run_roster_import, tasks.run_validation, tasks.load_reference_file, run_export):
@@ -122,12 +107,7 @@ def killable_worker(tmp_path, media_root, monkeypatch):
         yield KillableWorker(process, kill_dir)
     finally:
         celery_app.conf.task_always_eager = True
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        worker_stop(process)
 
 
 def audit_entries(obj, **filters) -> int:
