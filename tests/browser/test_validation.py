@@ -14,11 +14,11 @@ from enrollment.models import Batch
 from enrollment.services import coverage_year_copy_shifted
 from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, ValidationRun, WorkStatus
-from rosters.validation import validation_run
+from rosters.validation import validation_work
 from tests.browser.conftest import DESKTOP, PHONE, log_in
 from tests.rosters.test_roster_services import make_batch, make_entry
 from tests.rosters.test_rules import enrolled_last_year, ss_unit
-from mutualaid.jobs import JobStatus
+from mutualaid.jobs import JobStatus, job_claim, job_heartbeat
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -208,12 +208,13 @@ def test_progress_polls_and_hands_over_to_the_result(page, screenshot, roster):
     log_in(page, roster.account.username, PASSWORD)
     page.goto(page.base_url + f"/batches/{roster.number}/validation/")  # the result waits for the run
     page.wait_for_url("**/validation/progress/")
-    ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, steps_done=3)
+    claimed = job_claim(ValidationRun, run.pk)  # the worker starts it (SPEC SEC-2)
+    job_heartbeat(claimed, steps_done=3)
     page.get_by_text("已完成 3 / 7 项").wait_for()
     screenshot(page, "validation_progress", full_page=False)
 
     # The worker finishes: the next poll sends the page to 清册校验结果.
-    validation_run(run=ValidationRun.objects.get(pk=run.pk))
+    validation_work(claimed)
     page.wait_for_url(page.base_url + f"/batches/{roster.number}/validation/")
     page.get_by_text("以下有1位人员,请移除!").first.wait_for()
     assert refused == []
