@@ -56,6 +56,7 @@ from mutualaid.pii import mask_mobile
 from mutualaid.tasks import enqueue_on_commit
 from mutualaid.workdays import working_deadline
 
+from .importer import MACRO_WORKBOOK, workbook_has_macros
 from .models import BatchReview, ReferenceLoad, ValidationRun
 from .reference import SPECS, RosterError
 from .rules import ValidationOutcome
@@ -202,6 +203,8 @@ class ReferenceUploadForm(forms.Form):
             raise forms.ValidationError(
                 "文件内容与扩展名（%(extension)s）不符，请确认文件格式后重新上传。", params={"extension": extension}
             )
+        if extension == ".xlsx" and workbook_has_macros(upload):
+            raise forms.ValidationError(MACRO_WORKBOOK)  # SPEC SEC-5
         upload.extension = extension
         return upload
 

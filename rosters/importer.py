@@ -103,6 +103,7 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 TEMPLATE_HINT = "请用【点击下载参保名单导入模板】下载模板，按模板填写后重新导入。"
 NOT_A_SPREADSHEET = "无法读取该文件：它不是Excel表格（支持 .xlsx、.xls、.ods）。" + TEMPLATE_HINT
 PASSWORD_PROTECTED = "文件设置了打开密码，无法读取：请在Excel中取消密码（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后重新导入。"
+MACRO_WORKBOOK = "文件含有宏（VBA），为安全起见未导入：请在Excel中另存为“Excel 工作簿(*.xlsx)”（不含宏）后重新导入。"  # SPEC SEC-5
 ZIP_SUSPICIOUS = "文件解压后的大小或压缩比例异常（文件可能已损坏），未导入。" + TEMPLATE_HINT
 UNREADABLE = "无法读取该Excel文件（文件可能已损坏）：请在Excel中打开后另存为 .xlsx 再导入。"
 EMPTY_FILE = "文件是空的，请填写参保人员后重新导入。"
@@ -171,6 +172,34 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file: .xls, or an encrypted .xlsx
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")  # a CFB directory entry name
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_VBA_STREAM = "_VBA_PROJECT".encode("utf-16-le")  # the VBA storage of an .xls with macros
+_MACRO_CONTENT_TYPE = b"macroEnabled"  # [Content_Types].xml of an .xlsm / .xlsb with macros
+
+
+def workbook_has_macros(stream) -> bool:
+    """SPEC SEC-5: whether a workbook (a binary file object) carries macros: a zip (.xlsm, .xlsb) with a
+    `vbaProject.bin` part or a macro-enabled content type, or an .xls with a VBA project. Reads the
+    zip's directory (and its small [Content_Types].xml) or scans the CFB's bytes; never the whole
+    workbook into memory."""
+    stream.seek(0)
+    head = stream.read(8)
+    stream.seek(0)
+    try:
+        if head.startswith(_ZIP_MAGIC):
+            try:
+                archive = zipfile.ZipFile(stream)
+                names = archive.namelist()
+                if any(name.lower().endswith("vbaproject.bin") for name in names):
+                    return True
+                types = archive.getinfo("[Content_Types].xml") if "[Content_Types].xml" in names else None
+                return bool(types and types.file_size < 1024 * 1024 and _MACRO_CONTENT_TYPE in archive.read(types))
+            except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
+                return False  # not a readable zip: the format checks say what is wrong with it
+        if head.startswith(_CFB_MAGIC):
+            return _cfb_names(stream, _VBA_STREAM)
+        return False
+    finally:
+        stream.seek(0)
 
 
 def spreadsheet_extension(stream) -> str:
@@ -183,6 +212,8 @@ def spreadsheet_extension(stream) -> str:
     stream.seek(0)
     if not head:
         raise RosterError(EMPTY_FILE)
+    if workbook_has_macros(stream):
+        raise RosterError(MACRO_WORKBOOK)
     if head.startswith(_ZIP_MAGIC):
         try:
             archive = zipfile.ZipFile(stream)
@@ -221,15 +252,20 @@ def _check_zip_directory(members: list[zipfile.ZipInfo]) -> None:
 
 def _holds_encrypted_package(stream) -> bool:
     """Whether a CFB file names an `EncryptedPackage` stream, which is how Office stores a document
-    protected by a password. The name is searched in the raw bytes (directory entries hold names in
-    UTF-16LE), with an overlap so a name across two blocks is found too."""
+    protected by a password."""
+    return _cfb_names(stream, _ENCRYPTED_STREAM)
+
+
+def _cfb_names(stream, name: bytes) -> bool:
+    """Whether a CFB file holds a directory entry `name` (UTF-16LE). The name is searched in the raw
+    bytes, with an overlap so a name across two blocks is found too."""
     stream.seek(0)
     tail = b""
     try:
         while block := stream.read(1024 * 1024):
-            if _ENCRYPTED_STREAM in tail + block:
+            if name in tail + block:
                 return True
-            tail = block[-len(_ENCRYPTED_STREAM) :]
+            tail = block[-len(name) :]
     finally:
         stream.seek(0)
     return False

@@ -248,3 +248,30 @@ def ods_file(rows, header=TEMPLATE_HEADER) -> bytes:
         archive.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
         archive.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
     return output.getvalue()
+
+
+def with_macros(content: bytes, *, how: str = "part") -> bytes:
+    """`content` (an .xlsx) as Excel saves it with macros (.xlsm, SPEC SEC-5): a `xl/vbaProject.bin`
+    part ("part"), or only the macro-enabled workbook content type ("content_type")."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(content))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if how == "content_type" and item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                )
+            target.writestr(item, data)
+        if how == "part":
+            target.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    return output.getvalue()
+
+
+def xls_with_macros() -> bytes:
+    """An .xls (CFB) whose directory names a `_VBA_PROJECT` stream."""
+    return encrypted_office().replace("EncryptedPackage".encode("utf-16-le"), "_VBA_PROJECT\0\0\0\0".encode("utf-16-le"))

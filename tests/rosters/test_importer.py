@@ -40,7 +40,9 @@ from tests.rosters.importfiles import (
     suggest,
     template_xlsx,
     upload,
+    with_macros,
     wrong_check,
+    xls_with_macros,
     zip_bomb,
     zip_declaring,
 )
@@ -689,3 +691,28 @@ def test_an_import_that_died_on_its_last_attempt_says_so_and_changes_nothing(bat
     client.force_login(account)
     page = client.get(reverse("rosters:roster_import_result", kwargs={"number": batch.number, "import_id": started.pk}))
     assert "处理中断，请重新导入。" in page.content.decode() and "参保清册未改变" in page.content.decode()
+
+
+# --- macro-enabled workbooks (SPEC SEC-5) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["part", "content_type"])
+def test_a_workbook_with_macros_is_refused_and_nothing_is_imported(batch, account, how):
+    content = with_macros(template_xlsx([row(name="张三", number=ALICE)]), how=how)
+    with pytest.raises(RosterError) as refused:
+        roster_import_start(batch=batch, upload=upload(content, name="参保名单.xlsm"), acting_user=account)
+    assert refused.value.message == importer.MACRO_WORKBOOK
+    assert not RosterImport.objects.exists() and not RosterEntry.objects.filter(batch=batch).exists()
+
+
+def test_an_xls_with_a_vba_project_is_refused(batch, account):
+    with pytest.raises(RosterError) as refused:
+        roster_import_start(batch=batch, upload=upload(xls_with_macros(), name="参保名单.xls"), acting_user=account)
+    assert refused.value.message == importer.MACRO_WORKBOOK
+
+
+def test_a_plain_workbook_has_no_macros():
+    import io
+
+    assert not importer.workbook_has_macros(io.BytesIO(template_xlsx([row(name="张三", number=ALICE)])))
+    assert not importer.workbook_has_macros(io.BytesIO(encrypted_office()))

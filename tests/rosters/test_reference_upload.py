@@ -31,6 +31,7 @@ from rosters import admin as rosters_admin
 from rosters import reference, tasks
 from rosters.models import ReferenceLoad, SsUnit, SuggestedPerson
 from rosters.reference import RosterError
+from tests.rosters.importfiles import template_xlsx, with_macros
 from tests.factories import CoverageYearFactory, UserFactory
 from mutualaid.jobs import JobStatus
 
@@ -272,6 +273,7 @@ def test_gzip_and_xlsx_files_are_accepted_with_their_extension(
         ("名单.xlsx", suggested_csv(GOOD_ROWS), "文件内容与扩展名（.xlsx）不符"),
         ("名单.csv.gz", suggested_csv(GOOD_ROWS), "文件内容与扩展名（.csv.gz）不符"),
         ("名单.csv", b"PK\x03\x04rest-of-a-workbook", "文件内容与扩展名（.csv）不符"),
+        ("名单.xlsx", with_macros(template_xlsx([["a"]])), "文件含有宏（VBA），为安全起见未导入"),  # SPEC SEC-5
     ],
 )
 def test_a_file_of_the_wrong_type_is_refused_at_the_field(
