@@ -77,7 +77,7 @@ logger = logging.getLogger(__name__)
 
 # --- limits --------------------------------------------------------------------------------------------
 
-UPLOAD_DIR = "roster_imports"  # MEDIA_ROOT/roster_imports/<RosterImport id>/upload.<ext>
+UPLOAD_DIR = "roster_imports"  # MEDIA_ROOT/roster_imports/<RosterImport id>-<created>/upload.<ext>
 UPLOAD_KEEP = dt.timedelta(days=7)  # SPEC X-1: the marked copy is offered 7 days, then purged
 # Smaller files run inside the request (about 6,000 rows of the template, well under a second);
 # larger ones run as a Celery task while the page shows the progress (UI.md "Long work").
@@ -1051,7 +1051,9 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
 
 
 def upload_folder(roster_import: RosterImport) -> Path:
-    return Path(settings.MEDIA_ROOT) / UPLOAD_DIR / str(roster_import.pk)
+    """The import's own folder. Its name carries the moment the import was recorded besides its id, so a
+    database restored without its media (ids used again) never meets an old folder (SPEC SEC-4)."""
+    return Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{roster_import.pk}-{roster_import.created_at:%Y%m%d%H%M%S%f}"
 
 
 def stored_path(roster_import: RosterImport) -> Path | None:
@@ -1233,7 +1235,7 @@ def roster_imports_purge(*, older_than: dt.timedelta = UPLOAD_KEEP) -> int:
     cutoff = timezone.now() - older_than
     stale = RosterImport.objects.filter(created_at__lt=cutoff).exclude(stored_file="", problems=[])
     purged = 0
-    for roster_import in stale.only("pk", "stored_file").iterator():
+    for roster_import in stale.only("pk", "stored_file", "created_at").iterator():
         shutil.rmtree(upload_folder(roster_import), ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).update(stored_file="", problems=[])
         purged += 1

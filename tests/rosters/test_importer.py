@@ -716,3 +716,15 @@ def test_a_plain_workbook_has_no_macros():
 
     assert not importer.workbook_has_macros(io.BytesIO(template_xlsx([row(name="张三", number=ALICE)])))
     assert not importer.workbook_has_macros(io.BytesIO(encrypted_office()))
+
+
+def test_an_upload_never_meets_a_folder_left_by_a_database_restored_without_its_media(batch, account, media_root, monkeypatch):
+    # SPEC SEC-4: after a restore the next import may get an id an old import had; its folder is its own.
+    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 10**9)
+    first = import_rows(batch, account, [row(name="张三", number=wrong_check(ALICE))])
+    leftover = media_root / importer.UPLOAD_DIR / str(first.pk + 1)
+    leftover.mkdir(parents=True)
+    (leftover / "upload.xlsx").write_bytes(b"old")
+    second = import_rows(batch, account, [row(name="张三", number=ALICE)])
+    assert second.pk == first.pk + 1 and second.status == JobStatus.DONE
+    assert importer.upload_folder(second) != leftover and (leftover / "upload.xlsx").read_bytes() == b"old"
