@@ -160,7 +160,7 @@ def handler_info(request):
 def handler_sms(request):
     """【获取验证码】 (htmx): the code goes to 经办人电话; a line for beside *验证码 with the seconds
     before the button may be used again (mutualaid.sms: 60 s, 5 an hour per number)."""
-    return sms_code_send_response(form=HandlerSmsForm(request.POST), mobile_field="handler_mobile", purpose=SMS_PURPOSE_HANDLER)
+    return sms_code_send_response(request=request, form=HandlerSmsForm(request.POST), mobile_field="handler_mobile", purpose=SMS_PURPOSE_HANDLER)
 
 
 @require_GET
