@@ -310,13 +310,20 @@ class RegistrationForm(_MarksInvalidFields, forms.Form):
 
 
 class SmsCodeRequestForm(_MarksInvalidFields, forms.Form):
-    """【获取验证码】 beside 联系人手机 (SPEC ACC-2)."""
+    """【获取验证码】 beside 联系人手机 (SPEC ACC-2). Anyone may ask (no login), so a captcha comes
+    first, the login's own (SPEC SEC-3); a right answer is spent, the page then draws a new one."""
 
     mobile = MobileField(label="联系人手机")
+    captcha = CaptchaField(
+        label="图形验证码",
+        widget=CaptchaInput(attrs={"class": "form-control", "placeholder": "请输入图形验证码", "autocomplete": "off"}),
+        error_messages={"invalid": "图形验证码错误，请重新输入。", "required": "请先输入图形验证码。"},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _chinese_required(self)
+        self.fields["captcha"].error_messages["required"] = "请先输入图形验证码。"
 
 
 class PortalPasswordResetForm(_MarksInvalidFields, PasswordResetForm):

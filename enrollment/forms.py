@@ -289,10 +289,20 @@ class HandlerInfoForm(_MarksInvalidFields, forms.Form):
     # Shown with the red * of the handbook although the unit cannot change them.
     MARKED_REQUIRED = {"unit_name", "uscc", "union_level2"}
 
-    def __init__(self, *args, **kwargs):
+    # SPEC SEC-7: read only once 经办人填报 is saved; changed through 参保信息变更申请 (HND-2).
+    CONTACT_FIELDS = ("handler_name", "handler_mobile", "handler_email", "address")
+
+    def __init__(self, *args, saved: bool = False, **kwargs):
+        """`saved`: 经办人填报 was saved before (SPEC SEC-7): the contact fields become disabled (a
+        posted value is ignored, the saved one kept) and no SMS code is asked, the mobile not changing."""
         super().__init__(*args, **kwargs)
+        self.saved = saved
+        if saved:
+            del self.fields["sms_code"]
+            for name in self.CONTACT_FIELDS:
+                self.fields[name].disabled = True
         _chinese_required(self)
-        for name in self.READ_ONLY:
+        for name in self.READ_ONLY + (self.CONTACT_FIELDS if saved else ()):
             self.fields[name].widget.attrs.update({"class": "form-control read-only-value", "placeholder": "未登记"})
         self.fields["headcount"].error_messages["required"] = "请输入职工人数。"
         self.fields["economic_type"].error_messages["invalid_choice"] = "请从列表中选择经济类型。"

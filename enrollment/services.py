@@ -349,20 +349,32 @@ def _check_union_levels(level1, level2) -> None:
         raise EnrollmentError("所选二级工会组织不属于所选一级工会组织，请重新选择。", field="union_level2")
 
 
-def handler_info_save(*, code: EnrollmentCode, account, fields: dict, sms_code: str) -> HandlerInfo:
-    """【保存】 of 经办人填报 (SPEC HND-1). The SMS code goes to 经办人电话. Checks that the level-2
+# SPEC SEC-7: after the first save these change only through 参保信息变更申请 (HND-2) or the back office.
+HANDLER_CONTACT_FIELDS = ("handler_name", "handler_mobile", "handler_email", "address")
+# SPEC SEC-7: what the unit itself may still change after the first save (audited like any save).
+HANDLER_EDITABLE_FIELDS = tuple(name for name in HANDLER_FIELDS if name not in HANDLER_CONTACT_FIELDS)
+
+
+def handler_info_save(*, code: EnrollmentCode, account, fields: dict, sms_code: str = "") -> HandlerInfo:
+    """【保存】 of 经办人填报 (SPEC HND-1, SEC-7). The first save takes every field and needs the SMS
+    code sent to 经办人电话; a later one changes only HANDLER_EDITABLE_FIELDS (the contact fields in
+    `fields` are ignored) and needs no code, the mobile being the saved one. Checks that the level-2
     union organisation belongs to the level-1 one (or both are 未建会, None). Raises EnrollmentError
     (its `field` says where the message belongs); nothing is saved then."""
     if code.account_id != account.pk:
         raise EnrollmentError("该参保编码不属于本账号。")
     _check_union_levels(fields.get("union_level1"), fields.get("union_level2"))
-    try:
-        sms_code_verify(mobile=fields["handler_mobile"], purpose=SMS_PURPOSE_HANDLER, code=sms_code)
-    except SmsError as error:
-        raise EnrollmentError(error.message, field="sms_code") from error
+    if not HandlerInfo.objects.filter(code=code).exists():
+        try:
+            sms_code_verify(mobile=fields["handler_mobile"], purpose=SMS_PURPOSE_HANDLER, code=sms_code)
+        except SmsError as error:
+            raise EnrollmentError(error.message, field="sms_code") from error
     with transaction.atomic(), acting_as(account):
-        info = HandlerInfo.objects.select_for_update().filter(code=code).first() or HandlerInfo(code=code)
-        for name in HANDLER_FIELDS:
+        info = HandlerInfo.objects.select_for_update().filter(code=code).first()
+        # Decided under the lock: a save that lost a race with the first one changes no contact.
+        names = HANDLER_EDITABLE_FIELDS if info is not None else HANDLER_FIELDS
+        info = info or HandlerInfo(code=code)
+        for name in names:
             setattr(info, name, fields.get(name))
         info.saved_by = account
         info.save()

@@ -302,6 +302,11 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)  # proxi
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
 AXES_VERBOSE = False
 
+# SMS abuse limits (SPEC SEC-3): per IP address and in all, per clock hour; the per-number limits
+# (60 s, 5 an hour) are in mutualaid.sms. Reaching the budget logs an alarm (CRITICAL).
+SMS_PER_IP_PER_HOUR = env.int("SMS_PER_IP_PER_HOUR", default=10)
+SMS_BUDGET_PER_HOUR = env.int("SMS_BUDGET_PER_HOUR", default=5000)
+
 # Login captcha (django-simple-captcha, drawn locally). Test mode also accepts "PASSED": on for the
 # demo and the tests, never in production unless asked.
 CAPTCHA_TEST_MODE = env.bool("CAPTCHA_TEST_MODE", default=DEBUG or TESTING)

@@ -3,13 +3,15 @@
 - `send_sms` hands a text to the backend named by settings.SMS_BACKEND (a class with
   `send(mobile, text)`); the console backend logs it (demo, tests).
 - `sms_code_send` sends a 6-digit code valid 5 minutes, at most one per 60 s and five per hour per
-  number; `sms_code_verify` accepts it once. Codes are stored as keyed hashes only.
+  number, SMS_PER_IP_PER_HOUR per IP address and SMS_BUDGET_PER_HOUR in all (SPEC SEC-3);
+  `sms_code_verify` accepts it once. Codes are stored as keyed hashes only.
 """
 import datetime as dt
 import logging
 import secrets
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -51,11 +53,46 @@ def _code_hash(mobile: str, purpose: str, code: str) -> str:
     return pii_hash(f"sms:{purpose}:{mobile}:{code}")
 
 
+def _hourly_count(name: str, now: dt.datetime) -> tuple[int, int]:
+    """Count one more in this clock hour's counter `name` (SPEC SEC-3); (the count, the seconds left
+    in the hour). add() then incr() is atomic on Redis, so parallel senders cannot both slip through."""
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    key = f"sms-limit:{name}:{hour_start:%Y%m%d%H}"
+    cache.add(key, 0, timeout=3600 + 60)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, timeout=3600 + 60)
+        count = 1
+    return count, int((hour_start + dt.timedelta(hours=1) - now).total_seconds()) + 1
+
+
+def _check_ip_and_budget(*, ip: str, now: dt.datetime) -> None:
+    """SPEC SEC-3: at most SMS_PER_IP_PER_HOUR sends from one IP address and SMS_BUDGET_PER_HOUR
+    in all; the budget running out is an alarm for the operators (logged once an hour)."""
+    if ip:
+        count, wait = _hourly_count(f"ip:{ip}", now)
+        if count > settings.SMS_PER_IP_PER_HOUR:
+            raise SmsError("本网络1小时内获取验证码次数已达上限，请稍后再试。", retry_after=wait)
+    count, wait = _hourly_count("all", now)
+    if count > settings.SMS_BUDGET_PER_HOUR:
+        if count == settings.SMS_BUDGET_PER_HOUR + 1:
+            logger.critical(
+                "SMS ALARM: hourly SMS budget exhausted (%s sends, SMS_BUDGET_PER_HOUR=%s); sending stopped "
+                "until the next hour",
+                count - 1,
+                settings.SMS_BUDGET_PER_HOUR,
+            )
+        raise SmsError("短信发送繁忙，请稍后再试。", retry_after=wait)
+
+
 @transaction.atomic
-def sms_code_send(*, mobile: str, purpose: str) -> int:
+def sms_code_send(*, mobile: str, purpose: str, ip: str = "") -> int:
     """Send a new code to `mobile`; returns the seconds until another may be sent.
 
-    Raises SmsError when the number asked too recently (60 s) or too often (5 an hour).
+    Raises SmsError (with retry_after) when the number asked too recently (60 s) or too often
+    (5 an hour), when `ip` (the requester's address) sent too many, or when the hourly budget is
+    spent (SPEC SEC-3).
     """
     now = timezone.now()
     # Rows of this number, locked, so two quick clicks cannot both pass the limits.
@@ -70,6 +107,7 @@ def sms_code_send(*, mobile: str, purpose: str) -> int:
     if len(recent) >= MAX_SENDS_PER_HOUR:
         wait = int((recent[-1].created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
         raise SmsError("该手机号1小时内获取验证码次数已达上限，请稍后再试。", retry_after=wait)
+    _check_ip_and_budget(ip=ip, now=now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     SmsCode.objects.create(
         mobile=mobile,

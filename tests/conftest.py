@@ -45,6 +45,16 @@ def media_root(tmp_path, settings):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def clear_cache():
+    """Each test starts with empty counters: the SMS limits per IP and per hour live in the cache (SEC-3)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def unit_admin(db):
     return UserFactory(role="unit_admin")

@@ -65,15 +65,17 @@ def register(request):
                 "（确认后，忘记密码时可通过邮箱自行重置）。",
             )
             return redirect("accounts:landing")
-    return render(request, "accounts/register.html", {"form": form})
+    # The captcha of 【获取验证码】 (SPEC SEC-3), posted with the mobile by register_sms.
+    return render(request, "accounts/register.html", {"form": form, "sms_form": SmsCodeRequestForm()})
 
 
 @login_not_required
 @require_POST
 def register_sms(request):
     """【获取验证码】 (htmx): the result as a line of text for beside the field, with the seconds
-    before the button may be used again (SPEC ACC-2; mutualaid.sms: 60 s, 5 an hour)."""
-    return sms_code_send_response(form=SmsCodeRequestForm(request.POST), mobile_field="mobile", purpose=SMS_PURPOSE_REGISTER)
+    before the button may be used again (SPEC ACC-2; mutualaid.sms: 60 s, 5 an hour). Public, so
+    behind the captcha and the per-IP and hourly limits (SPEC SEC-3)."""
+    return sms_code_send_response(request=request, form=SmsCodeRequestForm(request.POST), mobile_field="mobile", purpose=SMS_PURPOSE_REGISTER)
 
 
 @login_not_required

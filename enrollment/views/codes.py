@@ -133,7 +133,7 @@ def code_applications_edit(request, pk: int):
 def code_applications_sms(request):
     """【获取验证码】 (htmx): a line for beside *验证码 with the seconds before the button may be used
     again (mutualaid.sms: 60 s, 5 an hour per number)."""
-    return sms_code_send_response(form=CodeApplicationSmsForm(request.POST), mobile_field="contact_mobile", purpose=SMS_PURPOSE_CODE_APPLICATION)
+    return sms_code_send_response(request=request, form=CodeApplicationSmsForm(request.POST), mobile_field="contact_mobile", purpose=SMS_PURPOSE_CODE_APPLICATION)
 
 
 @require_GET

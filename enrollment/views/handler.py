@@ -120,15 +120,20 @@ def _handler_initial(code: EnrollmentCode, account, info: HandlerInfo | None) ->
 @code_required
 def handler_info(request):
     """【经办人填报】 (SPEC HND-1): fill in, 【获取验证码】, 【保存】. Until it is saved no batch
-    operation is possible (views.access.handler_info_required)."""
+    operation is possible (views.access.handler_info_required). After the first save the contact
+    fields change only through 【信息变更申请】 (SPEC SEC-7, HND-2)."""
     code = _chosen_code(request)
     info = HandlerInfo.objects.filter(code=code).first()
     initial = _handler_initial(code, request.user, info)
-    form = HandlerInfoForm(request.POST if request.method == "POST" else None, initial=initial)
+    # SPEC SEC-7: after the first save the contact fields are read only (HandlerInfoForm `saved`).
+    form = HandlerInfoForm(request.POST if request.method == "POST" else None, initial=initial, saved=info is not None)
     if request.method == "POST" and form.is_valid():
         try:
             handler_info_save(
-                code=code, account=request.user, fields=form.handler_fields(), sms_code=form.cleaned_data["sms_code"]
+                code=code,
+                account=request.user,
+                fields=form.handler_fields(),
+                sms_code=form.cleaned_data.get("sms_code", ""),
             )
         except EnrollmentError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -144,6 +149,7 @@ def handler_info(request):
             "code_switch": _code_switch(request, code),
             "info": info,
             "hnd3_note": HND3_NOTE,
+            "change_url": _url_with_code("enrollment:handler_changes_new", code, request),
         },
     )
 
@@ -154,7 +160,7 @@ def handler_info(request):
 def handler_sms(request):
     """【获取验证码】 (htmx): the code goes to 经办人电话; a line for beside *验证码 with the seconds
     before the button may be used again (mutualaid.sms: 60 s, 5 an hour per number)."""
-    return sms_code_send_response(form=HandlerSmsForm(request.POST), mobile_field="handler_mobile", purpose=SMS_PURPOSE_HANDLER)
+    return sms_code_send_response(request=request, form=HandlerSmsForm(request.POST), mobile_field="handler_mobile", purpose=SMS_PURPOSE_HANDLER)
 
 
 @require_GET

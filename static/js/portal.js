@@ -32,7 +32,9 @@
         button.querySelector("img").src = data.image_url;
         var answer = group.querySelector("input[type=text]");
         answer.value = "";
-        answer.focus();
+        if (event.isTrusted) {  // not when sms.js redraws it after a send
+          answer.focus();
+        }
       });
   });
 })();

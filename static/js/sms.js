@@ -41,9 +41,21 @@
         button.disabled = true;
       }
     });
+    // A refusal by a limit comes as HTTP 429 (SPEC SEC-3); its line is shown like any other answer.
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      if (event.detail.target === result && event.detail.xhr.status === 429) {
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      }
+    });
     document.body.addEventListener("htmx:afterSwap", function (event) {
       if (event.detail.target !== result) {
         return;
+      }
+      // A public page's captcha is spent by a right answer: draw a new one for the next send.
+      var captcha = document.querySelector("#" + button.id.replace("sms-send", "sms-captcha") + " .captcha-refresh");
+      if (captcha) {
+        captcha.click();
       }
       var line = result.querySelector("[data-retry-after]");
       var seconds = line ? parseInt(line.dataset.retryAfter, 10) || 0 : 0;
@@ -55,7 +67,7 @@
       }
     });
     document.body.addEventListener("htmx:afterRequest", function (event) {
-      if (event.detail.elt === button && !event.detail.successful) {
+      if (event.detail.elt === button && !event.detail.successful && event.detail.xhr.status !== 429) {
         result.replaceChildren();
         var line = document.createElement("span");
         line.className = "sms-result text-danger";

@@ -28,6 +28,8 @@ USCC = USCC_FIRST17 + uscc_check_character(USCC_FIRST17)  # …Q
 PASSWORD = "Mutual#Aid2026"
 REGISTER = "/accounts/register/"
 REGISTER_SMS = "/accounts/register/sms/"
+# The captcha before a public SMS (SPEC SEC-3); CAPTCHA_TEST_MODE accepts "PASSED".
+CAPTCHA = {"captcha_0": "test", "captcha_1": "PASSED"}
 
 
 def mailed_confirmation(body: str) -> dict:
@@ -55,7 +57,7 @@ def unions(db):
 
 def send_code(client, capture, mobile=MOBILE):
     with capture(execute=True):
-        response = client.post(REGISTER_SMS, {"mobile": mobile}, HTTP_HX_REQUEST="true")
+        response = client.post(REGISTER_SMS, {"mobile": mobile, **CAPTCHA}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     return response, re.search(r"验证码为(\d{6})", sms.outbox[-1][1]).group(1)
 
@@ -91,7 +93,9 @@ def test_the_page_is_public_and_has_the_fields_of_the_handbook(client, unions):
         assertContains(response, label)
     page = response.content.decode()
     assert len(re.findall(r'<label [^>]*><span class="text-danger">\*</span>', page)) == 9  # every field is required
-    assert "captcha" not in page  # the SMS code does the image captcha's job
+    # SPEC SEC-3: 【获取验证码】 is public, so the image captcha is asked first and sent along.
+    assert 'id="sms-captcha"' in page and 'name="captcha_1"' in page and "图形验证码" in page
+    assert 'hx-include="#id_mobile, #sms-captcha input" hx-params="mobile,captcha_0,captcha_1"' in page
     assert f'hx-post="{reverse("accounts:register_sms")}"' in page
     assert "js/sms.js" in page and "data-sms-send" in page
     # The CSP allows neither inline scripts nor style attributes.
@@ -337,11 +341,12 @@ def test_a_second_send_within_sixty_seconds_is_refused_with_the_wait(client, dja
     with time_machine.travel(start, tick=False):
         send_code(client, django_capture_on_commit_callbacks)
     with time_machine.travel(start + dt.timedelta(seconds=20), tick=False):
-        response = client.post(REGISTER_SMS, {"mobile": MOBILE}, HTTP_HX_REQUEST="true")
+        response = client.post(REGISTER_SMS, {"mobile": MOBILE, **CAPTCHA}, HTTP_HX_REQUEST="true")
 
-    assertContains(response, "验证码已发送，请41秒后再试。")
-    assertContains(response, 'data-retry-after="41"')
-    assertContains(response, "text-danger")
+    assertContains(response, "验证码已发送，请41秒后再试。", status_code=429)
+    assert response["Retry-After"] == "41"
+    assertContains(response, 'data-retry-after="41"', status_code=429)
+    assertContains(response, "text-danger", status_code=429)
     assert len(sms.outbox) == 1
 
     with time_machine.travel(start + dt.timedelta(seconds=61), tick=False):
@@ -355,15 +360,15 @@ def test_the_sixth_send_in_an_hour_is_refused(client, django_capture_on_commit_c
         with time_machine.travel(start + dt.timedelta(minutes=minute * 2), tick=False):
             send_code(client, django_capture_on_commit_callbacks)
     with time_machine.travel(start + dt.timedelta(minutes=12), tick=False):
-        response = client.post(REGISTER_SMS, {"mobile": MOBILE})
+        response = client.post(REGISTER_SMS, {"mobile": MOBILE, **CAPTCHA})
 
-    assertContains(response, "该手机号1小时内获取验证码次数已达上限，请稍后再试。")
+    assertContains(response, "该手机号1小时内获取验证码次数已达上限，请稍后再试。", status_code=429)
     assert len(sms.outbox) == 5
 
 
 @pytest.mark.parametrize(("mobile", "message"), [("", "请输入联系人手机。"), ("12345", "请输入11位手机号码。")])
 def test_a_bad_number_gets_its_message_and_no_sms(client, mobile, message):
-    response = client.post(REGISTER_SMS, {"mobile": mobile})
+    response = client.post(REGISTER_SMS, {"mobile": mobile, **CAPTCHA})
     assertContains(response, message)
     assertContains(response, 'data-retry-after="0"')
     assert sms.outbox == []
@@ -511,3 +516,45 @@ def test_the_posts_need_their_csrf_token(unconfirmed):
 def test_the_public_pages_answer_anonymous_users(client, url_name):
     args = ["x"] if url_name == "accounts:email_confirm" else []
     assert client.get(reverse(url_name, args=args)).status_code == 200
+
+
+# --- SPEC SEC-3: the public 【获取验证码】 sits behind a captcha and the per-IP limit ---------------------
+
+
+@pytest.mark.parametrize(
+    ("captcha", "message"),
+    [({}, "请先输入图形验证码。"), ({"captcha_0": "test", "captcha_1": "WRONG"}, "图形验证码错误，请重新输入。")],
+)
+def test_the_public_sms_needs_the_captcha(client, captcha, message):
+    """SPEC SEC-3: without the right captcha answer no SMS is sent."""
+    response = client.post(REGISTER_SMS, {"mobile": MOBILE, **captcha}, HTTP_HX_REQUEST="true")
+    assertContains(response, message)
+    assertContains(response, "text-danger")
+    assert sms.outbox == []
+
+
+def test_a_right_captcha_is_spent_by_the_send(client, django_capture_on_commit_callbacks):
+    """SPEC SEC-3: a real (not test-mode) captcha answer works once."""
+    from captcha.models import CaptchaStore
+
+    key = CaptchaStore.generate_key()
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(REGISTER_SMS, {"mobile": MOBILE, "captcha_0": key, "captcha_1": answer})
+    assertContains(response, "验证码已发送至 139****5678")
+    assert not CaptchaStore.objects.filter(hashkey=key).exists()
+    again = client.post(REGISTER_SMS, {"mobile": "13800000000", "captcha_0": key, "captcha_1": answer})
+    assertContains(again, "图形验证码错误，请重新输入。")
+    assert len(sms.outbox) == 1
+
+
+def test_too_many_sends_from_one_address_answer_429_with_retry_after(client, settings, django_capture_on_commit_callbacks):
+    """SPEC SEC-3: SMS_PER_IP_PER_HOUR from one IP address, whatever the numbers; then 429 and Retry-After."""
+    settings.SMS_PER_IP_PER_HOUR = 2
+    for mobile in ("13900000001", "13900000002"):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(REGISTER_SMS, {"mobile": mobile, **CAPTCHA}, REMOTE_ADDR="203.0.113.7")
+    response = client.post(REGISTER_SMS, {"mobile": "13900000003", **CAPTCHA}, REMOTE_ADDR="203.0.113.7")
+    assertContains(response, "本网络1小时内获取验证码次数已达上限，请稍后再试。", status_code=429)
+    assert 0 < int(response["Retry-After"]) <= 3601
+    assert len(sms.outbox) == 2

@@ -105,6 +105,16 @@ def test_a_unit_fills_in_and_saves_the_handler_information(page, screenshot, uni
     assert page.locator("#id_union_level2").input_value() == str(info.union_level2_id)
     assert "经办人信息已于" in page.locator(".handler-status").inner_text()
     screenshot(page, "handler-saved", full_page=False)
+    # SPEC SEC-7: now the contacts are read only, no SMS code is asked, and the headcount still saves.
+    assert page.locator("#id_handler_mobile").is_disabled() and page.locator("#id_address").is_disabled()
+    assert page.locator("#id_sms_code").count() == 0
+    page.locator("#id_headcount").fill("90")
+    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("alert").filter(has_text="保存成功，可以进行后续操作。").wait_for()
+    info.refresh_from_db()
+    assert info.headcount == 90 and info.handler_name == "丁一"
+    page.get_by_role("link", name="信息变更申请", exact=True).click()
+    page.wait_for_url("**/handler/changes/new/")
     assert refused == []
 
 

@@ -532,3 +532,63 @@ def test_the_list_pages_by_fifteen(unit_client, code, handler_info):
     assert "显示第 1 到第 15 条记录，总共 16 条记录 每页显示 15 条记录" in page
     page = unit_client.get(reverse("enrollment:handler_changes"), {"page": 2}).content.decode()
     assert "显示第 16 到第 16 条记录，总共 16 条记录" in page
+
+
+# --- SEC-7: after the first save the contact fields change only through 参保信息变更申请 -----------------
+
+
+def test_after_the_first_save_a_posted_contact_change_is_ignored_and_the_rest_saves(unit_client, code, handler_info, putuo, changfeng):
+    """SPEC SEC-7: a POST with a new mobile, name, e-mail and address after the first save changes none
+    of them and sends no SMS; 经济类型, 行业, 职工人数 and the union fields still save, without a code."""
+    response = unit_client.post(
+        reverse("enrollment:handler"),
+        handler_data(
+            putuo, changfeng, handler_name="冒名", handler_mobile="13800001111", handler_email="evil@example.com",
+            address="别处1号", economic_type="国有", industry="C", headcount="300", sms_code="",
+        ),
+    )
+    assert response.status_code == 302 and "保存成功，可以进行后续操作。" in messages_of(response)
+    info = HandlerInfo.objects.get(code=code)
+    assert (info.handler_name, info.handler_mobile, info.handler_email, info.address) == (
+        "丁一", MOBILE, "dingyi@example.com", "上海市普陀区长风路1号"
+    )
+    assert (info.economic_type, info.industry, info.headcount) == ("国有", "C", 300)
+    assert (info.union_level1, info.union_level2) == (putuo, changfeng)
+    assert sms.outbox == []
+
+
+def test_after_the_first_save_the_service_keeps_the_contacts_too(code, handler_info):
+    """SPEC SEC-7: handler_info_save itself ignores contact fields once saved, whoever calls it."""
+    fields = {
+        "handler_name": "冒名", "handler_mobile": "13800001111", "handler_email": "evil@example.com",
+        "economic_type": "集体", "union_level1": None, "union_level2": None, "address": "别处1号",
+        "industry": "A", "headcount": 7,
+    }
+    info = handler_info_save(code=code, account=code.account, fields=fields)
+    info.refresh_from_db()
+    assert (info.handler_name, info.handler_mobile, info.handler_email, info.address) == (
+        "丁一", MOBILE, "dingyi@example.com", "上海市普陀区长风路1号"
+    )
+    assert (info.economic_type, info.industry, info.headcount) == ("集体", "A", 7)
+
+
+def test_after_the_first_save_the_page_shows_the_contacts_read_only_and_the_change_link(unit_client, code, handler_info):
+    """SPEC SEC-7, HND-2, HND-3: disabled contact inputs, no 【获取验证码】, 【信息变更申请】 and the on-site note."""
+    response = unit_client.get(reverse("enrollment:handler"))
+    form = response.context["form"]
+    assert all(form.fields[name].disabled for name in ("handler_name", "handler_mobile", "handler_email", "address"))
+    assert not any(form.fields[name].disabled for name in ("economic_type", "industry", "headcount", "union_level1"))
+    assert "sms_code" not in form.fields
+    page = response.content.decode()
+    assert f'href="{reverse("enrollment:handler_changes_new")}">信息变更申请</a>' in page
+    assert "获取验证码" not in page
+    assert HANDBOOK_NOTE in page and "五楼营业大厅“信息修改”窗口现场办理" in page
+    assert re.search(r'<input[^>]*name="handler_mobile"[^>]*disabled', page)
+
+
+def test_before_the_first_save_everything_is_editable(unit_client, code):
+    """SPEC SEC-7: until the first save the contact fields are free and the SMS code is asked."""
+    response = unit_client.get(reverse("enrollment:handler"))
+    form = response.context["form"]
+    assert not form.fields["handler_mobile"].disabled and "sms_code" in form.fields
+    assert "handler-locked" not in response.content.decode()

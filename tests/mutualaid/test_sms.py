@@ -135,3 +135,47 @@ def test_the_console_log_masks_the_number(caplog, django_capture_on_commit_callb
     with caplog.at_level("INFO", logger="mutualaid.sms"):
         send(django_capture_on_commit_callbacks)
     assert "139****5678" in caplog.text and MOBILE not in caplog.text
+
+
+# --- SPEC SEC-3: per IP address and an overall hourly budget ------------------------------------------
+
+HALF_PAST = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 30))
+
+
+@override_settings(SMS_PER_IP_PER_HOUR=3)
+def test_at_most_sms_per_ip_per_hour_from_one_address(django_capture_on_commit_callbacks):
+    """SPEC SEC-3: different numbers from one IP address count together; another address is not held up."""
+    with time_machine.travel(HALF_PAST, tick=False):
+        for index in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                sms_code_send(mobile=f"1390000000{index}", purpose="register", ip="203.0.113.7")
+        with pytest.raises(SmsError, match="本网络1小时内获取验证码次数已达上限") as refused:
+            sms_code_send(mobile="13900000009", purpose="register", ip="203.0.113.7")
+        assert refused.value.retry_after == 30 * 60 + 1  # the next clock hour
+        with django_capture_on_commit_callbacks(execute=True):
+            sms_code_send(mobile="13900000009", purpose="register", ip="198.51.100.1")
+    assert len(sms.outbox) == 4
+    with time_machine.travel(HALF_PAST + dt.timedelta(hours=1), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sms_code_send(mobile="13900000008", purpose="register", ip="203.0.113.7")
+    assert len(sms.outbox) == 5
+
+
+@override_settings(SMS_BUDGET_PER_HOUR=2)
+def test_the_hourly_budget_stops_sending_and_raises_an_alarm_once(django_capture_on_commit_callbacks, caplog):
+    """SPEC SEC-3: past SMS_BUDGET_PER_HOUR nothing is sent, whoever asks, and the alarm is logged (once)."""
+    with time_machine.travel(HALF_PAST, tick=False):
+        for index in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                sms_code_send(mobile=f"1390000000{index}", purpose="register", ip=f"203.0.113.{index}")
+        with caplog.at_level("CRITICAL", logger="mutualaid.sms"):
+            for index in range(2):
+                with pytest.raises(SmsError, match="短信发送繁忙，请稍后再试。"):
+                    sms_code_send(mobile=f"1390000001{index}", purpose="register", ip=f"198.51.100.{index}")
+    assert len(sms.outbox) == 2
+    alarms = [record for record in caplog.records if record.levelname == "CRITICAL"]
+    assert len(alarms) == 1 and "SMS ALARM: hourly SMS budget exhausted" in alarms[0].getMessage()
+    with time_machine.travel(HALF_PAST + dt.timedelta(hours=1), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sms_code_send(mobile="13900000020", purpose="register")
+    assert len(sms.outbox) == 3
