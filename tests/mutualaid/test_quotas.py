@@ -165,3 +165,13 @@ def test_the_count_is_shared_and_atomic_across_processes_on_redis(settings):
     assert redis.get(key) == 100
     assert sum(allowed) == limit
     redis.delete(key)
+
+
+def test_the_back_office_export_centre_has_the_same_quota(client, settings, reviewer):
+    # SPEC SEC-3: 导出中心 (payments/exports_admin.py) counts per reviewer account too.
+    settings.QUOTA_EXPORTS_PER_HOUR = 1
+    client.force_login(reviewer)
+    url = reverse("admin:exports")
+    assert client.post(url, {"kind": "refunds"}).status_code == 302
+    assert_too_often(client.post(url, {"kind": "refunds"}))
+    assert ExportJob.objects.count() == 1
