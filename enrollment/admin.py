@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from mutualaid.attachments import AttachmentError, attachment_response, attachment_store, attachments_of
+from mutualaid.quotas import quota_refusal
 from mutualaid.pii import mask_mobile
 from mutualaid.workdays import WorkingCalendar, working_deadline
 
@@ -846,6 +847,9 @@ class EnrollmentCodeAdmin(_ReadOnlyForReviewersAdmin):
         code = self.get_object(request, unquote(object_id))
         form = UnitNameChangeForm(request.POST, request.FILES) if request.method == "POST" else UnitNameChangeForm()
         if form.is_bound and form.is_valid():
+            # SPEC SEC-3: the evidence files count against the account's attachment quota.
+            if refused := quota_refusal(request, "attachment", amount=len(form.cleaned_data["evidence"])):
+                return refused
             stored = []
             try:
                 with transaction.atomic():

@@ -14,6 +14,7 @@ from .attachments import (
     attachments_of_draft,
 )
 from .models import Attachment
+from .quotas import quota_refusal
 
 
 def _drafts_of(user):
@@ -34,6 +35,8 @@ def attachment_draft_upload(request):
         return HttpResponseBadRequest("上传失败，请刷新页面后重试", content_type="text/plain; charset=utf-8")
     kind = request.POST.get("kind", "")
     uploads = request.FILES.getlist("file")
+    if refused := quota_refusal(request, "attachment", amount=len(uploads)):  # SPEC SEC-3: each file counts
+        return refused
     errors = [] if uploads else [("", "请选择要上传的文件")]
     for upload in uploads:
         try:

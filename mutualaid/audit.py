@@ -17,3 +17,9 @@ def acting_as(actor):
     finally:
         if outer is not None:
             auditlog_value.set(outer)
+
+
+def client_ip(request) -> str:
+    """The client's address as django-axes determined it (AXES_IPWARE_* settings: behind a proxy the
+    forwarded address), else REMOTE_ADDR, as accounts/views/auth.py reads it (SPEC SEC-3)."""
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR", "")

@@ -21,6 +21,7 @@ from accounts.models import UnionOrganisation
 from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 from mutualaid.exports import FULL_ID_PERMISSION, ExportError, export_jobs_recent, export_start
+from mutualaid.quotas import quota_refusal
 
 from .exports import PERMISSION, EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport
 
@@ -56,6 +57,8 @@ def exports_view(request):
         if kind not in KINDS:
             messages.error(request, "请选择要导出的内容。")
             return redirect("admin:exports")
+        if refused := quota_refusal(request, "export"):  # SPEC SEC-3
+            return refused
         try:
             job = export_start(kind=kind, params=_params(kind, request.POST), user=request.user)
         except ExportError as error:

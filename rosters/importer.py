@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField
+from django.db.models import BooleanField, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
@@ -70,7 +70,15 @@ from .models import (
     WorkStatus,
 )
 from .reference import RosterError, _IdProtector, header_name
-from .services import held_by_message, roster_audit, roster_lock_for_edit, roster_version_bump
+from .services import (
+    HELD_UNNAMED_MESSAGE,
+    held_by_message,
+    held_names_match,
+    held_naming_audit,
+    roster_audit,
+    roster_lock_for_edit,
+    roster_version_bump,
+)
 from mutualaid.jobs import JobLost, JobStatus, job_fail, job_finish, job_heartbeat, job_run
 
 logger = logging.getLogger(__name__)
@@ -160,6 +168,8 @@ class _Collected:
     problems: list[dict]
     rows_read: int
     failed_rows: set[int] = field(default_factory=set)
+    # SPEC ROS-11: holding batch id → the rows whose message named it (audited at the write).
+    named: dict[int, list[int]] = field(default_factory=dict)
 
     def fail(self, row: int, column: str, value: str, reason: str) -> None:
         self.failed_rows.add(row)
@@ -771,7 +781,8 @@ class _Found:
     suggested: dict[str, _SuggestedRow]
     previous_names: dict[str, str]
     member_names: dict[str, str]
-    held: dict[str, tuple[str, str, str]]  # id_hash → (unit name, handler name, handler mobile)
+    # id_hash → (unit name, handler name, handler mobile, holding batch id, name in its roster)
+    held: dict[str, tuple[str, str, str, int, str]]
 
 
 def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None = None) -> _Found:
@@ -808,13 +819,20 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
             ).values_list("id_hash", "name"):
                 if id_hash in wanted:
                     member_names.setdefault(id_hash, name)
+    # SPEC ROS-11: the name the holder enrolled comes with each registry row (a correlated look-up
+    # on the roster's (batch, id_hash, id_type) index, in the same query: still one query per file).
+    holder_name = RosterEntry.objects.filter(batch=OuterRef("batch_id"), id_hash=OuterRef("id_hash")).values("name")[:1]
     held = {
-        id_hash: (unit_name, handler_name or "", handler_mobile or "")
-        for id_hash, unit_name, handler_name, handler_mobile in EnrolmentRegistry.objects.filter(
-            _hash_in(EnrolmentRegistry, hashes), year=year
+        id_hash: (unit_name, handler_name or "", handler_mobile or "", holder_batch, enrolled_name or "")
+        for id_hash, unit_name, handler_name, handler_mobile, holder_batch, enrolled_name in (
+            EnrolmentRegistry.objects.filter(_hash_in(EnrolmentRegistry, hashes), year=year)
+            .exclude(batch_id=batch.pk)
+            .annotate(enrolled_name=Subquery(holder_name))
+            .values_list(
+                "id_hash", "batch__unit_name", "batch__code__handler_info__handler_name",
+                "batch__code__handler_info__handler_mobile", "batch_id", "enrolled_name",
+            )
         )
-        .exclude(batch_id=batch.pk)
-        .values_list("id_hash", "batch__unit_name", "batch__code__handler_info__handler_name", "batch__code__handler_info__handler_mobile")
     }
     return _Found(suggested, previous_names, member_names, held)
 
@@ -837,8 +855,12 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
         id_hash = person.id_hash
         holder = held.get(id_hash)
         if holder is not None:  # SPEC ROS-11
-            unit_name, handler_name, handler_mobile = holder
-            message = held_by_message(unit_name=unit_name, handler_name=handler_name, handler_mobile=handler_mobile)
+            unit_name, handler_name, handler_mobile, holder_batch, enrolled_name = holder
+            if held_names_match(given=person.name, enrolled=enrolled_name):  # ROS-11 [departure]
+                message = held_by_message(unit_name=unit_name, handler_name=handler_name, handler_mobile=handler_mobile)
+                collected.named.setdefault(holder_batch, []).append(person.row)
+            else:
+                message = HELD_UNNAMED_MESSAGE
             collected.fail(person.row, "证件号码", _masked(person), message)
             continue
         suggested = suggested_of.get(id_hash)
@@ -1032,6 +1054,7 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
             updated=written.updated,
             failed=failed,
         )
+        _audit_namings(roster_import=roster_import, named=collected.named, acting_user=acting_user)
         job_finish(
             roster_import,
             rows_total=collected.rows_read,
@@ -1045,6 +1068,21 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
         )
     timings["report"] = time.perf_counter() - started
     return written
+
+
+def _audit_namings(*, roster_import: RosterImport, named: dict[int, list[int]], acting_user) -> None:
+    """SPEC ROS-11, SEC-3: one audit entry per holding batch this import named (its rows listed), in
+    the write's transaction; a query per named batch, not per row."""
+    for holder in Batch.objects.filter(pk__in=list(named)).order_by("pk"):
+        rows = named[holder.pk]
+        held_naming_audit(
+            holder=holder,
+            acting_user=acting_user,
+            remote_addr=roster_import.remote_addr,
+            roster_import=roster_import.pk,
+            rows=rows[:1000],
+            rows_named=len(rows),
+        )
 
 
 # --- the services ----------------------------------------------------------------------------------------------
@@ -1077,7 +1115,7 @@ def marked_copy_available(roster_import: RosterImport, *, now=None) -> bool:
     )
 
 
-def roster_import_start(*, batch: Batch, upload, acting_user) -> RosterImport:
+def roster_import_start(*, batch: Batch, upload, acting_user, remote_addr: str | None = None) -> RosterImport:
     """【上传本地参保名单文件】 (SPEC ROS-1, ROS-9, ROS-10): check the upload, keep it under
     MEDIA_ROOT/roster_imports/<id>/ and import it — inline when small (INLINE_MAX_BYTES), otherwise as
     a Celery task started on commit (the page polls rows_done / rows_total).
@@ -1101,6 +1139,7 @@ def roster_import_start(*, batch: Batch, upload, acting_user) -> RosterImport:
             source=RosterImport.Source.FILE,
             file_name=Path(upload.name or "").name[:255],
             rows_total=None,
+            remote_addr=remote_addr or None,
         )
     folder = upload_folder(roster_import)
     folder.mkdir(parents=True, exist_ok=True)
@@ -1208,25 +1247,31 @@ def _remove_upload(roster_import: RosterImport) -> None:
         RosterImport.objects.filter(pk=roster_import.pk).update(stored_file="")
 
 
-def _import_from(*, batch: Batch, acting_user, source: str) -> RosterImport:
+def _import_from(*, batch: Batch, acting_user, source: str, remote_addr: str | None) -> RosterImport:
     if not batch.roster_editable:
         raise RosterError(state_message(batch))
     with acting_as(acting_user):
-        roster_import = RosterImport.objects.create(batch=batch, account=acting_user, source=source)
+        roster_import = RosterImport.objects.create(
+            batch=batch, account=acting_user, source=source, remote_addr=remote_addr or None
+        )
     return roster_import_run(roster_import=roster_import)
 
 
-def roster_import_previous(*, batch: Batch, acting_user) -> RosterImport:
+def roster_import_previous(*, batch: Batch, acting_user, remote_addr: str | None = None) -> RosterImport:
     """【获取上年度参保名单】 (SPEC ROS-1, REF-4): the people this code enrolled in the previous coverage
     year, through the same look-ups, rules and write as a file. Raises RosterError if the state forbids
     editing; no previous-year list ends the RosterImport "refused" with the reason."""
-    return _import_from(batch=batch, acting_user=acting_user, source=RosterImport.Source.PREVIOUS)
+    return _import_from(
+        batch=batch, acting_user=acting_user, source=RosterImport.Source.PREVIOUS, remote_addr=remote_addr
+    )
 
 
-def roster_import_members(*, batch: Batch, acting_user) -> RosterImport:
+def roster_import_members(*, batch: Batch, acting_user, remote_addr: str | None = None) -> RosterImport:
     """【获取“会员库”本单位工会会员名单】 (SPEC ROS-1, REF-3): the unit's union members of the year (by
     enrollment code or USCC), like roster_import_previous."""
-    return _import_from(batch=batch, acting_user=acting_user, source=RosterImport.Source.MEMBERS)
+    return _import_from(
+        batch=batch, acting_user=acting_user, source=RosterImport.Source.MEMBERS, remote_addr=remote_addr
+    )
 
 
 def roster_imports_purge(*, older_than: dt.timedelta = UPLOAD_KEEP) -> int:

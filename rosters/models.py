@@ -274,6 +274,8 @@ class RosterImport(Job):
     # [{"row": 12, "column": "证件号码", "value": "3101*****4279", "reason": "…"}], values masked.
     problems = models.JSONField("错误明细", default=list, blank=True)
     error = models.TextField("文件错误", blank=True)
+    # SPEC SEC-3, ROS-11: the uploader's address, for the audit of a naming made later in the background.
+    remote_addr = models.GenericIPAddressField("操作IP", null=True, blank=True)
     created_at = models.DateTimeField("提交时间", auto_now_add=True)
 
     class Meta:

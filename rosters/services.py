@@ -4,6 +4,8 @@ Every service here checks the batch's state itself (SPEC BAT-3, BAT-8: not just 
 `acting_user`, and writes one audit event per operation with its counts (SPEC X-2). Imports live in
 rosters/importer.py and use the same helpers.
 """
+import unicodedata
+
 from auditlog.models import LogEntry
 from django.db import transaction
 from django.db.models import F
@@ -30,6 +32,38 @@ def held_by_message(*, unit_name: str, handler_name: str = "", handler_mobile: s
     ]
     contact = "，".join(part for part in parts if part)
     return f"身份信息被{unit_name}单位占用" + (f"（{contact}）" if contact else "")
+
+
+# SPEC ROS-11 [departure]: what a row says when the holder is not named.
+HELD_UNNAMED_MESSAGE = "该人员本年度已在其他单位参保，请核实"
+
+
+def _name_key(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name or "").split())
+
+
+def held_names_match(*, given: str, enrolled: str) -> bool:
+    """SPEC ROS-11 [departure]: whoever knows the person's ID and the name the holder enrolled is the
+    person or their employer, so only then is the holder named. Compared after NFKC with all
+    whitespace removed (full-width letters, a space between surname and given name)."""
+    key = _name_key(given)
+    return bool(key) and key == _name_key(enrolled)
+
+
+def held_naming_audit(*, holder: Batch, acting_user, remote_addr: str | None, **details) -> None:
+    """SPEC ROS-11, SEC-3: one ACCESS entry on the batch that was named (whom), with the acting user
+    (who), the time of the entry (when), the IP and `details` (e.g. the import's id and its rows)."""
+    LogEntry.objects.log_create(
+        holder,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=acting_user,
+        remote_addr=remote_addr or None,
+        changes_text=f"ROS-11：向其他单位显示了本批次单位（{holder.unit_name}）及经办人",
+        additional_data={
+            "named_unit": holder.unit_name, "named_batch": holder.number, "ip": remote_addr or "", **details
+        },
+    )
 
 
 def roster_lock_for_edit(*, batch: Batch) -> Batch:

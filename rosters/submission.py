@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
@@ -27,7 +27,7 @@ from .models import EnrolmentRegistry, RosterEntry, ValidationRun
 from .reference import RosterError
 from .rules import validate_roster, validation_steps_total
 from .selectors import roster_masked_id
-from .services import held_by_message, roster_audit
+from .services import HELD_UNNAMED_MESSAGE, held_by_message, held_names_match, held_naming_audit, roster_audit
 from mutualaid.jobs import JobStatus
 
 # SPEC BAT-4: the 承诺书 must be ticked (【我已阅读并同意】) before 【确认提交】.
@@ -138,27 +138,39 @@ def _held_by(batch: Batch) -> str:
     )
 
 
-def held_message(*, batch: Batch) -> str:
-    """SPEC ROS-11: the people of `batch` already held by another batch of the year, each with the
-    unit holding them and its handler's name and masked mobile (`身份信息被XXX单位占用`). Also names
-    a number entered twice in this batch (as 身份证 and as 非身份证). Empty when nobody is held."""
+def held_message(*, batch: Batch, acting_user=None, remote_addr: str | None = None) -> str:
+    """SPEC ROS-11: the people of `batch` already held by another batch of the year. Each says
+    `身份信息被XXX单位占用` with the holder's handler name and masked mobile when this roster's name
+    matches the name the holder enrolled ([departure]; the naming is audited with `acting_user` and
+    `remote_addr`, SEC-3), else `该人员本年度已在其他单位参保，请核实`. Also names a number entered
+    twice in this batch (as 身份证 and as 非身份证). Empty when nobody is held."""
     year = batch.coverage_year.year
     own = RosterEntry.objects.filter(batch=batch)
     held = EnrolmentRegistry.objects.filter(year=year, id_hash__in=own.values("id_hash")).exclude(batch=batch)
-    named = list(held.select_related("batch").order_by("pk")[:HELD_NAMED])
-    if named:
-        total = held.count() if len(named) == HELD_NAMED else len(named)
-        people = {entry.id_hash: entry for entry in own.filter(id_hash__in=[row.id_hash for row in named])}
+    enrolled_name = RosterEntry.objects.filter(batch=OuterRef("batch_id"), id_hash=OuterRef("id_hash")).values("name")[:1]
+    listed = list(
+        held.select_related("batch").annotate(enrolled_name=Subquery(enrolled_name)).order_by("pk")[:HELD_NAMED]
+    )
+    if listed:
+        total = held.count() if len(listed) == HELD_NAMED else len(listed)
+        people = {entry.id_hash: entry for entry in own.filter(id_hash__in=[row.id_hash for row in listed])}
         contacts: dict[int, str] = {}
         sentences = []
-        for row in named:
+        for row in listed:
             entry = people.get(row.id_hash)
             if entry is None:
                 continue
+            person = f"{entry.name}（{roster_masked_id(entry)}）"
+            if not held_names_match(given=entry.name, enrolled=row.enrolled_name or ""):
+                sentences.append(person + HELD_UNNAMED_MESSAGE)
+                continue
             if row.batch_id not in contacts:
                 contacts[row.batch_id] = _held_by(row.batch)
-            sentences.append(f"{entry.name}（{roster_masked_id(entry)}）{contacts[row.batch_id]}")
-        more = f"；另有{total - len(named)}人被其他单位占用" if total > len(named) else ""
+                held_naming_audit(
+                    holder=row.batch, acting_user=acting_user, remote_addr=remote_addr, submitted_batch=batch.number
+                )
+            sentences.append(person + contacts[row.batch_id])
+        more = f"；另有{total - len(listed)}人被其他单位占用" if total > len(listed) else ""
         return (
             "；".join(sentences) + more + "。同一人员每个保障年度只能参保一次，请将以上人员移出参保清册后重新提交。"
         )
@@ -194,7 +206,9 @@ def _record_outcome(*, batch: Batch, outcome, acting_user, at: dt.datetime) -> V
         )
 
 
-def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | None = None) -> Batch:
+def batch_submit(
+    *, batch: Batch, acting_user, agreed: bool, at: dt.datetime | None = None, remote_addr: str | None = None
+) -> Batch:
     """【清册提交】 (SPEC BAT-4, BAT-10, ROS-11, COV-1, COV-3).
 
     Requires a state that allows it (清册待校验 with a current validation, 清册校验不通过, 职保会审核不通过),
@@ -203,7 +217,8 @@ def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | N
     date and refuses if anything blocks; then it replaces the batch's registry rows (a resubmission
     after 职保会审核不通过), writes the coverage dates of the batch and every entry and moves the batch
     to 清册校验通过, or to 职保会待审核 when attachments were required (VAL-4 outside the band, a new
-    unit). `at` is the moment of submission (now by default).
+    unit). `at` is the moment of submission (now by default); `remote_addr` is the client's address
+    for the audit of a holder named in the refusal (SPEC ROS-11, SEC-3).
 
     Raises RosterError with a message for the unit: the state, the agreement, the window, the list of
     blocking findings, or the people held by another unit (nothing is written then).
@@ -254,7 +269,7 @@ def batch_submit(*, batch: Batch, acting_user, agreed: bool, at: dt.datetime | N
         # SPEC ROS-11: the unique index decided (another unit submitted the same person first, or
         # at the same moment and committed first). Everything above was rolled back.
         raise RosterError(
-            held_message(batch=current) or "有人员的身份信息刚被其他单位占用，请刷新参保清册后重新提交。"
+            held_message(batch=current, acting_user=acting_user, remote_addr=remote_addr) or "有人员的身份信息刚被其他单位占用，请刷新参保清册后重新提交。"
         ) from None
     except EnrollmentError as error:  # the transition table refused (state moved under us)
         raise RosterError(error.message) from None

@@ -39,6 +39,15 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """The test cache (LocMemCache) outlives a test: clear it, so that one test's per-account quota
+    counters (SPEC SEC-3) or tokens never reach another (SQLite reuses the rolled-back ids)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
     """Uploaded files of a test go to its own temporary folder, never to the project's media/."""
     settings.MEDIA_ROOT = tmp_path / "media"

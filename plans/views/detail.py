@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.exports import ExportError, export_start
+from mutualaid.quotas import quota_refusal
 from rosters.models import RosterEntry
 
 from ..models import Series
@@ -139,6 +140,8 @@ def premium_export(request, number: str):
     batch = account_batch(request, number)
     if premium_detail_basis(batch=batch) is None:
         return _nothing_yet(request, batch)
+    if refused := quota_refusal(request, "export"):  # SPEC SEC-3
+        return refused
     try:
         job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user)
     except ExportError as error:

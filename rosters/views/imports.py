@@ -35,6 +35,8 @@ from ..importer import (
 from ..models import RosterEntry, RosterImport
 from ..reference import RosterError
 from ..workbooks import TEMPLATE_FILE_NAME, marked_file_name, roster_marked_workbook, roster_template_workbook
+from mutualaid.audit import client_ip
+from mutualaid.quotas import quota_refusal
 from mutualaid.jobs import JobStatus
 
 PER_PAGE = 15  # UI.md "Lists"
@@ -156,11 +158,15 @@ def _after(request, batch, start):
 def roster_import_upload(request, number: str):
     """【上传本地参保名单文件】 (SPEC ROS-1, ROS-9, ROS-10)."""
     batch = account_batch(request, number)
+    if refused := quota_refusal(request, "roster_import"):  # SPEC SEC-3
+        return refused
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "请点击【选择导入文件】选择要导入的参保名单文件。")
         return redirect("rosters:roster_import", number=batch.number)
-    return _after(request, batch, lambda: roster_import_start(batch=batch, upload=upload, acting_user=request.user))
+    return _after(request, batch, lambda: roster_import_start(
+        batch=batch, upload=upload, acting_user=request.user, remote_addr=client_ip(request)
+    ))
 
 
 @require_POST
@@ -168,7 +174,11 @@ def roster_import_upload(request, number: str):
 def roster_import_from_previous(request, number: str):
     """【获取上年度参保名单】 (SPEC ROS-1, REF-4)."""
     batch = account_batch(request, number)
-    return _after(request, batch, lambda: roster_import_previous(batch=batch, acting_user=request.user))
+    if refused := quota_refusal(request, "roster_import"):  # SPEC SEC-3
+        return refused
+    return _after(request, batch, lambda: roster_import_previous(
+        batch=batch, acting_user=request.user, remote_addr=client_ip(request)
+    ))
 
 
 @require_POST
@@ -176,7 +186,11 @@ def roster_import_from_previous(request, number: str):
 def roster_import_from_members(request, number: str):
     """【获取“会员库”本单位工会会员名单】 (SPEC ROS-1, REF-3)."""
     batch = account_batch(request, number)
-    return _after(request, batch, lambda: roster_import_members(batch=batch, acting_user=request.user))
+    if refused := quota_refusal(request, "roster_import"):  # SPEC SEC-3
+        return refused
+    return _after(request, batch, lambda: roster_import_members(
+        batch=batch, acting_user=request.user, remote_addr=client_ip(request)
+    ))
 
 
 # --- progress and result ----------------------------------------------------------------------------

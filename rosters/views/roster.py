@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.exports import ExportError, export_start
+from mutualaid.quotas import quota_refusal
 
 from ..forms import RosterEntryForm, RosterFilterForm
 from ..models import IdType, RosterEntry, WorkStatus
@@ -418,6 +419,8 @@ def roster_export(request, number: str):
     UI.md "Long work"): this starts it (or finds the one already running) and shows its progress page,
     which ends on the download."""
     batch = _roster_batch(request, number)
+    if refused := quota_refusal(request, "export"):  # SPEC SEC-3
+        return refused
     try:
         job = export_start(kind="roster", params={"batch": batch.number}, user=request.user)
     except ExportError as error:

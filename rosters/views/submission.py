@@ -16,6 +16,7 @@ from enrollment.views.access import account_batch, handler_info_required
 
 from ..reference import RosterError
 from ..submission import batch_submit
+from mutualaid.audit import client_ip
 
 AGREED_VALUES = frozenset({"1", "on", "true", "yes"})
 
@@ -41,7 +42,9 @@ def submit(request, number: str):
         return redirect(_result_url(batch))
     agreed = request.POST.get("agreed", "").lower() in AGREED_VALUES
     try:
-        submitted = batch_submit(batch=batch, acting_user=request.user, agreed=agreed)
+        submitted = batch_submit(
+            batch=batch, acting_user=request.user, agreed=agreed, remote_addr=client_ip(request)
+        )
     except RosterError as error:
         batch.refresh_from_db(fields=["state"])
         if batch.state in HOLDING_STATES:  # submitted already (a double click, another browser)

@@ -46,6 +46,7 @@ from ..services import (
 )
 from ..validation import validation_is_current, validation_latest, validation_live_outcome, validation_start
 from mutualaid.jobs import JobStatus
+from mutualaid.quotas import quota_refusal
 
 PER_PAGE = 15  # UI.md "Lists"
 TABS = ("over_age", "headcount", "unmatched", "ratio")  # the four tabs of 清册校验结果 (SPEC VAL preamble)
@@ -394,6 +395,8 @@ def validation_attachment_upload(request, number: str):
     the batch at once (they are the batch's, not a form's drafts). Answers the dialog's grid."""
     batch = account_batch(request, number)
     uploads = request.FILES.getlist("file")
+    if refused := quota_refusal(request, "attachment", amount=len(uploads)):  # SPEC SEC-3: each file counts
+        return refused
     errors = [] if uploads else [("", "请选择要上传的文件")]
     for upload in uploads:
         try:

@@ -69,12 +69,22 @@
       headers: { "X-CSRFToken": csrfToken(field), "HX-Request": "true" }
     })
       .then(function (response) {
+        if (response.status === 429) {
+          // SPEC SEC-3: over the hourly quota; the answer is the Chinese message saying when to retry.
+          return response.text().then(function (message) {
+            showClientErrors(field, [message]);
+            return null;
+          });
+        }
         if (!response.ok) {
           throw new Error(String(response.status));
         }
         return response.text();
       })
       .then(function (html) {
+        if (html === null) {
+          return;
+        }
         var grid = field.querySelector(".attachment-grid");
         grid.innerHTML = html;
         window.htmx.process(grid);

@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from enrollment.models import Batch, BatchKind, BatchState, EnrollmentCode, HandlerInfo, Unit
 from mutualaid.pii import pii_encrypt, pii_hash
 from mutualaid.validators import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS, resident_id_birth_and_sex, uscc_check_character
-from rosters.models import EnrolmentRegistry, PreviousEnrolment, SuggestedPerson, UnionMember
+from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
 from rosters.workbooks import TEMPLATE_HEADER
 
 USCC = "91310107MA1G0TQ2X" + uscc_check_character("91310107MA1G0TQ2X")
@@ -205,8 +205,14 @@ def previous(year: int, code: str, number: str, name: str, *, id_type="身份证
     return person
 
 
-def hold(batch: Batch, number: str) -> EnrolmentRegistry:
-    """`number` held (占用, SPEC ROS-11) by `batch` in its year."""
+def hold(batch: Batch, number: str, name: str = "") -> EnrolmentRegistry:
+    """`number` held (占用, SPEC ROS-11) by `batch` in its year; with `name`, also in `batch`'s roster
+    under that name (the name the holder enrolled, which decides whether it is named)."""
+    if name:
+        birth_date, sex = resident_id_birth_and_sex(number)
+        entry = RosterEntry(batch=batch, id_type="身份证", name=name, imported_name=name, birth_date=birth_date, sex=sex)
+        entry.id_number = number
+        entry.save()
     return EnrolmentRegistry.objects.create(year=batch.coverage_year.year, id_hash=pii_hash(number), batch=batch)
 
 

@@ -160,6 +160,17 @@ def test_uploading_a_file_shows_the_log_the_bad_rows_and_the_way_back(client_in,
     assertContains(page, ">返回<")
 
 
+def test_the_upload_and_both_buttons_keep_the_client_ip(client_in, batch, handbook_year):
+    # SPEC ROS-11, SEC-3: the import runs later (maybe in a worker); its naming audit needs the IP.
+    previous(handbook_year.year - 1, batch.code.code, ALICE, "王豆豆")
+    content = template_xlsx([row("王豆豆", number=ALICE)])
+    client_in.post(url("roster_import_upload", batch), {"file": upload(content)}, REMOTE_ADDR="192.0.2.44")
+    client_in.post(url("roster_import_previous", batch), {"submission": "ip-p"}, REMOTE_ADDR="192.0.2.45")
+    client_in.post(url("roster_import_members", batch), {"submission": "ip-m"}, REMOTE_ADDR="192.0.2.46")
+    addresses = list(RosterImport.objects.order_by("pk").values_list("source", "remote_addr"))
+    assert addresses == [("file", "192.0.2.44"), ("previous", "192.0.2.45"), ("members", "192.0.2.46")]
+
+
 def test_a_refused_file_shows_its_message_on_the_import_page_and_nothing_changes(client_in, batch):
     # SPEC ROS-10
     response = client_in.post(url("roster_import_upload", batch), {"file": upload(b"a,b\n1,2\n", "名单.xlsx")}, follow=True)

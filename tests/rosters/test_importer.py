@@ -259,19 +259,82 @@ def test_the_same_person_twice_in_a_file_is_an_error_for_the_second(batch, accou
     assert "与第 2 行是同一人" in problem["reason"]
 
 
-def test_a_person_held_by_another_unit_names_it_and_its_handler(batch, account, year):
-    # SPEC ROS-11: `身份信息被XXX单位占用` with that unit's handler name and masked phone; not imported.
-    other_account = UserFactory(username="other-unit")
-    other = make_batch(
-        other_account, year=year, code="0A1B2C", unit_name="上海别的有限公司", state=BatchState.IN_REVIEW,
-        handler_name="陈经办", handler_mobile="13812345678",
+@pytest.fixture
+def holder(year):
+    """Another unit's submitted batch (SPEC ROS-11)."""
+    return make_batch(
+        UserFactory(username="other-unit"), year=year, code="0A1B2C", unit_name="上海别的有限公司",
+        state=BatchState.IN_REVIEW, handler_name="陈经办", handler_mobile="13812345678",
     )
-    hold(other, ALICE)
-    result = import_rows(batch, account, [row("王豆豆", number=ALICE), row("李梅", number=BETTY)])
+
+
+NAMED = "身份信息被上海别的有限公司单位占用（经办人：陈经办，联系电话：138****5678）"
+
+
+def naming_audits():
+    return list(LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__has_key="named_batch"))
+
+
+@pytest.mark.parametrize("given", ["王豆豆", "王 豆豆", "王\u3000豆豆 ", " 王豆豆"])
+def test_a_held_person_names_the_holder_when_the_names_match(batch, account, holder, given):
+    # SPEC ROS-11 [departure]: the same name (after NFKC, whitespace removed) as the holder enrolled:
+    # `身份信息被XXX单位占用` with that unit's handler name and masked phone; not imported.
+    hold(holder, ALICE, "王豆豆")
+    result = import_rows(batch, account, [row(given, number=ALICE), row("李梅", number=BETTY)])
     assert set(entries(batch)) == {BETTY}
     [problem] = result.problems
-    assert problem["reason"] == "身份信息被上海别的有限公司单位占用（经办人：陈经办，联系电话：138****5678）"
+    assert problem["reason"] == NAMED
     assert "13812345678" not in str(result.problems)
+
+
+def test_full_width_latin_names_match_after_nfkc(batch, account, holder):
+    # SPEC ROS-11 [departure]: NFKC folds full-width letters (Ｍａｒｙ → Mary).
+    hold(holder, ALICE, "Mary Smith")
+    result = import_rows(batch, account, [row("Ｍａｒｙ　Ｓｍｉｔｈ", number=ALICE)])
+    assert result.problems[0]["reason"] == NAMED
+
+
+@pytest.mark.parametrize("given", ["王豆", "李梅", "王豆豆豆"])
+def test_a_held_person_under_another_name_names_nobody(batch, account, holder, given):
+    # SPEC ROS-11 [departure]: the ID alone does not reveal who holds the person.
+    hold(holder, ALICE, "王豆豆")
+    result = import_rows(batch, account, [row(given, number=ALICE)])
+    assert [problem["reason"] for problem in result.problems] == ["该人员本年度已在其他单位参保，请核实"]
+    assert "上海别的有限公司" not in str(result.problems) and "陈经办" not in str(result.problems)
+    assert naming_audits() == []
+    assert not RosterEntry.objects.filter(batch=batch).exists()
+
+
+def test_a_naming_is_audited_with_who_whom_and_the_ip(batch, account, holder):
+    # SPEC ROS-11, SEC-3: one ACCESS entry on the named batch: the importing user, the import, the IP.
+    hold(holder, ALICE, "王豆豆")
+    hold(holder, BETTY, "李梅")
+    result = roster_import_start(
+        batch=batch, upload=upload(template_xlsx([row("王豆豆", number=ALICE), row("李梅", number=BETTY)])),
+        acting_user=account, remote_addr="203.0.113.7",
+    )
+    assert result.remote_addr == "203.0.113.7"
+    [entry] = naming_audits()
+    assert entry.actor == account
+    assert entry.object_pk == str(holder.pk)
+    assert entry.remote_addr == "203.0.113.7"
+    assert entry.additional_data == {
+        "named_unit": "上海别的有限公司", "named_batch": holder.number, "ip": "203.0.113.7",
+        "roster_import": result.pk, "rows": [2, 3], "rows_named": 2,
+    }
+
+
+def test_the_previous_year_list_names_and_audits_too(batch, account, holder, year):
+    # SPEC ROS-11: the same rule for 【获取上年度参保名单】 (the name is last year's).
+    previous(year.year - 1, batch.code.code, ALICE, "王豆豆")
+    previous(year.year - 1, batch.code.code, BETTY, "李梅")
+    hold(holder, ALICE, "王豆豆")
+    hold(holder, BETTY, "李美")
+    result = roster_import_previous(batch=batch, acting_user=account, remote_addr="198.51.100.2")
+    reasons = sorted(problem["reason"] for problem in result.problems)
+    assert reasons == sorted([NAMED, "该人员本年度已在其他单位参保，请核实"])
+    [entry] = naming_audits()
+    assert (entry.additional_data["roster_import"], entry.additional_data["ip"]) == (result.pk, "198.51.100.2")
 
 
 def test_a_person_held_by_this_batch_itself_is_no_conflict(account, year):

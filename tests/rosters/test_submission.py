@@ -9,6 +9,7 @@ import io
 import threading
 
 import pytest
+from auditlog.models import LogEntry
 import time_machine
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -313,16 +314,17 @@ def test_an_instant_batch_is_checked_again_with_its_real_start_date(handbook_yea
 
 
 def test_a_person_held_by_another_unit_is_named_with_that_unit_and_nothing_is_written(handbook_year, centralised_window):
+    # SPEC ROS-11 [departure]: named because this roster's name is the one the holder enrolled.
     other = make_batch(year=handbook_year, unit_name="上海别的有限公司", state=S.ROSTER_APPROVED)
     batch = ready_batch(handbook_year, people=10)
     taken = make_entry(
         batch, name="李四", birth_date=dt.date(1990, 3, 7), sex=Sex.MALE, id_number="310101199003074271",
         work_status=WorkStatus.ACTIVE, has_social_security=True, ss_unit_code=SS_CODE,
     )
-    hold(other, taken.id_number)
+    hold(other, taken.id_number, "李 四")
 
     with pytest.raises(RosterError) as refused:
-        batch_submit(batch=batch, acting_user=batch.account, agreed=True)
+        batch_submit(batch=batch, acting_user=batch.account, agreed=True, remote_addr="203.0.113.9")
 
     assert refused.value.message == (
         "李四（3101*****4271）身份信息被上海别的有限公司单位占用（经办人：王经办，联系电话：139****5678）。"
@@ -330,6 +332,12 @@ def test_a_person_held_by_another_unit_is_named_with_that_unit_and_nothing_is_wr
     )
     assert_nothing_written(batch, S.INVALID)
     assert not ValidationRun.objects.filter(batch=batch).exists()
+    # SPEC ROS-11, SEC-3: the naming is audited on the named batch (who, whom, when, IP).
+    [audit] = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__has_key="named_batch")
+    assert (audit.actor, audit.object_pk, audit.remote_addr) == (batch.account, str(other.pk), "203.0.113.9")
+    assert audit.additional_data == {
+        "named_unit": "上海别的有限公司", "named_batch": other.number, "ip": "203.0.113.9", "submitted_batch": batch.number,
+    }
     # Removing the person (the handbook's remedy) lets the batch through.
     roster_entries_delete(batch=batch, entry_ids=[taken.pk], acting_user=batch.account)
     batch_submit(batch=batch, acting_user=batch.account, agreed=True)
@@ -340,12 +348,31 @@ def test_many_held_people_are_counted_after_the_first_five(handbook_year, centra
     other = make_batch(year=handbook_year, unit_name="上海别的有限公司", state=S.ROSTER_APPROVED)
     batch = ready_batch(handbook_year, people=7)
     for entry in RosterEntry.objects.filter(batch=batch):
-        hold(other, entry.id_number)
+        hold(other, entry.id_number, entry.name)
     with pytest.raises(RosterError) as refused:
         batch_submit(batch=batch, acting_user=batch.account, agreed=True)
     message = refused.value.message
     assert message.count("身份信息被上海别的有限公司单位占用") == 5
     assert "；另有2人被其他单位占用。同一人员每个保障年度只能参保一次" in message
+    assert_nothing_written(batch, S.INVALID)
+
+
+def test_a_person_held_under_another_name_is_not_named_and_nothing_is_audited(handbook_year, centralised_window):
+    # SPEC ROS-11 [departure]: the ID alone does not reveal who holds the person.
+    other = make_batch(year=handbook_year, unit_name="上海别的有限公司", state=S.ROSTER_APPROVED)
+    batch = ready_batch(handbook_year, people=10)
+    taken = make_entry(
+        batch, name="李四", birth_date=dt.date(1990, 3, 7), sex=Sex.MALE, id_number="310101199003074271",
+        work_status=WorkStatus.ACTIVE, has_social_security=True, ss_unit_code=SS_CODE,
+    )
+    hold(other, taken.id_number, "李思")
+    with pytest.raises(RosterError) as refused:
+        batch_submit(batch=batch, acting_user=batch.account, agreed=True, remote_addr="203.0.113.9")
+    assert refused.value.message == (
+        "李四（3101*****4271）该人员本年度已在其他单位参保，请核实。"
+        "同一人员每个保障年度只能参保一次，请将以上人员移出参保清册后重新提交。"
+    )
+    assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__has_key="named_batch").exists()
     assert_nothing_written(batch, S.INVALID)
 
 
@@ -448,6 +475,9 @@ def test_two_units_submitting_the_same_person_at_once_one_wins(handbook_year):
     [message] = [str(message) for message in get_messages(responses[loser.number].wsgi_request)]
     holder = f"身份信息被{winner.unit_name}单位占用（经办人：王经办，联系电话：139****5678）"
     assert f"李四（3101*****4271）{holder}" in message and f"赵六（3101*****0028）{holder}" in message
+    # SPEC ROS-11, SEC-3: the view passes the client's address to the audit of the naming.
+    [audit] = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__has_key="named_batch")
+    assert (audit.actor, audit.object_pk, audit.additional_data["ip"]) == (loser.account, str(winner.pk), "127.0.0.1")
 
 
 # --- the view rosters:submit -------------------------------------------------------------------------------
