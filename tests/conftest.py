@@ -39,15 +39,6 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    """The test cache (LocMemCache) outlives a test: clear it, so that one test's per-account quota
-    counters (SPEC SEC-3) or tokens never reach another (SQLite reuses the rolled-back ids)."""
-    from django.core.cache import cache
-
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
     """Uploaded files of a test go to its own temporary folder, never to the project's media/."""
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -56,7 +47,9 @@ def media_root(tmp_path, settings):
 
 @pytest.fixture(autouse=True)
 def clear_cache():
-    """Each test starts with empty counters: the SMS limits per IP and per hour live in the cache (SEC-3)."""
+    """The test cache (LocMemCache) outlives a test: each test starts with empty counters (SPEC SEC-3:
+    the per-account quotas, the SMS limits per IP and per hour) and no other test's tokens (SQLite
+    reuses rolled-back ids)."""
     from django.core.cache import cache
 
     cache.clear()

@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # A loader stand-in: forks a pool with the loader's own start-up of a worker and gives each worker
 # a long chunk (a busy worker does not notice on its own that its parent is gone); each worker prints
-# its pid as it starts the chunk.
+# its pid as a file's name in the folder it is given as it starts the chunk.
 SCRIPT = """
 import multiprocessing, os, sys, time
 import django
@@ -20,7 +20,7 @@ django.setup()
 from rosters import reference
 
 def long_chunk(_):
-    print(os.getpid(), flush=True)
+    open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
     time.sleep(120)
 
 pool = multiprocessing.get_context("fork").Pool(2, initializer=reference._die_with_parent)
@@ -38,11 +38,18 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has died already; nobody has reaped it yet
 
 
-def test_pool_workers_die_with_the_loader_that_forked_them():
+def test_pool_workers_die_with_the_loader_that_forked_them(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mutualaid.settings"}
-    loader = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    errors, started = tmp_path / "stderr.txt", tmp_path / "workers"
+    started.mkdir()
+    with open(errors, "w") as stderr:
+        loader = subprocess.Popen([sys.executable, "-c", SCRIPT, str(started)], cwd=REPO_ROOT, env=env, stderr=stderr)
     try:
-        workers = [int(loader.stdout.readline()) for _ in range(2)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(started.iterdir())) < 2 and loader.poll() is None:
+            time.sleep(0.05)
+        workers = [int(path.name) for path in started.iterdir()]
+        assert len(workers) == 2, f"the loader started {workers}; its errors:\n{errors.read_text()}"
         assert workers and all(_alive(pid) for pid in workers)
         loader.send_signal(signal.SIGKILL)
         loader.wait(timeout=10)
