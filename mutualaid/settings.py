@@ -89,6 +89,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # SPEC SEC-4: no-store on every response to a logged-in user (wraps the ones below, 400 included).
+    "mutualaid.middleware.NoStoreForUsersMiddleware",
+    # SPEC SEC-5: control characters in a query or form value are a 400, never a view's 500.
+    "mutualaid.middleware.ControlCharacterMiddleware",
     # Every page needs a login unless its view says otherwise (login_not_required).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
