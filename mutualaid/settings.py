@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # SPEC SEC-6: 403s and object-URL 404s into the audit trail; outside auditlog's own context.
+    "mutualaid.middleware.DenialAuditMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into our page with the time left.
