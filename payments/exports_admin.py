@@ -21,6 +21,7 @@ from accounts.models import UnionOrganisation
 from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 from mutualaid.exports import FULL_ID_PERMISSION, ExportError, export_jobs_recent, export_start
+from mutualaid.middleware import client_ip
 
 from .exports import PERMISSION, EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport
 
@@ -57,7 +58,7 @@ def exports_view(request):
             messages.error(request, "请选择要导出的内容。")
             return redirect("admin:exports")
         try:
-            job = export_start(kind=kind, params=_params(kind, request.POST), user=request.user)
+            job = export_start(kind=kind, params=_params(kind, request.POST), user=request.user, ip_address=client_ip(request))
         except ExportError as error:
             messages.error(request, error.message)
             return redirect("admin:exports")

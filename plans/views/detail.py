@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.exports import ExportError, export_start
+from mutualaid.middleware import client_ip
 from rosters.models import RosterEntry
 
 from ..models import Series
@@ -140,7 +141,7 @@ def premium_export(request, number: str):
     if premium_detail_basis(batch=batch) is None:
         return _nothing_yet(request, batch)
     try:
-        job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user)
+        job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user, ip_address=client_ip(request))
     except ExportError as error:
         messages.error(request, error.message)
         return redirect("plans:premium_detail", number=batch.number)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.exports import ExportError, export_start
+from mutualaid.middleware import client_ip
 
 from ..forms import RosterEntryForm, RosterFilterForm
 from ..models import IdType, RosterEntry, WorkStatus
@@ -419,7 +420,7 @@ def roster_export(request, number: str):
     which ends on the download."""
     batch = _roster_batch(request, number)
     try:
-        job = export_start(kind="roster", params={"batch": batch.number}, user=request.user)
+        job = export_start(kind="roster", params={"batch": batch.number}, user=request.user, ip_address=client_ip(request))
     except ExportError as error:
         messages.error(request, error.message)
         return redirect("rosters:roster", number=batch.number)
