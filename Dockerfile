@@ -10,7 +10,8 @@ COPY pyproject.toml ./
 COPY . .
 RUN pip install --no-cache-dir . \
     && SECRET_KEY=build-only-collectstatic-key-0000000000000000000000000 PII_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
-       PII_HASH_KEY=build-only-not-a-secret python manage.py collectstatic --noinput
+       PII_HASH_KEY=build-only-not-a-secret EMAIL_BACKEND=build-only SMS_BACKEND=build-only \
+       PORTAL_BASE_URL=https://build-only.invalid python manage.py collectstatic --noinput
 RUN useradd --system --uid 10001 portal && mkdir -p /app/media && chown portal /app/media
 USER portal
 EXPOSE 8000

@@ -20,6 +20,9 @@ def acting_as(actor):
 
 
 def client_ip(request) -> str:
-    """The client's address as django-axes determined it (AXES_IPWARE_* settings: behind a proxy the
-    forwarded address), else REMOTE_ADDR, as accounts/views/auth.py reads it (SPEC SEC-3)."""
-    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR", "")
+    """The client's address as the login lockout sees it (django-axes, AXES_IPWARE_* settings: behind
+    a proxy the forwarded address of the configured proxy count), else REMOTE_ADDR. The one reading of
+    the address for quotas, SMS limits and audit entries (SPEC SEC-3, SEC-6)."""
+    from axes.helpers import get_client_ip_address
+
+    return getattr(request, "axes_ip_address", None) or get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "")

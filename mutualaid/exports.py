@@ -123,7 +123,7 @@ def export_kind_titles() -> dict[str, str]:
     return {kind: getattr(import_string(path), "label", kind) for kind, path in EXPORT_BUILDERS.items()}
 
 
-def _job_for(*, kind: str, params: dict, user) -> tuple[ExportJob, ExportBuilder, bool]:
+def _job_for(*, kind: str, params: dict, user, ip_address: str | None = None) -> tuple[ExportJob, ExportBuilder, bool]:
     """Check and record the job; a queued or running job of the same owner, kind and filter is
     reused, so a double click does not export twice. Returns (job, builder, created)."""
     builder = export_builder(kind)
@@ -139,19 +139,26 @@ def _job_for(*, kind: str, params: dict, user) -> tuple[ExportJob, ExportBuilder
     if running is not None:
         return running, builder, False
     job = ExportJob.objects.create(
-        owner=user, kind=kind, params=params, title=plan.title[:200], filename=plan.filename[:200], full_ids=plan.full_ids
+        owner=user,
+        kind=kind,
+        params=params,
+        title=plan.title[:200],
+        filename=plan.filename[:200],
+        full_ids=plan.full_ids,
+        requested_from=ip_address or None,
     )
     return job, builder, True
 
 
 @transaction.atomic
-def export_start(*, kind: str, params: dict, user) -> ExportJob:
+def export_start(*, kind: str, params: dict, user, ip_address: str | None = None) -> ExportJob:
     """Record an export of `kind` with `params` for `user` and start it in the background once the
-    transaction commits (at once in the demo, where Celery runs eagerly). Raises PermissionDenied,
+    transaction commits (at once in the demo, where Celery runs eagerly). `ip_address` is the
+    requester's, kept on the job for its audit entry (SPEC SEC-4). Raises PermissionDenied,
     Http404 or ExportError from the builder's check."""
     from .tasks import enqueue_on_commit, run_export
 
-    job, _builder, created = _job_for(kind=kind, params=params, user=user)
+    job, _builder, created = _job_for(kind=kind, params=params, user=user, ip_address=ip_address)
     if created:
         enqueue_on_commit(run_export, job.pk)
     return job
@@ -215,7 +222,8 @@ def export_write(job: ExportJob) -> None:
 
 def export_audit(*, job: ExportJob, rows: int) -> None:
     """SPEC X-1, X-2: one audit entry per export, on the job, with who, when, kind, filter and rows;
-    an export with full ID numbers says so in its message and its data."""
+    an export with full ID numbers says so in its message and its data. SPEC SEC-4: with the
+    requester's IP address, kept on the job (the worker has no request)."""
     from auditlog.models import LogEntry
 
     text = f"导出 {job.title}，{rows} 行"
@@ -226,6 +234,7 @@ def export_audit(*, job: ExportJob, rows: int) -> None:
         force_log=True,
         action=LogEntry.Action.ACCESS,
         actor=job.owner,
+        remote_addr=job.requested_from,
         changes_text=text,
         additional_data={
             "export": job.kind,

@@ -133,6 +133,8 @@ class ExportJob(Job):
     params = models.JSONField("导出条件", default=dict, blank=True)
     title = models.CharField("名称", max_length=200)
     full_ids = models.BooleanField("含完整证件号码", default=False)
+    # SPEC SEC-4: the requester's address, for the audit entry the background job writes.
+    requested_from = models.GenericIPAddressField("导出人IP地址", null=True, blank=True)
     rows_done = models.PositiveIntegerField("已处理", default=0)
     rows_total = models.PositiveIntegerField("总行数", default=0)
     file = models.FileField("文件", upload_to=export_upload_to, max_length=200, blank=True)

@@ -2,11 +2,13 @@
 
 Every variable is listed in README.md. Defaults make `make run` work on a laptop with no
 services: SQLite, Celery in eager mode, e-mail and SMS to the console. With DEBUG=0 outside the
-test suite, the portal refuses to start without real secrets (see `_require_production_secrets`).
+test suite, the portal refuses to start without real secrets (see `_require_production_secrets`)
+nor with console e-mail or SMS or a local PORTAL_BASE_URL (`_require_production_services`).
 """
 import datetime as dt
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -89,12 +91,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # SPEC SEC-4: no-store on every response to a logged-in user (wraps the ones below, 400 included).
+    "mutualaid.middleware.NoStoreForUsersMiddleware",
+    # SPEC SEC-5: control characters in a query or form value are a 400, never a view's 500.
+    "mutualaid.middleware.ControlCharacterMiddleware",
     # Every page needs a login unless its view says otherwise (login_not_required).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # SPEC SEC-6: 403s and object-URL 404s into the audit trail; outside auditlog's own context.
+    "mutualaid.middleware.DenialAuditMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into our page with the time left.
@@ -203,7 +211,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 # E-mail and SMS: console by default; a real gateway is a dotted path to a backend class.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Development-only back ends, refused when DEBUG=0 outside the tests (_require_production_services).
+_DEV_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+_DEV_SMS_BACKEND = "mutualaid.sms.ConsoleSmsBackend"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_DEV_EMAIL_BACKEND)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
@@ -211,13 +222,36 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="上海市职工保障互助会 <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-SMS_BACKEND = env.str("SMS_BACKEND", default="mutualaid.sms.ConsoleSmsBackend")
+SMS_BACKEND = env.str("SMS_BACKEND", default=_DEV_SMS_BACKEND)
 
 # E-receipts (SPEC RCP-2): the issuer is a dotted path, so a fiscal e-receipt platform can replace
 # the built-in PDF; PORTAL_BASE_URL makes the receipt's QR code an absolute verification address.
 RECEIPT_ISSUER = env.str("RECEIPT_ISSUER", default="receipts.pdf.BuiltinReceiptIssuer")
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 ASSOCIATION_NAME = "上海市职工保障互助会"
+
+
+# SPEC SEC-4: production must not print mails and SMS codes to the console, nor print a local address
+# into the receipts' QR codes.
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def _require_production_services():
+    wrong = []
+    if EMAIL_BACKEND == _DEV_EMAIL_BACKEND:
+        wrong.append("EMAIL_BACKEND")
+    if SMS_BACKEND == _DEV_SMS_BACKEND:
+        wrong.append("SMS_BACKEND")
+    if urlsplit(PORTAL_BASE_URL).hostname in _LOCAL_HOSTS | {None}:
+        wrong.append("PORTAL_BASE_URL")
+    if wrong:
+        raise ImproperlyConfigured(
+            "DEBUG=0 requires real services; set " + ", ".join(wrong) + " (see README.md, Production configuration)."
+        )
+
+
+if not DEBUG and not TESTING:
+    _require_production_services()
 
 # Celery: without REDIS_URL every task runs eagerly in-process (the demo, most tests).
 REDIS_URL = env.str("REDIS_URL", default="")

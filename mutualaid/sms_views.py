@@ -2,13 +2,9 @@
 from django.http import HttpResponse
 from django.utils.html import format_html
 
+from .audit import client_ip
 from .pii import mask_mobile
 from .sms import SmsError, sms_code_send
-
-
-def client_ip(request) -> str:
-    """The requester's address as the login lockout sees it (django-axes, behind the configured proxies)."""
-    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR", "")
 
 
 def sms_code_send_response(*, request, form, mobile_field: str, purpose: str) -> HttpResponse:

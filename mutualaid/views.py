@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
@@ -28,7 +29,15 @@ def healthz(request):
 
 @login_not_required
 def backoffice_login(request):
-    """The admin's own login has no captcha and no account-wide lock: send everyone to ours."""
+    """The admin's own login has no captcha and no account-wide lock: send everyone to ours.
+
+    SPEC SEC-6: the admin sends a logged-in account without back-office access here; sending it on
+    to our login (which sends a logged-in user back to `next`) was an endless loop. It gets a 403.
+    """
+    if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect("admin:index")
+        return render(request, "403_backoffice.html", status=403)
     query = request.META.get("QUERY_STRING", "")
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
 

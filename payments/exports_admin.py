@@ -22,6 +22,7 @@ from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 from mutualaid.exports import FULL_ID_PERMISSION, ExportError, export_jobs_recent, export_start
 from mutualaid.quotas import quota_refusal
+from mutualaid.audit import client_ip
 
 from .exports import PERMISSION, EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport
 
@@ -60,7 +61,7 @@ def exports_view(request):
         if refused := quota_refusal(request, "export"):  # SPEC SEC-3
             return refused
         try:
-            job = export_start(kind=kind, params=_params(kind, request.POST), user=request.user)
+            job = export_start(kind=kind, params=_params(kind, request.POST), user=request.user, ip_address=client_ip(request))
         except ExportError as error:
             messages.error(request, error.message)
             return redirect("admin:exports")

@@ -20,6 +20,7 @@ from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
+from mutualaid.audit import client_ip
 from rosters.models import RosterEntry
 
 from ..models import Series
@@ -143,7 +144,7 @@ def premium_export(request, number: str):
     if refused := quota_refusal(request, "export"):  # SPEC SEC-3
         return refused
     try:
-        job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user)
+        job = export_start(kind="premium_detail", params={"batch": batch.number}, user=request.user, ip_address=client_ip(request))
     except ExportError as error:
         messages.error(request, error.message)
         return redirect("plans:premium_detail", number=batch.number)

@@ -278,3 +278,22 @@ def test_xlsx_opens_in_openpyxl_with_types_styles_and_frozen_header(tmp_path):
 
 def test_column_letters():
     assert [column_letter(n) for n in (1, 26, 27, 52, 703)] == ["A", "Z", "AA", "AZ", "AAA"]
+
+
+def test_the_audit_entry_of_a_background_export_has_the_requesters_ip(owner, django_capture_on_commit_callbacks):
+    # SPEC SEC-4: the worker has no request; the address comes from the job.
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_start(kind="fake", params={"rows": 1}, user=owner, ip_address="2001:db8::7")
+    job.refresh_from_db()
+
+    assert job.requested_from == "2001:db8::7"
+    entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(job.pk))
+    assert entry.remote_addr == "2001:db8::7"
+    assert entry.actor == owner
+
+
+def test_an_export_without_a_known_address_is_still_audited(owner, django_capture_on_commit_callbacks):
+    job = start(owner, django_capture_on_commit_callbacks, rows=1)
+
+    assert job.requested_from is None
+    assert LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(job.pk)).remote_addr is None

@@ -97,6 +97,10 @@ def _production_env(tmp_path) -> dict[str, str]:
         "PII_HASH_KEY": secrets.token_urlsafe(32),
         "ALLOWED_HOSTS": "portal.example.cn",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        # SPEC SEC-4: real gateways and the public address (settings only compare these names).
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "SMS_BACKEND": "gateway.sms.GatewaySmsBackend",
+        "PORTAL_BASE_URL": "https://portal.example.cn",
     }
 
 
@@ -207,8 +211,37 @@ def test_production_refuses_to_start_without_a_real_secret(tmp_path, name, how):
     assert named == [name]  # the one missing, not the ones that are set
 
 
+_SERVICES_REFUSED = {
+    "EMAIL_BACKEND": [project_settings._DEV_EMAIL_BACKEND],
+    "SMS_BACKEND": [project_settings._DEV_SMS_BACKEND],
+    "PORTAL_BASE_URL": ["http://127.0.0.1:8000", "http://localhost:8000/", "", "portal.example.cn"],
+}
+
+
+@pytest.mark.parametrize(
+    "name, value", [(name, value) for name, values in _SERVICES_REFUSED.items() for value in [None, *values]]
+)
+def test_production_refuses_to_start_with_console_services_or_a_local_address(tmp_path, name, value):
+    # SPEC SEC-4: console e-mail, console SMS, or PORTAL_BASE_URL unset (None), local or not a URL.
+    env = _production_env(tmp_path)
+    if value is None:
+        if name in _dotenv_names():
+            pytest.skip(f".env in the repository sets {name}, so it cannot be unset here")
+        del env[name]
+    else:
+        env[name] = value
+
+    result = _run([str(MANAGE_PY), "check"], env)
+
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: DEBUG=0 requires real services")
+    named = last_line.split("; set ", 1)[1].split(" (", 1)[0].split(", ")
+    assert named == [name]
+
+
 def test_development_defaults_are_accepted_with_debug_on(tmp_path):
-    """The demo (`make run`) needs no secrets at all."""
+    """The demo (`make run`) needs no secrets, and keeps e-mail and SMS on the console (SPEC SEC-4)."""
     env = {**_base_env(), "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
 
     result = _run([str(MANAGE_PY), "check"], env)

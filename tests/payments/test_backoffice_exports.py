@@ -242,3 +242,14 @@ def test_the_export_centre_lists_only_my_jobs(client, reviewer, batch):
     page = client.get(reverse("admin:exports")).content.decode()
     assert reverse("exports:job", kwargs={"job_id": mine.pk}) in page
     assert reverse("exports:job", kwargs={"job_id": other.pk}) not in page
+
+
+def test_the_export_audit_entry_carries_the_requesters_ip_address(client, reviewer, batch):
+    # SPEC SEC-4: the job runs after the request (here: on commit, outside it), so the address the
+    # export was asked from is kept on the job and written into the audit entry.
+    client.defaults["REMOTE_ADDR"] = "203.0.113.24"
+
+    job, _rows = post_export(client, reviewer, {"kind": "enrolled_people", "batch": batch.number})
+
+    assert job.requested_from == "203.0.113.24"
+    assert audit_of(job).remote_addr == "203.0.113.24"
