@@ -26,3 +26,19 @@ def client_ip(request) -> str:
     from axes.helpers import get_client_ip_address
 
     return getattr(request, "axes_ip_address", None) or get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "")
+
+
+def audit_access(obj, *, actor, ip: str | None, text: str, **data) -> None:
+    """One ACCESS entry on `obj` in the audit trail (SPEC X-2, SEC-6, ROS-11): who, from which IP, what
+    (`text`, and `data` for queries)."""
+    from auditlog.models import LogEntry
+
+    LogEntry.objects.log_create(
+        obj,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=actor,
+        remote_addr=ip or None,
+        changes_text=text[:1000],
+        additional_data={"ip": ip or "", **data},
+    )

@@ -115,17 +115,9 @@ def _is_object_url(request) -> bool:
 
 def denial_audit(*, user, path: str, status: int, ip: str) -> None:
     """Write the SPEC SEC-6 entry unless this user had one for this path within the last minute."""
-    from auditlog.models import LogEntry
+    from .audit import audit_access
 
     path_key = hashlib.sha256(path.encode()).hexdigest()[:32]
     if not cache.add(f"denial-audit:{user.pk}:{path_key}", True, timeout=DENIAL_AUDIT_SECONDS):
         return
-    LogEntry.objects.log_create(
-        user,
-        force_log=True,
-        action=LogEntry.Action.ACCESS,
-        actor=user,
-        remote_addr=ip or None,
-        changes_text=f"访问被拒绝（{status}）：{path}"[:1000],
-        additional_data={"path": path, "status": status, "ip": ip},
-    )
+    audit_access(user, actor=user, ip=ip, text=f"访问被拒绝（{status}）：{path}", path=path, status=status)

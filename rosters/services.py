@@ -14,7 +14,7 @@ from django.utils import timezone
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_check_action
 from enrollment.states import BatchAction
-from mutualaid.audit import acting_as
+from mutualaid.audit import acting_as, audit_access
 from mutualaid.pii import mask_mobile
 
 from .models import IdType, RosterEntry, WorkStatus
@@ -53,16 +53,14 @@ def held_names_match(*, given: str, enrolled: str) -> bool:
 def held_naming_audit(*, holder: Batch, acting_user, remote_addr: str | None, **details) -> None:
     """SPEC ROS-11, SEC-3: one ACCESS entry on the batch that was named (whom), with the acting user
     (who), the time of the entry (when), the IP and `details` (e.g. the import's id and its rows)."""
-    LogEntry.objects.log_create(
+    audit_access(
         holder,
-        force_log=True,
-        action=LogEntry.Action.ACCESS,
         actor=acting_user,
-        remote_addr=remote_addr or None,
-        changes_text=f"ROS-11：向其他单位显示了本批次单位（{holder.unit_name}）及经办人",
-        additional_data={
-            "named_unit": holder.unit_name, "named_batch": holder.number, "ip": remote_addr or "", **details
-        },
+        ip=remote_addr,
+        text=f"ROS-11：向其他单位显示了本批次单位（{holder.unit_name}）及经办人",
+        named_unit=holder.unit_name,
+        named_batch=holder.number,
+        **details,
     )
 
 
