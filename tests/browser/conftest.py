@@ -52,6 +52,13 @@ def screenshot():
     return take
 
 
+def forget_session(page):
+    """Leave the page first, then clear the cookies: a request of the page still in flight (the session
+    is saved on every request, SESSION_SAVE_EVERY_REQUEST) would otherwise set the cookie again."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+
+
 def log_in(page, username, password):
     """Log in through the portal's login page, as a person would (captcha test mode: "PASSED")."""
     page.goto(page.base_url + "/accounts/login/")

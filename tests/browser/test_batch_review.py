@@ -12,7 +12,7 @@ from enrollment.states import BatchState
 from mutualaid.attachments import attachment_store
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_submit
-from tests.browser.conftest import log_in
+from tests.browser.conftest import forget_session, log_in
 from tests.factories import UserFactory
 from tests.rosters.importfiles import previous
 from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, ready_batch
@@ -99,7 +99,7 @@ def test_reviewer_approves_a_batch_from_the_queue(page, screenshot, handbook_yea
     screenshot(page, "batch-review-approved")
 
     # The unit sees it in 参保批次管理.
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, "unit-changfeng", PASSWORD)
     page.goto(page.base_url + "/batches/")
     batch_row = page.locator("tr").filter(has_text=batch.number)

@@ -12,7 +12,7 @@ import pytest
 from enrollment.states import BatchState
 from payments.models import Voucher
 from receipts.models import Receipt
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import PHONE, forget_session, log_in
 from tests.browser.test_vouchers import transfer_slip, wait_until_shown, watch_csp
 from tests.factories import UserFactory
 from tests.payments.helpers import awaiting_payment_batch
@@ -33,7 +33,7 @@ def media_root(settings, tmp_path):
 
 
 def switch_to(page, username: str) -> None:
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, username, PASSWORD)
 
 
