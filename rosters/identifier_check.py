@@ -1,8 +1,8 @@
-"""SPEC SEC-1 for data stored before the normaliser: `manage.py check_identifiers` (issue 15).
+"""SPEC SEC-1 for stored data: `manage.py check_identifiers`.
 
-Before mutualaid.identifiers, an ID number could be stored as typed with a digit of another script
-("٠" passed str.isdigit() and int()), and then hashed as it was: the same person had two hashes, and
-the registry's UNIQUE (year, id_hash) could not see that two units enrolled one person.
+A stored ID number that is not canonical (e.g. with a digit of another script such as "٠") has a
+hash of its own: the same person would have two hashes, and the registry's UNIQUE (year, id_hash)
+could not see that two units enrolled one person.
 
 `identifiers_check` decrypts every stored ID cipher in chunks (roster entries and the three kinds of
 reference data holding IDs) and reports each value that is not canonical or whose hash is not the

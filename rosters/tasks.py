@@ -49,14 +49,13 @@ class _ProgressWriter:
 
     def __init__(self, load: ReferenceLoad):
         self.load = load
-        self.load_id = load.pk
         self.written_at = float("-inf")
         self.total = None
 
     def __call__(self, rows_done: int, rows_total: int | None = None) -> None:
         if rows_total is not None and rows_total != self.total:
             self.total = rows_total
-            cache.set(progress_total_key(self.load_id), rows_total, PROGRESS_TOTAL_TTL)
+            cache.set(progress_total_key(self.load.pk), rows_total, PROGRESS_TOTAL_TTL)
         now = time.monotonic()
         if now - self.written_at < PROGRESS_WRITE_SECONDS:
             return

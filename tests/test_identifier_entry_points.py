@@ -1,4 +1,4 @@
-"""SPEC SEC-1 (issue 15): every entry point of an identifier refuses one written with a digit of another
+"""SPEC SEC-1: every entry point of an identifier refuses one written with a digit of another
 script, with a Chinese message naming the column, and hashes or stores nothing of it.
 
 The issue's case: an ID number with one ARABIC-INDIC DIGIT ZERO (U+0660) in place of a "0" was

@@ -130,7 +130,7 @@ def test_a_very_long_value_is_refused_before_any_work():
 
 
 def test_the_issue_s_examples_get_a_message_not_an_error():
-    # Issue 15: int("²") raised ValueError inside the validator; "٠" passed str.isdigit() and int().
+    # int("²") raises ValueError and "٠" passes str.isdigit() and int(): neither may reach them.
     for number in ("11010119900307427²", VALID_ID[:17].replace("0", "\u0660", 1) + VALID_ID[17]):
         assert resident_id_problem(number) == "身份证号码含有无效字符"
         assert resident_id_check(number).problem.startswith("证件号码含有非标准字符")

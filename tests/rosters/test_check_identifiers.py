@@ -1,4 +1,4 @@
-"""manage.py check_identifiers (SPEC SEC-1, issue 15): stored identifiers that are not canonical, or
+"""manage.py check_identifiers (SPEC SEC-1): stored identifiers that are not canonical, or
 whose hash does not match, are reported; --fix repairs what is safe and reports the conflicts."""
 import datetime as dt
 import io

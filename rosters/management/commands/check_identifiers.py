@@ -1,5 +1,4 @@
-"""manage.py check_identifiers [--fix] [--chunk N]: SPEC SEC-1 for identifiers stored before the
-normaliser (issue 15). Decrypts every stored ID cipher in chunks (参保清册, 建议清册, 会员库, 上年度参保名单;
+"""manage.py check_identifiers [--fix] [--chunk N]: SPEC SEC-1 for stored identifiers. Decrypts every stored ID cipher in chunks (参保清册, 建议清册, 会员库, 上年度参保名单;
 the 年度参保登记 through its batches' roster entries), prints progress, every stored value that is
 not canonical or whose hash does not match, and the counts. With --fix, re-canonicalises where that
 is safe and lists the conflicts it cannot fix. The service is rosters.identifier_check."""
