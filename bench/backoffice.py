@@ -162,15 +162,15 @@ def main():
         started = time.perf_counter()
         if stand_in:
             export_rows, path = _export_stand_in(year=year, path=media / "stand_in.xlsx")
+            export_size = Path(path).stat().st_size
         else:
-            path = export_function(kind="enrolled_people", params={"year": year.year}, user=reviewer)
+            export_size = len(export_function(kind="enrolled_people", params={"year": year.year}, user=reviewer))
         export_seconds.append(time.perf_counter() - started)
         if not stand_in:
             from mutualaid.models import ExportJob
 
             export_rows = ExportJob.objects.filter(owner=reviewer).latest("created_at").rows_done
     export_s = stats.median(export_seconds)
-    export_size = Path(path).stat().st_size
 
     # The table
     print()

@@ -188,7 +188,8 @@ def _bare(path: Path) -> float:
     from rosters.importer import _validate_sheet, read_sheet
 
     started = time.perf_counter()
-    sheet = read_sheet(path)
+    with open(path, "rb") as stream:
+        sheet = read_sheet(stream)
     _validate_sheet(sheet, None)
     return time.perf_counter() - started
 

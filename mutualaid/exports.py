@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -35,7 +33,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import ExportJob
-from .jobs import JobLost, JobStatus, job_fail, job_finish, job_heartbeat, job_run
+from .jobs import JobLost, JobStatus, job_fail, job_finish, job_heartbeat, job_run, job_scratch
 
 logger = logging.getLogger(__name__)
 
@@ -164,14 +162,16 @@ def export_start(*, kind: str, params: dict, user, ip_address: str | None = None
     return job
 
 
-def export_run_sync(*, kind: str, params: dict, user) -> str:
-    """Make the export in this process (benchmarks, tests) and return the path of its file.
-    Raises what export_start raises, and ExportError when the export failed."""
+def export_run_sync(*, kind: str, params: dict, user) -> bytes:
+    """Make the export in this process (benchmarks, tests) and return its file's bytes (decrypted:
+    the stored file is sealed, SPEC SEC-4). Raises what export_start raises, and ExportError when
+    the export failed."""
     job, _builder, _created = _job_for(kind=kind, params=params, user=user)
     job = export_run(job=job)
     if job.status != JobStatus.DONE:
         raise ExportError(job.error or FAILED_MESSAGE)
-    return job.file.path
+    with job.file.open("rb") as stored:
+        return stored.read()
 
 
 def export_run(*, job: ExportJob) -> ExportJob:
@@ -186,8 +186,9 @@ def export_run(*, job: ExportJob) -> ExportJob:
 
 def export_write(job: ExportJob) -> None:
     builder = export_builder(job.kind)
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
+    # SPEC SEC-4: the plain workbook exists only in the job's scratch folder (removed by job_run);
+    # the stored copy is sealed by the field's storage.
+    path = job_scratch(job) / f"{job.pk}.xlsx"
     try:
         # The owner may have lost the right since the job was queued.
         builder.check(user=job.owner, params=job.params)
@@ -213,11 +214,6 @@ def export_write(job: ExportJob) -> None:
             logger.exception("export %s (%s) failed", job.pk, job.kind)
             message = FAILED_MESSAGE
         job_fail(job, message[:500])
-    finally:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def export_audit(*, job: ExportJob, rows: int) -> None:

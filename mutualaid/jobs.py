@@ -25,7 +25,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
+import shutil
 import threading
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
@@ -253,7 +256,8 @@ def jobs_sweep() -> dict[str, int]:
     or fails with its kind's interrupted_message once its attempts are used up.
 
     Safe on two machines at once: rows are taken with SKIP LOCKED and leave the sweep's conditions
-    (fresh heartbeat, or failed) in the same transaction. Returns counts {"requeued": n, "failed": m}."""
+    (fresh heartbeat, or failed) in the same transaction. Then the scratch folders nobody holds are
+    removed (SPEC SEC-4). Returns counts {"requeued": n, "failed": m, "scratch_removed": k}."""
     counts = {"requeued": 0, "failed": 0}
     now = timezone.now()
     stale_running = Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - _stale_after())
@@ -279,12 +283,54 @@ def jobs_sweep() -> dict[str, int]:
                     task = job_task(model)
                     transaction.on_commit(lambda task=task, pk=job.pk: task.delay(pk))
                     counts["requeued"] += 1
+    counts["scratch_removed"] = scratch_sweep()
     return counts
+
+
+def job_scratch(job: Job) -> Path:
+    """The job's private scratch folder (SPEC SEC-4): plain copies live here while the job reads them.
+    Created on first use (owner only); job_run removes it when the attempt ends, jobs_sweep after a crash."""
+    folder = _scratch_folder(type(job), job.pk, job.attempts)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def _scratch_folder(model: type[Job], pk: int, attempt: int) -> Path:
+    # One folder per attempt: a slow attempt that was taken over removes its own, not its successor's.
+    return Path(settings.JOB_SCRATCH_DIR) / f"{model._meta.label_lower}-{pk}-{attempt}"
+
+
+_SCRATCH_NAME = re.compile(r"(?P<label>[a-z_]+\.[a-z_]+)-(?P<pk>\d+)-(?P<attempt>\d+)")
+
+
+def scratch_sweep() -> int:
+    """Remove the scratch folders no live attempt holds (its worker died mid-job, SPEC SEC-4): those
+    of jobs that are not running with a fresh heartbeat, and anything else found there. Returns how many."""
+    root = Path(settings.JOB_SCRATCH_DIR)
+    if not root.is_dir():
+        return 0
+    fresh = timezone.now() - _stale_after()
+    removed = 0
+    for folder in root.iterdir():
+        match = _SCRATCH_NAME.fullmatch(folder.name)
+        if match:
+            try:
+                model = apps.get_model(match["label"])
+            except LookupError:
+                model = None
+            if model is not None and model.objects.filter(
+                pk=match["pk"], attempts=match["attempt"], status=JobStatus.RUNNING, heartbeat_at__gte=fresh
+            ).exists():
+                continue
+        shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def job_run(model: type[Job], pk: int, body) -> str:
     """Claim job `pk` of `model`, run `body(job)` with heartbeats, and return the job's status then.
-    `body` finishes or fails the job itself (job_finish / job_fail). Raises JobBusy (from job_claim)."""
+    `body` finishes or fails the job itself (job_finish / job_fail). Raises JobBusy (from job_claim).
+    The job's scratch folder (job_scratch) is removed when the attempt ends, however it ends."""
     job = job_claim(model, pk)
     if job is not None:
         try:
@@ -292,6 +338,8 @@ def job_run(model: type[Job], pk: int, body) -> str:
                 body(job)
         except JobLost:
             logger.warning("%s %s: attempt %s was taken over; its results were rolled back", model.__name__, pk, job.attempts)
+        finally:
+            shutil.rmtree(_scratch_folder(model, pk, job.attempts), ignore_errors=True)
     return model.objects.filter(pk=pk).values_list("status", flat=True).first() or "missing"
 
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from .jobs import Job, job_status_field, job_sweep_index
+from .sealed import sealed_storage
 
 
 class CalendarDay(models.Model):
@@ -84,7 +85,8 @@ class Attachment(models.Model):
     owner_id = models.PositiveBigIntegerField("所属对象编号", null=True, blank=True)
     owner = GenericForeignKey("owner_type", "owner_id")
     kind = models.CharField("附件类型", max_length=100, blank=True, help_text="如：营业执照、情况说明")
-    file = models.FileField("文件", upload_to=attachment_upload_to, max_length=200)
+    # SPEC SEC-4: sealed on disk (情况说明 with 人员明细, 退工单 … hold personal data).
+    file = models.FileField("文件", upload_to=attachment_upload_to, storage=sealed_storage, max_length=200)
     original_name = models.CharField("原文件名", max_length=120)
     content_type = models.CharField("文件格式", max_length=40, choices=AttachmentType.choices)
     size = models.PositiveIntegerField("大小（字节）")
@@ -137,7 +139,7 @@ class ExportJob(Job):
     requested_from = models.GenericIPAddressField("导出人IP地址", null=True, blank=True)
     rows_done = models.PositiveIntegerField("已处理", default=0)
     rows_total = models.PositiveIntegerField("总行数", default=0)
-    file = models.FileField("文件", upload_to=export_upload_to, max_length=200, blank=True)
+    file = models.FileField("文件", upload_to=export_upload_to, storage=sealed_storage, max_length=200, blank=True)  # SEC-4
     filename = models.CharField("文件名", max_length=200, blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now, db_index=True)
 

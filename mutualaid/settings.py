@@ -268,6 +268,10 @@ JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=10.0)
 JOB_STALE_SECONDS = env.float("JOB_STALE_SECONDS", default=60.0)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_QUEUED_STALE_SECONDS = env.float("JOB_QUEUED_STALE_SECONDS", default=15 * 60.0)
+# SPEC SEC-4: a job's private scratch folder (the plain copy of a sealed upload while the job reads
+# it, an export before it is sealed), <kind>-<id> under this folder; removed when the job ends, and
+# by the job sweep after a crash. Local to each worker machine, never shared or backed up.
+JOB_SCRATCH_DIR = env.path("JOB_SCRATCH_DIR", default=BASE_DIR / "var" / "scratch")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600

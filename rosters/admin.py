@@ -52,6 +52,7 @@ from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.states import STATE_BADGES, BatchState
 from mutualaid.attachments import attachments_of
+from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.pii import mask_mobile
 from mutualaid.tasks import enqueue_on_commit
 from mutualaid.workdays import working_deadline
@@ -120,20 +121,13 @@ def upload_extension(name: str) -> str | None:
 
 
 def reference_upload_store(*, upload, extension: str) -> str:
-    """Copy an upload to MEDIA_ROOT/private/reference/<uuid><extension>, chunk by chunk (a 1 GB file
-    never sits in memory), and return its name relative to MEDIA_ROOT. Raises OSError when the disk
-    refuses (the partial copy is removed)."""
+    """Copy an upload to MEDIA_ROOT/private/reference/<uuid><extension>, sealed (SPEC SEC-4), chunk
+    by chunk (a 1 GB file never sits in memory), and return its name relative to MEDIA_ROOT. Raises
+    OSError when the disk refuses (the partial copy is removed)."""
     relative = f"{REFERENCE_UPLOAD_DIR}/{uuid.uuid4().hex}{extension}"
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(target, "xb") as copy:
-            for chunk in upload.chunks(COPY_CHUNK_BYTES):
-                copy.write(chunk)
-        target.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
-    except OSError:
-        target.unlink(missing_ok=True)
-        raise
+    seal_stream(upload.chunks(COPY_CHUNK_BYTES), target)  # SPEC SEC-4: sealed at rest
     return relative
 
 
@@ -417,7 +411,7 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
         day = timezone.localdate(load.finished_at) if load.finished_at else dt.date.today()
         file_name = f"{load.year}年度{load.get_kind_display()}导入错误行_{day:%Y%m%d}.csv"
         return FileResponse(
-            report.open("rb"), as_attachment=True, filename=file_name, content_type="text/csv; charset=utf-8"
+            open_sealed(report), as_attachment=True, filename=file_name, content_type="text/csv; charset=utf-8"
         )
 
 

@@ -34,6 +34,7 @@ their query count would grow with the file.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -43,7 +44,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -55,6 +56,7 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 from enrollment.models import Batch, Unit
 from mutualaid.audit import acting_as
 from mutualaid.identifiers import Canonical, canonical_id_number, canonical_mobile
+from mutualaid.sealed import SealedFileError, open_sealed, seal_stream
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt
 from mutualaid.validators import MOBILE_PATTERN, resident_id_birth_and_sex, resident_id_problem
 from mutualaid.tasks import enqueue_on_commit
@@ -298,14 +300,15 @@ class Sheet:
         return index + 1
 
 
-def read_sheet(path: Path) -> Sheet:
-    """The first sheet of the spreadsheet at `path`, its header found (see `find_header`).
+def read_sheet(stream: BinaryIO) -> Sheet:
+    """The first sheet of the spreadsheet read from the binary `stream` (a stored upload through
+    mutualaid.sealed.open_sealed), its header found (see `find_header`). The file is read into memory
+    (uploads are at most ROSTER_UPLOAD_MAX_BYTES), so no plain copy of it is ever written to disk.
     Raises RosterError for an unreadable, password-protected or header-less file."""
-    path = Path(path)
-    with open(path, "rb") as stream:
-        spreadsheet_extension(stream)  # again: a stored file is never unpacked unchecked
+    data = io.BytesIO(stream.read())
+    spreadsheet_extension(data)  # again: a stored file is never unpacked unchecked
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
+        workbook = CalamineWorkbook.from_filelike(data)
         try:
             worksheet = workbook.get_sheet_by_index(0)
             first_column = worksheet.start[1] if worksheet.start else 0
@@ -315,11 +318,21 @@ def read_sheet(path: Path) -> Sheet:
     except PasswordError:
         raise RosterError(PASSWORD_PROTECTED) from None
     except (CalamineError, ValueError, OSError, IndexError) as error:
-        logger.info("roster file %s unreadable: %s", path.name, error)
+        logger.info("roster file %s unreadable: %s", getattr(stream, "name", "?"), error)
         raise RosterError(UNREADABLE) from None
     sheet = Sheet(rows=rows, first_column=first_column or 0)
     find_header(sheet)
     return sheet
+
+
+def read_stored_sheet(path: Path) -> Sheet:
+    """read_sheet of a stored upload, sealed at rest (SPEC SEC-4); RosterError when it does not decrypt."""
+    try:
+        with open_sealed(path) as stream:
+            return read_sheet(stream)
+    except SealedFileError:
+        logger.warning("roster upload %s does not decrypt", path)
+        raise RosterError(UNREADABLE) from None
 
 
 def _blank(value) -> bool:
@@ -1145,10 +1158,7 @@ def roster_import_start(*, batch: Batch, upload, acting_user, remote_addr: str |
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"upload{extension}"
     try:
-        with open(target, "xb") as copy:
-            for chunk in upload.chunks(1024 * 1024):
-                copy.write(chunk)
-        target.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
+        seal_stream(upload.chunks(1024 * 1024), target)  # SPEC SEC-4: sealed at rest
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).update(
@@ -1217,7 +1227,7 @@ def _run(roster_import: RosterImport, timings: dict) -> None:
         path = stored_path(roster_import)
         if path is None or not path.exists():
             raise RosterError("上传的文件已不在服务器上，请重新导入。")
-        sheet = read_sheet(path)
+        sheet = read_stored_sheet(path)
         timings["read"] = time.perf_counter() - started
         started = time.perf_counter()
         collected = _validate_sheet(sheet, progress)

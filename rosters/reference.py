@@ -70,6 +70,7 @@ from mutualaid.validators import RESIDENT_ID_CHECK, resident_id_problem, validat
 
 from .models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember, WorkStatus
 from mutualaid.jobs import job_fail, job_finish, job_run
+from mutualaid.sealed import SealedWriter
 
 logger = logging.getLogger(__name__)
 
@@ -1200,7 +1201,8 @@ def _chunk_write(writer, payload) -> None:
 class _RejectedReport:
     """The rejected rows: all of them in a CSV file (UTF-8 with BOM, for Excel), the first
     REJECTED_IN_MEMORY in the result. The file holds ID numbers as the uploader wrote them, so it
-    lives under MEDIA_ROOT/private and is served only to reviewers (rosters/admin.py)."""
+    is sealed (mutualaid.sealed), lives under MEDIA_ROOT/private and is served only to reviewers
+    (rosters/admin.py)."""
 
     def __init__(self, *, kind: str, year: int, header: list):
         self.kind, self.year, self.header = kind, year, [str(value) for value in header]
@@ -1217,8 +1219,8 @@ class _RejectedReport:
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
             self.path = Path(settings.MEDIA_ROOT) / REJECTED_DIR / f"{self.kind}-{self.year}-{stamp}-{uuid.uuid4().hex[:8]}.csv"
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self.path.chmod(0o640)
+            # SPEC SEC-4: sealed at rest like the upload it comes from.
+            self._stream = io.TextIOWrapper(io.BufferedWriter(SealedWriter(self.path)), encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._stream)
             self._writer.writerow(["行号", "错误原因", *self.header])
         self._writer.writerows([line, reason, *raw] for line, reason, raw in rows)

@@ -13,8 +13,9 @@ from django.core.cache import cache
 
 
 from .models import ReferenceLoad
-from .reference import RosterError, reference_load_job
-from mutualaid.jobs import JobLost, job_heartbeat, run_job
+from .reference import FAILED_UNEXPECTEDLY, RosterError, reference_load_job
+from mutualaid.jobs import JobLost, job_fail, job_heartbeat, job_scratch, run_job
+from mutualaid.sealed import plain_copy
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +80,17 @@ def reference_load_work(load: ReferenceLoad) -> None:
     """One attempt at a claimed upload (mutualaid.jobs.job_run calls it)."""
     upload = stored_path(load)
     try:
-        reference_load_job(load, path=upload, progress=_ProgressWriter(load))
+        # SPEC SEC-4: the upload is sealed at rest; the loader reads a plain copy in the job's scratch
+        # folder, removed when the block ends (and by the job sweep after a crash).
+        with plain_copy(upload, job_scratch(load)) as plain:
+            reference_load_job(load, path=plain, progress=_ProgressWriter(load))
     except RosterError:
         pass  # the file was refused as a whole: the reviewer fixes it (the message is on the load)
     except JobLost:
         raise
     except Exception:
         logger.exception("reference load %s failed", load.pk)
+        job_fail(load, FAILED_UNEXPECTEDLY.format(id=load.pk))  # nothing changes if the loader failed it
         return  # the upload is kept for the support desk, who know the load by its number
     finally:
         cache.delete(progress_total_key(load.pk))

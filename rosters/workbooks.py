@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .importer import read_sheet, stored_path
+from .importer import read_stored_sheet, stored_path
 from .models import RosterImport
 
 # SPEC ROS-2: the handbook's header, verbatim and in this order.
@@ -129,7 +129,7 @@ def roster_marked_workbook(*, roster_import: RosterImport) -> bytes:
     """SPEC ROS-10, X-1: the upload of `roster_import` re-written with its bad cells filled red and a
     错误原因 column (.xlsx bytes). The caller checks who may have it (the uploading account, within 7
     days: rosters.importer.marked_copy_available). Raises RosterError if the file cannot be read."""
-    sheet = read_sheet(stored_path(roster_import))
+    sheet = read_stored_sheet(stored_path(roster_import))
     reasons: dict[int, list[str]] = defaultdict(list)
     bad_cells: dict[int, set[int]] = defaultdict(set)
     for problem in roster_import.problems:

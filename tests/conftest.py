@@ -40,8 +40,10 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
-    """Uploaded files of a test go to its own temporary folder, never to the project's media/."""
+    """Uploaded files of a test go to its own temporary folder, never to the project's media/; so do
+    the jobs' scratch folders (SPEC SEC-4)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.JOB_SCRATCH_DIR = tmp_path / "scratch"
     return settings.MEDIA_ROOT
 
 

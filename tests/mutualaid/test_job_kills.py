@@ -25,8 +25,9 @@ from enrollment.models import Batch
 from enrollment.states import BatchState
 from mutualaid.celery import app as celery_app
 from mutualaid.exports import export_start
-from mutualaid.jobs import ENDED, JobStatus
+from mutualaid.jobs import ENDED, JobStatus, jobs_sweep
 from mutualaid.models import ExportJob
+from mutualaid.sealed import seal_stream
 from mutualaid.tasks import run_export
 from mutualaid.validators import resident_id_check_character
 from rosters import importer, tasks
@@ -84,7 +85,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def killable_worker(tmp_path, media_root, monkeypatch):
+def killable_worker(tmp_path, media_root, settings, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database: PostgreSQL only (SQLite's is in memory)")
     kill_dir = tmp_path / "kills"
@@ -94,6 +95,7 @@ def killable_worker(tmp_path, media_root, monkeypatch):
         pool="prefork",
         DATABASE_URL=_database_url(),
         MEDIA_ROOT=str(media_root),
+        JOB_SCRATCH_DIR=str(settings.JOB_SCRATCH_DIR),
         KILL_DIR=str(kill_dir),
         JOB_STALE_SECONDS="3",
         JOB_HEARTBEAT_SECONDS="0.5",
@@ -169,7 +171,7 @@ def test_an_export_killed_in_the_middle_ends_once_with_all_its_rows(killable_wor
 
     assert (ended.status, ended.attempts) == (JobStatus.DONE, 2)
     assert ended.rows_done == 2500
-    sheet = load_workbook(ended.file.path, read_only=True).active
+    sheet = load_workbook(ended.file.open("rb"), read_only=True).active
     assert sum(1 for _ in sheet.iter_rows()) == 2500 + 1  # the header and every person, once
     assert audit_entries(ended, action=LogEntry.Action.ACCESS) == 1
     client.force_login(account)
@@ -186,11 +188,11 @@ def _suggested_csv(count: int) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def test_a_reference_load_killed_in_the_middle_ends_once_with_all_its_rows(killable_worker, media_root):
+def test_a_reference_load_killed_in_the_middle_ends_once_with_all_its_rows(killable_worker, media_root, settings):
     reviewer = UserFactory(role="reviewer")
     stored = Path("private/reference/kill-test.csv")
     (media_root / stored).parent.mkdir(parents=True, exist_ok=True)
-    (media_root / stored).write_bytes(_suggested_csv(2000))
+    seal_stream([_suggested_csv(2000)], media_root / stored)  # as the upload page stores it (SPEC SEC-4)
     load = ReferenceLoad.objects.create(
         kind=ReferenceLoad.Kind.SUGGESTED, year=2031, file_name="建议清册.csv", stored_file=str(stored), started_by=reviewer
     )
@@ -203,4 +205,9 @@ def test_a_reference_load_killed_in_the_middle_ends_once_with_all_its_rows(killa
     assert (ended.rows_read, ended.rows_loaded, ended.rows_rejected) == (2000, 2000, 0)
     assert SuggestedPerson.objects.filter(year=2031).count() == 2000
     assert audit_entries(ended, action=LogEntry.Action.UPDATE) == 1  # the finished load's event
-    assert not (media_root / stored).exists()  # the upload (IDs in clear) is gone once loaded
+    assert not (media_root / stored).exists()  # the upload is gone once loaded
+    # SPEC SEC-4: the killed attempt's plain copy outlived its worker; the sweep removes it, and the
+    # attempt that finished removed its own.
+    scratch = Path(settings.JOB_SCRATCH_DIR)
+    assert [folder.name for folder in scratch.iterdir()] == [f"rosters.referenceload-{load.pk}-1"]
+    assert jobs_sweep()["scratch_removed"] == 1 and list(scratch.iterdir()) == []

@@ -168,7 +168,7 @@ def test_the_retry_beside_a_live_worker_waits_for_the_heartbeat_to_go_stale(owne
 def test_the_sweep_requeues_a_job_whose_worker_vanished(owner, settings, django_capture_on_commit_callbacks):
     job = make_job(owner, status=JobStatus.RUNNING, attempts=1, heartbeat_at=ago(settings.JOB_STALE_SECONDS + 1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs_sweep() == {"requeued": 1, "failed": 0}
+        assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     stored = ExportJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == (JobStatus.DONE, 2)
     assert CountingExport.runs == [1]
@@ -177,7 +177,7 @@ def test_the_sweep_requeues_a_job_whose_worker_vanished(owner, settings, django_
 def test_the_sweep_sends_again_a_task_that_never_came(owner, settings, django_capture_on_commit_callbacks):
     job = make_job(owner, heartbeat_at=ago(settings.JOB_QUEUED_STALE_SECONDS + 1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert sweep_jobs.delay().get() == {"requeued": 1, "failed": 0}
+        assert sweep_jobs.delay().get() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     assert ExportJob.objects.get(pk=job.pk).status == JobStatus.DONE
 
 
@@ -189,7 +189,7 @@ def test_the_sweep_leaves_live_and_recent_jobs_alone_and_fails_exhausted_ones(ow
         owner, status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=ago(settings.JOB_STALE_SECONDS + 1)
     )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        assert jobs_sweep() == {"requeued": 0, "failed": 1}
+        assert jobs_sweep() == {"requeued": 0, "failed": 1, "scratch_removed": 0}
     assert callbacks == []
     assert ExportJob.objects.get(pk=live.pk).status == JobStatus.RUNNING
     assert ExportJob.objects.get(pk=recent.pk).status == JobStatus.QUEUED

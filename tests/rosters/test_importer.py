@@ -732,7 +732,7 @@ def test_an_import_whose_worker_died_is_run_again_from_the_start_once(batch, acc
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs_sweep() == {"requeued": 1, "failed": 0}
+        assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     ended = RosterImport.objects.get(pk=started.pk)
     assert (ended.status, ended.attempts, ended.rows_added) == (JobStatus.DONE, 2, 30)
     assert RosterEntry.objects.filter(batch=batch).count() == 30
@@ -748,7 +748,7 @@ def test_an_import_that_died_on_its_last_attempt_says_so_and_changes_nothing(bat
         started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=stale)
-    assert jobs_sweep() == {"requeued": 0, "failed": 1}
+    assert jobs_sweep() == {"requeued": 0, "failed": 1, "scratch_removed": 0}
     assert RosterImport.objects.get(pk=started.pk).error == "处理中断，请重新导入。"
     assert not RosterEntry.objects.filter(batch=batch).exists()
     client.force_login(account)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from mutualaid.sealed import open_sealed
 from mutualaid.pii import pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
 from mutualaid.validators import resident_id_check_character, resident_id_problem
@@ -146,7 +147,8 @@ def test_suggested_roster_bad_rows_are_rejected_with_line_and_reason_and_the_goo
         ("王芳", "00108537"),
     ]
     # The full list as CSV for the reviewer (rosters/admin.py serves it).
-    with open(result.rejected_path, encoding="utf-8-sig", newline="") as stream:
+    # Sealed at rest (SPEC SEC-4): read back through mutualaid.sealed.
+    with io.TextIOWrapper(open_sealed(result.rejected_path), encoding="utf-8-sig", newline="") as stream:
         report = list(csv.reader(stream))
     assert report[0] == ["行号", "错误原因", *SUGGESTED_HEADER]
     assert [row[0] for row in report[1:]] == ["3", "4", "5", "6", "7", "8", "9"]
@@ -160,7 +162,7 @@ def test_the_rejected_rows_in_memory_are_capped_but_the_report_has_them_all(tmp_
     result = load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, rows))
 
     assert (result.rejected, len(result.rejected_rows)) == (5, 2)
-    assert len(result.rejected_path.read_text("utf-8-sig").splitlines()) == 1 + 5
+    assert len(open_sealed(result.rejected_path).read().decode("utf-8-sig").splitlines()) == 1 + 5
 
 
 def test_a_file_whose_rows_are_all_bad_is_refused_and_the_year_keeps_its_data(tmp_path):
@@ -892,7 +894,7 @@ def test_load_reference_command_prints_the_summary_and_records_the_load(tmp_path
     output = out.getvalue()
     assert "读取 3 行，导入 2 行，错误 1 行" in output
     record = ReferenceLoad.objects.get()
-    assert f"错误行清单：{Path(media_root) / record.rejected_report}" in output
+    assert f"错误行清单（已加密保存，请在后台该导入记录页下载）：{Path(media_root) / record.rejected_report}" in output
     assert (record.kind, record.year, record.file_name, record.status) == ("suggested", YEAR, "建议清册.csv", "done")
     assert (record.rows_read, record.rows_loaded, record.rows_rejected, record.started_by) == (3, 2, 1, reviewer)
     assert record.rejected_report.startswith("private/reference/rejected/")

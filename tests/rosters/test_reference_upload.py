@@ -11,6 +11,7 @@ import gzip
 import io
 import re
 import types
+import uuid
 from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.admin.models import LogEntry as AdminLogEntry
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.test import Client
@@ -26,6 +28,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Role
 from accounts.roles import ROLE_PERMISSIONS
+from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.validators import resident_id_check_character
 from rosters import admin as rosters_admin
 from rosters import reference, tasks
@@ -85,8 +88,11 @@ class FakeLoader:
             raise self.raises
         rows = list(csv.reader(io.StringIO(Path(path).read_bytes().decode("utf-8"))))[1:]
         rejected = [row for row in rows if row[1] == "坏"]
-        report = Path(path).with_name(Path(path).stem + "-rejected.csv")
-        report.write_text("行号,错误原因\n" + "".join(f"{i},姓名错误\n" for i, _ in enumerate(rejected, 2)), "utf-8")
+        # Like the real loader: the report is sealed under MEDIA_ROOT (SPEC SEC-4).
+        report = Path(settings.MEDIA_ROOT) / "private" / "reference" / "rejected" / f"{uuid.uuid4().hex}.csv"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        text = "行号,错误原因\n" + "".join(f"{i},姓名错误\n" for i, _ in enumerate(rejected, 2))
+        seal_stream([text.encode("utf-8")], report)
         if progress:
             progress(len(rows), self.total)
         return types.SimpleNamespace(
@@ -151,14 +157,18 @@ def stored_files(media_root: Path) -> list[Path]:
 
 
 def make_load(**fields) -> ReferenceLoad:
-    defaults = {"kind": "suggested", "year": 2025, "file_name": "建议清册.csv", "stored_file": "private/reference/x.csv"}
+    """A load with its stored upload, sealed like the page stores it (SPEC SEC-4)."""
+    stored = f"private/reference/{uuid.uuid4().hex}.csv"
+    (Path(settings.MEDIA_ROOT) / stored).parent.mkdir(parents=True, exist_ok=True)
+    seal_stream([suggested_csv(GOOD_ROWS)], Path(settings.MEDIA_ROOT) / stored)
+    defaults = {"kind": "suggested", "year": 2025, "file_name": "建议清册.csv", "stored_file": stored}
     return ReferenceLoad.objects.create(**{**defaults, **fields})
 
 
 def done_load_with_report(media_root, reviewer) -> ReferenceLoad:
     report = Path(media_root) / "private" / "reference" / "r-rejected.csv"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("行号,证件号码,错误原因\n3,310104198503120110,身份证号码校验位错误（应为X）\n", "utf-8")
+    seal_stream(["行号,证件号码,错误原因\n3,310104198503120110,身份证号码校验位错误（应为X）\n".encode()], report)
     return make_load(
         status=Status.DONE,
         rows_read=4,
@@ -362,7 +372,7 @@ def test_the_upload_is_copied_to_disk_chunk_by_chunk(media_root, monkeypatch):
     relative = rosters_admin.reference_upload_store(upload=temporary, extension=".csv")
 
     stored = Path(media_root) / relative
-    assert stored.read_bytes() == content
+    assert open_sealed(stored).read() == content and content[:100] not in stored.read_bytes()  # SPEC SEC-4
     assert stored.parent == Path(media_root) / "private" / "reference"
     # Never more than one chunk in memory: the copy went through chunks() of the chosen size.
     assert max(sizes) == 64 * 1024 and len(sizes) == -(-len(content) // (64 * 1024)) and sum(sizes) == len(content)
@@ -397,9 +407,6 @@ def test_a_large_upload_reaches_the_view_as_a_temporary_file(
 def test_running_the_task_twice_loads_once(use_loader, reviewer):
     loader = use_loader(FakeLoader())
     load = make_load(started_by=reviewer)
-    path = Path(tasks.stored_path(load))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(suggested_csv(GOOD_ROWS))
 
     assert tasks.load_reference_file(load.pk) == Status.DONE
     finished_at = ReferenceLoad.objects.get().finished_at
@@ -461,8 +468,6 @@ def test_a_loader_error_message_is_shown_as_it_is(use_loader, reviewer):
 def test_an_unexpected_error_ends_failed_with_a_chinese_message(use_loader, caplog):
     use_loader(FakeLoader(raises=RuntimeError("disk I/O error")))
     load = make_load()
-    tasks.stored_path(load).parent.mkdir(parents=True, exist_ok=True)
-    tasks.stored_path(load).write_bytes(b"x")
 
     assert tasks.load_reference_file(load.pk) == Status.FAILED
 

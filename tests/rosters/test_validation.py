@@ -278,7 +278,7 @@ def test_a_run_that_died_on_its_last_attempt_puts_the_batch_back_and_says_so(bat
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=stale)
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs_sweep() == {"requeued": 0, "failed": 1}
+        assert jobs_sweep() == {"requeued": 0, "failed": 1, "scratch_removed": 0}
     message = "清册校验中断（处理程序意外停止），参保清册未改变。请重新点击【清册校验】。"
     assert (ValidationRun.objects.get(pk=run.pk).status, ValidationRun.objects.get(pk=run.pk).error) == (JobStatus.FAILED, message)
     assert fresh(batch).state == BatchState.DRAFT
@@ -296,6 +296,6 @@ def test_the_sweep_runs_a_validation_whose_worker_vanished_to_the_end(batch, use
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     ValidationRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=stale)
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs_sweep() == {"requeued": 1, "failed": 0}
+        assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     assert ValidationRun.objects.get(pk=run.pk).status == JobStatus.DONE
     assert fresh(batch).state == BatchState.DRAFT and len(log_of(batch)) == 2

@@ -95,4 +95,5 @@ class Command(BaseCommand):
             f"（{result.rows_per_second:,.0f} 行/秒）。"
         )
         if result.rejected_path:
-            self.stdout.write(f"错误行清单：{result.rejected_path}")
+            # SPEC SEC-4: the list holds ID numbers, so it is sealed; reviewers download it from the load's page.
+            self.stdout.write(f"错误行清单（已加密保存，请在后台该导入记录页下载）：{result.rejected_path}")
