@@ -95,9 +95,13 @@ class SealedWriter(io.RawIOBase):
     def write(self, data) -> int:
         self._pending += data
         # Keep at least one byte back: the last chunk is only known at close.
-        while len(self._pending) > CHUNK_BYTES:
-            self._emit(bytes(self._pending[:CHUNK_BYTES]), last=False)
-            del self._pending[:CHUNK_BYTES]
+        if len(self._pending) > CHUNK_BYTES:
+            view, start = memoryview(self._pending), 0
+            while len(self._pending) - start > CHUNK_BYTES:
+                self._emit(view[start : start + CHUNK_BYTES], last=False)
+                start += CHUNK_BYTES
+            view.release()
+            del self._pending[:start]
         return len(data)
 
     def _emit(self, plain: bytes, *, last: bool) -> None:
@@ -170,7 +174,7 @@ class SealedReader(io.RawIOBase):
         index, offset = divmod(self._position, CHUNK_BYTES)
         chunk = self._load(index)
         count = min(len(buffer), len(chunk) - offset)
-        buffer[:count] = chunk[offset : offset + count]
+        memoryview(buffer)[:count] = memoryview(chunk)[offset : offset + count]
         self._position += count
         return count
 
