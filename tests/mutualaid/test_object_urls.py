@@ -26,10 +26,10 @@ from mutualaid.attachments import (
     attachment_store,
     attachments_of,
 )
-from mutualaid.models import ExportJob
+from mutualaid.models import Attachment, ExportJob
 from payments.models import Voucher
 from rosters.importer import roster_import_start
-from rosters.models import IdType
+from rosters.models import IdType, RosterEntry
 from rosters.rules import KIND_SITUATION
 from rosters.services import batch_attachment_add
 from tests.enrollment.test_code_services import png_upload
@@ -48,24 +48,23 @@ from tests.rosters.importfiles import (
 )
 from tests.rosters.test_roster_services import make_entry
 
-OWNER_CODE, OTHER_CODE = "0072J3", "0A1B2C"
-
 
 class World:
-    """Unit A's objects, one of every kind the object URLs address, each built when first asked for
+    """One unit's objects, one of every kind the object URLs address, each built when first asked for
     (a test builds only what its URL needs)."""
 
-    def __init__(self, *, year, reviewer, committee):
-        self.year = year
+    def __init__(self, *, username, code, unit_name, draft_number, year, next_year, reviewer, committee):
+        self.owner = UserFactory(username=username)
+        self.code, self.unit_name, self.draft_number = code, unit_name, draft_number
+        self.year, self.next_year = year, next_year
         self.reviewer = reviewer
         self.committee = committee
-        self.owner = UserFactory(username="unit-a")
 
     @cached_property
     def draft_batch(self):
         """A batch in 草稿 (roster editable), with its code, lead unit and 经办人填报 (HND-1); of the next
         year, as a code has one batch a year and the completed batch takes the handbook's year."""
-        return make_batch(self.owner, year=CoverageYearFactory(year=self.year.year + 1), code=OWNER_CODE, number=f"{self.year.year + 1}J900001")
+        return make_batch(self.owner, year=self.next_year, code=self.code, unit_name=self.unit_name, number=self.draft_number)
 
     @cached_property
     def entry(self):
@@ -109,7 +108,7 @@ class World:
     def code_application(self):
         # 审核不通过: the only state whose attachments may be removed (SPEC CODE-4).
         return CodeApplication.objects.create(
-            account=self.owner, unit_name="上海示范机电有限公司", committee=self.committee, nature="企业",
+            account=self.owner, unit_name=f"{self.unit_name}（新）", committee=self.committee, nature="企业",
             contact_name="丁一", address="上海市普陀区长寿路1号", contact_mobile="13812345678", postcode="200060",
             contact_email="dingyi@example.com", headcount=200, status=CodeApplication.Status.REJECTED,
         )
@@ -265,19 +264,36 @@ def test_the_tables_name_only_existing_patterns():
 
 
 @pytest.fixture
-def world(handbook_year, reviewer, union_organisations):
-    return World(year=handbook_year, reviewer=reviewer, committee=union_organisations.first())
+def next_year(handbook_year):
+    return CoverageYearFactory(year=handbook_year.year + 1)
 
 
 @pytest.fixture
-def other_unit(world):
-    """Unit B: a normal unit administrator with its own code, 经办人填报 and batch, so it passes the
-    pages' code and 经办人填报 checks (a 302 to 参保编码申请 would hide the answer under test)."""
-    account = UserFactory(username="unit-b")
-    make_batch(account, year=world.year, code=OTHER_CODE, unit_name="上海别的有限公司", number=f"{world.year.year}J900002")
+def world(handbook_year, next_year, reviewer, union_organisations):
+    """Unit A, whose objects the walk asks for."""
+    return World(
+        username="unit-a", code="0072J3", unit_name="上海长风示范科技有限公司", draft_number=f"{next_year.year}J900001",
+        year=handbook_year, next_year=next_year, reviewer=reviewer, committee=union_organisations.first(),
+    )
+
+
+@pytest.fixture
+def other_world(handbook_year, next_year, reviewer, union_organisations):
+    """Unit B, who asks: a normal unit with objects of its own."""
+    return World(
+        username="unit-b", code="0A1B2C", unit_name="上海别的有限公司", draft_number=f"{next_year.year}J900002",
+        year=handbook_year, next_year=next_year, reviewer=reviewer, committee=union_organisations.first(),
+    )
+
+
+@pytest.fixture
+def other_unit(other_world):
+    """Unit B's account and client. Its code, 经办人填报 and batch make it pass the pages' checks (a 302
+    to 参保编码申请 would hide the answer under test)."""
+    _ = other_world.draft_batch
     client = Client()
-    client.force_login(account)
-    return account, client
+    client.force_login(other_world.owner)
+    return other_world.owner, client
 
 
 def _denial_audited(account, path: str) -> bool:
@@ -286,9 +302,8 @@ def _denial_audited(account, path: str) -> bool:
     ).exists()
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(OBJECT_PATTERNS))
-def test_another_units_object_url_answers_404(name, world, other_unit):
+def _values(name: str, world: World) -> dict:
+    """The table's values of `name` for `world`'s unit; fails the test when the pattern is not in the walk."""
     if name in NOT_OBJECT_URLS:
         pytest.skip(f"not an object URL: {NOT_OBJECT_URLS[name]}")
     if name not in OBJECT_URLS:
@@ -299,25 +314,89 @@ def test_another_units_object_url_answers_404(name, world, other_unit):
         )
     kwargs = OBJECT_URLS[name](world)
     assert set(kwargs) == set(resolve(OBJECT_PATTERNS[name]).captured_kwargs), f"{name}: the parameters changed"
-    url = reverse(name, kwargs=kwargs)
-    other, as_other = other_unit
-    owner = Client()
-    owner.force_login(world.owner)
+    return kwargs
 
-    # B first: the owner's POST may change or delete the object.
-    answers = {method: getattr(as_other, method)(url).status_code for method in ("get", "post")}
-    refused_methods = [method for method, status in answers.items() if status == 405]
-    owner_answers = {method: getattr(owner, method)(url).status_code for method in refused_methods}
-    leaks = {
+
+def _client_of(account) -> Client:
+    client = Client()
+    client.force_login(account)
+    return client
+
+
+def _answers_other_than_404(url: str, *, asking: Client, owner: Client) -> dict[str, int]:
+    """GET and POST of `url` by `asking`: the answers that are not 404, less a 405 the owner gets as well
+    (the method refused before any look-up, whatever the id: see the module's docstring)."""
+    answers = {method: getattr(asking, method)(url).status_code for method in ("get", "post")}
+    return {
         method: status
         for method, status in answers.items()
-        if status != 404 and not (status == 405 and owner_answers[method] == 405)
+        if status != 404 and not (status == 405 and getattr(owner, method)(url).status_code == 405)
     }
-    assert not leaks, f"{name}: unit B asked for unit A's {url} and got {leaks} instead of 404"
-    if answers["get"] == 404:
-        assert _denial_audited(other, url), f"{name}: B's 404 on {url} is not in the audit trail (SPEC SEC-6)"
 
-    # The owner's own answer proves the ids are real, with the method the view accepts.
-    owner_get = owner_answers["get"] if "get" in owner_answers else owner.get(url).status_code
-    method, status = ("POST", owner.post(url).status_code) if owner_get == 405 else ("GET", owner_get)
+
+def _assert_owner_is_answered(name: str, url: str, owner: Client) -> None:
+    """The owner's own answer, with the method the view accepts, proves the ids are real. Run after the
+    other unit's requests: the owner's POST may change or delete the object."""
+    status = owner.get(url).status_code
+    method = "GET"
+    if status == 405:
+        method, status = "POST", owner.post(url).status_code
     assert status != 404, f"{name}: unit A got 404 on its own {url} ({method}): the walk's ids are wrong"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(OBJECT_PATTERNS))
+def test_another_units_object_url_answers_404(name, world, other_unit):
+    url = reverse(name, kwargs=_values(name, world))
+    other, as_other = other_unit
+    owner = _client_of(world.owner)
+
+    leaks = _answers_other_than_404(url, asking=as_other, owner=owner)
+
+    assert not leaks, f"{name}: unit B asked for unit A's {url} and got {leaks} instead of 404"
+    if as_other.get(url).status_code == 404:
+        assert _denial_audited(other, url), f"{name}: B's 404 on {url} is not in the audit trail (SPEC SEC-6)"
+    _assert_owner_is_answered(name, url, owner)
+
+
+# Views that answer an id their unit's own object does not hold exactly as they answer an id that
+# never existed, on purpose: a second click of a 删除 finds nothing to delete and says so (a message,
+# back to the page) instead of an error page. Another unit's id under one's own object gets that same
+# answer: nothing changed and nothing told. The walk checks that it is the same answer.
+SAME_AS_MISSING = {
+    "rosters:roster_entry_delete": "a second click of 【删除】 says 该人员已不在参保清册中 (SPEC ROS-7)",
+    "rosters:validation_attachment_delete": "a second click of an attachment's 【X】 finds nothing and does nothing",
+    "enrollment:code_applications_attachment_delete": "a second click of a kept attachment's 【X】 does nothing (SPEC CODE-4)",
+}
+MISSING_ID = 999_999_999
+INNER_MODELS = {"entry_id": RosterEntry, "attachment_pk": Attachment}
+
+NESTED_PATTERNS = sorted(name for name, url in OBJECT_PATTERNS.items() if len(resolve(url).captured_kwargs) > 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", NESTED_PATTERNS)
+def test_another_units_id_under_ones_own_object_answers_404(name, world, other_world, other_unit):
+    # SPEC X-4: B's own batch (application, voucher, …) with A's entry (attachment, import, …) id.
+    inner = list(resolve(OBJECT_PATTERNS[name]).captured_kwargs)[-1]
+    kwargs = {**_values(name, other_world), inner: _values(name, world)[inner]}
+    url = reverse(name, kwargs=kwargs)
+    _, as_other = other_unit
+    owner = _client_of(world.owner)
+
+    if name in SAME_AS_MISSING:
+        missing_url = reverse(name, kwargs={**kwargs, inner: MISSING_ID})
+        for method in ("get", "post"):
+            answer, missing = getattr(as_other, method)(url), getattr(as_other, method)(missing_url)
+            assert (answer.status_code, answer.get("Location")) == (missing.status_code, missing.get("Location")), (
+                f"{name}: {method.upper()} {url} with unit A's {inner} is not answered as a missing one"
+            )
+        assert INNER_MODELS[inner].objects.filter(pk=kwargs[inner]).exists(), f"{name}: unit B deleted unit A's {inner}"
+    else:
+        leaks = _answers_other_than_404(url, asking=as_other, owner=owner)
+        assert not leaks, f"{name}: unit B asked for {url} with unit A's {inner} and got {leaks} instead of 404"
+    _assert_owner_is_answered(name, reverse(name, kwargs=_values(name, world)), owner)
+
+
+def test_the_exceptions_name_nested_object_urls():
+    assert set(SAME_AS_MISSING) <= set(NESTED_PATTERNS) & set(OBJECT_URLS)
