@@ -401,3 +401,10 @@ def test_another_units_id_under_ones_own_object_answers_404(name, world, other_w
 
 def test_the_exceptions_name_nested_object_urls():
     assert set(SAME_AS_MISSING) <= set(NESTED_PATTERNS) & set(OBJECT_URLS)
+
+
+def test_a_pattern_left_out_of_the_tables_fails_the_walk_and_says_where_to_add_it(monkeypatch):
+    monkeypatch.setitem(OBJECT_PATTERNS, "enrollment:things_detail", "/things/1/")
+
+    with pytest.raises(pytest.fail.Exception, match="add it to OBJECT_URLS in tests/mutualaid/test_object_urls.py"):
+        _values("enrollment:things_detail", world=None)
