@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from accounts.models import UnionOrganisation
 from enrollment.models import ChangeRequest, HandlerInfo
 from enrollment.services import change_request_approve
 from mutualaid import sms
@@ -17,16 +18,7 @@ from rosters.importer import roster_import_start
 from rosters.models import IdType, RosterEntry
 from rosters.selectors import roster_export_rows
 from tests.enrollment.test_backoffice_queues import make_change_request
-from tests.enrollment.test_handler import (  # noqa: F401 - fixtures
-    MOBILE,
-    account,
-    changfeng,
-    code,
-    handler_data,
-    putuo,
-    send_code,
-    unit_client,
-)
+from tests.enrollment.test_handler import MOBILE, handler_data, make_code, send_code
 from tests.factories import UserFactory
 from tests.rosters.importfiles import make_batch as make_import_batch
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
@@ -144,14 +136,26 @@ def test_the_import_writes_the_mobiles_encrypted(handbook_year):
 # --- the handler's mobile ------------------------------------------------------------------------------
 
 
-def test_the_handler_gets_the_sms_and_the_saved_mobile_is_encrypted(
-    unit_client, code, putuo, changfeng, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def changfeng(union_organisations):
+    return UnionOrganisation.objects.get(name="普陀区长风新村街道总工会")
+
+
+@pytest.fixture
+def code(changfeng):
+    """A code of its own account with its lead unit (tests/enrollment/test_handler.py's make_code)."""
+    return make_code(UserFactory(username="cf-unit", first_name="丁一", mobile=MOBILE, email="hr@example.com"), committee=changfeng)
+
+
+def test_the_handler_gets_the_sms_and_the_saved_mobile_is_encrypted(client, code, changfeng, django_capture_on_commit_callbacks):
     """SPEC HND-1, SEC-4: the SMS code goes to 经办人电话, which is then kept as a cipher only."""
+    sms.outbox.clear()
+    client.force_login(code.account)
+    unit_client = client
     sms_code = send_code(unit_client, django_capture_on_commit_callbacks)  # asserts the outbox got MOBILE
     assert sms.outbox[-1][0] == MOBILE
 
-    response = unit_client.post(reverse("enrollment:handler"), handler_data(putuo, changfeng, sms_code=sms_code))
+    response = unit_client.post(reverse("enrollment:handler"), handler_data(changfeng.parent, changfeng, sms_code=sms_code))
 
     assert response.status_code == 302
     info = HandlerInfo.objects.get(code=code)
