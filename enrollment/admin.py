@@ -939,8 +939,9 @@ class HandlerInfoAdminForm(forms.ModelForm):
             self.initial.setdefault("handler_mobile", self.instance.handler_mobile)
 
     def _post_clean(self):
-        if "handler_mobile" in self.cleaned_data:
-            self.instance.handler_mobile = self.cleaned_data["handler_mobile"]
+        mobile = self.cleaned_data.get("handler_mobile")
+        if mobile and mobile != self.instance.handler_mobile:  # a new cipher only for a new number (audit trail)
+            self.instance.handler_mobile = mobile
         super()._post_clean()
 
 

@@ -338,13 +338,13 @@ class HandlerInfo(models.Model):
         settings.AUTH_USER_MODEL, verbose_name="保存账号", null=True, on_delete=models.PROTECT, related_name="+"
     )
 
-    class Meta:
-        verbose_name = "经办人信息"
-        verbose_name_plural = "经办人信息"
-
     handler_mobile = pii_property(
         "handler_mobile_cipher", canonical_form=canonical_mobile, doc="经办人电话, a mobile that receives the SMS codes (SPEC HND-1, SEC-4)."
     )
+
+    class Meta:
+        verbose_name = "经办人信息"
+        verbose_name_plural = "经办人信息"
 
     def __str__(self):
         return f"{self.code.code} {self.handler_name}"

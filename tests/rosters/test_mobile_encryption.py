@@ -186,6 +186,32 @@ def test_a_change_of_the_handler_mobile_is_encrypted_in_the_request_and_applied(
     assert info.handler_mobile == "13800001111" and holds_no("13800001111", stored_row(HandlerInfo, info.pk))
 
 
+@pytest.mark.django_db
+def test_superusers_edit_the_handler_mobile_in_the_back_office(client):
+    """The back office's 经办人信息 form (HandlerInfoAdminForm) shows the number in clear to superusers
+    and stores a new one as a cipher; saving without changing it keeps the cipher (no audit noise)."""
+    from tests.enrollment.test_backoffice_queues import change_page
+    from tests.enrollment.test_backoffice_queues import (
+        make_code as make_backoffice_code,
+    )
+
+    handler = HandlerInfo.objects.get(code=make_backoffice_code())
+    client.force_login(UserFactory(role="reviewer", is_superuser=True, is_staff=True))
+    data = {
+        "code": handler.code_id, "handler_name": "王经办", "handler_mobile": "13811112222", "handler_phone": "021-62220000",
+        "handler_email": "wang@changshou.example.com", "economic_type": "私营", "union_level1": "", "union_level2": "",
+        "address": "上海市普陀区长寿路100号", "industry": "C", "headcount": "120", "saved_by": handler.saved_by_id,
+    }
+    before = stored_row(HandlerInfo, handler.pk)["handler_mobile_cipher"]
+
+    assert client.post(change_page(handler), data).status_code == 302
+    assert stored_row(HandlerInfo, handler.pk)["handler_mobile_cipher"] == before
+
+    assert client.post(change_page(handler), {**data, "handler_mobile": "139 0000 2222"}).status_code == 302
+    stored = stored_row(HandlerInfo, handler.pk)
+    assert holds_no("13900002222", stored) and pii_decrypt(stored["handler_mobile_cipher"]) == "13900002222"
+
+
 # --- the migrations ------------------------------------------------------------------------------------
 
 BEFORE = [("rosters", "0012_import_remote_addr"), ("enrollment", "0008_queue_assignment")]
