@@ -9,6 +9,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from mutualaid.identifiers import canonical_mobile
+from mutualaid.pii import pii_decrypt, pii_encrypt, pii_property
+
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
@@ -316,7 +319,8 @@ class HandlerInfo(models.Model):
 
     code = models.OneToOneField(EnrollmentCode, verbose_name="参保编码", on_delete=models.CASCADE, related_name="handler_info")
     handler_name = models.CharField("经办人姓名", max_length=50)
-    handler_mobile = models.CharField("经办人电话", max_length=11, help_text="手机号码，用于接收验证码")
+    # SPEC SEC-4: encrypted like ID numbers; read and written through `handler_mobile` below.
+    handler_mobile_cipher = models.TextField("经办人电话（密文）", editable=False)
     handler_phone = models.CharField("经办人固定电话", max_length=30, blank=True)
     handler_email = models.EmailField("经办人邮箱")
     economic_type = models.CharField("经济类型名称", max_length=20, choices=EconomicType.choices)
@@ -332,6 +336,10 @@ class HandlerInfo(models.Model):
     saved_at = models.DateTimeField("保存时间", auto_now=True)
     saved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="保存账号", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    handler_mobile = pii_property(
+        "handler_mobile_cipher", canonical_form=canonical_mobile, doc="经办人电话, a mobile that receives the SMS codes (SPEC HND-1, SEC-4)."
     )
 
     class Meta:
@@ -386,8 +394,29 @@ class ChangeRequest(models.Model):
         verbose_name_plural = "参保信息变更申请"
         ordering = ["-submitted_at"]
 
+    # SPEC SEC-4: 原信息 and 新修改信息 keep the handler's mobile as a cipher, as HandlerInfo keeps it
+    # (the JSON is also what the audit trail copies); read the values through original_value / new_value.
+    ENCRYPTED_ITEMS = frozenset({Item.HANDLER_MOBILE})
+
     def __str__(self):
         return f"{self.code.code} {self.items_display}"
+
+    @classmethod
+    def stored_values(cls, values: dict) -> dict:
+        """`values` (item → value in clear) as original_values / new_values keep them."""
+        return {item: pii_encrypt(value) if item in cls.ENCRYPTED_ITEMS and value else value for item, value in values.items()}
+
+    @classmethod
+    def _in_clear(cls, item: str, value: str) -> str:
+        return pii_decrypt(value) if item in cls.ENCRYPTED_ITEMS and value else value
+
+    def original_value(self, item: str) -> str:
+        """原信息 of `item`, in clear ("" when it has none)."""
+        return self._in_clear(item, self.original_values.get(item, ""))
+
+    def new_value(self, item: str) -> str:
+        """新修改信息 of `item`, in clear ("" when it has none)."""
+        return self._in_clear(item, self.new_values.get(item, ""))
 
     @property
     def items_display(self) -> str:

@@ -24,4 +24,4 @@ def handler_info_complete(*, code) -> bool:
     """SPEC HND-1: 经办人填报 saved (or its e-mail and phone already complete) for this code."""
     from .models import HandlerInfo
 
-    return HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile="").exists()
+    return HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile_cipher="").exists()

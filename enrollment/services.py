@@ -432,8 +432,11 @@ def change_request_submit(
         code=code,
         batch_number=batch_number,
         items=list(items),
-        original_values={item: current.get(item, "") for item in items},
-        new_values={item: str(new_values[item]).strip() for item in items if item != ChangeRequest.Item.RESEND_EMAIL},
+        # SPEC SEC-4: the handler's mobile goes in as a cipher (ChangeRequest.ENCRYPTED_ITEMS).
+        original_values=ChangeRequest.stored_values({item: current.get(item, "") for item in items}),
+        new_values=ChangeRequest.stored_values(
+            {item: str(new_values[item]).strip() for item in items if item != ChangeRequest.Item.RESEND_EMAIL}
+        ),
         contact_name=contact_name,
         contact_mobile=contact_mobile,
     )
@@ -456,7 +459,6 @@ def change_request_approve(*, change_request: ChangeRequest, acting_user) -> Cha
         raise EnrollmentError(f"该申请已{change.get_status_display()}，无需重复审核。")
     code = change.code
     handler = getattr(code, "handler_info", None)
-    values = change.new_values
     Item = ChangeRequest.Item
     handler_only = {Item.HANDLER_NAME, Item.HANDLER_PHONE, Item.HANDLER_MOBILE}
     if handler is None and handler_only & set(change.items):
@@ -473,19 +475,20 @@ def change_request_approve(*, change_request: ChangeRequest, acting_user) -> Cha
             }
             changed = False
             for item, field in handler_updates.items():
-                if item in change.items and values.get(item):
-                    setattr(handler, field, values[item])
+                value = change.new_value(item) if item in change.items else ""
+                if value:
+                    setattr(handler, field, value)
                     changed = True
             if changed:  # 重发邮件 alone changes nothing: no empty audit entry
                 handler.save()
-        if Item.ADDRESS in change.items and values.get(Item.ADDRESS):
+        if Item.ADDRESS in change.items and change.new_value(Item.ADDRESS):
             # One save per unit (not .update()) so the audit trail records the change (SPEC X-2).
             for unit in code.units.filter(is_lead=True):
-                unit.address = values[Item.ADDRESS]
+                unit.address = change.new_value(Item.ADDRESS)
                 unit.save()
-        if Item.UNIT_EMAIL in change.items and values.get(Item.UNIT_EMAIL) and code.account_id:
+        if Item.UNIT_EMAIL in change.items and change.new_value(Item.UNIT_EMAIL) and code.account_id:
             account = code.account
-            account.email = values[Item.UNIT_EMAIL]
+            account.email = change.new_value(Item.UNIT_EMAIL)
             # The association checked the stamped form: the address counts as confirmed.
             account.email_confirmed_at = timezone.now()
             account.save(update_fields=["email", "email_confirmed_at"])

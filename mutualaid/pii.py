@@ -4,12 +4,14 @@
   constraint; the same value always gives the same hash, so reference data and rosters match by hash.
 - `pii_encrypt` / `pii_decrypt` (AES-GCM with PII_KEY, a fresh nonce each time) keep the value itself.
 - Masks are computed from the decrypted value when a page or export shows it, never stored.
-- `pii_property` is a model attribute that keeps cipher and hash in step.
+- `pii_property` is a model attribute that keeps cipher and hash in step (ID numbers; mobiles, which
+  nobody looks up by, have a cipher only: SPEC SEC-4).
 """
 import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -17,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .identifiers import canonical
+from .identifiers import Canonical, canonical_id_number
 
 _FORMAT_VERSION = "1"
 _NONCE_BYTES = 12
@@ -90,15 +92,22 @@ def mask_mobile(value: str) -> str:
     return _mask(value, 3, 4, 4)
 
 
-def pii_property(cipher_field: str, hash_field: str, doc: str = "") -> property:
+def pii_property(
+    cipher_field: str, hash_field: str = "", doc: str = "", *, canonical_form: Callable[[str], Canonical] = canonical_id_number
+) -> property:
     """A model attribute that reads the decrypted value and writes cipher and hash together.
 
         id_cipher = models.TextField()
         id_hash = models.CharField(max_length=64, db_index=True)
         id_number = pii_property("id_cipher", "id_hash")
 
+        mobile_cipher = models.TextField(blank=True)
+        mobile = pii_property("mobile_cipher", canonical_form=canonical_mobile)
+
     It is a `property`, so `Model(id_number=...)` works and bulk_create stores both fields.
-    Look-ups go through the hash: `.filter(id_hash=pii_hash(number))`.
+    Look-ups go through the hash: `.filter(id_hash=pii_hash(number))`. A value nobody looks up by
+    (a mobile, SPEC SEC-4) has no hash field: only its cipher is kept. `canonical_form` is the
+    identifier's normaliser of mutualaid.identifiers (SPEC SEC-1): the value must already be its output.
     """
 
     def getter(instance):
@@ -106,11 +115,43 @@ def pii_property(cipher_field: str, hash_field: str, doc: str = "") -> property:
         return pii_decrypt(token) if token else ""
 
     def setter(instance, value):
-        if value and canonical(value, column="证件号码") != (value, None):
+        if value and canonical_form(value) != (value, None):
             # SPEC SEC-1: hashes and ciphers are made from the canonical form only; an entry point
             # that skipped mutualaid.identifiers is a bug, not a user's mistake.
             raise ValueError("not a canonical identifier: pass it through mutualaid.identifiers first")
         setattr(instance, cipher_field, pii_encrypt(value) if value else "")
-        setattr(instance, hash_field, pii_hash(value) if value else "")
+        if hash_field:
+            setattr(instance, hash_field, pii_hash(value) if value else "")
 
     return property(getter, setter, doc=doc or f"Decrypted value of {cipher_field}.")
+
+
+# --- migrations -------------------------------------------------------------------------------------
+
+
+def pii_column_encrypt(model, *, plain_field: str, cipher_field: str, batch_size: int = 2000) -> int:
+    """For a data migration (SPEC SEC-4): set `cipher_field` to the cipher of `plain_field` on every
+    row of `model` (a historical model) that has a value, `batch_size` rows at a time in primary-key
+    order. The value is encrypted as stored: one that is not canonical stays so, for
+    `manage.py check_identifiers` to report. Returns how many rows were encrypted."""
+    return _column_convert(model, source=plain_field, target=cipher_field, convert=pii_encrypt, batch_size=batch_size)
+
+
+def pii_column_decrypt(model, *, cipher_field: str, plain_field: str, batch_size: int = 2000) -> int:
+    """The reverse of pii_column_encrypt: `plain_field` set from `cipher_field`."""
+    return _column_convert(model, source=cipher_field, target=plain_field, convert=pii_decrypt, batch_size=batch_size)
+
+
+def _column_convert(model, *, source: str, target: str, convert: Callable[[str], str], batch_size: int) -> int:
+    rows = model._default_manager.exclude(**{source: ""}).order_by("pk")
+    done, last = 0, None
+    while True:
+        page = rows if last is None else rows.filter(pk__gt=last)
+        chunk = list(page.values_list("pk", source)[:batch_size])
+        if not chunk:
+            return done
+        model._default_manager.bulk_update(
+            [model(pk=pk, **{target: convert(value)}) for pk, value in chunk], [target], batch_size=batch_size
+        )
+        done += len(chunk)
+        last = chunk[-1][0]

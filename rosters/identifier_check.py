@@ -7,8 +7,8 @@ could not see that two units enrolled one person.
 `identifiers_check` decrypts every stored ID cipher in chunks (roster entries and the three kinds of
 reference data holding IDs) and reports each value that is not canonical or whose hash is not the
 hash of its value. The registry holds only hashes: it is checked through the roster entries of its
-batches (a registry row follows the entry of its batch with the same hash). Roster mobiles are
-stored in clear and are checked too.
+batches (a registry row follows the entry of its batch with the same hash). Roster mobiles (a
+cipher without a hash, SPEC SEC-4) are decrypted and checked too.
 
 With `fix=True` a finding is re-canonicalised where that is safe: the canonical form is plain (full-
 width, lower-case x, spaces), or the only non-ASCII characters are decimal digits of another script,
@@ -125,17 +125,20 @@ def _decrypted(cipher: str) -> str | None:
 def _check_roster_entries(report: CheckReport, *, fix: bool, chunk: int, progress) -> None:
     table = "参保清册"
     rows = RosterEntry.objects.order_by("pk").values_list(
-        "pk", "batch_id", "batch__number", "batch__coverage_year__year", "id_type", "id_hash", "id_cipher", "mobile"
+        "pk", "batch_id", "batch__number", "batch__coverage_year__year", "id_type", "id_hash", "id_cipher", "mobile_cipher"
     )
     total = rows.count()
     tick = _progress_every(progress, table, total, chunk)
     to_fix = []
     done = 0
-    for pk, batch_id, batch_number, year, id_type, id_hash, cipher, mobile in rows.iterator(chunk_size=chunk):
+    for pk, batch_id, batch_number, year, id_type, id_hash, cipher, mobile_cipher in rows.iterator(chunk_size=chunk):
         done += 1
         tick(done)
         where = f"参保批次 {batch_number} 人员 #{pk}"
-        if mobile and canonical_mobile(mobile) != (mobile, None):
+        mobile = _decrypted(mobile_cipher) if mobile_cipher else ""
+        if mobile is None:
+            report.findings.append(Finding(table, where, "手机号无法解密"))
+        elif mobile and canonical_mobile(mobile) != (mobile, None):
             report.findings.append(Finding(table, where, "手机号非规范形式"))  # never guessed: the unit corrects it
         found = _check_stored(report, table, where, cipher, id_hash)
         if found:

@@ -25,9 +25,10 @@ a few digits is accepted.
 No query per row (STYLE.md §6). A look-up passes all hashes of the file as one parameter (an array on
 PostgreSQL, a JSON array read with json_each on SQLite), or, for a large file, reads the unit's or the
 batch's own rows whole (SCOPE_INSTEAD_OF_HASHES), so a 50,000-row file costs the same number of queries
-as a 50-row one. IDs are hashed and encrypted with the reference loader's `_IdProtector` (same keys
-and formats as mutualaid.pii, without its per-value overhead): one implementation for both bulk paths. Writes: COPY (new people) and COPY into a temporary table + one UPDATE …
-FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT and one UPDATE … FROM over json_each
+as a 50-row one. IDs are hashed and encrypted, mobiles encrypted (SPEC SEC-4), with the reference
+loader's `_IdProtector` (same keys and formats as mutualaid.pii, without its per-value overhead): one
+implementation for both bulk paths. Writes: COPY (new people) and COPY into a temporary table + one
+UPDATE … FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT and one UPDATE … FROM over json_each
 (SQLite ≥ 3.33), because bulk_create/bulk_update there are capped at 999 parameters a statement and
 their query count would grow with the file.
 """
@@ -145,7 +146,7 @@ class _Person:
 
     __slots__ = (
         "row", "id_type", "number", "name", "birth_date", "sex", "mobile", "says_insured", "id_hash",
-        "id_cipher", "entry",
+        "id_cipher", "mobile_cipher", "entry",
     )
 
     def __init__(self, row, id_type, number, name, birth_date, sex, mobile, says_insured, id_hash="", id_cipher=""):
@@ -159,6 +160,7 @@ class _Person:
         self.says_insured = says_insured  # 是否有社保 = 是 (SPEC ROS-8)
         self.id_hash = id_hash
         self.id_cipher = id_cipher
+        self.mobile_cipher = ""  # SPEC SEC-4: the mobile is written encrypted (_protect)
         self.entry = None  # the RosterEntry column values, once the rules have run
 
 
@@ -667,13 +669,17 @@ def _validate_sheet(sheet: Sheet, progress: _Progress | None) -> _Collected:
 
 
 def _protect(people: list[_Person]) -> None:
-    """Keyed hash (look-ups, the unique constraint) and cipher of every good row's number, with the
-    formats of mutualaid.pii (the reference loader's fast path: one HMAC state copy and one AES-GCM
-    object for the whole file)."""
+    """Keyed hash (look-ups, the unique constraint) and cipher of every good row's number, and the
+    cipher of its mobile (SPEC SEC-4: no hash, nothing looks people up by mobile), with the formats of
+    mutualaid.pii (the reference loader's fast path: one HMAC state copy and one AES-GCM object for
+    the whole file)."""
     protector = _IdProtector(hash_key=settings.PII_HASH_KEY, encryption_key=settings.PII_KEY)
     protect = protector.begin_chunk(len(people))
+    seal = protector.begin_sealing(sum(1 for person in people if person.mobile))
     for person in people:
         person.id_hash, person.id_cipher, _digest = protect(person.number)
+        if person.mobile:
+            person.mobile_cipher = seal(person.mobile)
 
 
 # --- the other two sources ------------------------------------------------------------------------------------
@@ -794,7 +800,7 @@ class _Found:
     suggested: dict[str, _SuggestedRow]
     previous_names: dict[str, str]
     member_names: dict[str, str]
-    # id_hash → (unit name, handler name, handler mobile, holding batch id, name in its roster)
+    # id_hash → (unit name, handler name, handler mobile cipher, holding batch id, name in its roster)
     held: dict[str, tuple[str, str, str, int, str]]
 
 
@@ -836,14 +842,14 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
     # on the roster's (batch, id_hash, id_type) index, in the same query: still one query per file).
     holder_name = RosterEntry.objects.filter(batch=OuterRef("batch_id"), id_hash=OuterRef("id_hash")).values("name")[:1]
     held = {
-        id_hash: (unit_name, handler_name or "", handler_mobile or "", holder_batch, enrolled_name or "")
-        for id_hash, unit_name, handler_name, handler_mobile, holder_batch, enrolled_name in (
+        id_hash: (unit_name, handler_name or "", handler_mobile_cipher or "", holder_batch, enrolled_name or "")
+        for id_hash, unit_name, handler_name, handler_mobile_cipher, holder_batch, enrolled_name in (
             EnrolmentRegistry.objects.filter(_hash_in(EnrolmentRegistry, hashes), year=year)
             .exclude(batch_id=batch.pk)
             .annotate(enrolled_name=Subquery(holder_name))
             .values_list(
                 "id_hash", "batch__unit_name", "batch__code__handler_info__handler_name",
-                "batch__code__handler_info__handler_mobile", "batch_id", "enrolled_name",
+                "batch__code__handler_info__handler_mobile_cipher", "batch_id", "enrolled_name",
             )
         )
     }
@@ -868,8 +874,10 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
         id_hash = person.id_hash
         holder = held.get(id_hash)
         if holder is not None:  # SPEC ROS-11
-            unit_name, handler_name, handler_mobile, holder_batch, enrolled_name = holder
+            unit_name, handler_name, handler_mobile_cipher, holder_batch, enrolled_name = holder
             if held_names_match(given=person.name, enrolled=enrolled_name):  # ROS-11 [departure]
+                # Decrypted only here, for the few people a file names (SPEC SEC-4).
+                handler_mobile = pii_decrypt(handler_mobile_cipher) if handler_mobile_cipher else ""
                 message = held_by_message(unit_name=unit_name, handler_name=handler_name, handler_mobile=handler_mobile)
                 collected.named.setdefault(holder_batch, []).append(person.row)
             else:
@@ -903,7 +911,7 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
         if person.says_insured:
             work_status, insured = _ACTIVE, True
         person.entry = (
-            name[:50], person.birth_date, person.sex, person.mobile, insured, work_status, suggested is not None,
+            name[:50], person.birth_date, person.sex, person.mobile_cipher, insured, work_status, suggested is not None,
             ss_unit_code, personal_number, medical_active, imported_name[:50], previous_name[:50], member_name[:50],
             mismatch,
         )
@@ -918,8 +926,9 @@ def _masked(person: _Person) -> str:
 def _merge(entry: tuple, current: tuple) -> tuple:
     """SPEC ROS-4: a person already in the batch is updated. What the unit settled stays settled: a
     name mismatch it confirmed (same three names, closed) keeps its chosen name; 在职 with 社保 it set
-    (【设置在职】 or an earlier 是) is not taken back by a later file; a mobile left empty keeps the old one."""
-    (_pk, name, mobile, insured, work_status, imported_name, previous_name, member_name, mismatch) = current
+    (【设置在职】 or an earlier 是) is not taken back by a later file; a mobile left empty keeps the old one
+    (both are ciphers here, "" for none)."""
+    (_pk, name, mobile_cipher, insured, work_status, imported_name, previous_name, member_name, mismatch) = current
     merged = dict(zip(_ENTRY_FIELDS, entry))
     names_unchanged = (imported_name, previous_name, member_name) == (
         merged["imported_name"], merged["previous_name"], merged["member_name"]
@@ -928,21 +937,21 @@ def _merge(entry: tuple, current: tuple) -> tuple:
         merged["name"], merged["name_mismatch"] = name, False
     if insured and work_status == _ACTIVE and merged["work_status"] != _RETIRED:
         merged["work_status"], merged["has_social_security"] = _ACTIVE, True
-    if not merged["mobile"]:
-        merged["mobile"] = mobile
+    if not merged["mobile_cipher"]:
+        merged["mobile_cipher"] = mobile_cipher
     return tuple(merged[name] for name in _ENTRY_FIELDS)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
 
 _ENTRY_FIELDS = (
-    "name", "birth_date", "sex", "mobile", "has_social_security", "work_status", "is_suggested", "ss_unit_code",
+    "name", "birth_date", "sex", "mobile_cipher", "has_social_security", "work_status", "is_suggested", "ss_unit_code",
     "personal_ss_number", "medical_active", "imported_name", "previous_name", "member_name", "name_mismatch",
 )
 _INSERT_COLUMNS = ("batch_id", "id_type", "id_hash", "id_cipher", *_ENTRY_FIELDS, "created_at", "updated_at")
 _UPDATE_COLUMNS = ("id", *_ENTRY_FIELDS, "updated_at")
 _CURRENT_FIELDS = (
-    "pk", "name", "mobile", "has_social_security", "work_status", "imported_name", "previous_name", "member_name",
+    "pk", "name", "mobile_cipher", "has_social_security", "work_status", "imported_name", "previous_name", "member_name",
     "name_mismatch",
 )
 

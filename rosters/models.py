@@ -8,6 +8,7 @@ These rows are written in bulk only: a load is audited as one event with its cou
 """
 from django.db import models
 
+from mutualaid.identifiers import canonical_mobile
 from mutualaid.jobs import Job, job_status_field, job_sweep_index
 from mutualaid.pii import pii_property
 
@@ -159,8 +160,9 @@ class IdType(models.TextChoices):
 class RosterEntry(models.Model):
     """One person of a batch's roster (参保清册, SPEC ROS).
 
-    The ID number is kept as cipher + keyed hash like reference data (ARCHITECTURE.md "Data rules");
-    birth date and sex are in clear because the rules need them. Entries are written in bulk by the
+    The ID number is kept as cipher + keyed hash like reference data (ARCHITECTURE.md "Data rules"),
+    the mobile as a cipher only (SPEC SEC-4: nothing looks people up by mobile); birth date and sex
+    are in clear because the rules need them. Entries are written in bulk by the
     importer (COPY on PostgreSQL), so they are not tracked one by one by the audit trail: every
     roster operation writes one audit event on its batch with its counts (SPEC X-2,
     `rosters.services.roster_audit`).
@@ -176,7 +178,8 @@ class RosterEntry(models.Model):
     name = models.CharField("姓名", max_length=50)
     birth_date = models.DateField("出生日期")
     sex = models.CharField("性别", max_length=1, choices=Sex.choices)
-    mobile = models.CharField("手机号", max_length=11, blank=True)
+    # SPEC SEC-4: encrypted like the ID number; read and written through `mobile` below.
+    mobile_cipher = models.TextField("手机号（密文）", blank=True, editable=False)
     has_social_security = models.BooleanField("是否有社保", default=False)
     work_status = models.CharField("职退状态", max_length=2, choices=WorkStatus.choices, default=WorkStatus.UNKNOWN)
     is_suggested = models.BooleanField("是否建议名单", default=False)
@@ -199,6 +202,7 @@ class RosterEntry(models.Model):
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
     id_number = pii_property("id_cipher", "id_hash")
+    mobile = pii_property("mobile_cipher", canonical_form=canonical_mobile, doc="手机号 (SPEC SEC-4: stored encrypted).")
 
     class Meta:
         verbose_name = "参保人员"

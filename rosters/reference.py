@@ -298,27 +298,41 @@ class _IdProtector:
         """The function giving (hash as hex, cipher, hash digest) of a normalised number, for up to
         `rows` numbers. Called for every chunk in the process that encrypts: the nonces live only
         as long as the chunk, so a forked worker can never reuse its parent's."""
-        nonces = os.urandom(_NONCE_BYTES * rows)
-        offset = 0
-        inner_copy, outer_copy, encrypt = self._inner.copy, self._outer.copy, self._aead.encrypt
-        to_base64, urlsafe, urandom = binascii.b2a_base64, _URLSAFE, os.urandom
+        seal = self._sealer(rows)
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
 
         def protect(number: str) -> tuple[str, str, bytes]:
-            nonlocal offset
             value = number.encode()
             inner = inner_copy()
             inner.update(value)
             outer = outer_copy()
             outer.update(inner.digest())
             digest = outer.digest()
-            nonce = nonces[offset : offset + _NONCE_BYTES]
-            offset += _NONCE_BYTES
-            if len(nonce) < _NONCE_BYTES:  # more numbers than announced: never reuse a nonce
-                nonce = urandom(_NONCE_BYTES)
-            sealed = to_base64(nonce + encrypt(nonce, value, None), newline=False).translate(urlsafe)
-            return digest.hex(), "1:" + sealed.decode(), digest
+            return digest.hex(), seal(value), digest
 
         return protect
+
+    def begin_sealing(self, values: int) -> Callable[[str], str]:
+        """The function giving the cipher (pii_encrypt's format, no hash) of up to `values` values: the
+        roster importer's mobiles (SPEC SEC-4). Nonces as in begin_chunk."""
+        seal = self._sealer(values)
+        return lambda value: seal(value.encode())
+
+    def _sealer(self, count: int) -> Callable[[bytes], str]:
+        """AES-GCM of up to `count` values with nonces taken from one os.urandom call, then fresh ones."""
+        nonces = os.urandom(_NONCE_BYTES * count)
+        offset = 0
+        encrypt, to_base64, urlsafe, urandom = self._aead.encrypt, binascii.b2a_base64, _URLSAFE, os.urandom
+
+        def seal(value: bytes) -> str:
+            nonlocal offset
+            nonce = nonces[offset : offset + _NONCE_BYTES]
+            offset += _NONCE_BYTES
+            if len(nonce) < _NONCE_BYTES:  # more values than announced: never reuse a nonce
+                nonce = urandom(_NONCE_BYTES)
+            return "1:" + to_base64(nonce + encrypt(nonce, value, None), newline=False).translate(urlsafe).decode()
+
+        return seal
 
 
 def _pair_key(prefix: str, digest: bytes) -> bytes:

@@ -195,7 +195,7 @@ _EXPORT_FIELDS = (
     "id_cipher",
     "sex",
     "birth_date",
-    "mobile",
+    "mobile_cipher",
     "is_suggested",
     "work_status",
     "has_social_security",
@@ -214,7 +214,7 @@ def roster_export_rows(*, batch: Batch, chunk_size: int = 5000) -> Iterator[tupl
     Streams from the database in chunks, so a 100,000-person roster is never held as model objects."""
     rows = RosterEntry.objects.filter(batch=batch).order_by("pk").values_list(*_EXPORT_FIELDS)
     for (
-        name, id_type, id_cipher, sex, birth_date, mobile, is_suggested, work_status, has_ss, ss_unit_code, start, end
+        name, id_type, id_cipher, sex, birth_date, mobile_cipher, is_suggested, work_status, has_ss, ss_unit_code, start, end
     ) in rows.iterator(chunk_size=chunk_size):
         yield (
             name,
@@ -222,7 +222,7 @@ def roster_export_rows(*, batch: Batch, chunk_size: int = 5000) -> Iterator[tupl
             id_type,
             sex,
             _birth_date_display(id_type, birth_date),
-            mask_mobile(mobile) if mobile else "",
+            mask_mobile(pii_decrypt(mobile_cipher)) if mobile_cipher else "",  # SPEC SEC-4: stored encrypted
             _yes_no(is_suggested),
             work_status,
             _yes_no(has_ss),

@@ -116,6 +116,7 @@ def roster_entries_delete(*, batch: Batch, entry_ids: list[int], acting_user) ->
 # What 【编辑】 may change (SPEC ROS-7): never the 证件类型 or the number.
 EDITABLE_FIELDS = frozenset({"name", "birth_date", "sex", "mobile", "has_social_security"})
 _FIELD_LABELS = {"name": "姓名", "birth_date": "出生日期", "sex": "性别", "mobile": "手机号", "has_social_security": "是否有社保"}
+_COLUMNS = {"mobile": "mobile_cipher"}  # SPEC SEC-4: RosterEntry.mobile is stored as its cipher
 
 
 @transaction.atomic
@@ -141,7 +142,7 @@ def roster_entry_update(*, entry, fields: dict, acting_user) -> RosterEntry:
         current.work_status = WorkStatus.ACTIVE
         changed.append("work_status")
     if changed:
-        current.save(update_fields=[*changed, "updated_at"])
+        current.save(update_fields=[*(_COLUMNS.get(key, key) for key in changed), "updated_at"])
         roster_audit(
             batch=locked,
             acting_user=acting_user,

@@ -130,7 +130,7 @@ def registry_release(*, batch: Batch) -> int:
 
 
 def _held_by(batch: Batch) -> str:
-    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_name", "handler_mobile").first()
+    handler = HandlerInfo.objects.filter(code_id=batch.code_id).only("handler_name", "handler_mobile_cipher").first()
     return held_by_message(
         unit_name=batch.unit_name,
         handler_name=handler.handler_name if handler else "",

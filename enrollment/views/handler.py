@@ -196,8 +196,8 @@ def _present(change: ChangeRequest) -> ChangeRequest:
         {
             "label": ChangeRequest.Item(item).label if item in ChangeRequest.Item.values else item,
             "is_resend": item == ChangeRequest.Item.RESEND_EMAIL,
-            "original": _shown(item, change.original_values.get(item, "")),
-            "new": _shown(item, change.new_values.get(item, "")),
+            "original": _shown(item, change.original_value(item)),
+            "new": _shown(item, change.new_value(item)),
         }
         for item in change.items
     ]

@@ -139,8 +139,9 @@ def make_change_request(code, items, new_values, *, submitted_at=None, **fields)
         account=code.account,
         code=code,
         items=list(items),
-        original_values={item: current.get(item, "") for item in items},
-        new_values={item: value for item, value in new_values.items()},
+        # As change_request_submit stores them: the handler's mobile encrypted (SPEC SEC-4).
+        original_values=ChangeRequest.stored_values({item: current.get(item, "") for item in items}),
+        new_values=ChangeRequest.stored_values(dict(new_values)),
         contact_name=fields.get("contact_name", "王经办"),
         contact_mobile=fields.get("contact_mobile", "13811112222"),
         submitted_at=submitted_at or shanghai(2026, 10, 8, 9, 0),

@@ -429,10 +429,14 @@ def test_a_change_request_is_submitted_with_its_scan_and_the_original_values(uni
     assert change.account == code.account and change.code == code and change.status == ChangeRequest.Status.PENDING
     assert change.items == ["resend_email", "address", "handler_mobile"]
     assert change.batch_number == "2023J000123"
-    assert change.original_values == {
+    assert {item: change.original_value(item) for item in change.items} == {
         "resend_email": "dingyi@example.com", "address": "上海市普陀区长风路1号", "handler_mobile": MOBILE,
     }
-    assert change.new_values == {"address": "上海市普陀区长风路9号", "handler_mobile": "13800001111"}
+    assert change.new_values.keys() == {"address", "handler_mobile"}
+    assert (change.new_value("address"), change.new_value("handler_mobile")) == ("上海市普陀区长风路9号", "13800001111")
+    # SPEC SEC-4: the handler's mobiles are kept encrypted in the JSON, the other values in clear.
+    assert change.original_values["address"] == "上海市普陀区长风路1号"
+    assert MOBILE not in str(change.original_values) and "13800001111" not in str(change.new_values)
     assert [a.original_name for a in attachments_of(change)] == ["申请单.png"]
 
     detail = unit_client.get(response.url).content.decode()

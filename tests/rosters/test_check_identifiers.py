@@ -55,6 +55,25 @@ def test_clean_data_has_no_findings(batches):
     assert report.registry_without_entry == 0
 
 
+def test_stored_mobiles_are_decrypted_and_checked(batches):
+    """SPEC SEC-1, SEC-4: roster mobiles are ciphers; a non-canonical one (stored before SEC-1 and
+    encrypted as it was by rosters 0013) and one that does not decrypt are reported, never guessed."""
+    good, disguised, damaged = (
+        store_entry(batches[0], number) for number in (PERSON, resident_id("19850615", 202), resident_id("19780320", 303))
+    )
+    RosterEntry.objects.filter(pk=good.pk).update(mobile_cipher=pii_encrypt("13912345678"))
+    RosterEntry.objects.filter(pk=disguised.pk).update(mobile_cipher=pii_encrypt("139-1234-5678"))
+    RosterEntry.objects.filter(pk=damaged.pk).update(mobile_cipher="1:AAAA")
+
+    report = identifiers_check(fix=True)
+
+    assert sorted((f.where, f.problem, f.fixed) for f in report.findings) == [
+        (f"参保批次 B-SEC1-A 人员 #{disguised.pk}", "手机号非规范形式", False),
+        (f"参保批次 B-SEC1-A 人员 #{damaged.pk}", "手机号无法解密", False),
+    ]
+    assert RosterEntry.objects.get(pk=disguised.pk).mobile == "139-1234-5678"
+
+
 def test_a_non_canonical_value_is_fixed_with_its_registry_row(batches):
     entry = store_entry(batches[0], WITH_X.lower(), register=True)
 

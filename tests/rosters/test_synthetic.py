@@ -288,7 +288,8 @@ def test_seed_demo_gives_the_demo_code_about_200_people_twice_alike(demo_data):
     code = EnrollmentCode.objects.get(account__username="demo", unit_name="上海演示科技有限公司")
     assert code.unit_name == "上海演示科技有限公司" and code.source == EnrollmentCode.Source.APPROVED
     assert Unit.objects.filter(code=code, is_lead=True, name=code.unit_name).count() == 1
-    assert HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile="").exists()
+    handler = HandlerInfo.objects.get(code=code)
+    assert handler.handler_email and handler.handler_mobile
     first = _demo_counts()
     assert first["ss_codes"] == 2
     assert first["suggested_all"] == 200
