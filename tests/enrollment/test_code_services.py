@@ -144,14 +144,16 @@ def test_duplicate_names_are_compared_folded(committee, django_capture_on_commit
             submit(second, committee, django_capture_on_commit_callbacks, unit_name=new, contact_mobile="13933334444")
         assert refused.value.message == "提交失败!该企业已申请过参保编码。【联系人:丁一,手机号:139****2222】"
     else:
-        submit(second, committee, django_capture_on_commit_callbacks, unit_name=new, contact_mobile="13933334444")
+        application = submit(second, committee, django_capture_on_commit_callbacks, unit_name=new, contact_mobile="13933334444")
+        assert (application.account, application.unit_name, application.status) == (second, new, "pending")
 
 
 def test_a_rejected_application_does_not_block_the_name(committee, django_capture_on_commit_callbacks):
     reviewer = UserFactory(role="reviewer")
     first = submit(UserFactory(), committee, django_capture_on_commit_callbacks, contact_mobile="13911112222")
     code_application_reject(application=first, acting_user=reviewer, reason="营业执照不清晰")
-    submit(UserFactory(), committee, django_capture_on_commit_callbacks, contact_mobile="13933334444")
+    again = submit(UserFactory(), committee, django_capture_on_commit_callbacks, contact_mobile="13933334444")
+    assert again.pk != first.pk and again.status == "pending" and again.unit_name == first.unit_name
 
 
 def test_an_existing_code_blocks_with_its_handlers_contact(committee, django_capture_on_commit_callbacks):
