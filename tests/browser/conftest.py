@@ -52,6 +52,12 @@ def screenshot():
     return take
 
 
+def page_ready(page):
+    """Wait until the page can be acted on: loaded, its deferred scripts run (htmx has processed the
+    hx-* attributes). A heading can be visible before that, and a change made then is lost."""
+    page.wait_for_load_state("load")  # after DOMContentLoaded, where deferred scripts and htmx run
+
+
 def forget_session(page):
     """Leave the page first, then clear the cookies: a request of the page still in flight (the session
     is saved on every request, SESSION_SAVE_EVERY_REQUEST) would otherwise set the cookie again."""

@@ -13,7 +13,7 @@ from enrollment.models import ChangeRequest, EnrollmentCode, HandlerInfo, Unit
 from mutualaid import sms
 from mutualaid.attachments import attachments_of
 from mutualaid.validators import uscc_check_character
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import PHONE, log_in, page_ready
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,6 +57,7 @@ def open_handler_page(page, account):
     page.goto(page.base_url + "/")
     page.locator("#sidebar").get_by_role("link", name="经办人填报").click()
     page.get_by_role("heading", name="经办人填报").wait_for()
+    page_ready(page)  # the union lists follow each other by htmx
 
 
 def test_a_unit_fills_in_and_saves_the_handler_information(page, screenshot, unit):
