@@ -25,7 +25,7 @@ from django.views.decorators.cache import add_never_cache_headers
 
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
 
-from .models import NO_UNION_LABEL, Role, UnionOrganisation, User
+from .models import NO_UNION_LABEL, Role, SupportContact, UnionOrganisation, User
 from .services import (
     ACCOUNT_FAILURE_LIMIT,
     ACCOUNT_FAILURE_WINDOW,
@@ -496,5 +496,12 @@ class UnionOrganisationAdmin(admin.ModelAdmin):
         return obj.unit_count
 
 
-from . import admin_help  # noqa: E402,F401
-from . import union_units_admin  # noqa: E402,F401 - adds admin:union_units (本组织参保单位, SPEC BO-2)
+# The 【技术支持】 contacts (SPEC ACC-6): reviewers keep them up to date.
+@admin.register(SupportContact)
+class SupportContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "role", "phone", "email", "sort_order", "is_active")
+    list_display_links = ("name",)
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("is_active", "role")
+    search_fields = ("name", "role", "phone", "email")
+    fields = ("role", "name", "phone", "email", "sort_order", "is_active")
