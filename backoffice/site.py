@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
-from enrollment.review_admin import with_page_styles
+from mutualaid.admin_pages import with_page_styles
 
 
 class BackOfficeSite(admin.AdminSite):

@@ -22,9 +22,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from enrollment.models import CoverageYear
-from enrollment.review_admin import with_page_styles
 from enrollment.selectors import coverage_year_current
 from enrollment.states import BatchKind
+from mutualaid.admin_pages import with_page_styles
 from payments.statistics import REFUNDS_NOTE, DayRow, StateRow, YearStatistics, statistics_of_year
 
 PERMISSION = "enrollment.view_batchtotals"

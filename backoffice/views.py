@@ -13,9 +13,10 @@ from django.template.response import TemplateResponse
 
 from accounts.models import NO_UNION_LABEL, Role
 from enrollment.admin import change_request_queue, code_application_queue
-from enrollment.review_admin import QueueLine, with_page_styles
+from enrollment.review_admin import QueueLine
 from enrollment.selectors import union_units_in_scope
 from enrollment.states import STATE_BADGES
+from mutualaid.admin_pages import with_page_styles
 from mutualaid.pii import mask_mobile
 from payments.admin import overdue_batch_queue, voucher_review_queue
 from receipts.admin import receipt_review_queue

@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import AttachmentError, attachment_response, attachment_store, attachments_of
 from mutualaid.quotas import quota_refusal
 from mutualaid.pii import mask_mobile
@@ -38,7 +39,6 @@ from mutualaid.workdays import working_deadline
 from .assignments import queue_figures
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
 from .review_admin import (
-    PAGE_CONTEXT,
     BackOfficeAdmin,
     Decided,
     OverdueFilter,
@@ -47,7 +47,6 @@ from .review_admin import (
     deadline_text,
     local_text,
     overdue_cutoff,
-    with_page_styles,
 )
 from .selectors import coverage_year_current
 from .services import (

@@ -6,7 +6,7 @@
   object's attachments and the queue assignment (enrollment.assignments).
 - `OverdueFilter` and `overdue_cutoff`: 审核期限 → 已超期 by working days.
 - `QueueLine`: one line of the 待办 panel (the back office's index); each app's queue selector returns one.
-- `batch_badge`, `local_text`, `deadline_text`, `with_page_styles`, `PAGE_CONTEXT`: the pages' pieces.
+- `batch_badge`, `local_text`, `deadline_text`: the pages' pieces (with mutualaid/admin_pages.py's).
 
 It lives in enrollment, the lowest app with a review page, so that rosters, plans, payments and receipts
 can subclass it without an import running up the chain (ARCHITECTURE.md).
@@ -14,7 +14,6 @@ can subclass it without an import running up the chain (ARCHITECTURE.md).
 import datetime as dt
 from dataclasses import dataclass, field
 
-from csp.constants import NONCE
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -24,23 +23,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import attachment_response, attachments_of
 from mutualaid.workdays import WorkingCalendar
 
 from .assignments import MINE, UNASSIGNED, AssignmentAdminMixin, with_assignment
 from .services import EnrollmentError
 from .states import STATE_BADGES
-
-
-# The queue pages are wide tables and read-only forms: the admin's model sidebar only takes room.
-PAGE_CONTEXT = {"is_nav_sidebar_enabled": False}
-
-
-def with_page_styles(response):
-    """Let the pages' own <style> block (templates/admin/enrollment/_styles.html) through the content
-    security policy with this response's nonce (as accounts/admin.py does)."""
-    response._csp_update = {"style-src": [NONCE]}
-    return response
 
 
 def local_text(moment) -> str:

@@ -37,6 +37,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from enrollment.assignments import AssignmentAdminMixin, queue_figures
+from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.review_admin import (
     BackOfficeAdmin,
     Decided,
@@ -48,8 +50,6 @@ from enrollment.review_admin import (
     local_text,
     overdue_cutoff,
 )
-from enrollment.assignments import AssignmentAdminMixin, queue_figures
-from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState

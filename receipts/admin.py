@@ -38,19 +38,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from enrollment.assignments import queue_figures
+from enrollment.models import Batch
 from enrollment.review_admin import (
-    PAGE_CONTEXT,
     Decided,
     QueueLine,
     ReviewPageAdmin,
     batch_badge,
     local_text,
-    with_page_styles,
 )
-from enrollment.assignments import queue_figures
-from enrollment.models import Batch
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from plans.models import BatchPremium
 

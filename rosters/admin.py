@@ -34,8 +34,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from enrollment.assignments import queue_figures
+from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.review_admin import (
-    PAGE_CONTEXT,
     BackOfficeAdmin,
     Decided,
     OverdueFilter,
@@ -45,12 +46,10 @@ from enrollment.review_admin import (
     deadline_text,
     local_text,
     overdue_cutoff,
-    with_page_styles,
 )
-from enrollment.assignments import queue_figures
-from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.states import BatchState
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.pii import mask_mobile
