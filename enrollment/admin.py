@@ -97,7 +97,7 @@ class CoverageYearAdmin(admin.ModelAdmin):
     )
 
 
-# --- shared pieces -----------------------------------------------------------------------------------
+# --- this module's pieces (those every app's back office shares are in review_admin.py) --------------
 
 # SPEC CODE-4 and YEAR-1: the handbook's 1 working day, when no coverage year has started yet.
 DEFAULT_CODE_REVIEW_WORKING_DAYS = 1
