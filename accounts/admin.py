@@ -5,7 +5,6 @@ with two actions: 【重置密码】 and 【解锁】. An account outside the sc
 Superusers see and edit every account.
 """
 from axes.models import AccessAttempt, AccessFailureLog
-from csp.constants import NONCE
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -23,9 +22,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import add_never_cache_headers
 
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
 
-from .models import NO_UNION_LABEL, Role, UnionOrganisation, User
+from .models import NO_UNION_LABEL, Role, SupportContact, UnionOrganisation, User
 from .services import (
     ACCOUNT_FAILURE_LIMIT,
     ACCOUNT_FAILURE_WINDOW,
@@ -41,17 +41,6 @@ from .services import (
 # which pops it: shown once, never in clear at rest, never in a URL (SPEC ACC-3 [departure]).
 TEMPORARY_PASSWORD_SESSION_KEY = "accounts.temporary_password"
 _FINGERPRINT_SALT = "accounts.admin.reset-password"
-
-
-def _with_page_styles(response):
-    """Let the account pages' own <style> block (templates/admin/accounts/user/_styles.html) through
-    the content security policy with this response's nonce."""
-    response._csp_update = {"style-src": [NONCE]}
-    return response
-
-
-# The account pages are wide tables and short forms: the admin's model sidebar only takes room.
-_PAGE_CONTEXT = {"is_nav_sidebar_enabled": False}
 
 
 def _time_of_day(moment) -> str:
@@ -262,15 +251,15 @@ class UserAdmin(DjangoUserAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            **_PAGE_CONTEXT,
+            **PAGE_CONTEXT,
             "title": self.opts.verbose_name_plural,
             "scope_label": self._scope_label(request.user),
         }
-        return _with_page_styles(super().changelist_view(request, extra_context))
+        return with_page_styles(super().changelist_view(request, extra_context))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), **_PAGE_CONTEXT}
-        return _with_page_styles(super().changeform_view(request, object_id, form_url, extra_context))
+        extra_context = {**(extra_context or {}), **PAGE_CONTEXT}
+        return with_page_styles(super().changeform_view(request, object_id, form_url, extra_context))
 
     @staticmethod
     def _scope_label(user: User) -> str:
@@ -386,7 +375,7 @@ class UserAdmin(DjangoUserAdmin):
     def _context(self, request, account: User, title: str, **extra):
         return {
             **self.admin_site.each_context(request),
-            **_PAGE_CONTEXT,
+            **PAGE_CONTEXT,
             "opts": self.opts,
             "title": title,
             "account": account,
@@ -432,7 +421,7 @@ class UserAdmin(DjangoUserAdmin):
             valid_days=TEMPORARY_PASSWORD_VALID_FOR.days,
             locked_until=self._locked_until(account),
         )
-        return _with_page_styles(TemplateResponse(request, "admin/accounts/user/reset_password.html", context))
+        return with_page_styles(TemplateResponse(request, "admin/accounts/user/reset_password.html", context))
 
     def reset_password_done_view(self, request, object_id):
         account = self._account_in_scope(request, object_id)
@@ -444,7 +433,7 @@ class UserAdmin(DjangoUserAdmin):
         context = self._context(request, account, "临时密码", password=password)
         response = TemplateResponse(request, "admin/accounts/user/reset_password_done.html", context)
         add_never_cache_headers(response)  # no-store: the password stays out of every cache
-        return _with_page_styles(response)
+        return with_page_styles(response)
 
     def unlock_view(self, request, object_id):
         account = self._account_in_scope(request, object_id)
@@ -472,7 +461,7 @@ class UserAdmin(DjangoUserAdmin):
                 for pair in pairs
             ],
         )
-        return _with_page_styles(TemplateResponse(request, "admin/accounts/user/unlock.html", context))
+        return with_page_styles(TemplateResponse(request, "admin/accounts/user/unlock.html", context))
 
 
 @admin.register(UnionOrganisation)
@@ -496,5 +485,12 @@ class UnionOrganisationAdmin(admin.ModelAdmin):
         return obj.unit_count
 
 
-from . import admin_help  # noqa: E402,F401
-from . import union_units_admin  # noqa: E402,F401 - adds admin:union_units (本组织参保单位, SPEC BO-2)
+# The 【技术支持】 contacts (SPEC ACC-6): reviewers keep them up to date.
+@admin.register(SupportContact)
+class SupportContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "role", "phone", "email", "sort_order", "is_active")
+    list_display_links = ("name",)
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("is_active", "role")
+    search_fields = ("name", "role", "phone", "email")
+    fields = ("role", "name", "phone", "email", "sort_order", "is_active")

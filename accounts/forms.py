@@ -95,8 +95,8 @@ import re  # noqa: E402  (this section is appended; the imports above belong to 
 from django.contrib.auth import password_validation  # noqa: E402
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm  # noqa: E402
 
-from mutualaid.identifiers import canonical_mobile  # noqa: E402
-from mutualaid.validators import validate_mobile, validate_uscc  # noqa: E402
+from mutualaid.forms import MarksInvalidFields, MobileField, chinese_required  # noqa: E402
+from mutualaid.validators import validate_uscc  # noqa: E402
 
 from .models import NO_UNION_LABEL, Role, UnionOrganisation, User  # noqa: E402
 
@@ -124,48 +124,6 @@ def password_validate(password: str, *, user: User) -> None:
         raise forms.ValidationError(messages) from error
 
 
-def _chinese_required(form: forms.Form) -> None:
-    """Every field says which field is missing, and every widget gets Bootstrap's class."""
-    for field in form.fields.values():
-        verb = "请选择" if isinstance(field.widget, forms.Select) else "请输入"
-        field.error_messages["required"] = f"{verb}{field.label}。"
-        css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-        field.widget.attrs.setdefault("class", css)
-
-
-class _MarksInvalidFields:
-    """A field with an error gets Bootstrap's is-invalid and aria-invalid, whoever added the error."""
-
-    def add_error(self, field, error):
-        super().add_error(field, error)
-        for name in self._errors or {}:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", "").split():
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-                attrs["aria-invalid"] = "true"
-
-
-class MobileField(forms.CharField):
-    """An 11-digit mainland mobile number in canonical form (SPEC SEC-1): spaces and hyphens typed
-    between the digits are dropped, full-width digits folded, other scripts' digits refused."""
-
-    default_validators = [validate_mobile]
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 20)
-        kwargs.setdefault(
-            "widget", forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel", "placeholder": "11位手机号码"})
-        )
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        mobile, problem = canonical_mobile(super().to_python(value), self.label or "手机号")
-        if problem:
-            raise forms.ValidationError(problem)
-        return mobile
-
-
 def union_organisation_choices() -> list:
     """The select of 上级工会: 未建会 first, then each active level-1 organisation as a group holding
     itself and its active level-2 ones (one query)."""
@@ -182,7 +140,7 @@ def union_organisation_choices() -> list:
     return choices
 
 
-class RegistrationForm(_MarksInvalidFields, forms.Form):
+class RegistrationForm(MarksInvalidFields, forms.Form):
     """【企业注册】 (SPEC ACC-2). Checks each field's format; the SMS code and the account name's
     last check are account_register's. Changes nothing itself."""
 
@@ -239,7 +197,7 @@ class RegistrationForm(_MarksInvalidFields, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["union_organisation"].choices = union_organisation_choices()
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["union_organisation"].error_messages["invalid_choice"] = "所选上级工会不存在或已停用，请重新选择。"
 
     def sections(self):
@@ -309,7 +267,7 @@ class RegistrationForm(_MarksInvalidFields, forms.Form):
         }
 
 
-class SmsCodeRequestForm(_MarksInvalidFields, forms.Form):
+class SmsCodeRequestForm(MarksInvalidFields, forms.Form):
     """【获取验证码】 beside 联系人手机 (SPEC ACC-2). Anyone may ask (no login), so a captcha comes
     first, the login's own (SPEC SEC-3); a right answer is spent, the page then draws a new one."""
 
@@ -322,11 +280,11 @@ class SmsCodeRequestForm(_MarksInvalidFields, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["captcha"].error_messages["required"] = "请先输入图形验证码。"
 
 
-class PortalPasswordResetForm(_MarksInvalidFields, PasswordResetForm):
+class PortalPasswordResetForm(MarksInvalidFields, PasswordResetForm):
     """Self-service reset (SPEC ACC-3 [departure]): only active unit accounts whose e-mail has been
     confirmed get a link. The page says the same whatever the address, so nobody learns which
     addresses have accounts."""
@@ -337,7 +295,7 @@ class PortalPasswordResetForm(_MarksInvalidFields, PasswordResetForm):
         field.label = "联系人邮箱"
         field.error_messages["invalid"] = "请输入有效的邮箱地址，如 name@example.com。"
         field.widget.attrs.update({"placeholder": "注册时填写并已确认的邮箱"})
-        _chinese_required(self)
+        chinese_required(self)
 
     def get_users(self, email):
         # Active unit accounts with this confirmed address, whether or not they have a usable
@@ -347,7 +305,7 @@ class PortalPasswordResetForm(_MarksInvalidFields, PasswordResetForm):
         ).iterator()
 
 
-class PortalSetPasswordForm(_MarksInvalidFields, SetPasswordForm):
+class PortalSetPasswordForm(MarksInvalidFields, SetPasswordForm):
     """The new password of a self-service reset, with Chinese messages."""
 
     error_messages = {"password_mismatch": "两次输入的密码不一致，请重新输入。"}
@@ -358,7 +316,7 @@ class PortalSetPasswordForm(_MarksInvalidFields, SetPasswordForm):
         self.fields["new_password1"].help_text = "至少8位，不能全是数字，不要与账号相似"
         self.fields["new_password2"].label = "确认新密码"
         self.fields["new_password2"].help_text = ""
-        _chinese_required(self)
+        chinese_required(self)
 
     def validate_password_for_user(self, user, password_field_name="new_password2"):
         # Django's SetPasswordForm puts its messages at the confirmation; ours are Chinese and sit

@@ -66,7 +66,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # issue, reject and void and reissue.
             "receipts.view_receiptreview",
             "receipts.change_receiptreview",
-            "enrollment.view_batchtotals",  # SPEC BO-3: 参保统计 (payments/statistics_admin.py)
+            "enrollment.view_batchtotals",  # SPEC BO-3: 参保统计 (backoffice/statistics.py)
         }
         | _VIEW_AUDIT
     ),

@@ -1,6 +1,4 @@
-from captcha import views as captcha_views
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from .views import auth, landing
@@ -43,12 +41,4 @@ urlpatterns += [
     path("help/downloads/account-reset-form.pdf", help_views.download_account_reset_form, name="download_account_reset_form"),
     path("help/downloads/change-request-form.pdf", help_views.download_change_form, name="download_change_form"),
     path("help/faq/", help_views.faq, name="faq"),
-]
-
-# The login captcha's images and refresh must work before login (not namespaced: the captcha widget
-# reverses these names itself).
-captcha_urlpatterns = [
-    path("image/<str:key>@2/", login_not_required(captcha_views.captcha_image), {"scale": 2}, name="captcha-image-2x"),
-    path("image/<str:key>/", login_not_required(captcha_views.captcha_image), {"scale": 1}, name="captcha-image"),
-    path("refresh/", login_not_required(captcha_views.captcha_refresh), name="captcha-refresh"),
 ]

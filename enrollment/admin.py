@@ -7,40 +7,48 @@
   the attachment belongs to that object (404 otherwise).
 - 参保编码: read only for reviewers, with the 【单位名称变更】 action (HND-3); units, handler information and
   name changes are read-only lists for reviewers (mobiles masked), full for superusers.
-- The index starts with a 待办 panel built by `backoffice_queues(user)` (UI.md: "the queues first").
+- `code_application_queue` and `change_request_queue` give the two queues' lines of the 待办 panel on
+  the back office's index (backoffice/site.py). The pieces every review page shares are in
+  enrollment/review_admin.py.
 
 Who may do what comes from accounts/roles.py: the model's view permission opens a queue, its change
 permission is the right to review (the change form itself never edits: state moves only through the
 services). Missing permission answers 403; an object that is not there answers 404.
 """
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Callable
 
 from auditlog.signals import accessed
-from csp.constants import NONCE
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
-from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.forms import MobileField
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
+from mutualaid.forms import MobileField
 from mutualaid.attachments import AttachmentError, attachment_response, attachment_store, attachments_of
 from mutualaid.quotas import quota_refusal
 from mutualaid.pii import mask_mobile
-from mutualaid.workdays import WorkingCalendar, working_deadline
+from mutualaid.workdays import working_deadline
 
-from .assignments import MINE, UNASSIGNED, AssignmentAdminMixin, queue_figures, with_assignment
+from .assignments import queue_figures
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
-from .search import backoffice_search_view
+from .review_admin import (
+    BackOfficeAdmin,
+    Decided,
+    OverdueFilter,
+    QueueLine,
+    ReviewPageAdmin,
+    deadline_text,
+    local_text,
+    overdue_cutoff,
+)
 from .selectors import coverage_year_current
 from .services import (
     EnrollmentError,
@@ -90,35 +98,13 @@ class CoverageYearAdmin(admin.ModelAdmin):
     )
 
 
-# --- shared pieces -----------------------------------------------------------------------------------
+# --- this module's pieces (those every app's back office shares are in review_admin.py) --------------
 
 # SPEC CODE-4 and YEAR-1: the handbook's 1 working day, when no coverage year has started yet.
 DEFAULT_CODE_REVIEW_WORKING_DAYS = 1
 
 # UI.md: the same colour for the same kind of state everywhere (the portal's badge-state-* colours).
 STATUS_BADGE_CLASSES = {"pending": "progress", "approved": "done", "rejected": "rejected"}
-
-# The queue pages are wide tables and read-only forms: the admin's model sidebar only takes room.
-_PAGE_CONTEXT = {"is_nav_sidebar_enabled": False}
-
-
-def _with_page_styles(response):
-    """Let the pages' own <style> block (templates/admin/enrollment/_styles.html) through the content
-    security policy with this response's nonce (as accounts/admin.py does)."""
-    response._csp_update = {"style-src": [NONCE]}
-    return response
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def _deadline_text(deadline: dt.datetime) -> str:
-    """SPEC YEAR-2: a deadline is "24:00" of its last day, which is stored as 00:00 of the next."""
-    local = timezone.localtime(deadline)
-    if local.time() == dt.time.min:
-        return f"{local.date() - dt.timedelta(days=1):%Y-%m-%d} 24:00"
-    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _status_badge(obj):
@@ -149,30 +135,6 @@ def code_review_deadline(submitted_at: dt.datetime, working_days: int | None = N
     return working_deadline(submitted_at, working_days or code_review_working_days())
 
 
-def overdue_cutoff(*, working_days: int, now: dt.datetime | None = None) -> dt.datetime:
-    """Still-pending work submitted before this moment is past its deadline (SPEC YEAR-3).
-
-    A deadline of N working days has passed once N whole working days after the day of submission
-    are over, so the cutoff is 00:00 of the Nth working day before today. This is the same rule as
-    working_deadline(), read backwards: one calendar query instead of one per submission day.
-    """
-    now = now or timezone.now()
-    shanghai = timezone.get_default_timezone()
-    # now > 00:00 of a day means that day has begun: at exactly midnight, "today" is still yesterday.
-    today = timezone.localtime(now - dt.timedelta(microseconds=1), shanghai).date()
-    span = working_days * 3 + 30
-    window_start = today - dt.timedelta(days=span)
-    calendar = WorkingCalendar(window_start, today)
-    found, day = 0, today
-    while found < working_days:
-        day -= dt.timedelta(days=1)
-        if day < window_start:
-            window_start = day - dt.timedelta(days=span)
-            calendar = WorkingCalendar(window_start, day)
-        if calendar.is_working_day(day):
-            found += 1
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), shanghai)
-
 
 class _MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -192,172 +154,8 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(upload, initial) for upload in files]
 
 
-class _BackOfficeAdmin(admin.ModelAdmin):
-    """What the enrollment back-office pages share: 15 rows a page with the handbook's footer, the
-    pages' styles, 403 without the permission and 404 for an object that is not there."""
 
-    list_per_page = 15  # UI.md, "Lists"
-    change_list_template = "admin/enrollment/base_change_list.html"
-    list_note = ""  # one line above the list saying what it holds
-
-    def get_list_note(self, request) -> str:
-        return self.list_note
-
-    def get_object(self, request, object_id, from_field=None):
-        # The admin would redirect to its index for a missing object; answer as every other page does.
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404(f"没有找到该{self.opts.verbose_name}。")
-        return obj
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        rows = list(changelist.result_list)
-        # For the footer UI.md asks for: 显示第 1 到第 15 条记录，总共 N 条记录.
-        changelist.first_row = (changelist.page_num - 1) * changelist.list_per_page + 1 if rows else 0
-        changelist.last_row = changelist.first_row + len(rows) - 1 if rows else 0
-        return changelist
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **_PAGE_CONTEXT,
-            "title": self.opts.verbose_name_plural,
-            "list_note": self.get_list_note(request),
-            **(extra_context or {}),
-        }
-        return _with_page_styles(super().changelist_view(request, extra_context))
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**_PAGE_CONTEXT, **(extra_context or {})}
-        return _with_page_styles(super().changeform_view(request, object_id, form_url, extra_context))
-
-    def _permission(self, action: str) -> str:
-        return f"{self.opts.app_label}.{action}_{self.opts.model_name}"
-
-    def _change_url(self, obj) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk], current_app=self.admin_site.name)
-
-    def _changelist_url(self, request) -> str:
-        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist", current_app=self.admin_site.name)
-        preserved = request.GET.get("_changelist_filters")
-        return f"{url}?{preserved}" if preserved else url
-
-    def _with_filters(self, request, url: str) -> str:
-        preserved = self.get_preserved_filters(request)
-        return f"{url}?{preserved}" if preserved else url
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What a review decision did: the message shown to the reviewer and, if it differs, the one
-    written to the object's history."""
-
-    message: str
-    log: str = ""
-
-
-class _ReviewPageAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
-    """What every review page shares (SPEC BO-1): the decision needs the model's change permission,
-    its views are `<object>/<action>/` URLs named admin:<app>_<model>_<action>, and the object's
-    attachments are served only through its own page (another object's attachment id answers 404)."""
-
-    review_actions = ("approve", "reject")
-    serves_attachments = True
-    actions = None
-
-    # Read only for everyone: the page shows the object; the decision is the page's buttons.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def may_review(self, request) -> bool:
-        return request.user.has_perm(self._permission("change"))
-
-    def page_paths(self, wrap) -> list:
-        """Further views of a review page (e.g. a receipt's PDF), wrapped with `wrap`."""
-        return []
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view  # staff only, CSRF-checked, never cached
-        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
-        paths = [
-            path(f"<path:object_id>/{action}/", wrap(getattr(self, f"{action}_view")), name=f"{prefix}_{action}")
-            for action in self.review_actions
-        ]
-        if self.serves_attachments:
-            paths.append(
-                path("<path:object_id>/attachments/<int:attachment_id>/", wrap(self.attachment_view), name=f"{prefix}_attachment")
-            )
-        return paths + self.page_paths(wrap) + super().get_urls()
-
-    def _url(self, action: str, obj, *extra) -> str:
-        return reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_{action}", args=[obj.pk, *extra],
-            current_app=self.admin_site.name,
-        )
-
-    def _reviewable(self, request, object_id):
-        if not self.may_review(request):
-            raise PermissionDenied
-        return self.get_object(request, unquote(object_id))
-
-    def _back_to_page(self, request, obj):
-        return redirect(self._with_filters(request, self._change_url(obj)))
-
-    def attachment_view(self, request, object_id, attachment_id):
-        obj = self.get_object(request, unquote(object_id))  # 403 without the view permission
-        attachment = get_object_or_404(attachments_of(obj), pk=attachment_id)
-        return attachment_response(attachment, download=request.GET.get("download") == "1")
-
-    # --- 【审核通过】 / 【审核不通过】: each page says what its decision does ---------------------------
-
-    # The domain errors a decision may raise; their message goes back to the page.
-    decision_errors: tuple[type[Exception], ...] = (EnrollmentError,)
-
-    def approve_decision(self, request, obj) -> "Decided | HttpResponse":  # pragma: no cover - each page defines it
-        raise NotImplementedError
-
-    def reject_decision(self, request, obj, reason: str) -> "Decided | HttpResponse":  # pragma: no cover
-        raise NotImplementedError
-
-    def approve_view(self, request, object_id):
-        return self._decision_view(request, object_id, self.approve_decision)
-
-    def reject_view(self, request, object_id):
-        reason = request.POST.get("reason", "")
-        return self._decision_view(request, object_id, lambda request, obj: self.reject_decision(request, obj, reason))
-
-    def _decision_view(self, request, object_id, decide):
-        """POST only (the confirmation is the dialog on the page); refused while another reviewer holds
-        the item; a domain error goes back to the page; a decision returns what to say (Decided), or a
-        response of its own when it found the item decided already (a double click, a second reviewer)."""
-        obj = self._reviewable(request, object_id)
-        if request.method != "POST":
-            return self._back_to_page(request, obj)
-        if refusal := self.assignment_refusal(request, obj):  # another reviewer holds it (assignments.py)
-            messages.error(request, refusal)
-            return self._back_to_page(request, obj)
-        try:
-            decided = decide(request, obj)
-        except self.decision_errors as error:
-            messages.error(request, error.message)
-            return self._back_to_page(request, obj)
-        self.assignment_decided(obj)
-        if isinstance(decided, HttpResponse):
-            return decided
-        self.log_change(request, obj, decided.log or decided.message)
-        messages.success(request, decided.message)
-        return redirect(self._changelist_url(request))
-
-
-class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
+class _ReadOnlyForReviewersAdmin(BackOfficeAdmin):
     """Units, handler information and codes: reviewers see them (view permission, so the admin shows
     them read only); superusers keep the full admin. Mobiles are masked unless the user is a superuser."""
 
@@ -385,7 +183,7 @@ class _ReadOnlyForReviewersAdmin(_BackOfficeAdmin):
 # --- the review queues (SPEC BO-1) --------------------------------------------------------------------
 
 
-class _QueueAdmin(_ReviewPageAdmin):
+class _QueueAdmin(ReviewPageAdmin):
     """A review queue: pending first (oldest first), then the reviewed ones (latest review first).
 
     Read only for everyone: the change page shows every field, the attachments and the two buttons,
@@ -490,25 +288,6 @@ class _QueueAdmin(_ReviewPageAdmin):
         return Decided(self.rejected_message(obj), log=f"审核不通过：{obj.reject_reason}")
 
 
-class OverdueFilter(admin.SimpleListFilter):
-    """审核期限 → 已超期 (SPEC BO-1, YEAR-3): the pending items past their working-day deadline. Each
-    queue subclasses it with `overdue_items`, a function giving the queryset of its overdue items."""
-
-    title = "审核期限"
-    parameter_name = "overdue"
-
-    @staticmethod
-    def overdue_items():
-        raise NotImplementedError
-
-    def lookups(self, request, model_admin):
-        return [("yes", "已超期")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "yes":
-            return queryset
-        return queryset.filter(pk__in=self.overdue_items().values("pk"))
-
 
 def _overdue_code_applications():
     """SPEC CODE-4: applications pending past the code review's working days."""
@@ -579,7 +358,7 @@ class CodeApplicationAdmin(_QueueAdmin):
         return {
             "approve_account": _account_text(obj.account),
             "status_badge": _status_badge(obj),
-            "deadline_text": _deadline_text(deadline),
+            "deadline_text": deadline_text(deadline),
             "overdue": obj.status == CodeApplication.Status.PENDING and timezone.now() > deadline,
         }
 
@@ -589,17 +368,17 @@ class CodeApplicationAdmin(_QueueAdmin):
 
     @admin.display(description="提交时间", ordering="submitted_at")
     def submitted_at_column(self, obj):
-        return _local(obj.submitted_at)
+        return local_text(obj.submitted_at)
 
     @admin.display(description="审核时间")
     def reviewed_at_column(self, obj):
-        return _local(obj.reviewed_at)
+        return local_text(obj.reviewed_at)
 
     @admin.display(description="审核期限", ordering="submitted_at")
     def deadline_column(self, obj):
         deadline = getattr(obj, "review_deadline", None) or code_review_deadline(obj.submitted_at)
         now = getattr(obj, "review_now", None) or timezone.now()
-        text = _deadline_text(deadline)
+        text = deadline_text(deadline)
         if obj.status == CodeApplication.Status.PENDING and now > deadline:
             return format_html('{} <span class="state-badge state-overdue">已超期</span>', text)
         return text
@@ -712,11 +491,11 @@ class ChangeRequestAdmin(_QueueAdmin):
 
     @admin.display(description="申请日期", ordering="submitted_at")
     def submitted_at_column(self, obj):
-        return _local(obj.submitted_at)
+        return local_text(obj.submitted_at)
 
     @admin.display(description="审核时间")
     def reviewed_at_column(self, obj):
-        return _local(obj.reviewed_at)
+        return local_text(obj.reviewed_at)
 
     def approve(self, *, obj, acting_user):
         return change_request_approve(change_request=obj, acting_user=acting_user)
@@ -793,7 +572,7 @@ class EnrollmentCodeAdmin(_ReadOnlyForReviewersAdmin):
 
     @admin.display(description="创建时间", ordering="created_at")
     def created_at_column(self, obj):
-        return _local(obj.created_at)
+        return local_text(obj.created_at)
 
     def may_change_name(self, request) -> bool:
         return request.user.has_perm("enrollment.add_unitnamechange")
@@ -823,7 +602,7 @@ class EnrollmentCodeAdmin(_ReadOnlyForReviewersAdmin):
         return [
             {
                 "change": change,
-                "changed_at": _local(change.changed_at),
+                "changed_at": local_text(change.changed_at),
                 "evidence": [
                     {
                         "name": attachment.original_name,
@@ -881,7 +660,7 @@ class EnrollmentCodeAdmin(_ReadOnlyForReviewersAdmin):
                 return redirect(self._change_url(code))
         context = {
             **self.admin_site.each_context(request),
-            **_PAGE_CONTEXT,
+            **PAGE_CONTEXT,
             "opts": self.opts,
             "title": "单位名称变更",
             "code": code,
@@ -890,7 +669,7 @@ class EnrollmentCodeAdmin(_ReadOnlyForReviewersAdmin):
             "name_changes": self._name_changes(code),
             "change_url": self._change_url(code),
         }
-        return _with_page_styles(TemplateResponse(request, "admin/enrollment/enrollmentcode/name_change.html", context))
+        return with_page_styles(TemplateResponse(request, "admin/enrollment/enrollmentcode/name_change.html", context))
 
     def name_change_attachment_view(self, request, object_id, change_id, attachment_id):
         if not request.user.has_perm("enrollment.view_unitnamechange"):
@@ -917,7 +696,7 @@ class UnitAdmin(_ReadOnlyForReviewersAdmin):
 
     @admin.display(description="最后更新时间", ordering="updated_at")
     def updated_at_column(self, obj):
-        return _local(obj.updated_at)
+        return local_text(obj.updated_at)
 
 
 class HandlerInfoAdminForm(forms.ModelForm):
@@ -979,11 +758,11 @@ class HandlerInfoAdmin(_ReadOnlyForReviewersAdmin):
 
     @admin.display(description="保存时间", ordering="saved_at")
     def saved_at_column(self, obj):
-        return _local(obj.saved_at)
+        return local_text(obj.saved_at)
 
 
 @admin.register(UnitNameChange)
-class UnitNameChangeAdmin(_BackOfficeAdmin):
+class UnitNameChangeAdmin(BackOfficeAdmin):
     """The record of name changes (SPEC HND-3). Read only: a change is made, with its evidence, only
     through 【单位名称变更】 on the code's page."""
 
@@ -1015,38 +794,10 @@ class UnitNameChangeAdmin(_BackOfficeAdmin):
 
     @admin.display(description="办理时间", ordering="changed_at")
     def changed_at_column(self, obj):
-        return _local(obj.changed_at)
+        return local_text(obj.changed_at)
 
 
-# --- the 待办 panel on the index (UI.md: "the queues first on its index") ----------------------------
-
-
-@dataclass(frozen=True)
-class QueueLine:
-    """One line of the 待办 panel: a queue, the link to its pending items and their counts.
-
-    `mine`, `unassigned` and `oldest` (enrollment.assignments.queue_figures) depend on who looks and
-    on the clock, so a line is equal to another by its queue's figures alone (compare=False)."""
-
-    label: str
-    url: str
-    count: int
-    overdue: int | None  # None: the queue has no deadline to be past
-    overdue_url: str = ""
-    mine: int | None = field(default=None, compare=False)  # None: the queue is not assignable
-    unassigned: int | None = field(default=None, compare=False)
-    oldest: dt.datetime | None = field(default=None, compare=False)  # since when the oldest item waits
-
-    @property
-    def mine_url(self) -> str:
-        return with_assignment(self.url, MINE)
-
-    @property
-    def unassigned_url(self) -> str:
-        return with_assignment(self.url, UNASSIGNED)
-
-
-QueueSource = Callable[[object], "QueueLine | None"]
+# --- the queues' lines on the 待办 panel (the back office's index, backoffice/site.py) ---------------
 
 
 def code_application_queue(user) -> QueueLine | None:
@@ -1079,60 +830,3 @@ def change_request_queue(user) -> QueueLine | None:
         overdue=None,
         **queue_figures(pending=pending, model=ChangeRequest, user=user, since="submitted_at"),
     )
-
-
-# The panel's lines, in order. A later app adds its queue from its own admin.py, which the admin
-# loads after this one (INSTALLED_APPS order: enrollment, rosters, plans, payments, receipts), so the
-# lines follow the flow of a batch:
-#
-#     # payments/admin.py
-#     from enrollment.admin import BACKOFFICE_QUEUE_SOURCES, QueueLine
-#
-#     def voucher_queue(user) -> QueueLine | None:
-#         if not user.has_perm("payments.view_voucher"):
-#             return None  # no line for who may not open the queue
-#         pending = Voucher.objects.filter(status=Voucher.Status.SUBMITTED)
-#         url = reverse("admin:payments_voucher_changelist")
-#         return QueueLine("缴费凭证审核", f"{url}?status__exact=submitted", pending.count(), overdue=...)
-#
-#     BACKOFFICE_QUEUE_SOURCES.append(voucher_queue)
-#
-# `overdue` is a count (shown as a red badge when > 0) or None for a queue without a deadline;
-# `overdue_cutoff(working_days=…)` gives the moment before which pending work is late. An assignable
-# queue (enrollment.assignments.AssignmentAdminMixin) adds `**queue_figures(pending=…, model=…,
-# user=user, since="submitted_at")`: 我的, 未分配 and the oldest item's age.
-BACKOFFICE_QUEUE_SOURCES: list[QueueSource] = [code_application_queue, change_request_queue]
-
-
-def backoffice_queues(user) -> list[QueueLine]:
-    """The 待办 panel of `user`: one line per queue the user may open, in BACKOFFICE_QUEUE_SOURCES order."""
-    return [line for source in BACKOFFICE_QUEUE_SOURCES if (line := source(user)) is not None]
-
-
-# The index is the default site's view: give it the panel (and its styles' nonce) the way
-# mutualaid/urls.py gives the site its titles. The URLs are built later, from this attribute.
-_admin_index = admin.site.index
-
-
-def _index_with_queues(request, extra_context=None):
-    context = {"backoffice_queues": backoffice_queues(request.user), **(extra_context or {})}
-    return _with_page_styles(_admin_index(request, context))
-
-
-admin.site.index = _index_with_queues
-
-
-# The back office's search (enrollment/search.py) at /backoffice/search/, named admin:backoffice_search:
-# one more URL of the default site, added the way the index gets its panel.
-_admin_get_urls = admin.site.get_urls
-
-
-def _search_view(request):
-    return _with_page_styles(backoffice_search_view(request))
-
-
-def _urls_with_search():
-    return [path("search/", admin.site.admin_view(_search_view), name="backoffice_search")] + _admin_get_urls()
-
-
-admin.site.get_urls = _urls_with_search

@@ -16,7 +16,7 @@ ReceiptReview (for_concrete_model=False): one batch can be in 清册审核 with 
 
 The admin pieces (AssignmentFilter, AssignmentAdminMixin) live here too, so that every queue admin
 (enrollment, rosters, payments, receipts) shares one implementation; they rely only on the methods of
-enrollment.admin._BackOfficeAdmin (`_change_url`, `_with_filters`), never import it.
+enrollment.review_admin.BackOfficeAdmin (`_change_url`, `_with_filters`), never import it.
 """
 import datetime as dt
 

@@ -3,8 +3,8 @@ import re
 
 from django import forms
 
-from accounts.forms import MobileField, _chinese_required, _MarksInvalidFields
 from accounts.models import UnionOrganisation
+from mutualaid.forms import MarksInvalidFields, MobileField, chinese_required
 from mutualaid.identifiers import canonical_enrollment_code
 from mutualaid.validators import validate_postcode, validate_uscc
 
@@ -62,7 +62,7 @@ class CodeApplicationFilterForm(forms.Form):
         return queryset
 
 
-class CodeApplicationForm(_MarksInvalidFields, forms.Form):
+class CodeApplicationForm(MarksInvalidFields, forms.Form):
     """申请参保编码 (SPEC CODE-2). Checks each field's format; the unit name (CODE-3), the SMS code
     and the attachments are code_application_submit's."""
 
@@ -137,7 +137,7 @@ class CodeApplicationForm(_MarksInvalidFields, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["committee"].choices = committee_choices()
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["headcount"].error_messages["required"] = "请输入在职人数。"
         self.fields["committee"].error_messages["invalid_choice"] = "所选工委不存在或已停用，请重新选择。"
         self.fields["nature"].error_messages["invalid_choice"] = "请从列表中选择单位性质。"
@@ -182,7 +182,7 @@ class CodeApplicationForm(_MarksInvalidFields, forms.Form):
         return {name: self.cleaned_data[name] for name in APPLICATION_FIELDS}
 
 
-class CodeApplicationSmsForm(_MarksInvalidFields, forms.Form):
+class CodeApplicationSmsForm(MarksInvalidFields, forms.Form):
     """【获取验证码】 beside *验证码: the code goes to 联系人手机 (SPEC CODE-2)."""
 
     contact_mobile = MobileField(label="联系人手机")
@@ -250,7 +250,7 @@ class EnrollmentCodeChoiceForm(forms.Form):
         self.fields["code"].choices = [(code.code, f"{code.code} {code.unit_name}") for code in codes]
 
 
-class HandlerInfoForm(_MarksInvalidFields, forms.Form):
+class HandlerInfoForm(MarksInvalidFields, forms.Form):
     """【经办人填报】 (SPEC HND-1), the fields in the handbook's order. 单位名称 and 统一社会信用代码 come
     from the code and are read only (HND-3): disabled fields, so a posted value is ignored. The union
     organisations, SMS code and ownership are handler_info_save's to check again."""
@@ -301,7 +301,7 @@ class HandlerInfoForm(_MarksInvalidFields, forms.Form):
             del self.fields["sms_code"]
             for name in self.CONTACT_FIELDS:
                 self.fields[name].disabled = True
-        _chinese_required(self)
+        chinese_required(self)
         for name in self.READ_ONLY + (self.CONTACT_FIELDS if saved else ()):
             self.fields[name].widget.attrs.update({"class": "form-control read-only-value", "placeholder": "未登记"})
         self.fields["headcount"].error_messages["required"] = "请输入职工人数。"
@@ -394,7 +394,7 @@ class HandlerInfoForm(_MarksInvalidFields, forms.Form):
         }
 
 
-class HandlerSmsForm(_MarksInvalidFields, forms.Form):
+class HandlerSmsForm(MarksInvalidFields, forms.Form):
     """【获取验证码】 beside *验证码: the code goes to 经办人电话 (SPEC HND-1)."""
 
     handler_mobile = MobileField(label="经办人电话")
@@ -414,7 +414,7 @@ CHANGE_VALUE_FIELDS = {
 }
 
 
-class ChangeRequestForm(_MarksInvalidFields, forms.Form):
+class ChangeRequestForm(MarksInvalidFields, forms.Form):
     """职工互助保障参保信息变更申请表（线上） (SPEC HND-2 [departure]): the printed form's header and
     items. 单位名称, 统一信用代码 and 参保编码 are shown from the code, not posted; the stamped scan
     and the item rules are change_request_submit's to check again."""
@@ -452,7 +452,7 @@ class ChangeRequestForm(_MarksInvalidFields, forms.Form):
     def __init__(self, *args, current_values: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.current_values = current_values
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["items"].error_messages["required"] = "请勾选需变更的事项。"
 
     def clean_contact_name(self):
@@ -553,7 +553,7 @@ class BatchFilterForm(forms.Form):
         return queryset
 
 
-class BatchOpenForm(_MarksInvalidFields, forms.Form):
+class BatchOpenForm(MarksInvalidFields, forms.Form):
     """The dialog of 【集中参保办理】 / 【即时参保办理】 (SPEC BAT-2): *参保编码, *参保单位. The code's
     binding, its unit name and the windows are enrollment.services.batch_open's to check."""
 
@@ -570,7 +570,7 @@ class BatchOpenForm(_MarksInvalidFields, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["kind"].error_messages["invalid_choice"] = "请选择参保类型：集中参保或即时参保。"
 
     def clean_code(self):

@@ -1,4 +1,7 @@
+from django.db.models import Q
 from django.utils import timezone
+
+from accounts.models import Role
 
 from .models import CoverageYear
 
@@ -25,3 +28,18 @@ def handler_info_complete(*, code) -> bool:
     from .models import HandlerInfo
 
     return HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile_cipher="").exists()
+
+
+def union_units_in_scope(*, acting_user):
+    """The 经办人填报 rows (with code and account) under `acting_user`'s organisation (本组织参保单位,
+    SPEC BO-2): union staff their organisation and, for a level-1 one, its level-2 ones; superusers
+    every code with a union; anyone else none."""
+    from .models import HandlerInfo
+
+    rows = HandlerInfo.objects.select_related("code__account", "union_level1", "union_level2")
+    if acting_user.is_superuser:
+        return rows.filter(union_level1__isnull=False)
+    if acting_user.role == Role.UNION_STAFF and acting_user.union_organisation_id:
+        scope = acting_user.union_organisation.scope_ids()
+        return rows.filter(Q(union_level1_id__in=scope) | Q(union_level2_id__in=scope))
+    return rows.none()

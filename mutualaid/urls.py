@@ -1,13 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.urls import captcha_urlpatterns
-
 from . import views
-
-admin.site.site_header = "上海市职工保障互助会 后台"
-admin.site.site_title = "上海市职工保障互助会 后台"
-admin.site.index_title = "工作台"
 
 urlpatterns = [
     path("", include("mutualaid.portal_urls")),
@@ -17,11 +11,11 @@ urlpatterns = [
     path("", include("plans.urls")),
     path("", include("payments.urls")),
     path("", include("receipts.urls")),
-    path("captcha/", include(captcha_urlpatterns)),
+    path("captcha/", include("accounts.captcha_urls")),
     # Export jobs (UI.md "Long work"): progress and download, for the job's owner only.
     path("exports/", include("mutualaid.export_views")),
-    # One login for everyone: the back office uses the portal's (captcha, both lockouts).
-    path("backoffice/login/", views.backoffice_login),
+    # The back office: the default admin site, which backoffice/apps.py makes backoffice.site.BackOfficeSite
+    # (its login is the portal's: captcha, both lockouts).
     path("backoffice/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),

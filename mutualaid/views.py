@@ -1,22 +1,11 @@
-from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template import loader
 from django.templatetags.static import static
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
-
-from enrollment.selectors import coverage_year_current
-
-
-def home(request):
-    """The unit's workspace 在职职工互助保障 (SPEC ACC-5); back-office accounts go to the back office."""
-    if not request.user.is_unit_admin:
-        return redirect("admin:index")
-    return render(request, "portal/home.html", {"coverage_year": coverage_year_current()})
 
 
 @login_not_required
@@ -25,21 +14,6 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
-
-
-@login_not_required
-def backoffice_login(request):
-    """The admin's own login has no captcha and no account-wide lock: send everyone to ours.
-
-    SPEC SEC-6: the admin sends a logged-in account without back-office access here; sending it on
-    to our login (which sends a logged-in user back to `next`) was an endless loop. It gets a 403.
-    """
-    if request.user.is_authenticated:
-        if admin.site.has_permission(request):
-            return redirect("admin:index")
-        return render(request, "403_backoffice.html", status=403)
-    query = request.META.get("QUERY_STRING", "")
-    return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
 
 
 @login_not_required

@@ -37,31 +37,28 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from enrollment.admin import (
-    BACKOFFICE_QUEUE_SOURCES,
+from enrollment.assignments import AssignmentAdminMixin, queue_figures
+from enrollment.models import CoverageYear, HandlerInfo
+from enrollment.review_admin import (
+    BackOfficeAdmin,
     Decided,
     OverdueFilter,
     QueueLine,
-    _BackOfficeAdmin,
-    _deadline_text,
-    _local,
-    _ReviewPageAdmin,
+    ReviewPageAdmin,
+    batch_badge,
+    deadline_text,
+    local_text,
     overdue_cutoff,
 )
-from enrollment.assignments import AssignmentAdminMixin, queue_figures
-from enrollment.models import CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.pii import mask_mobile
 from mutualaid.workdays import working_deadline
-from rosters.admin import _batch_badge
 
-from .exports_admin import exports_view  # noqa: F401 - adds admin:exports (导出中心) to the site's URLs (SPEC BO-3)
 from .models import OverdueBatch, Voucher, VoucherBatch
 from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
-from .statistics_admin import statistics_view  # noqa: F401 - adds admin:statistics to the site's URLs (SPEC BO-3)
 
 Status = Voucher.Status
 
@@ -145,7 +142,7 @@ class VoucherOverdueFilter(OverdueFilter):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(_ReviewPageAdmin):
+class VoucherAdmin(ReviewPageAdmin):
     """缴费凭证审核: read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -248,13 +245,13 @@ class VoucherAdmin(_ReviewPageAdmin):
 
     @admin.display(description="提交时间", ordering="submitted_at")
     def submitted_at_column(self, obj):
-        return _local(obj.submitted_at)
+        return local_text(obj.submitted_at)
 
     @admin.display(description="审核期限", ordering="submitted_at")
     def deadline_column(self, obj):
         deadline = getattr(obj, "review_deadline", None) or voucher_review_deadline(obj)
         now = getattr(obj, "review_now", None) or timezone.now()
-        text = _deadline_text(deadline)
+        text = deadline_text(deadline)
         if obj.status == Status.SUBMITTED and now > deadline:
             return format_html('<span class="overdue-text">{}</span> <span class="state-badge state-overdue">已超期</span>', text)
         return text
@@ -272,7 +269,7 @@ class VoucherAdmin(_ReviewPageAdmin):
 
     @admin.display(description="审核时间")
     def reviewed_at_column(self, obj):
-        return _local(obj.reviewed_at)
+        return local_text(obj.reviewed_at)
 
     @admin.display(description="审核人")
     def reviewed_by_column(self, obj):
@@ -297,8 +294,8 @@ class VoucherAdmin(_ReviewPageAdmin):
         context = {
             "title": f"审核缴费凭证（{obj.payer}）" if may_review else f"缴费凭证（{obj.payer}）",
             "status_badge": _voucher_badge(obj),
-            "submitted_at_text": _local(obj.submitted_at),
-            "deadline_text": _deadline_text(deadline),
+            "submitted_at_text": local_text(obj.submitted_at),
+            "deadline_text": deadline_text(deadline),
             "review_days": voucher_review_days(obj),
             "overdue": obj.status == Status.SUBMITTED and timezone.now() > deadline,
             "amounts": {
@@ -337,7 +334,7 @@ class VoucherAdmin(_ReviewPageAdmin):
             "kind": batch.get_kind_display(),
             "year": batch.coverage_year.year,
             "premium": _yuan(line.premium),
-            "state_badge": _batch_badge(batch),
+            "state_badge": batch_badge(batch),
         }
 
     def _attachments(self, obj) -> list[dict]:
@@ -360,7 +357,7 @@ class VoucherAdmin(_ReviewPageAdmin):
         who = decided.reviewed_by.username if decided.reviewed_by_id else "其他审核人"
         messages.warning(
             request,
-            f"该缴费凭证已由 {who} 于 {_local(decided.reviewed_at)} {decided.get_status_display()}，无需重复审核。",
+            f"该缴费凭证已由 {who} 于 {local_text(decided.reviewed_at)} {decided.get_status_display()}，无需重复审核。",
         )
         return self._back_to_page(request, obj)
 
@@ -407,14 +404,13 @@ def voucher_review_queue(user) -> QueueLine | None:
     )
 
 
-BACKOFFICE_QUEUE_SOURCES.append(voucher_review_queue)
 
 
 # --- 逾期未缴费批次 (SPEC BAT-11, PAY-5) -----------------------------------------------------------------
 
 
 @admin.register(OverdueBatch)
-class OverdueBatchAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
+class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
     """Batches left unpaid past their deadline (payments.services.overdue_batches), with 【作废】."""
 
     list_display = (
@@ -520,7 +516,7 @@ class OverdueBatchAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
 
     @admin.display(description="确认保费时间")
     def confirmed_at_column(self, obj):
-        return _local(obj.premium.confirmed_at)
+        return local_text(obj.premium.confirmed_at)
 
     @admin.display(description="平台账号")
     def account_column(self, obj):
@@ -564,7 +560,7 @@ class OverdueBatchAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
         obj = self.get_object(request, unquote(object_id))
         context = {
             "title": f"逾期未缴费批次 {obj.number}",
-            "state_badge": _batch_badge(obj),
+            "state_badge": batch_badge(obj),
             "may_cancel": self.may_cancel(request),
             "cancel_url": self._with_filters(request, self._cancel_url(obj)),
             "handler": self._handler(obj),
@@ -630,6 +626,3 @@ def overdue_batch_queue(user) -> QueueLine | None:
         # Its age is how long past the payment deadline the oldest batch is.
         **queue_figures(pending=pending, model=OverdueBatch, user=user, since="premium__payment_due"),
     )
-
-
-BACKOFFICE_QUEUE_SOURCES.append(overdue_batch_queue)

@@ -1,5 +1,5 @@
 """The back office's Excel exports (SPEC BO-3, X-1, X-2; issue 10 item 3), run as background jobs by
-mutualaid.exports and started from the 导出中心 (payments/exports_admin.py):
+mutualaid.exports and started from the 导出中心 (backoffice/exports.py):
 
 - 参保人员 (`enrolled_people`): the people of one batch, or of a union organisation's batches of a year
   (a level-1 organisation includes its level-2 ones), or of a whole year;

@@ -3,7 +3,7 @@ batches' states, the premiums, the refund fields, the proofs) are payments.servi
 which refuses at the field concerned (STYLE.md §1, §2)."""
 from django import forms
 
-from accounts.forms import _chinese_required, _MarksInvalidFields
+from mutualaid.forms import MarksInvalidFields, chinese_required
 
 from .models import REFUND_BANKS, AccountKind, PaymentMethod, RefundMethod
 from .services import PaymentError, RefundDetails, money_parse
@@ -46,7 +46,7 @@ class VoucherFilterForm(forms.Form):
         }
 
 
-class VoucherForm(_MarksInvalidFields, forms.Form):
+class VoucherForm(MarksInvalidFields, forms.Form):
     """新增缴费信息 (SPEC PAY-2, PAY-3) as the handbook shows it: 选择批次, 凭证信息填报 and 退款信息填报.
     The refund fields are optional here: voucher_submit requires them only when the amount is
     greater than the selected premiums, and says which one is missing."""
@@ -83,7 +83,7 @@ class VoucherForm(_MarksInvalidFields, forms.Form):
     def __init__(self, *args, batch_numbers: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["batches"].choices = [(number, number) for number in batch_numbers]
-        _chinese_required(self)
+        chinese_required(self)
         self.fields["batches"].error_messages.update(
             required="请在“选择批次”中勾选本次缴费的参保批次。",
             invalid_choice="所选批次 %(value)s 已不能缴费（可能已上传缴费凭证），请刷新页面后重新选择。",

@@ -21,7 +21,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
 
-from enrollment.admin import _BackOfficeAdmin
+from enrollment.review_admin import BackOfficeAdmin
 from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 
@@ -99,7 +99,7 @@ class CoverageYearFilter(admin.SimpleListFilter):
 
 
 @admin.register(PlanItem)
-class PlanItemAdmin(_BackOfficeAdmin):
+class PlanItemAdmin(BackOfficeAdmin):
     form = PlanItemForm
     list_display = ("code", "series", "layer", "price_column", "benefits_column")
     list_display_links = ("code",)
@@ -190,7 +190,7 @@ class PremiumLineInline(admin.TabularInline):
 
 
 @admin.register(BatchPremium)
-class BatchPremiumAdmin(_BackOfficeAdmin):
+class BatchPremiumAdmin(BackOfficeAdmin):
     """保费信息 as 【提交确认保费】 fixed it (SPEC PREM-3), read only: changed only by the services."""
 
     list_display = (

@@ -38,22 +38,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from enrollment.admin import (
-    _PAGE_CONTEXT,
-    BACKOFFICE_QUEUE_SOURCES,
-    Decided,
-    QueueLine,
-    _local,
-    _ReviewPageAdmin,
-    _with_page_styles,
-)
 from enrollment.assignments import queue_figures
 from enrollment.models import Batch
+from enrollment.review_admin import (
+    Decided,
+    QueueLine,
+    ReviewPageAdmin,
+    batch_badge,
+    local_text,
+)
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from plans.models import BatchPremium
-from rosters.admin import _batch_badge
 
 from .models import Receipt, ReceiptReview
 from .pdf import PdfUnavailable, receipt_issuer
@@ -110,7 +108,7 @@ class ReceiptStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReceiptReview)
-class ReceiptReviewAdmin(_ReviewPageAdmin):
+class ReceiptReviewAdmin(ReviewPageAdmin):
     """专用收据审核: read only; the decisions are the buttons of the page."""
 
     list_display = (
@@ -214,11 +212,11 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
 
     @admin.display(description="提交审核时间", ordering="pending_since")
     def submitted_at_column(self, obj):
-        return _local(obj.pending_since)
+        return local_text(obj.pending_since)
 
     @admin.display(description="批次状态", ordering="state")
     def state_badge(self, obj):
-        return _batch_badge(obj)
+        return batch_badge(obj)
 
     @admin.display(description="平台账号")
     def account_column(self, obj):
@@ -243,13 +241,13 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
         may_review = self.may_review(request) and bool(pending)
         context = {
             "title": f"审核专用收据（参保批次 {obj.number}）" if may_review else f"专用收据（参保批次 {obj.number}）",
-            "state_badge": _batch_badge(obj),
+            "state_badge": batch_badge(obj),
             "premium_text": _yuan(premium.total) if premium else "-",
             "pending": [self._row(request, obj, receipt) for receipt in pending],
             "pending_total": _yuan(pending_total),
             "issued_total": _yuan(counted_total - pending_total),
             "counted_total": _yuan(counted_total),
-            "pending_since": _local(min(receipt.submitted_at for receipt in pending)) if pending else "-",
+            "pending_since": local_text(min(receipt.submitted_at for receipt in pending)) if pending else "-",
             "equality": _equality(counted_total, premium.total) if premium else "-",
             "equal": premium is not None and counted_total == premium.total,
             "completed": obj.state == BatchState.COMPLETED,
@@ -269,7 +267,7 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
             "receipt": receipt,
             "amount": _yuan(receipt.amount),
             "badge": _receipt_badge(receipt),
-            "issued_at": _local(receipt.issued_at),
+            "issued_at": local_text(receipt.issued_at),
             "pdf_url": self._url("pdf", batch, receipt.pk) if receipt.status == RS.ISSUED else "",
             "void_url": self._with_filters(request, self._url("void", batch, receipt.pk)) if receipt.status == RS.ISSUED else "",
             "replaced_by": replaced_by.number if replaced_by else "",
@@ -313,14 +311,14 @@ class ReceiptReviewAdmin(_ReviewPageAdmin):
             # ARCHITECTURE.md: without WeasyPrint's system libraries the page says what to install.
             context = {
                 **self.admin_site.each_context(request),
-                **_PAGE_CONTEXT,
+                **PAGE_CONTEXT,
                 "opts": self.opts,
                 "title": "暂时无法生成PDF",
                 "packages": WEASYPRINT_PACKAGES,
                 "receipt": receipt,
                 "back_url": self._change_url(obj),
             }
-            return _with_page_styles(
+            return with_page_styles(
                 TemplateResponse(request, "admin/receipts/pdf_unavailable.html", context, status=503)
             )
         response = HttpResponse(document, content_type="application/pdf")
@@ -377,6 +375,3 @@ def receipt_review_queue(user) -> QueueLine | None:
             since=Min("receipts__submitted_at", filter=Q(receipts__status=RS.SUBMITTED)),
         ),
     )
-
-
-BACKOFFICE_QUEUE_SOURCES.append(receipt_review_queue)

@@ -3,14 +3,14 @@ the amount's format, the lengths and the sum against the premium are receipts.se
 rules (STYLE.md §1), whose ReceiptError the view puts beside the field it names."""
 from django import forms
 
-from accounts.forms import _MarksInvalidFields
+from mutualaid.forms import MarksInvalidFields
 
 from .services import REMARK_MAX, TITLE_MAX
 
 REMARK_PLACEHOLDER = "需发票备注栏显示的内容，非必填项"  # the handbook's words
 
 
-class ReceiptLineForm(_MarksInvalidFields, forms.Form):
+class ReceiptLineForm(MarksInvalidFields, forms.Form):
     """*专用收据抬头, *专用收据金额, 备注; `submission_token` tells the second request of a double click
     of 【确认提交】 from a new line."""
 

@@ -34,23 +34,22 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from enrollment.admin import (
-    _PAGE_CONTEXT,
-    BACKOFFICE_QUEUE_SOURCES,
+from enrollment.assignments import queue_figures
+from enrollment.models import BatchLog, CoverageYear, HandlerInfo
+from enrollment.review_admin import (
+    BackOfficeAdmin,
     Decided,
     OverdueFilter,
     QueueLine,
-    _BackOfficeAdmin,
-    _deadline_text,
-    _local,
-    _ReviewPageAdmin,
-    _with_page_styles,
+    ReviewPageAdmin,
+    batch_badge,
+    deadline_text,
+    local_text,
     overdue_cutoff,
 )
-from enrollment.assignments import queue_figures
-from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
-from enrollment.states import STATE_BADGES, BatchState
+from enrollment.states import BatchState
+from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.pii import mask_mobile
@@ -217,7 +216,7 @@ def _duration_text(load: ReferenceLoad) -> str:
 
 
 @admin.register(ReferenceLoad)
-class ReferenceLoadAdmin(_BackOfficeAdmin):
+class ReferenceLoadAdmin(BackOfficeAdmin):
     list_display = (
         "kind",
         "year",
@@ -275,11 +274,11 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
 
     @admin.display(description="提交时间", ordering="created_at")
     def created_at_column(self, obj):
-        return _local(obj.created_at)
+        return local_text(obj.created_at)
 
     @admin.display(description="完成时间", ordering="finished_at")
     def finished_at_column(self, obj):
-        return _local(obj.finished_at)
+        return local_text(obj.finished_at)
 
     # --- URLs ------------------------------------------------------------------------------------------
 
@@ -295,8 +294,8 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
         return reverse(f"admin:rosters_referenceload_{name}", args=[load.pk], current_app=self.admin_site.name)
 
     def _render(self, request, template: str, context: dict):
-        context = {**self.admin_site.each_context(request), **_PAGE_CONTEXT, "opts": self.opts, **context}
-        return _with_page_styles(TemplateResponse(request, template, context))
+        context = {**self.admin_site.each_context(request), **PAGE_CONTEXT, "opts": self.opts, **context}
+        return with_page_styles(TemplateResponse(request, template, context))
 
     # --- 【上传参考数据】 -------------------------------------------------------------------------------
 
@@ -387,7 +386,7 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
             },
             "rejected_url": self._url("rejected", load) if self._rejected_path(load) else "",
             "duration": _duration_text(load),
-            "finished_at": _local(load.finished_at),
+            "finished_at": local_text(load.finished_at),
         }
 
     # --- the rejected lines ----------------------------------------------------------------------------
@@ -437,12 +436,6 @@ def batch_review_deadline(batch) -> dt.datetime:
     return working_deadline(batch.submitted_at, batch.coverage_year.batch_review_working_days)
 
 
-def _batch_badge(batch) -> str:
-    """The portal's badge colour of the state (UI.md), in the back office's badge classes."""
-    colour = STATE_BADGES[batch.state].removeprefix("badge-state-")
-    return format_html('<span class="state-badge state-{}">{}</span>', colour, batch.get_state_display())
-
-
 def _pending_review():
     return BatchReview.objects.filter(state=BatchState.IN_REVIEW, submitted_at__isnull=False)
 
@@ -475,7 +468,7 @@ class BatchReviewOverdueFilter(OverdueFilter):
 
 
 @admin.register(BatchReview)
-class BatchReviewAdmin(_ReviewPageAdmin):
+class BatchReviewAdmin(ReviewPageAdmin):
     """清册审核 (SPEC VAL-7, BO-1): read only; the decision is the two buttons of the page."""
 
     list_display = (
@@ -576,7 +569,7 @@ class BatchReviewAdmin(_ReviewPageAdmin):
 
     @admin.display(description="提交时间", ordering="submitted_at")
     def submitted_at_column(self, obj):
-        return _local(obj.submitted_at)
+        return local_text(obj.submitted_at)
 
     @admin.display(description="审核期限", ordering="submitted_at")
     def deadline_column(self, obj):
@@ -584,14 +577,14 @@ class BatchReviewAdmin(_ReviewPageAdmin):
             return "-"
         deadline = getattr(obj, "review_deadline", None) or batch_review_deadline(obj)
         now = getattr(obj, "review_now", None) or timezone.now()
-        text = _deadline_text(deadline)
+        text = deadline_text(deadline)
         if obj.state == BatchState.IN_REVIEW and now > deadline:
             return format_html('<span class="overdue-text">{}</span> <span class="state-badge state-overdue">已超期</span>', text)
         return text
 
     @admin.display(description="状态", ordering="state")
     def state_badge(self, obj):
-        return _batch_badge(obj)
+        return batch_badge(obj)
 
     # --- the page -------------------------------------------------------------------------------------
 
@@ -658,9 +651,9 @@ class BatchReviewAdmin(_ReviewPageAdmin):
         deadline = batch_review_deadline(obj) if obj.submitted_at else None
         context = {
             **({"title": f"审核参保批次 {obj.number}"} if may_review else {"title": f"参保批次 {obj.number}"}),
-            "state_badge": _batch_badge(obj),
-            "submitted_at_text": _local(obj.submitted_at),
-            "deadline_text": _deadline_text(deadline) if deadline else "-",
+            "state_badge": batch_badge(obj),
+            "submitted_at_text": local_text(obj.submitted_at),
+            "deadline_text": deadline_text(deadline) if deadline else "-",
             "overdue": bool(deadline and obj.state == BatchState.IN_REVIEW and timezone.now() > deadline),
             "run": run,
             "outcome": outcome,
@@ -703,6 +696,3 @@ def batch_review_queue(user) -> QueueLine | None:
         overdue_url=f"{url}?overdue=yes&state={BatchState.IN_REVIEW.value}",
         **queue_figures(pending=_pending_review(), model=BatchReview, user=user, since="submitted_at"),
     )
-
-
-BACKOFFICE_QUEUE_SOURCES.append(batch_review_queue)

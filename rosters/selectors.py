@@ -15,11 +15,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from enrollment.models import Batch
-from enrollment.states import BatchKind
+from enrollment.states import HOLDING_STATES, BatchKind
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
 
-from .models import IdType, RosterEntry, Sex
+from .models import EnrolmentRegistry, IdType, RosterEntry, Sex
 
 # The columns of one row of the list page (SPEC ROS-6); nothing else is read from the table.
 LIST_COLUMNS = (
@@ -75,6 +75,20 @@ def roster_id_hash(value: str) -> str | None:
     letters match), then hashed; None (which matches no row) when the value has no canonical form."""
     number, problem = canonical_id_number(value)
     return None if problem else pii_hash(number)
+
+
+def person_batch_ids(*, id_number: str) -> list[int]:
+    """The batches whose roster holds the person with this full ID number, through its keyed hash
+    (ARCHITECTURE.md: searching by 证件号码 is an exact match through the hash): the year's registry
+    for the batches that hold people, the rosters for those that hold nobody (drafts, cancelled)."""
+    id_hash = roster_id_hash(id_number)
+    # The registry's unique (year, id_hash) index answers per year; there are few years.
+    years = list(Batch.objects.order_by().values_list("coverage_year__year", flat=True).distinct())
+    held = EnrolmentRegistry.objects.filter(year__in=years, id_hash=id_hash).values_list("batch_id", flat=True)
+    not_held = RosterEntry.objects.filter(id_hash=id_hash).exclude(batch__state__in=HOLDING_STATES).values_list(
+        "batch_id", flat=True
+    )
+    return sorted(set(held) | set(not_held))
 
 
 def roster_search_q(

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from accounts.forms import RegistrationForm
 from enrollment.forms import BatchOpenForm, CodeApplicationForm, HandlerInfoForm
-from enrollment.search import backoffice_search
+from backoffice.search import backoffice_search
 from rosters.forms import RosterEntryForm
 from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
 from rosters.reference import reference_load

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import UnionOrganisation
-from enrollment.admin import backoffice_queues
+from backoffice.views import backoffice_queues
 from enrollment.assignments import (
     AssignmentFilter,
     queue_item_decided,

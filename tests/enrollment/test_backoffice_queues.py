@@ -24,8 +24,11 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Role, UnionOrganisation, User
 from accounts.roles import ROLE_PERMISSIONS
+from backoffice import views as backoffice_views
+from backoffice.views import backoffice_queues
 from enrollment import admin as enrollment_admin
-from enrollment.admin import QueueLine, backoffice_queues, code_review_deadline, overdue_cutoff
+from enrollment.admin import code_review_deadline
+from enrollment.review_admin import QueueLine, overdue_cutoff
 from enrollment.models import (
     ChangeRequest,
     CodeApplication,
@@ -1018,12 +1021,12 @@ def test_index_panel_counts_pending_work_and_the_overdue(reviewer_client, review
 
 
 def test_index_panel_is_open_to_later_queues(reviewer, monkeypatch):
-    # How batches, vouchers and receipts will add their lines (see enrollment/admin.py).
+    # A queue's line comes from its selector in the back office's list (backoffice/views.py).
     def voucher_queue(user):
         return QueueLine("缴费凭证审核", "/backoffice/payments/voucher/?status__exact=pending", 4, 1)
 
     monkeypatch.setattr(
-        enrollment_admin, "BACKOFFICE_QUEUE_SOURCES", [*enrollment_admin.BACKOFFICE_QUEUE_SOURCES, voucher_queue]
+        backoffice_views, "QUEUE_SOURCES", [*backoffice_views.QUEUE_SOURCES, voucher_queue]
     )
 
     labels = [line.label for line in backoffice_queues(reviewer)]

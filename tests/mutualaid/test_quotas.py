@@ -168,7 +168,7 @@ def test_the_count_is_shared_and_atomic_across_processes_on_redis(settings):
 
 
 def test_the_back_office_export_centre_has_the_same_quota(client, settings, reviewer):
-    # SPEC SEC-3: 导出中心 (payments/exports_admin.py) counts per reviewer account too.
+    # SPEC SEC-3: 导出中心 (backoffice/exports.py) counts per reviewer account too.
     settings.QUOTA_EXPORTS_PER_HOUR = 1
     client.force_login(reviewer)
     url = reverse("admin:exports")

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from enrollment.admin import backoffice_queues
+from backoffice.views import backoffice_queues
 from enrollment.models import BatchLog
 from enrollment.states import BatchState
 from payments.services import voucher_submit

@@ -17,7 +17,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.roles import ROLE_PERMISSIONS
-from enrollment.admin import backoffice_queues
+from backoffice.views import backoffice_queues
 from enrollment.models import BatchLog
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of

@@ -15,7 +15,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.roles import ROLE_PERMISSIONS
-from enrollment.admin import backoffice_queues
+from backoffice.views import backoffice_queues
 from enrollment.states import BatchState
 from payments.services import voucher_submit
 from receipts.models import Receipt

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from enrollment.admin import backoffice_queues
+from backoffice.views import backoffice_queues
 from enrollment.models import Batch, BatchLog
 from enrollment.states import BatchKind, BatchState
 from rosters.admin import batch_review_deadline

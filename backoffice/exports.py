@@ -1,12 +1,11 @@
-"""The back office's 导出中心, /backoffice/exports/ (`admin:exports`; SPEC BO-3, X-1; issue 10 item 3).
+"""The back office's 导出中心, /backoffice/exports/ (`admin:exports`; SPEC BO-3, X-1).
 
 Three exports (payments/exports.py) started as background jobs (mutualaid.exports), and the user's
 recent jobs with their state and file. The page says whether ID and account numbers will be masked or
 full (`mutualaid.export_full_id`, granted to no role by default). Who may use it:
 `enrollment.view_batchtotals` (reviewers); other staff (union staff) get 403, anyone else the login.
 
-Added to the default admin site by wrapping `admin.site.get_urls` (imported once from payments/admin.py),
-as payments/statistics_admin.py does for 参保统计.
+The back office's site (backoffice/site.py) adds the page to its URLs.
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import UnionOrganisation
@@ -23,8 +22,7 @@ from enrollment.selectors import coverage_year_current
 from mutualaid.exports import FULL_ID_PERMISSION, ExportError, export_jobs_recent, export_start
 from mutualaid.quotas import quota_refusal
 from mutualaid.audit import client_ip
-
-from .exports import PERMISSION, EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport
+from payments.exports import PERMISSION, EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport
 
 KINDS = {
     builder.kind: builder.label for builder in (EnrolledPeopleExport, PremiumsPaymentsExport, RefundsExport)
@@ -87,13 +85,3 @@ def exports_view(request):
         ],
     }
     return TemplateResponse(request, "admin/exports.html", context)
-
-
-_site_get_urls = admin.site.get_urls
-
-
-def _get_urls_with_exports():
-    return [path("exports/", admin.site.admin_view(exports_view), name="exports"), *_site_get_urls()]
-
-
-admin.site.get_urls = _get_urls_with_exports

@@ -1,4 +1,4 @@
-"""The back office's statistics page, /backoffice/statistics/ (`admin:statistics`; SPEC BO-3, issue 10 item 2).
+"""The back office's statistics page, /backoffice/statistics/ (`admin:statistics`; SPEC BO-3).
 
 The figures come from payments.statistics (four queries over per-batch totals, whatever the year's
 size); this module only picks the year, lays the charts out and renders them. Charts are inline
@@ -6,9 +6,9 @@ SVG drawn here on the server (no JavaScript, no CDN, nothing for the content sec
 but the page's own style block): bars for items and union organisations, stacked bars for states
 (centralised and instant), an area chart for the running total by day and columns for each day.
 
-The page is not a model's: it is added to the default admin site by wrapping `admin.site.get_urls`
-(imported once from payments/admin.py). Who may see it: `enrollment.view_batchtotals` (reviewers,
-accounts/roles.py); other staff get 403, anyone else the login (the admin site's admin_view).
+The page is not a model's: the back office's site (backoffice/site.py) adds it to its URLs. Who may see
+it: `enrollment.view_batchtotals` (reviewers, accounts/roles.py); other staff get 403, anyone else the
+login (the site's admin_view).
 """
 from __future__ import annotations
 
@@ -20,14 +20,12 @@ from decimal import Decimal
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
 
-from enrollment.admin import _with_page_styles
 from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 from enrollment.states import BatchKind
-
-from .statistics import REFUNDS_NOTE, DayRow, StateRow, YearStatistics, statistics_of_year
+from mutualaid.admin_pages import with_page_styles
+from payments.statistics import REFUNDS_NOTE, DayRow, StateRow, YearStatistics, statistics_of_year
 
 PERMISSION = "enrollment.view_batchtotals"
 
@@ -323,14 +321,4 @@ def statistics_view(request):
                 **_charts(figures),
             }
         )
-    return _with_page_styles(TemplateResponse(request, "admin/statistics.html", context))
-
-
-_site_get_urls = admin.site.get_urls
-
-
-def _get_urls_with_statistics():
-    return [path("statistics/", admin.site.admin_view(statistics_view), name="statistics"), *_site_get_urls()]
-
-
-admin.site.get_urls = _get_urls_with_statistics
+    return with_page_styles(TemplateResponse(request, "admin/statistics.html", context))

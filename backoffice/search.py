@@ -1,4 +1,4 @@
-"""The back office's search (SPEC BO-1, X-1; issue 10): one box for a unit name, an enrollment code, a
+"""The back office's search (SPEC BO-1, X-1): one box for a unit name, an enrollment code, a
 batch number or a person's full ID number, at /backoffice/search/ (admin:backoffice_search).
 
 - A resident ID (18 characters: 17 digits and a digit or X) is a person: its keyed hash is looked up
@@ -13,24 +13,21 @@ batch number or a person's full ID number, at /backoffice/search/ (admin:backoff
 - Anything else is a unit name (contains), an enrollment code or a batch number (exact), and finds
   参保编码, 参保批次 and 参保编码申请.
 
-Reviewers only: union staff get 403, anonymous visitors the login (admin_view). enrollment may not import
-rosters at module level (ARCHITECTURE.md, app order): the person look-up imports it inside.
+Reviewers only: union staff get 403, anonymous visitors the login (admin_view). The page is
+backoffice/views.py's `search_view`; the person look-up is rosters.selectors.person_batch_ids.
 """
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 from auditlog.models import LogEntry
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from enrollment.assignments import AssignmentAdminMixin
+from enrollment.models import Batch, CodeApplication, EnrollmentCode
 from mutualaid.identifiers import canonical_id_number
-
-from .models import Batch, CodeApplication, EnrollmentCode
-from .states import HOLDING_STATES, STATE_BADGES
+from rosters.selectors import person_batch_ids
 
 RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
 # Passports, 港澳台 permits, foreign permanent residence cards: letters and digits, with at least one digit.
@@ -56,22 +53,6 @@ class SearchResult:
 def may_search(user) -> bool:
     """Reviewers (and superusers): who may open codes and code applications. Union staff may not."""
     return user.has_perm("enrollment.view_enrollmentcode") and user.has_perm("enrollment.view_codeapplication")
-
-
-def person_batch_ids(*, id_number: str) -> list[int]:
-    """The batches whose roster holds the person with this full ID number, through its keyed hash
-    (ARCHITECTURE.md: searching by 证件号码 is an exact match through the hash)."""
-    from rosters.models import EnrolmentRegistry, RosterEntry  # enrollment comes before rosters
-    from rosters.selectors import roster_id_hash
-
-    id_hash = roster_id_hash(id_number)
-    # The registry's unique (year, id_hash) index answers per year; there are few years.
-    years = list(Batch.objects.order_by().values_list("coverage_year__year", flat=True).distinct())
-    held = EnrolmentRegistry.objects.filter(year__in=years, id_hash=id_hash).values_list("batch_id", flat=True)
-    not_held = RosterEntry.objects.filter(id_hash=id_hash).exclude(batch__state__in=HOLDING_STATES).values_list(
-        "batch_id", flat=True
-    )
-    return sorted(set(held) | set(not_held))
 
 
 def _audit_person_lookup(*, user, batches: list[Batch]) -> None:
@@ -134,12 +115,10 @@ def backoffice_search(*, query: str, user) -> SearchResult:
     return result
 
 
-def batch_queue_links(*, batches: list[Batch], request, site=admin.site) -> dict[int, list[dict]]:
-    """For each batch, the queues that hold it now (清册审核, 缴费凭证审核, 逾期未缴费批次, 专用收据审核):
-    every registered queue admin says which of its waiting items concern these batches
-    (AssignmentAdminMixin.pending_for_batches), so enrollment needs no import of a later app."""
-    from .assignments import AssignmentAdminMixin
-
+def batch_queue_links(*, batches: list[Batch], request, site) -> dict[int, list[dict]]:
+    """For each batch, the queues of `site` that hold it now (清册审核, 缴费凭证审核, 逾期未缴费批次,
+    专用收据审核): every registered queue admin says which of its waiting items concern these batches
+    (AssignmentAdminMixin.pending_for_batches)."""
     links: dict[int, list[dict]] = {batch.pk: [] for batch in batches}
     if not batches:
         return links
@@ -152,26 +131,3 @@ def batch_queue_links(*, batches: list[Batch], request, site=admin.site) -> dict
                 url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[item.pk], current_app=site.name)
                 links[batch_id].append({"label": model_admin.queue_label(), "url": url})
     return links
-
-
-def backoffice_search_view(request):
-    """The page: the box, then 参保编码, 参保批次 and 参保编码申请 found."""
-    if not may_search(request.user):
-        raise PermissionDenied
-    # The form posts, so a full ID number stays out of the address bar, the history and the access logs.
-    query = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
-    result = backoffice_search(query=query, user=request.user) if query.strip() else SearchResult(query="")
-    links = batch_queue_links(batches=result.batches, request=request)
-    context = {
-        **admin.site.each_context(request),
-        "is_nav_sidebar_enabled": False,
-        "title": "综合查询",
-        "result": result,
-        "searched": bool(query.strip()),
-        "batch_rows": [
-            {"batch": batch, "badge": STATE_BADGES[batch.state].removeprefix("badge-state-"), "queues": links.get(batch.pk, [])}
-            for batch in result.batches
-        ],
-        "limit": LIMIT,
-    }
-    return TemplateResponse(request, "admin/backoffice_search.html", context)

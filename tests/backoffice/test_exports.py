@@ -1,4 +1,4 @@
-"""The back office's exports (payments/exports.py, payments/exports_admin.py; SPEC BO-3, X-1, X-2): 参保人员,
+"""The back office's exports (payments/exports.py, backoffice/exports.py; SPEC BO-3, X-1, X-2): 参保人员,
 保费与缴费 and 待退款 masked without `mutualaid.export_full_id` and full (and audited as such) with it; union
 staff get 403; the row counts; the files open in openpyxl."""
 import datetime as dt

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import UnionOrganisation
 from enrollment.models import Batch
-from enrollment.search import backoffice_search
+from backoffice.search import backoffice_search
 from rosters.models import IdType
 from tests.enrollment.test_backoffice_queues import make_application, shanghai
 from tests.factories import UserFactory

@@ -1,4 +1,4 @@
-"""本组织参保单位 (accounts/union_units_admin.py; SPEC BO-2, X-1): union staff see the units whose 经办人填报 names
+"""本组织参保单位 (backoffice/views.py; SPEC BO-2, X-1): union staff see the units whose 经办人填报 names
 their organisation (a level-1 organisation includes its level-2 ones), with the mobile masked, and nothing
 of other organisations, batches, people or other queues."""
 import re

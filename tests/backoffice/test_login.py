@@ -1,5 +1,5 @@
 """SPEC SEC-6: a unit admin on the back office gets a 403 page, not a redirect loop between the back
-office's login and the portal's (mutualaid.views.backoffice_login)."""
+office's login and the portal's (backoffice.site.BackOfficeSite.login)."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
