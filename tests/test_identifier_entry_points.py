@@ -17,8 +17,8 @@ from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, Su
 from rosters.reference import reference_load
 from rosters.selectors import roster_id_hash
 from tests.enrollment.test_import_legacy import ACCOUNT_HEADER, CODE_HEADER, USCC_A
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, upload
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
 from tests.rosters.test_reference_load import MEMBERS_HEADER, PREVIOUS_HEADER, SUGGESTED_HEADER, suggested_rows, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_the_disguised_values_really_fool_python():
 
 def test_the_excel_importer_reports_the_row_and_imports_nothing(handbook_year):
     account = UserFactory(username="sec1-unit")
-    batch = make_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     from rosters.importer import roster_import_start
 
     result = roster_import_start(

@@ -14,9 +14,8 @@ from enrollment.models import Batch
 from enrollment.search import backoffice_search
 from rosters.models import IdType
 from tests.enrollment.test_backoffice_queues import make_application, shanghai
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_batch, make_entry
 from tests.rosters.test_review import submitted_for_review
-from tests.rosters.test_roster_services import make_batch, make_entry
 
 pytestmark = pytest.mark.django_db
 

@@ -35,20 +35,18 @@ from rosters.models import IdType, RosterEntry
 from rosters.rules import KIND_SITUATION
 from rosters.services import batch_attachment_add
 from tests.enrollment.test_code_services import png_upload
-from tests.factories import CoverageYearFactory, UserFactory
+from tests.factories import CoverageYearFactory, UserFactory, make_batch, make_entry
 from tests.mutualaid.test_pages import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch
 from tests.receipts.test_services import paid
 from tests.receipts.test_unit_views import issued_receipt
 from tests.rosters.importfiles import (
-    make_batch,
     resident_id,
     row,
     template_xlsx,
     upload,
     wrong_check,
 )
-from tests.rosters.test_roster_services import make_entry
 
 
 class World:

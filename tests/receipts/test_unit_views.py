@@ -20,7 +20,7 @@ from receipts.models import Receipt
 from receipts.services import receipt_add, receipts_approve, receipts_reject, receipts_submit
 from tests.payments.helpers import awaiting_payment_batch
 from tests.receipts.test_services import needs_pdf_tools, paid, pdf_text
-from tests.rosters.test_roster_services import make_batch
+from tests.factories import make_batch
 
 pytestmark = pytest.mark.django_db
 

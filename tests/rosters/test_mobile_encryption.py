@@ -19,10 +19,8 @@ from rosters.models import IdType, RosterEntry
 from rosters.selectors import roster_export_rows
 from tests.enrollment.test_backoffice_queues import make_change_request
 from tests.enrollment.test_handler import MOBILE, handler_data, make_code, send_code
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch as make_import_batch
+from tests.factories import IMPORT_CODE, UserFactory, make_batch, make_entry
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
-from tests.rosters.test_roster_services import make_batch, make_entry
 
 ENTRY_MOBILE = "13987654321"
 
@@ -114,7 +112,7 @@ def test_the_import_writes_the_mobiles_encrypted(handbook_year):
     """SPEC SEC-4: the importer's bulk write (COPY on PostgreSQL, json_each on SQLite) stores ciphers;
     a later file without the mobile keeps the cipher it had (ROS-4)."""
     account = UserFactory(username="cf-unit", first_name="丁一")
-    batch = make_import_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     alice, betty = resident_id("19900101", 101), resident_id("19850615", 202)
 
     roster_import_start(

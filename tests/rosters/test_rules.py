@@ -31,8 +31,7 @@ from rosters.rules import (
     unmatched_entries,
     validate_roster,
 )
-from tests.factories import SHANGHAI
-from tests.rosters.test_roster_services import make_batch
+from tests.factories import SHANGHAI, make_batch
 
 pytestmark = pytest.mark.django_db
 

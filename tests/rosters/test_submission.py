@@ -33,9 +33,8 @@ from rosters.submission import (
     registry_release,
     submission_coverage,
 )
-from tests.factories import SHANGHAI, UserFactory
+from tests.factories import SHANGHAI, UserFactory, make_batch, make_entry, roster_audit_events
 from tests.rosters.importfiles import hold, previous
-from tests.rosters.test_roster_services import make_batch, make_entry, roster_audit_events
 from mutualaid.jobs import JobStatus
 
 S = BatchState
