@@ -10,8 +10,8 @@ from django.utils import timezone
 from enrollment.models import Batch, CoverageYear
 from enrollment.services import coverage_year_copy_shifted
 from tests.browser.conftest import PHONE, log_in
-from tests.enrollment.test_batch_states import UNIT_NAME, make_code, make_handler_info
-from tests.factories import UserFactory
+from tests.enrollment.helpers import make_code, make_handler_info
+from tests.factories import UNIT_NAME, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
