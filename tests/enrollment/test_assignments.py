@@ -36,7 +36,7 @@ from receipts.models import ReceiptReview
 from receipts.services import receipts_approve
 from rosters.models import BatchReview
 from rosters.submission import batch_review_approve
-from tests.enrollment.test_backoffice_queues import make_application, make_change_request, make_code, shanghai
+from tests.enrollment.queue_helpers import make_application, make_change_request, make_code, shanghai
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch
 from tests.payments.test_review_admin import paid as voucher_paid

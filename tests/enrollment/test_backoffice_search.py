@@ -13,7 +13,7 @@ from accounts.models import UnionOrganisation
 from enrollment.models import Batch
 from enrollment.search import backoffice_search
 from rosters.models import IdType
-from tests.enrollment.test_backoffice_queues import make_application, shanghai
+from tests.enrollment.queue_helpers import make_application, shanghai
 from tests.factories import UserFactory, make_batch, make_entry
 from tests.rosters.test_review import submitted_for_review
 

@@ -34,7 +34,7 @@ from rosters.importer import roster_import_start
 from rosters.models import IdType, RosterEntry
 from rosters.rules import KIND_SITUATION
 from rosters.services import batch_attachment_add
-from tests.enrollment.test_code_services import png_upload
+from tests.enrollment.helpers import png_upload
 from tests.factories import CoverageYearFactory, UserFactory, make_batch, make_entry
 from tests.mutualaid.test_pages import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch

@@ -7,7 +7,7 @@ import time_machine
 from enrollment.states import BatchKind
 from mutualaid.attachments import attachment_draft_token, attachment_store
 from plans.services import premium_confirm
-from tests.enrollment.test_code_services import png_upload
+from tests.enrollment.helpers import png_upload
 from tests.factories import SHANGHAI
 from tests.plans.helpers import approved_batch
 

@@ -18,7 +18,7 @@ from enrollment.states import BatchKind, BatchState
 from mutualaid.attachments import attachment_draft_token, attachment_store, attachments_of, attachments_of_draft
 from payments.models import Voucher
 from payments.services import voucher_reject, voucher_submit
-from tests.enrollment.test_code_services import png_upload
+from tests.enrollment.helpers import png_upload
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
 
