@@ -14,8 +14,8 @@ from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_submit
 from tests.browser.conftest import forget_session, log_in
 from tests.factories import UserFactory
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, ready_batch
 from tests.rosters.importfiles import previous
-from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, ready_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -42,7 +42,7 @@ from tests.payments.helpers import awaiting_payment_batch
 from tests.payments.test_review_admin import paid as voucher_paid
 from tests.receipts.test_review_admin import submitted as receipts_submitted
 from tests.receipts.test_services import paid as completed_batch
-from tests.rosters.test_review import submitted_for_review
+from tests.rosters.helpers import submitted_for_review
 
 pytestmark = pytest.mark.django_db
 

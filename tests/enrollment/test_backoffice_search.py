@@ -15,7 +15,7 @@ from enrollment.search import backoffice_search
 from rosters.models import IdType
 from tests.enrollment.queue_helpers import make_application, shanghai
 from tests.factories import UserFactory, make_batch, make_entry
-from tests.rosters.test_review import submitted_for_review
+from tests.rosters.helpers import submitted_for_review
 
 pytestmark = pytest.mark.django_db
 

@@ -36,7 +36,7 @@ from rosters.validation import validation_start
 from tests.celery_worker import worker_start, worker_stop
 from tests.factories import IMPORT_CODE, UserFactory, make_batch
 from tests.rosters.importfiles import many_rows, template_xlsx, upload
-from tests.rosters.test_rules import add_people
+from tests.rosters.validation_data import add_people
 
 WAIT_SECONDS = 90
 
