@@ -38,15 +38,8 @@ from tests.enrollment.helpers import png_upload
 from tests.factories import CoverageYearFactory, UserFactory, make_batch, make_entry
 from tests.mutualaid.test_pages import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch
-from tests.receipts.test_services import paid
-from tests.receipts.test_unit_views import issued_receipt
-from tests.rosters.importfiles import (
-    resident_id,
-    row,
-    template_xlsx,
-    upload,
-    wrong_check,
-)
+from tests.receipts.helpers import issued_receipt, paid
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
 
 
 class World:
