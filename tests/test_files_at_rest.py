@@ -22,8 +22,8 @@ from mutualaid.sealed import MAGIC
 from mutualaid.xlsx import XlsxWriter
 from rosters.models import ReferenceLoad, RosterImport
 from tests.factories import IMPORT_CODE, UserFactory, make_batch
-from tests.rosters.test_reference_upload import suggested_csv
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
+from tests.rosters.referencefiles import suggested_csv
 
 pytestmark = pytest.mark.django_db
 

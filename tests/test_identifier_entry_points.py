@@ -19,7 +19,7 @@ from rosters.selectors import roster_id_hash
 from tests.enrollment.helpers import ACCOUNT_HEADER, CODE_HEADER
 from tests.factories import IMPORT_CODE, USCC, UserFactory, make_batch
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
-from tests.rosters.test_reference_load import MEMBERS_HEADER, PREVIOUS_HEADER, SUGGESTED_HEADER, suggested_rows, write_csv
+from tests.rosters.referencefiles import MEMBERS_HEADER, PREVIOUS_HEADER, SUGGESTED_HEADER, suggested_rows, write_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -36,7 +36,7 @@ from rosters.rules import KIND_SITUATION
 from rosters.services import batch_attachment_add
 from tests.enrollment.helpers import png_upload
 from tests.factories import CoverageYearFactory, UserFactory, make_batch, make_entry
-from tests.mutualaid.test_pages import _portal_pages
+from tests.mutualaid.url_walker import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch
 from tests.receipts.helpers import issued_receipt, paid
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
