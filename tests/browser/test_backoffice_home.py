@@ -8,7 +8,7 @@ from mutualaid.attachments import attachment_store
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_submit
 from tests.browser.conftest import log_in
-from tests.browser.test_batch_review import situation_note_png
+from tests.browser.helpers import situation_note_png
 from tests.factories import UserFactory
 from tests.rosters.helpers import IN_CENTRALISED_WINDOW, ready_batch
 from tests.rosters.importfiles import previous
