@@ -78,7 +78,7 @@ class World:
     @cached_property
     def completed_batch(self):
         """参保已完成: premium confirmed, voucher with its proof approved (SPEC PAY-3)."""
-        _ = self.draft_batch  # A's code, lead unit and 经办人填报 come from the import helpers' make_batch
+        _ = self.draft_batch  # A's code, lead unit and 经办人填报 come from make_batch (a code's text)
         return paid(awaiting_payment_batch(year=self.year, account=self.owner), self.reviewer)
 
     @cached_property
