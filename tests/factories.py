@@ -1,4 +1,12 @@
-"""factory-boy factories shared by the suite (STYLE.md §10)."""
+"""factory-boy factories and the object helpers shared by the suite (STYLE.md §10).
+
+- UserFactory, CoverageYearFactory;
+- EnrollmentCodeFactory, UnitFactory (a lead unit), HandlerInfoFactory (经办人填报), BatchFactory (a batch
+  put straight into `state`), and make_batch, the one batch helper that builds a batch with its code;
+- resident_id, RosterEntryFactory and make_entry (roster people), roster_audit_events;
+- VoucherFactory (a 缴费凭证 row).
+Helpers of one area live beside its tests: tests/<area>/helpers.py, tests/rosters/importfiles.py.
+"""
 import datetime as dt
 import itertools
 from decimal import Decimal
@@ -118,7 +126,7 @@ class BatchFactory(factory.django.DjangoModelFactory):
         model = Batch
 
     coverage_year = factory.SubFactory(CoverageYearFactory)
-    code = factory.SubFactory(EnrollmentCodeFactory)
+    code = factory.SubFactory(EnrollmentCodeFactory, account=factory.SubFactory(UserFactory))
     kind = BatchKind.CENTRALISED
     state = BatchState.DRAFT
     number = factory.LazyAttributeSequence(
