@@ -6,14 +6,17 @@ import datetime as dt
 from django.urls import reverse
 
 from enrollment.models import ChangeRequest, CodeApplication, EnrollmentCode
+from enrollment.services import change_request_current_values
 from tests.factories import SHANGHAI, EnrollmentCodeFactory, HandlerInfoFactory, UnitFactory, UserFactory
 
 
 def shanghai(*args) -> dt.datetime:
+    """A datetime in Shanghai time."""
     return dt.datetime(*args, tzinfo=SHANGHAI)
 
 
 def make_application(committee, *, unit_name="上海示范机电有限公司", submitted_at=None, status="pending", **fields):
+    """A 参保编码申请 to `committee` in `status`, of a new account unless `account` is given."""
     account = fields.pop("account", None) or UserFactory(unit_name=unit_name)
     values = {
         "uscc": "91310000132206289R",
@@ -53,8 +56,7 @@ def make_code(*, code="09000X", unit_name="上海长寿机电有限公司", acco
 
 
 def make_change_request(code, items, new_values, *, submitted_at=None, **fields):
-    from enrollment.services import change_request_current_values
-
+    """A pending 参保信息变更申请 of `code` changing `items` to `new_values`."""
     current = change_request_current_values(code=code, account=code.account)
     return ChangeRequest.objects.create(
         account=code.account,
@@ -70,4 +72,5 @@ def make_change_request(code, items, new_values, *, submitted_at=None, **fields)
 
 
 def change_page(obj) -> str:
+    """The back office's change page of an enrollment object."""
     return reverse(f"admin:enrollment_{obj._meta.model_name}_change", args=[obj.pk])

@@ -1,4 +1,4 @@
-"""Shared helpers of the payments tests: a batch waiting for its voucher (SPEC PREM-3 → 缴费凭证待上传)
+"""Shared helpers of the payments tests: a batch waiting for its voucher (SPEC PREM-3 → 缴费凭证待上传),
 a proof uploaded as a draft of the voucher form, and a voucher submitted with it (SPEC PAY-2 【缴费凭证上传】)."""
 import datetime as dt
 
