@@ -21,9 +21,9 @@ from mutualaid.exports import ExportBuilder, ExportPlan, export_run_sync
 from mutualaid.sealed import MAGIC
 from mutualaid.xlsx import XlsxWriter
 from rosters.models import ReferenceLoad, RosterImport
-from tests.factories import UserFactory
-from tests.rosters.test_reference_upload import suggested_csv
-from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, upload, wrong_check
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
+from tests.rosters.referencefiles import suggested_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +89,7 @@ def test_no_id_number_or_mobile_lies_in_clear_in_media_scratch_or_temporary_fold
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100  # uploads go through Django's temporary files too
     monkeypatch.setitem(exports.EXPORT_BUILDERS, "full_ids", "tests.test_files_at_rest.FullIdExport")
     unit = UserFactory(username="rest-unit")
-    batch = make_batch(unit, year=handbook_year)
+    batch = make_batch(unit, year=handbook_year, code=IMPORT_CODE)
 
     # The unit: a roster with a bad row (kept for its marked copy), its export, an attachment.
     client.force_login(unit)

@@ -16,10 +16,10 @@ from rosters.forms import RosterEntryForm
 from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
 from rosters.reference import reference_load
 from rosters.selectors import roster_id_hash
-from tests.enrollment.test_import_legacy import ACCOUNT_HEADER, CODE_HEADER, USCC_A
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, upload
-from tests.rosters.test_reference_load import MEMBERS_HEADER, PREVIOUS_HEADER, SUGGESTED_HEADER, suggested_rows, write_csv
+from tests.enrollment.helpers import ACCOUNT_HEADER, CODE_HEADER
+from tests.factories import IMPORT_CODE, USCC, UserFactory, make_batch
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
+from tests.rosters.referencefiles import MEMBERS_HEADER, PREVIOUS_HEADER, SUGGESTED_HEADER, suggested_rows, write_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ PERSON = resident_id("19900101", 101)
 # The same person, one "0" written as "٠": int() and str.isdigit() take it for a zero.
 PERSON_DISGUISED = PERSON.replace("0", ARABIC_ZERO, 1)
 MOBILE_DISGUISED = "1391234567" + ARABIC_ZERO
-USCC_DISGUISED = USCC_A.replace("0", ARABIC_ZERO, 1)
+USCC_DISGUISED = USCC.replace("0", ARABIC_ZERO, 1)
 REFUSED = f"含有非标准字符“{ARABIC_ZERO}”"
 
 
@@ -38,7 +38,7 @@ def test_the_disguised_values_really_fool_python():
 
 def test_the_excel_importer_reports_the_row_and_imports_nothing(handbook_year):
     account = UserFactory(username="sec1-unit")
-    batch = make_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     from rosters.importer import roster_import_start
 
     result = roster_import_start(

@@ -19,10 +19,9 @@ from enrollment.states import BatchState
 from mutualaid.exports import ExportError, export_run_sync, export_start
 from mutualaid.models import ExportJob
 from payments.services import RefundDetails, voucher_approve, voucher_submit
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_batch, make_entry, resident_id
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_batch, make_entry, resident_id
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,9 @@ from accounts.models import UnionOrganisation
 from enrollment.models import Batch
 from backoffice.search import backoffice_search
 from rosters.models import IdType
-from tests.enrollment.test_backoffice_queues import make_application, shanghai
-from tests.factories import UserFactory
-from tests.rosters.test_review import submitted_for_review
-from tests.rosters.test_roster_services import make_batch, make_entry
+from tests.enrollment.queue_helpers import make_application, shanghai
+from tests.factories import UserFactory, make_batch, make_entry
+from tests.rosters.helpers import submitted_for_review
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,16 @@
 Never `playwright install`: it downloads a browser, and this network has none to give. Screenshots
 are written when SCREENSHOTS names a folder (`make screenshots` writes docs/screenshots/).
 """
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from enrollment.services import coverage_year_copy_shifted
+from tests.enrollment.helpers import make_code, make_handler_info
+from tests.factories import UserFactory
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1366, "height": 768}
@@ -56,6 +62,23 @@ def page_ready(page):
     """Wait until the page can be acted on: loaded, its deferred scripts run (htmx has processed the
     hx-* attributes). A heading can be visible before that, and a change made then is lost."""
     page.wait_for_load_state("load")  # after DOMContentLoaded, where deferred scripts and htmx run
+
+
+@pytest.fixture
+def current_year(handbook_year):
+    """A year whose centralised window is open today (the browser's clock cannot travel with the
+    server's: its session cookie would expire in the past)."""
+    opens_on = timezone.localdate() - dt.timedelta(days=7)
+    return coverage_year_copy_shifted(source=handbook_year, year=opens_on.year, centralised_opens_on=opens_on)
+
+
+@pytest.fixture
+def unit(current_year):
+    """A unit administrator whose code has its 经办人填报 saved, in the open window of `current_year`."""
+    account = UserFactory(username="cf-batches", first_name="丁一")
+    code = make_code(account)
+    make_handler_info(code)
+    return account
 
 
 def forget_session(page):

@@ -12,9 +12,8 @@ from accounts.models import UnionOrganisation
 from enrollment.models import HandlerInfo
 from plans.services import premium_confirm
 from tests.browser.conftest import log_in
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_entry, resident_id
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_entry, resident_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

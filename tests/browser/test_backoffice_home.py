@@ -8,10 +8,10 @@ from mutualaid.attachments import attachment_store
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_submit
 from tests.browser.conftest import log_in
-from tests.browser.test_batch_review import situation_note_png
+from tests.browser.helpers import situation_note_png
 from tests.factories import UserFactory
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, ready_batch
 from tests.rosters.importfiles import previous
-from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, ready_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,11 +1,8 @@
 """A reviewer works the 清册审核 queue in the back office (SPEC VAL-7, BO-1, BAT-4, YEAR-3): login through
 the portal, the 待办 panel, the queue, the batch with its ratio table beside the 情况说明, 【审核通过】; the
 unit then sees its batch 职保会审核通过 in 参保批次管理."""
-import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image, ImageDraw
 
 from enrollment.models import BatchLog
 from enrollment.states import BatchState
@@ -13,26 +10,14 @@ from mutualaid.attachments import attachment_store
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_submit
 from tests.browser.conftest import forget_session, log_in
+from tests.browser.helpers import situation_note_png
 from tests.factories import UserFactory
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, ready_batch
 from tests.rosters.importfiles import previous
-from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, ready_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Portal#2026"
-
-
-def situation_note_png() -> SimpleUploadedFile:
-    """Something that looks like a stamped letter, so the thumbnail shows a page."""
-    image = Image.new("RGB", (480, 640), "#fdfdf8")
-    draw = ImageDraw.Draw(image)
-    draw.line((150, 60, 330, 60), fill="#333333", width=8)
-    for line in range(10):
-        draw.line((50, 130 + line * 38, 430 - (line % 3) * 40, 130 + line * 38), fill="#666666", width=4)
-    draw.ellipse((290, 470, 430, 610), outline="#d11a2a", width=8)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return SimpleUploadedFile("情况说明（加盖公章）.png", buffer.getvalue(), content_type="image/png")
 
 
 def test_reviewer_approves_a_batch_from_the_queue(page, screenshot, handbook_year):

@@ -10,7 +10,6 @@ from openpyxl import load_workbook
 from enrollment.models import Batch
 from rosters.models import RosterEntry, WorkStatus
 from tests.browser.conftest import log_in
-from tests.browser.test_batches import current_year, unit  # noqa: F401 - fixtures
 from tests.rosters.importfiles import resident_id, wrong_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Portal#2026"
 
 
-def test_open_a_batch_build_its_roster_from_a_file_fix_it_and_set_people_active(page, unit, tmp_path):  # noqa: F811
+def test_open_a_batch_build_its_roster_from_a_file_fix_it_and_set_people_active(page, unit, tmp_path):
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     log_in(page, unit.username, PASSWORD)

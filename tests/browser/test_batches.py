@@ -2,37 +2,16 @@
 opens 参保批次管理 from the menu, 【集中参保办理】 → the dialog prefilled with its code and unit →
 【确定操作】 → the new batch; a refused name comes back in the open dialog; the disabled 【即时参保办理】
 says why; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from enrollment.models import Batch, CoverageYear
-from enrollment.services import coverage_year_copy_shifted
 from tests.browser.conftest import PHONE, log_in
-from tests.enrollment.test_batch_states import UNIT_NAME, make_code, make_handler_info
-from tests.factories import UserFactory
+from tests.factories import UNIT_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Portal#2026"
 HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！"
-
-
-@pytest.fixture
-def current_year(handbook_year):
-    """A year whose centralised window is open today (the browser's clock cannot travel with the
-    server's: its session cookie would expire in the past)."""
-    opens_on = timezone.localdate() - dt.timedelta(days=7)
-    return coverage_year_copy_shifted(source=handbook_year, year=opens_on.year, centralised_opens_on=opens_on)
-
-
-@pytest.fixture
-def unit(current_year):
-    account = UserFactory(username="cf-batches", first_name="丁一")
-    code = make_code(account)
-    make_handler_info(code)
-    return account
 
 
 def watch_csp(page) -> list:

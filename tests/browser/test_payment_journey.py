@@ -13,7 +13,7 @@ from enrollment.states import BatchState
 from payments.models import Voucher
 from receipts.models import Receipt
 from tests.browser.conftest import PHONE, forget_session, log_in
-from tests.browser.test_vouchers import transfer_slip, wait_until_shown, watch_csp
+from tests.browser.helpers import transfer_slip, wait_until_shown, watch_csp
 from tests.factories import UserFactory
 from tests.payments.helpers import awaiting_payment_batch
 

@@ -7,7 +7,7 @@ import pytest
 from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from tests.browser.conftest import log_in
-from tests.rosters.test_roster_services import make_batch, make_entry
+from tests.factories import make_batch, make_entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,8 @@ from openpyxl import load_workbook
 
 from rosters.models import RosterEntry
 from tests.browser.conftest import PHONE, log_in
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, wrong_check
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import resident_id, row, template_xlsx, wrong_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +27,7 @@ def watch_csp(page) -> list:
 
 @pytest.fixture
 def batch(handbook_year):
-    return make_batch(UserFactory(username="cf-unit"), year=handbook_year)
+    return make_batch(UserFactory(username="cf-unit"), year=handbook_year, code=IMPORT_CODE)
 
 
 def test_upload_read_the_log_download_the_marked_copy_fix_and_import_again(page, screenshot, batch, tmp_path):

@@ -16,8 +16,8 @@ from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, ValidationRun, WorkStatus
 from rosters.validation import validation_work
 from tests.browser.conftest import DESKTOP, PHONE, log_in
-from tests.rosters.test_roster_services import make_batch, make_entry
-from tests.rosters.test_rules import enrolled_last_year, ss_unit
+from tests.factories import make_batch, make_entry
+from tests.rosters.validation_data import enrolled_last_year, ss_unit
 from mutualaid.jobs import JobStatus, job_claim, job_heartbeat
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -2,14 +2,13 @@
 the unit ticks it, types less than the premium (the shortfall shows live), then more (退款金额 appears
 live and 退款信息填报 opens), fills the refund fields, uploads a PNG proof, confirms in the dialog, and
 finds the voucher in the list and its 查看 page with the refund account masked."""
-import io
 
 import pytest
-from PIL import Image
 
 from enrollment.states import BatchKind, BatchState
 from payments.models import Voucher
 from tests.browser.conftest import PHONE, log_in
+from tests.browser.helpers import transfer_slip, wait_until_shown, watch_csp
 from tests.payments.helpers import awaiting_payment_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,39 +19,6 @@ PASSWORD = "Portal#2026"  # tests.factories.UserFactory's
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def watch_csp(page) -> list:
-    refused = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
-    return refused
-
-
-def transfer_slip() -> bytes:
-    """A PNG that looks a little like a bank slip: a coloured header band and ruled lines."""
-    image = Image.new("RGB", (640, 400), (250, 251, 253))
-    header = Image.new("RGB", (640, 56), (178, 34, 52))
-    image.paste(header, (0, 0))
-    line = Image.new("RGB", (560, 2), (110, 125, 150))
-    for y in range(100, 360, 36):
-        image.paste(line, (40, y))
-    stamp = Image.new("RGB", (90, 90), (214, 60, 60))
-    image.paste(stamp, (500, 270))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def wait_until_shown(page, dialog_id: str):
-    """Until Bootstrap's fade has finished, so a screenshot shows the dialog, not its ghost."""
-    page.wait_for_function(
-        """id => {
-            const dialog = document.getElementById(id);
-            return dialog.classList.contains("show") && getComputedStyle(dialog).opacity === "1"
-                && getComputedStyle(dialog.querySelector(".modal-dialog")).transform === "none";
-        }""",
-        arg=dialog_id,
-    )
 
 
 def test_a_unit_pays_too_much_with_refund_details_and_finds_its_voucher(page, screenshot, handbook_year):

@@ -36,13 +36,11 @@ from receipts.models import ReceiptReview
 from receipts.services import receipts_approve
 from rosters.models import BatchReview
 from rosters.submission import batch_review_approve
-from tests.enrollment.test_backoffice_queues import make_application, make_change_request, make_code, shanghai
+from tests.enrollment.queue_helpers import make_application, make_change_request, make_code, shanghai
 from tests.factories import SHANGHAI, UserFactory
-from tests.payments.helpers import awaiting_payment_batch
-from tests.payments.test_review_admin import paid as voucher_paid
-from tests.receipts.test_review_admin import submitted as receipts_submitted
-from tests.receipts.test_services import paid as completed_batch
-from tests.rosters.test_review import submitted_for_review
+from tests.payments.helpers import awaiting_payment_batch, paid as voucher_paid
+from tests.receipts.helpers import paid as completed_batch, submitted as receipts_submitted
+from tests.rosters.helpers import submitted_for_review
 
 pytestmark = pytest.mark.django_db
 

@@ -41,15 +41,12 @@ from enrollment.services import CODE_ALPHABET
 from mutualaid.attachments import attachment_store, attachments_of
 from mutualaid.models import Attachment, CalendarDay
 from mutualaid.workdays import working_deadline
+from tests.enrollment.queue_helpers import change_page, make_application, make_change_request, make_code, shanghai
 from tests.factories import CoverageYearFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def shanghai(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SHANGHAI)
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -89,68 +86,6 @@ def other_committee(db):
     return UnionOrganisation.objects.create(name="机电工会", short_name="机电", level=1)
 
 
-def make_application(committee, *, unit_name="上海示范机电有限公司", submitted_at=None, status="pending", **fields):
-    account = fields.pop("account", None) or UserFactory(unit_name=unit_name)
-    values = {
-        "uscc": "91310000132206289R",
-        "nature": "企业",
-        "contact_name": "丁一",
-        "address": "上海市普陀区长寿路1号",
-        "contact_mobile": "13912345678",
-        "postcode": "200060",
-        "contact_email": "dingyi@example.com",
-        "headcount": 200,
-        **fields,
-    }
-    return CodeApplication.objects.create(
-        account=account,
-        unit_name=unit_name,
-        committee=committee,
-        status=status,
-        submitted_at=submitted_at or shanghai(2026, 9, 30, 10, 0),
-        **values,
-    )
-
-
-def make_code(*, code="09000X", unit_name="上海长寿机电有限公司", account=None, with_handler=True):
-    account = account or UserFactory(unit_name=unit_name, email="hr@changshou.example.com")
-    enrollment_code = EnrollmentCode.objects.create(
-        code=code, unit_name=unit_name, uscc="91310107MA1G8XQ31K", account=account, source=EnrollmentCode.Source.APPROVED
-    )
-    Unit.objects.create(code=enrollment_code, name=unit_name, address="上海市普陀区长寿路100号", is_lead=True)
-    if with_handler:
-        HandlerInfo.objects.create(
-            code=enrollment_code,
-            handler_name="王经办",
-            handler_mobile="13811112222",
-            handler_phone="021-62220000",
-            handler_email="wang@changshou.example.com",
-            economic_type="私营",
-            address="上海市普陀区长寿路100号",
-            industry="C",
-            headcount=120,
-            saved_by=account,
-        )
-    return enrollment_code
-
-
-def make_change_request(code, items, new_values, *, submitted_at=None, **fields):
-    from enrollment.services import change_request_current_values
-
-    current = change_request_current_values(code=code, account=code.account)
-    return ChangeRequest.objects.create(
-        account=code.account,
-        code=code,
-        items=list(items),
-        # As change_request_submit stores them: the handler's mobile encrypted (SPEC SEC-4).
-        original_values=ChangeRequest.stored_values({item: current.get(item, "") for item in items}),
-        new_values=ChangeRequest.stored_values(dict(new_values)),
-        contact_name=fields.get("contact_name", "王经办"),
-        contact_mobile=fields.get("contact_mobile", "13811112222"),
-        submitted_at=submitted_at or shanghai(2026, 10, 8, 9, 0),
-    )
-
-
 def attach(owner, upload, user):
     return attachment_store(upload=upload, uploaded_by=user, owner=owner, kind="营业执照")
 
@@ -166,10 +101,6 @@ def reviewer_client(client, reviewer):
 
 def changelist(model: str) -> str:
     return reverse(f"admin:enrollment_{model}_changelist")
-
-
-def change_page(obj) -> str:
-    return reverse(f"admin:enrollment_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 def action(obj, name: str) -> str:

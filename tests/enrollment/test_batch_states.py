@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from enrollment.models import Batch, BatchLog, BatchSequence, EnrollmentCode, HandlerInfo, Unit
+from enrollment.models import Batch, BatchLog, BatchSequence, HandlerInfo
 from enrollment.services import (
     HANDLER_INFO_MISSING,
     EnrollmentError,
@@ -33,52 +33,16 @@ from enrollment.states import (
     BatchState,
 )
 from rosters.models import RosterEntry
-from tests.factories import UserFactory
+from tests.enrollment.helpers import make_code, make_handler_info
+from tests.factories import UNIT_NAME, UserFactory, make_batch, make_entry
 
 pytestmark = pytest.mark.django_db
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UNIT_NAME = "上海长风示范科技有限公司"
 S = BatchState
 CENTRALISED, INSTANT = BatchKind.CENTRALISED, BatchKind.INSTANT
 IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
 IN_INSTANT_WINDOW = dt.datetime(2023, 8, 1, 10, 0, tzinfo=SHANGHAI)
-
-
-# Shared helpers (tests/enrollment/test_batches.py uses them too) ----------------------------------------
-
-
-def make_code(account=None, *, code="0072J3", unit_name=UNIT_NAME, source="approved") -> EnrollmentCode:
-    """A code with its lead unit: approved for `account`, or imported and not yet bound (account None)."""
-    enrollment_code = EnrollmentCode.objects.create(
-        code=code, unit_name=unit_name, account=account, bound_at=timezone.now() if account else None, source=source
-    )
-    Unit.objects.create(code=enrollment_code, name=unit_name, address="上海市普陀区长风路1号", headcount=120)
-    return enrollment_code
-
-
-def make_handler_info(code: EnrollmentCode, *, account=None) -> HandlerInfo:
-    return HandlerInfo.objects.create(
-        code=code, handler_name="丁一", handler_mobile="13912345678", handler_email="dingyi@example.com",
-        economic_type="私营", address="上海市普陀区长风路1号", industry="I", headcount=120,
-        saved_by=account or code.account,
-    )
-
-
-def make_batch(code: EnrollmentCode, coverage_year, *, state=S.DRAFT, kind=INSTANT, number=None, account=None) -> Batch:
-    """A batch put straight into `state` (the services are tested on their own)."""
-    kind_letter = "J" if kind == CENTRALISED else "S"
-    number = number or f"{coverage_year.year}{kind_letter}{Batch.objects.count() + 900001:06d}"
-    return Batch.objects.create(
-        number=number, coverage_year=coverage_year, code=code, unit_name=code.unit_name,
-        account=account or code.account, kind=kind, state=state,
-    )
-
-
-def make_entry(batch: Batch, *, id_number="31010119900307123X", name="张三") -> RosterEntry:
-    return RosterEntry.objects.create(
-        batch=batch, id_type="身份证", id_number=id_number, name=name, birth_date=dt.date(1990, 3, 7), sex="男"
-    )
 
 
 @pytest.fixture
@@ -176,7 +140,7 @@ def test_holding_states_are_the_submitted_ones():
 
 
 def test_the_batch_answers_for_its_state(code, handbook_year):
-    batch = make_batch(code, handbook_year, state=S.INVALID)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.INVALID)
     assert batch.allows(BatchAction.DELETE) and batch.roster_editable
     assert batch.actions == [
         BatchAction.DETAIL, BatchAction.ROSTER, BatchAction.VALIDATE, BatchAction.SUBMIT, BatchAction.DELETE
@@ -190,7 +154,7 @@ def test_the_batch_answers_for_its_state(code, handbook_year):
 @pytest.mark.parametrize(("source", "target"), ALLOWED_PAIRS)
 def test_every_allowed_transition_moves_the_batch_and_writes_its_log(code, handbook_year, reviewer, source, target):
     """SPEC BAT-3, BAT-7: the move, and a 操作日志 row with who, when, from, to and why."""
-    batch = make_batch(code, handbook_year, state=source)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=source)
     before = timezone.now()
 
     moved = batch_transition(batch=batch, to=target, acting_user=reviewer, action="测试操作", reason="原因说明")
@@ -204,7 +168,7 @@ def test_every_allowed_transition_moves_the_batch_and_writes_its_log(code, handb
 
 @pytest.mark.parametrize(("source", "target"), REFUSED_PAIRS)
 def test_a_move_the_table_does_not_allow_is_refused_and_logs_nothing(code, handbook_year, account, source, target):
-    batch = make_batch(code, handbook_year, state=source)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=source)
     updated_at = batch.updated_at
 
     with pytest.raises(EnrollmentError) as refused:
@@ -218,7 +182,7 @@ def test_a_move_the_table_does_not_allow_is_refused_and_logs_nothing(code, handb
 
 def test_a_second_click_seeing_the_old_state_is_refused(code, handbook_year, account):
     """STYLE.md §9: the row is locked and re-read; `expect` is the state the page showed."""
-    batch = make_batch(code, handbook_year, state=S.DRAFT)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.DRAFT)
     stale = Batch.objects.get(pk=batch.pk)
 
     batch_transition(batch=batch, to=S.VALIDATING, acting_user=account, action="清册校验", expect=S.DRAFT)
@@ -234,7 +198,7 @@ def test_a_second_click_seeing_the_old_state_is_refused(code, handbook_year, acc
 
 
 def test_moving_a_deleted_batch_is_refused(code, handbook_year, account):
-    batch = make_batch(code, handbook_year, state=S.DRAFT)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.DRAFT)
     Batch.objects.filter(pk=batch.pk).delete()
     with pytest.raises(EnrollmentError, match=f"批次 {batch.number} 已删除"):
         batch_transition(batch=batch, to=S.VALIDATING, acting_user=account, action="清册校验")
@@ -242,7 +206,7 @@ def test_moving_a_deleted_batch_is_refused(code, handbook_year, account):
 
 def test_a_transition_is_audited_with_its_actor(code, handbook_year, reviewer):
     """SPEC X-2: the state change is in the audit trail too, with who made it."""
-    batch = make_batch(code, handbook_year, state=S.IN_REVIEW)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.IN_REVIEW)
     batch_transition(batch=batch, to=S.REVIEW_REJECTED, acting_user=reviewer, action="审核不通过", reason="附件不清晰")
     entry = LogEntry.objects.get_for_object(batch).filter(action=LogEntry.Action.UPDATE).latest("timestamp")
     assert entry.actor == reviewer
@@ -373,9 +337,9 @@ def test_a_code_has_one_centralised_batch_a_year(handbook_year, account, ready_c
 
 def test_the_database_keeps_one_centralised_batch_per_code_and_year(code, handbook_year):
     """STYLE.md §9: the constraint is the last word when two requests pass the check at once."""
-    make_batch(code, handbook_year, kind=CENTRALISED)
+    make_batch(code=code, year=handbook_year, kind=CENTRALISED)
     with pytest.raises(IntegrityError), transaction.atomic():
-        make_batch(code, handbook_year, kind=CENTRALISED)
+        make_batch(code=code, year=handbook_year, kind=CENTRALISED)
 
 
 def test_an_unknown_kind_is_refused(handbook_year, account, ready_code):
@@ -440,11 +404,11 @@ def test_batch_open_reads_the_clock_when_no_time_is_given(handbook_year, account
 
 @pytest.mark.parametrize("state", [S.DRAFT, S.INVALID])
 def test_a_batch_is_deleted_with_its_roster_and_log(code, handbook_year, account, state):
-    batch = make_batch(code, handbook_year, state=state)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=state)
     make_entry(batch)
     make_entry(batch, id_number="310101199003074271", name="李四")
     BatchLog.objects.create(batch=batch, actor=account, action="即时参保办理", to_state=S.DRAFT)
-    kept = make_batch(code, handbook_year)
+    kept = make_batch(code=code, year=handbook_year, kind=INSTANT)
     make_entry(kept)
 
     batch_delete(batch=batch, acting_user=account)
@@ -460,7 +424,7 @@ def test_a_batch_is_deleted_with_its_roster_and_log(code, handbook_year, account
 
 @pytest.mark.parametrize("state", sorted(set(S.values) - {S.DRAFT, S.INVALID}))
 def test_other_states_refuse_deletion(code, handbook_year, account, state):
-    batch = make_batch(code, handbook_year, state=state)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=state)
     with pytest.raises(EnrollmentError) as refused:
         batch_delete(batch=batch, acting_user=account)
     assert refused.value.message == f"批次当前状态为“{S(state).label}”，不能进行【批次删除】操作。"
@@ -468,7 +432,7 @@ def test_other_states_refuse_deletion(code, handbook_year, account, state):
 
 
 def test_deleting_twice_says_it_is_deleted(code, handbook_year, account):
-    batch = make_batch(code, handbook_year)
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT)
     batch_delete(batch=batch, acting_user=account)
     with pytest.raises(EnrollmentError) as refused:
         batch_delete(batch=batch, acting_user=account)

@@ -15,7 +15,7 @@ from plans.services import batch_withdraw, premium_confirm
 from rosters.submission import batch_submit
 from tests.factories import SHANGHAI
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, ready_batch
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, ready_batch
 
 pytestmark = pytest.mark.django_db
 PRICES = {code: price for code, price, _ in HANDBOOK_ITEMS}

@@ -20,14 +20,8 @@ from enrollment.models import Batch, BatchLog
 from enrollment.services import HANDLER_INFO_MISSING, batch_transition
 from enrollment.states import BatchAction, BatchKind, BatchState
 from enrollment.views import batches as batch_views
-from tests.enrollment.test_batch_states import (
-    UNIT_NAME,
-    make_batch,
-    make_code,
-    make_entry,
-    make_handler_info,
-)
-from tests.factories import UserFactory
+from tests.enrollment.helpers import make_code, make_handler_info
+from tests.factories import UNIT_NAME, UserFactory, make_batch, make_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -126,10 +120,10 @@ def test_the_page_has_the_handbooks_banner_buttons_filters_and_columns(unit_clie
 
 
 def test_the_list_shows_only_this_accounts_batches_newest_first(unit_client, ready_code, handbook_year):
-    older = make_batch(ready_code, handbook_year, number="2023S000001")
-    newer = make_batch(ready_code, handbook_year, number="2023S000002")
+    older = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    newer = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000002")
     stranger_code = make_code(UserFactory(), code="0099AB", unit_name="上海别家公司")
-    make_batch(stranger_code, handbook_year, number="2023S000003")
+    make_batch(code=stranger_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000003")
     Batch.objects.filter(pk=older.pk).update(updated_at=newer.updated_at - dt.timedelta(hours=1))
 
     response = unit_client.get(LIST)
@@ -143,11 +137,11 @@ def test_the_list_shows_only_this_accounts_batches_newest_first(unit_client, rea
 
 
 def test_filters_by_number_unit_name_and_state_stay_in_the_url(unit_client, ready_code, handbook_year):
-    make_batch(ready_code, handbook_year, number="2023S000001")
-    make_batch(ready_code, handbook_year, number="2023S000002", state=S.IN_REVIEW)
-    make_batch(ready_code, handbook_year, number="2023J000001", kind=BatchKind.CENTRALISED, state=S.IN_REVIEW)
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000002", state=S.IN_REVIEW)
+    make_batch(code=ready_code, year=handbook_year, number="2023J000001", kind=BatchKind.CENTRALISED, state=S.IN_REVIEW)
     other_unit = make_code(ready_code.account, code="0072J5", unit_name="上海长风分公司")
-    make_batch(other_unit, handbook_year, number="2023S000009")
+    make_batch(code=other_unit, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000009")
 
     def numbers(**query):
         return sorted(batch.number for batch in unit_client.get(LIST, query).context["page"])
@@ -164,7 +158,7 @@ def test_filters_by_number_unit_name_and_state_stay_in_the_url(unit_client, read
 
 def test_fifteen_a_page_with_the_handbooks_footer_keeping_the_filters(unit_client, ready_code, handbook_year):
     for index in range(17):
-        make_batch(ready_code, handbook_year, number=f"2023S{index + 1:06d}")
+        make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number=f"2023S{index + 1:06d}")
 
     first = unit_client.get(LIST, {"state": "draft"})
     second = unit_client.get(LIST, {"state": "draft", "page": "2"})
@@ -178,12 +172,12 @@ def test_fifteen_a_page_with_the_handbooks_footer_keeping_the_filters(unit_clien
 
 def test_the_list_costs_the_same_queries_for_one_batch_or_fifteen(unit_client, ready_code, handbook_year, django_assert_max_num_queries):
     """No query per row: codes and years come with the batches; the actions are the state's data."""
-    make_batch(ready_code, handbook_year, number="2023S000001")
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     unit_client.get(LIST)
     with django_assert_max_num_queries(12) as one:
         unit_client.get(LIST)
     for index in range(2, 21):
-        make_batch(ready_code, handbook_year, number=f"2023S{index:06d}")
+        make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number=f"2023S{index:06d}")
     with django_assert_max_num_queries(len(one.captured_queries)):
         unit_client.get(LIST)
 
@@ -197,7 +191,7 @@ def test_an_empty_list_says_what_to_do(unit_client, ready_code, handbook_year):
 @pytest.mark.parametrize("state", BatchState.values)
 def test_the_actions_column_offers_what_the_state_allows(unit_client, ready_code, handbook_year, every_action_built, state):
     """SPEC BAT-3; UI.md: only the allowed actions, 【批次删除】 only in 清册待校验/清册校验不通过."""
-    batch = make_batch(ready_code, handbook_year, state=state)
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, state=state)
     response = unit_client.get(LIST)
     cell = re.search(r'<td class="text-nowrap cell-actions">(.*?)</td>', response.content.decode(), re.S).group(1)
 
@@ -215,7 +209,7 @@ def test_actions_whose_page_is_not_built_yet_are_left_out(unit_client, ready_cod
         "ACTION_URL_NAMES",
         {BatchAction.DETAIL: "enrollment:batches_detail", BatchAction.ROSTER: "rosters:no_such_page"},
     )
-    batch = make_batch(ready_code, handbook_year, state=S.INVALID)
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, state=S.INVALID)
 
     links = batch_views.batch_action_links(batch)
 
@@ -226,7 +220,7 @@ def test_actions_whose_page_is_not_built_yet_are_left_out(unit_client, ready_cod
 
 
 def test_the_roster_link_goes_to_the_roster_page_once_it_exists(ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year)
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT)
     roster = batch_views._url_or_none("rosters:roster", number=batch.number)
     links = {link["action"]: link["url"] for link in batch_views.batch_action_links(batch)}
     assert links.get("roster") == roster
@@ -457,7 +451,7 @@ def test_a_get_of_the_dialogs_address_goes_back_to_the_list(unit_client, ready_c
 
 
 def test_the_detail_shows_the_fields_the_headcount_and_the_log_newest_last(unit_client, account, ready_code, handbook_year, reviewer, every_action_built):
-    batch = make_batch(ready_code, handbook_year, number="2023S000001")
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     make_entry(batch)
     make_entry(batch, id_number="310101199003074271", name="李四")
     BatchLog.objects.create(batch=batch, actor=account, action="即时参保办理", to_state=S.DRAFT)
@@ -486,7 +480,7 @@ def test_the_detail_shows_the_fields_the_headcount_and_the_log_newest_last(unit_
 
 
 def test_the_detail_of_a_draft_offers_deletion(unit_client, ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year, number="2023S000001")
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     response = unit_client.get(detail_url(batch.number))
     assertContains(response, f'data-delete-url="{delete_url(batch.number)}"')
     assertContains(response, f'<form method="post" action="{delete_url(batch.number)}" class="batch-delete-form">')
@@ -497,7 +491,7 @@ def test_the_detail_of_a_draft_offers_deletion(unit_client, ready_code, handbook
 
 
 def test_the_list_has_one_confirmation_dialog_with_the_handbooks_text(unit_client, ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year, number="2023S000001")
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     response = unit_client.get(LIST)
     assertContains(response, 'id="batch-delete-dialog"', count=1)
     assertContains(response, f'data-batch-number="{batch.number}" data-delete-url="{delete_url(batch.number)}"')
@@ -505,7 +499,7 @@ def test_the_list_has_one_confirmation_dialog_with_the_handbooks_text(unit_clien
 
 
 def test_deleting_a_draft(unit_client, ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year, number="2023J000001", kind=BatchKind.CENTRALISED)
+    batch = make_batch(code=ready_code, year=handbook_year, number="2023J000001", kind=BatchKind.CENTRALISED)
     make_entry(batch)
 
     response = unit_client.post(delete_url(batch.number))
@@ -521,7 +515,7 @@ def test_deleting_a_draft(unit_client, ready_code, handbook_year):
 
 
 def test_deletion_is_refused_in_other_states_with_the_services_message(unit_client, ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year, number="2023S000001", state=S.IN_REVIEW)
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001", state=S.IN_REVIEW)
 
     response = unit_client.post(delete_url(batch.number))
 
@@ -531,7 +525,7 @@ def test_deletion_is_refused_in_other_states_with_the_services_message(unit_clie
 
 
 def test_deletion_is_a_post(unit_client, ready_code, handbook_year):
-    batch = make_batch(ready_code, handbook_year)
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT)
     assert unit_client.get(delete_url(batch.number)).status_code == 405
     assert Batch.objects.exists()
 
@@ -580,7 +574,7 @@ def test_anonymous_users_are_sent_to_the_login(client, method, url):
 @pytest.mark.parametrize("role", ["reviewer", "union_staff"])
 @pytest.mark.parametrize(("method", "url"), PAGES)
 def test_back_office_accounts_get_403(client, ready_code, handbook_year, role, method, url):
-    make_batch(ready_code, handbook_year, number="2023S000001")
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     client.force_login(UserFactory(role=role))
     assert getattr(client, method)(url).status_code == 403
     assert Batch.objects.exists()
@@ -588,7 +582,7 @@ def test_back_office_accounts_get_403(client, ready_code, handbook_year, role, m
 
 def test_another_accounts_batch_is_404_on_detail_and_delete(unit_client, ready_code, handbook_year):
     stranger_code = make_code(UserFactory(), code="0099AB", unit_name="上海别家公司")
-    theirs = make_batch(stranger_code, handbook_year, number="2023S000007")
+    theirs = make_batch(code=stranger_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000007")
 
     assert unit_client.get(detail_url(theirs.number)).status_code == 404
     assert unit_client.post(delete_url(theirs.number)).status_code == 404

@@ -1,11 +1,9 @@
 """Enrollment codes, applications, binding, handler info and change requests as services
 (SPEC CODE-3, CODE-4, CODE-5, CODE-8, HND-1, HND-2, HND-3)."""
-import io
 import re
 
 import pytest
 from django.core import mail
-from PIL import Image
 
 from accounts.models import UnionOrganisation
 from enrollment.models import ChangeRequest, CodeApplication, EnrollmentCode, HandlerInfo, Unit, unit_name_key
@@ -30,17 +28,10 @@ from enrollment.services import (
 from mutualaid import sms
 from mutualaid.models import SmsCode
 from mutualaid.attachments import attachment_draft_token, attachment_store, attachments_of
+from tests.enrollment.helpers import png_upload
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def png_upload(name="licence.png"):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
 
 
 def sms_code(django_capture_on_commit_callbacks, mobile, purpose):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import UnionOrganisation
-from enrollment.models import ChangeRequest, CodeApplication, EnrollmentCode, HandlerInfo, Unit
+from enrollment.models import ChangeRequest, CodeApplication, HandlerInfo, Unit
 from enrollment.selectors import handler_info_complete
 from enrollment.services import (
     EnrollmentError,
@@ -27,14 +27,11 @@ from enrollment.services import (
 from enrollment.views.access import handler_info_required
 from mutualaid import sms
 from mutualaid.attachments import attachment_draft_token, attachment_store, attachments_of
-from mutualaid.validators import uscc_check_character
-from tests.factories import UserFactory
+from tests.enrollment.handler_helpers import MOBILE, handler_data, make_code, send_code
+from tests.factories import UNIT_NAME, USCC, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-USCC = "91310107MA1G0TQ2X" + uscc_check_character("91310107MA1G0TQ2X")
-UNIT_NAME = "上海长风示范科技有限公司"
-MOBILE = "13912345678"
 HANDBOOK_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！"
 
 
@@ -61,17 +58,6 @@ def xujiahui(union_organisations):
     return UnionOrganisation.objects.get(name="徐汇区徐家汇街道总工会")
 
 
-def make_code(account, *, code="0072J3", unit_name=UNIT_NAME, uscc=USCC, committee=None, address="上海市普陀区长风路1号"):
-    """A code bound to `account` with its lead unit, as code_application_approve leaves it."""
-    enrollment_code = EnrollmentCode.objects.create(
-        code=code, unit_name=unit_name, uscc=uscc, account=account, bound_at=timezone.now(), source="approved"
-    )
-    Unit.objects.create(
-        code=enrollment_code, name=unit_name, uscc=uscc, committee=committee, address=address, headcount=120, is_lead=True
-    )
-    return enrollment_code
-
-
 @pytest.fixture
 def account(db):
     return UserFactory(username="cf-unit", first_name="丁一", mobile=MOBILE, email="hr@example.com")
@@ -86,32 +72,6 @@ def code(account, changfeng):
 def unit_client(client, account):
     client.force_login(account)
     return client
-
-
-def send_code(unit_client, django_capture_on_commit_callbacks, mobile=MOBILE) -> str:
-    """【获取验证码】 on the page; the code as the console SMS backend received it."""
-    with django_capture_on_commit_callbacks(execute=True):
-        response = unit_client.post(reverse("enrollment:handler_sms"), {"handler_mobile": mobile}, HTTP_HX_REQUEST="true")
-    assert "验证码已发送至 139****5678，5分钟内有效。" in response.content.decode()
-    assert sms.outbox[-1][0] == mobile
-    return re.search(r"验证码为(\d{6})", sms.outbox[-1][1]).group(1)
-
-
-def handler_data(level1, level2, **overrides) -> dict:
-    data = {
-        "handler_name": "丁一",
-        "handler_mobile": MOBILE,
-        "handler_email": "dingyi@example.com",
-        "economic_type": "私营",
-        "sms_code": "000000",
-        "union_level1": "none" if level1 is None else str(level1.pk),
-        "union_level2": "none" if level2 is None else str(level2.pk),
-        "address": "上海市普陀区长风路2号",
-        "industry": "I",
-        "headcount": "85",
-    }
-    data.update(overrides)
-    return data
 
 
 def messages_of(response) -> list[str]:

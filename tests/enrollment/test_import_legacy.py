@@ -11,6 +11,7 @@ from accounts.models import UnionOrganisation, User
 from enrollment.models import EnrollmentCode, Unit, unit_name_key
 from enrollment.services import EnrollmentError, code_bind
 from mutualaid.validators import uscc_check_character
+from tests.enrollment.helpers import ACCOUNT_HEADER, CODE_HEADER, UNIT_HEADER
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +25,6 @@ USCC_A = uscc("91310107MA1G0TQ2X")
 USCC_B = uscc("91310000132206289")
 BAD_USCC = USCC_A[:-1] + ("0" if USCC_A[-1] != "0" else "1")
 
-ACCOUNT_HEADER = "账号,单位名称,统一社会信用代码,联系人手机,邮箱,上级工会"
-CODE_HEADER = "参保编码,单位名称,统一社会信用代码"
-UNIT_HEADER = "参保编码,单位名称,统一社会信用代码,单位性质,单位地址,邮政编码,单位电话,在职人数"
 
 ACCOUNTS = [
     ACCOUNT_HEADER,

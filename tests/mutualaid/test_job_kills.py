@@ -34,9 +34,9 @@ from rosters import importer, tasks
 from rosters.models import ReferenceLoad, RosterEntry, RosterImport, SuggestedPerson, ValidationRun
 from rosters.validation import validation_start
 from tests.celery_worker import worker_start, worker_stop
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, many_rows, template_xlsx, upload
-from tests.rosters.test_rules import add_people
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import many_rows, template_xlsx, upload
+from tests.rosters.validation_data import add_people
 
 WAIT_SECONDS = 90
 
@@ -120,7 +120,7 @@ def audit_entries(obj, **filters) -> int:
 
 def test_an_import_killed_in_the_middle_ends_once_with_all_its_rows(killable_worker, handbook_year, client, monkeypatch):
     account = UserFactory(role="unit_admin")
-    batch = make_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)  # the background path, whatever the size
     started = importer.roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(3000))), acting_user=account)
     before = audit_entries(batch)
@@ -139,7 +139,7 @@ def test_an_import_killed_in_the_middle_ends_once_with_all_its_rows(killable_wor
 
 def test_a_validation_killed_in_the_middle_ends_once_and_moves_its_batch_once(killable_worker, handbook_year, client):
     account = UserFactory(role="unit_admin")
-    batch = make_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     add_people(batch, 50)
     run = validation_start(batch=batch, acting_user=account)
 
@@ -160,7 +160,7 @@ def test_a_validation_killed_in_the_middle_ends_once_and_moves_its_batch_once(ki
 
 def test_an_export_killed_in_the_middle_ends_once_with_all_its_rows(killable_worker, handbook_year, client):
     account = UserFactory(role="unit_admin")
-    batch = make_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     imported = importer.roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(2500))), acting_user=account)
     assert imported.status == JobStatus.DONE  # a small file is imported inline, in this process
     assert RosterEntry.objects.filter(batch=batch).count() == 2500

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
-from tests.mutualaid.test_pages import _portal_pages
+from tests.mutualaid.url_walker import _portal_pages
 
 
 def _assert_no_store(response, what):

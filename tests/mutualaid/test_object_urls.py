@@ -34,21 +34,12 @@ from rosters.importer import roster_import_start
 from rosters.models import IdType, RosterEntry
 from rosters.rules import KIND_SITUATION
 from rosters.services import batch_attachment_add
-from tests.enrollment.test_code_services import png_upload
-from tests.factories import CoverageYearFactory, UserFactory
-from tests.mutualaid.test_pages import _portal_pages
+from tests.enrollment.helpers import png_upload
+from tests.factories import CoverageYearFactory, UserFactory, make_batch, make_entry
+from tests.mutualaid.url_walker import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch
-from tests.receipts.test_services import paid
-from tests.receipts.test_unit_views import issued_receipt
-from tests.rosters.importfiles import (
-    make_batch,
-    resident_id,
-    row,
-    template_xlsx,
-    upload,
-    wrong_check,
-)
-from tests.rosters.test_roster_services import make_entry
+from tests.receipts.helpers import issued_receipt, paid
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
 
 
 class World:
@@ -87,7 +78,7 @@ class World:
     @cached_property
     def completed_batch(self):
         """参保已完成: premium confirmed, voucher with its proof approved (SPEC PAY-3)."""
-        _ = self.draft_batch  # A's code, lead unit and 经办人填报 come from the import helpers' make_batch
+        _ = self.draft_batch  # A's code, lead unit and 经办人填报 come from make_batch (a code's text)
         return paid(awaiting_payment_batch(year=self.year, account=self.owner), self.reviewer)
 
     @cached_property

@@ -14,8 +14,8 @@ from PIL import Image
 from mutualaid.models import Attachment, ExportJob
 from mutualaid.quotas import WINDOW_SECONDS, quota_take
 from rosters.models import RosterImport
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, previous, resident_id, row, template_xlsx, upload
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import previous, resident_id, row, template_xlsx, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def account(db):
 
 @pytest.fixture
 def batch(account, handbook_year):
-    return make_batch(account, year=handbook_year)
+    return make_batch(account, year=handbook_year, code=IMPORT_CODE)
 
 
 def logged_in(client, account):

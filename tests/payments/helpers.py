@@ -1,13 +1,14 @@
-"""Shared helpers of the payments tests: a batch waiting for its voucher (SPEC PREM-3 → 缴费凭证待上传)
-and a proof uploaded as a draft of the voucher form (SPEC PAY-2 【缴费凭证上传】)."""
+"""Shared helpers of the payments tests: a batch waiting for its voucher (SPEC PREM-3 → 缴费凭证待上传),
+a proof uploaded as a draft of the voucher form, and a voucher submitted with it (SPEC PAY-2 【缴费凭证上传】)."""
 import datetime as dt
 
 import time_machine
 
 from enrollment.states import BatchKind
 from mutualaid.attachments import attachment_draft_token, attachment_store
+from payments.services import voucher_submit
 from plans.services import premium_confirm
-from tests.enrollment.test_code_services import png_upload
+from tests.enrollment.helpers import png_upload
 from tests.factories import SHANGHAI
 from tests.plans.helpers import approved_batch
 
@@ -30,3 +31,14 @@ def proof_draft(account) -> str:
     token = attachment_draft_token()
     attachment_store(upload=png_upload("转账回单.png"), uploaded_by=account, draft_token=token)
     return token
+
+
+def paid(year, *, amount="720.00", at=dt.datetime(2023, 6, 12, 10, 0, tzinfo=SHANGHAI), refund=None,
+         payer="上海长风示范科技有限公司", batches=None):
+    """A voucher submitted at `at` for a new batch (720.00) or for `batches` of one account."""
+    batches = batches or [awaiting_payment_batch(year=year)]
+    account = batches[0].account
+    return voucher_submit(
+        account=account, batch_numbers=[batch.number for batch in batches], payer=payer, method="online",
+        amount=amount, draft_token=proof_draft(account), refund=refund, at=at,
+    )

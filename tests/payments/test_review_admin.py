@@ -24,9 +24,9 @@ from mutualaid.attachments import attachments_of
 from mutualaid.models import CalendarDay
 from payments.admin import voucher_review_deadline
 from payments.models import Voucher
-from payments.services import RefundDetails, voucher_approve, voucher_reject, voucher_submit
+from payments.services import RefundDetails, voucher_approve, voucher_reject
 from tests.factories import SHANGHAI, UserFactory
-from tests.payments.helpers import awaiting_payment_batch, proof_draft
+from tests.payments.helpers import awaiting_payment_batch, paid
 
 pytestmark = pytest.mark.django_db
 
@@ -57,16 +57,6 @@ def attachment_url(voucher, attachment) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def paid(year, *, amount="720.00", at=shanghai(2023, 6, 12, 10, 0), refund=None, payer="上海长风示范科技有限公司", batches=None):
-    """A voucher submitted at `at` for a new batch (720.00) or for `batches` of one account."""
-    batches = batches or [awaiting_payment_batch(year=year)]
-    account = batches[0].account
-    return voucher_submit(
-        account=account, batch_numbers=[batch.number for batch in batches], payer=payer, method="online",
-        amount=amount, draft_token=proof_draft(account), refund=refund, at=at,
-    )
 
 
 @pytest.fixture

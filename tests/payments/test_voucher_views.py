@@ -18,8 +18,8 @@ from enrollment.states import BatchKind, BatchState
 from mutualaid.attachments import attachment_draft_token, attachment_store, attachments_of, attachments_of_draft
 from payments.models import Voucher
 from payments.services import voucher_reject, voucher_submit
-from tests.enrollment.test_code_services import png_upload
-from tests.factories import SHANGHAI, UserFactory
+from tests.enrollment.helpers import png_upload
+from tests.factories import SHANGHAI, UserFactory, VoucherFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
 
 pytestmark = pytest.mark.django_db
@@ -82,11 +82,8 @@ def refund_section_hidden(response) -> bool:
 
 def make_voucher(account, *, payer=PAYER, at=None, amount="720.00", status=Voucher.Status.SUBMITTED, reason=""):
     """A voucher row as the list shows it (the list reads rows; the submission has its own tests)."""
-    return Voucher.objects.create(
-        account=account, payer=payer, method="online", amount=Decimal(amount), premiums=Decimal("720.00"),
-        refund_amount=Decimal(amount) - Decimal("720.00"), submitted_at=at or dt.datetime(2023, 6, 20, 9, 0, tzinfo=SHANGHAI),
-        status=status, reject_reason=reason,
-    )
+    fields = {"submitted_at": at} if at else {}  # default: 2023-06-20 09:00
+    return VoucherFactory(account=account, payer=payer, amount=Decimal(amount), status=status, reject_reason=reason, **fields)
 
 
 @pytest.fixture

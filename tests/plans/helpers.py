@@ -4,7 +4,7 @@ import datetime as dt
 
 from enrollment.states import BatchKind, BatchState
 from rosters.models import Sex, WorkStatus
-from tests.rosters.test_roster_services import make_batch, make_entry
+from tests.factories import make_batch, make_entry
 
 
 def approved_batch(

@@ -16,9 +16,8 @@ from enrollment.states import BatchKind, BatchState
 from plans.models import BatchPremium
 from plans.services import WithdrawTarget, batch_premium_table, batch_withdraw, premium_confirm, premium_generate
 from rosters.models import RosterEntry
-from tests.factories import SHANGHAI, UserFactory
+from tests.factories import SHANGHAI, UserFactory, make_batch, make_entry, resident_id
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_batch, make_entry, resident_id
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,8 @@ from enrollment.states import BatchKind
 from plans.models import BatchPremium
 from plans.services import premium_confirm, premium_generate
 from tests.mutualaid.export_helpers import export_download
-from tests.factories import SHANGHAI
+from tests.factories import SHANGHAI, make_entry, resident_id
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_entry, resident_id
 
 pytestmark = pytest.mark.django_db
 

@@ -16,11 +16,10 @@ from rosters.models import WorkStatus
 from rosters.reference import RosterError
 from rosters.rules import EXTRA_RULES, ExtraFinding, validate_roster
 from rosters.submission import batch_submit
-from tests.factories import SHANGHAI
+from tests.factories import SHANGHAI, make_entry
 from tests.plans.helpers import approved_batch
+from tests.rosters.helpers import SS_CODE, ready_batch
 from tests.rosters.importfiles import previous
-from tests.rosters.test_roster_services import make_entry
-from tests.rosters.test_submission import SS_CODE, ready_batch
 
 S = BatchState
 IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 20, 10, 0, tzinfo=SHANGHAI)

@@ -10,8 +10,7 @@ from django.urls import reverse
 from plans.catalogue import ENHANCED_A_NOTE
 from plans.models import PlanItem
 from plans.views.price_table import price_grid
-from tests.factories import UserFactory
-from tests.rosters.test_roster_services import make_batch
+from tests.factories import UserFactory, make_batch
 
 pytestmark = pytest.mark.django_db
 

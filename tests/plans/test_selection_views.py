@@ -17,9 +17,8 @@ from plans.models import BatchPremium, PlanItem, PlanSelection
 from plans.services import premium_confirm
 from plans.templatetags.plans_tags import payment_countdown, yuan
 from plans.views.selection import LOCKED_NOTE, PRICES_CHANGED_MESSAGE
-from tests.factories import SHANGHAI, UserFactory
+from tests.factories import SHANGHAI, UserFactory, make_batch
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,8 @@ from django.urls import reverse
 from enrollment.states import BatchKind, BatchState
 from plans.models import BatchPremium, PlanSelection
 from plans.services import premium_confirm
-from tests.factories import SHANGHAI, UserFactory
+from tests.factories import SHANGHAI, UserFactory, make_batch
 from tests.plans.helpers import approved_batch
-from tests.rosters.test_roster_services import make_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -20,10 +20,10 @@ from enrollment.states import BatchState
 from payments.services import voucher_submit
 from receipts.models import Receipt
 from receipts.pdf import PdfUnavailable
-from receipts.services import receipt_add, receipts_approve, receipts_reject, receipts_submit
+from receipts.services import receipt_add, receipts_approve, receipts_reject
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
-from tests.receipts.test_services import paid
+from tests.receipts.helpers import paid, submitted
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +53,6 @@ def void_url(batch, receipt) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def submitted(batch, lines=(("上海YYYY公司", "450", ""), ("上海XXX公司", "270", "发票备注：2023年度互助保障")), at=None):
-    """The unit's lines sent for review (【提交审核】); premium 720.00."""
-    for title, amount, remark in lines:
-        receipt_add(batch=batch, title=title, amount=amount, remark=remark, acting_user=batch.account)
-    receipts_submit(batch=batch, acting_user=batch.account, at=at)
-    return batch
 
 
 @pytest.fixture

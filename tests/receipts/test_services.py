@@ -1,13 +1,10 @@
 """专用收据 lines, their review and issue, void and reissue; amounts in capitals; the PDFs and the
 public verification page (SPEC RCP-1, RCP-2, RCP-3, PREM-5, X-1)."""
-import shutil
-import subprocess
 from decimal import Decimal
 
 import pytest
 
 from enrollment.states import BatchState
-from payments.services import voucher_approve, voucher_submit
 from receipts.models import Receipt
 from rosters.models import RosterEntry
 from receipts.pdf import amount_in_chinese, certificate_pdf, receipt_pdf
@@ -21,20 +18,10 @@ from receipts.services import (
     receipts_reject,
     receipts_submit,
 )
-from tests.payments.helpers import awaiting_payment_batch, proof_draft
+from tests.payments.helpers import awaiting_payment_batch
+from tests.receipts.helpers import needs_pdf_tools, paid, pdf_text
 
 pytestmark = pytest.mark.django_db
-
-
-def paid(batch, reviewer=None):
-    voucher = voucher_submit(
-        account=batch.account, batch_numbers=[batch.number], payer=batch.unit_name, method="online",
-        amount=batch.premium.total, draft_token=proof_draft(batch.account),
-    )
-    if reviewer is not None:
-        voucher_approve(voucher=voucher, acting_user=reviewer)
-    batch.refresh_from_db()
-    return batch
 
 
 @pytest.fixture
@@ -161,15 +148,6 @@ def test_rcp2_void_and_reissue_keeps_the_amount_and_links_the_two(completed, rev
 
 
 # --- RCP-2, RCP-3: the PDFs and the verification page ---------------------------------------------------------
-
-
-def pdf_text(data: bytes, tmp_path) -> str:
-    path = tmp_path / "document.pdf"
-    path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
-
-
-needs_pdf_tools = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is missing")
 
 
 @needs_pdf_tools

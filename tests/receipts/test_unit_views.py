@@ -17,10 +17,10 @@ from django.utils import timezone
 from enrollment.states import BatchState
 from receipts import pdf
 from receipts.models import Receipt
-from receipts.services import receipt_add, receipts_approve, receipts_reject, receipts_submit
+from receipts.services import receipts_approve, receipts_reject, receipts_submit
+from tests.factories import make_batch
 from tests.payments.helpers import awaiting_payment_batch
-from tests.receipts.test_services import needs_pdf_tools, paid, pdf_text
-from tests.rosters.test_roster_services import make_batch
+from tests.receipts.helpers import issued_receipt, needs_pdf_tools, paid, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -56,13 +56,6 @@ def add(client, batch, *, title="上海YYYY公司", amount="450", remark="", tok
     return client.post(
         page_url(batch), {"op": "add", "title": title, "amount": amount, "remark": remark, "submission_token": token}
     )
-
-
-def issued_receipt(batch, reviewer, *, title="上海长风示范科技有限公司") -> Receipt:
-    receipt_add(batch=batch, title=title, amount=batch.premium.total, acting_user=batch.account)
-    receipts_submit(batch=batch, acting_user=batch.account)
-    [receipt] = receipts_approve(batch=batch, acting_user=reviewer)
-    return receipt
 
 
 # --- access (X-4; STYLE.md §10: anonymous, another unit, the wrong role) ------------------------------------

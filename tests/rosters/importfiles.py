@@ -3,7 +3,6 @@
 - `resident_id(...)`: a valid 18-character resident ID (GB 11643) of a chosen birth date and sex;
 - `template_xlsx(rows, ...)`: a workbook with the template's header (or another) and these rows;
 - `encrypted_office()`, `zip_bomb()`, `zip_declaring(...)`: the bad files of SPEC ROS-10;
-- `make_batch(account, ...)`: a batch of `account` with its code, lead unit and 经办人填报;
 - `suggest(...)`, `member(...)`, `previous(...)`, `hold(...)`: reference data and registry rows.
 """
 import datetime as dt
@@ -12,17 +11,14 @@ import struct
 import zipfile
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 from openpyxl import Workbook
 
-from enrollment.models import Batch, BatchKind, BatchState, EnrollmentCode, HandlerInfo, Unit
+from enrollment.models import Batch
 from mutualaid.pii import pii_encrypt, pii_hash
-from mutualaid.validators import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS, resident_id_birth_and_sex, uscc_check_character
+from mutualaid.validators import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS, resident_id_birth_and_sex
 from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
 from rosters.workbooks import TEMPLATE_HEADER
 
-USCC = "91310107MA1G0TQ2X" + uscc_check_character("91310107MA1G0TQ2X")
-UNIT_NAME = "上海长风示范科技有限公司"
 
 
 def resident_id(birth: str = "19900101", sequence: int = 101, area: str = "310101", *, male: bool | None = None) -> str:
@@ -142,41 +138,6 @@ def zip_declaring(unpacked_bytes: int) -> bytes:
 
 
 # --- batches and reference data -----------------------------------------------------------------------------
-
-
-def make_batch(account, *, year, code: str = "0072J3", unit_name: str = UNIT_NAME, uscc: str = USCC,
-               state: str = BatchState.DRAFT, number: str | None = None, handler_name: str = "丁一",
-               handler_mobile: str = "13912345678") -> Batch:
-    """A centralised batch of `account` in `year` (a CoverageYear), with its code bound to the account,
-    the lead unit and a saved 经办人填报, as batch_open leaves it (the window is not the point here)."""
-    enrollment_code = EnrollmentCode.objects.filter(code=code).first() or EnrollmentCode.objects.create(
-        code=code, unit_name=unit_name, uscc=uscc, account=account, bound_at=timezone.now(), source="approved"
-    )
-    if not enrollment_code.units.exists():
-        Unit.objects.create(code=enrollment_code, name=unit_name, uscc=uscc, headcount=100, is_lead=True)
-    HandlerInfo.objects.get_or_create(
-        code=enrollment_code,
-        defaults={
-            "handler_name": handler_name,
-            "handler_mobile": handler_mobile,
-            "handler_email": "hr@example.com",
-            "economic_type": "私营",
-            "address": "上海市普陀区长风路1号",
-            "industry": "I",
-            "headcount": 100,
-            "saved_by": account,
-        },
-    )
-    sequence = Batch.objects.count() + 1
-    return Batch.objects.create(
-        number=number or f"{year.year}J{sequence:06d}",
-        coverage_year=year,
-        code=enrollment_code,
-        unit_name=unit_name,
-        account=account,
-        kind=BatchKind.CENTRALISED,
-        state=state,
-    )
 
 
 def suggest(year: int, number: str, name: str, *, work_status="在职", medical_active=True, ss_unit_code="00108537",

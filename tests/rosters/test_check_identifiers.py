@@ -10,8 +10,8 @@ from django.core.management import call_command
 from mutualaid.pii import pii_decrypt, pii_encrypt, pii_hash
 from rosters.identifier_check import identifiers_check, repaired
 from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, SuggestedPerson
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, resident_id
+from tests.factories import UserFactory, make_batch
+from tests.rosters.importfiles import resident_id
 
 pytestmark = pytest.mark.django_db
 

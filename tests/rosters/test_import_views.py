@@ -13,8 +13,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from enrollment.models import BatchState
 from rosters.importer import roster_import_start
 from rosters.models import RosterEntry, RosterImport
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, many_rows, previous, resident_id, row, template_xlsx, upload, wrong_check
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import many_rows, previous, resident_id, row, template_xlsx, upload, wrong_check
 from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def account(db):
 
 @pytest.fixture
 def batch(account, handbook_year):
-    return make_batch(account, year=handbook_year)
+    return make_batch(account, year=handbook_year, code=IMPORT_CODE)
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_the_page_offers_the_three_sources_the_template_and_the_limits(client_in
 
 @pytest.mark.parametrize("state", [BatchState.IN_REVIEW, BatchState.COMPLETED, BatchState.VALIDATING])
 def test_a_locked_roster_shows_why_and_its_posts_change_nothing(client_in, account, handbook_year, state):
-    batch = make_batch(account, year=handbook_year, state=state)
+    batch = make_batch(account, year=handbook_year, state=state, code=IMPORT_CODE)
     previous(handbook_year.year - 1, batch.code.code, ALICE, "王豆豆")
     response = client_in.get(url("roster_import", batch))
     assertContains(response, "参保清册不能修改")

@@ -25,12 +25,10 @@ from rosters.importer import (
 )
 from rosters.models import RosterEntry, RosterImport
 from rosters.workbooks import TEMPLATE_HEADER
-from tests.factories import UserFactory
+from tests.factories import IMPORT_CODE, USCC, UserFactory, make_batch
 from tests.rosters.importfiles import (
-    USCC,
     encrypted_office,
     hold,
-    make_batch,
     many_rows,
     ods_file,
     member,
@@ -67,7 +65,7 @@ def account(db):
 
 @pytest.fixture
 def batch(account, year):
-    return make_batch(account, year=year)
+    return make_batch(account, year=year, code=IMPORT_CODE)
 
 
 def import_rows(batch, account, rows, **options) -> RosterImport:
@@ -339,7 +337,7 @@ def test_the_previous_year_list_names_and_audits_too(batch, account, holder, yea
 
 def test_a_person_held_by_this_batch_itself_is_no_conflict(account, year):
     # SPEC ROS-11: a batch sent back (职保会审核不通过) holds its people and may still edit its roster.
-    batch = make_batch(account, year=year, state=BatchState.REVIEW_REJECTED)
+    batch = make_batch(account, year=year, state=BatchState.REVIEW_REJECTED, code=IMPORT_CODE)
     hold(batch, ALICE)
     result = import_rows(batch, account, [row("王豆豆", number=ALICE)])
     assert result.rows_imported == 1, result.problems
@@ -552,7 +550,7 @@ def test_an_empty_workbook_is_refused(batch, account):
 
 @pytest.mark.parametrize("state", [BatchState.IN_REVIEW, BatchState.ROSTER_APPROVED, BatchState.AWAITING_PAYMENT, BatchState.COMPLETED])
 def test_a_roster_locked_by_its_state_refuses_every_source(account, year, state):
-    batch = make_batch(account, year=year, state=state)
+    batch = make_batch(account, year=year, state=state, code=IMPORT_CODE)
     previous(year.year - 1, batch.code.code, ALICE, "王豆豆")
     for start in (
         lambda: import_rows(batch, account, [row(number=ALICE)]),
@@ -640,7 +638,7 @@ def test_previous_year_other_ids_take_birth_date_and_sex_from_last_year_s_roster
     from tests.factories import CoverageYearFactory
 
     last_year = CoverageYear.objects.filter(year=year.year - 1).first() or CoverageYearFactory(year=year.year - 1)
-    last_batch = make_batch(account, year=last_year, number=f"{last_year.year}J000009", state=BatchState.COMPLETED)
+    last_batch = make_batch(account, year=last_year, number=f"{last_year.year}J000009", state=BatchState.COMPLETED, code=IMPORT_CODE)
     import_rows_into = RosterEntry(batch=last_batch, id_type="非身份证", name="SMITH", birth_date=dt.date(1980, 5, 6), sex="男")
     import_rows_into.id_number = "P1234567"
     import_rows_into.save()

@@ -17,12 +17,11 @@ from mutualaid.pii import pii_decrypt, pii_encrypt
 from rosters.importer import roster_import_start
 from rosters.models import IdType, RosterEntry
 from rosters.selectors import roster_export_rows
-from tests.enrollment.test_backoffice_queues import make_change_request
-from tests.enrollment.test_handler import MOBILE, handler_data, make_code, send_code
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch as make_import_batch
+from tests.enrollment.handler_helpers import MOBILE, handler_data, make_code, send_code
+from tests.enrollment.queue_helpers import change_page, make_change_request
+from tests.enrollment.queue_helpers import make_code as make_backoffice_code
+from tests.factories import IMPORT_CODE, UserFactory, make_batch, make_entry
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload
-from tests.rosters.test_roster_services import make_batch, make_entry
 
 ENTRY_MOBILE = "13987654321"
 
@@ -114,7 +113,7 @@ def test_the_import_writes_the_mobiles_encrypted(handbook_year):
     """SPEC SEC-4: the importer's bulk write (COPY on PostgreSQL, json_each on SQLite) stores ciphers;
     a later file without the mobile keeps the cipher it had (ROS-4)."""
     account = UserFactory(username="cf-unit", first_name="丁一")
-    batch = make_import_batch(account, year=handbook_year)
+    batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
     alice, betty = resident_id("19900101", 101), resident_id("19850615", 202)
 
     roster_import_start(
@@ -143,7 +142,7 @@ def changfeng(union_organisations):
 
 @pytest.fixture
 def code(changfeng):
-    """A code of its own account with its lead unit (tests/enrollment/test_handler.py's make_code)."""
+    """A code of its own account with its lead unit (tests/enrollment/handler_helpers.py's make_code)."""
     return make_code(UserFactory(username="cf-unit", first_name="丁一", mobile=MOBILE, email="hr@example.com"), committee=changfeng)
 
 
@@ -190,11 +189,6 @@ def test_a_change_of_the_handler_mobile_is_encrypted_in_the_request_and_applied(
 def test_superusers_edit_the_handler_mobile_in_the_back_office(client):
     """The back office's 经办人信息 form (HandlerInfoAdminForm) shows the number in clear to superusers
     and stores a new one as a cipher; saving without changing it keeps the cipher (no audit noise)."""
-    from tests.enrollment.test_backoffice_queues import change_page
-    from tests.enrollment.test_backoffice_queues import (
-        make_code as make_backoffice_code,
-    )
-
     handler = HandlerInfo.objects.get(code=make_backoffice_code())
     client.force_login(UserFactory(role="reviewer", is_superuser=True, is_staff=True))
     data = {

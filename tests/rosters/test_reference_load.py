@@ -33,6 +33,14 @@ from rosters.reference import (
     suggested_people_by_hash,
 )
 from tests.factories import UserFactory
+from tests.rosters.referencefiles import (
+    MEMBERS_HEADER,
+    PREVIOUS_HEADER,
+    SS_UNITS_HEADER,
+    SUGGESTED_HEADER,
+    suggested_rows,
+    write_csv,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +49,6 @@ on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="partitions, COPY and ATTACH/DETACH exist on PostgreSQL only"
 )
 
-SUGGESTED_HEADER = ["证件号码", "社保姓名", "单位社保编码", "个人社保登记号", "职退状态", "医保享受在职待遇"]
-SS_UNITS_HEADER = ["单位社保编码", "单位名称", "社保在职人数"]
-MEMBERS_HEADER = ["参保编码", "统一社会信用代码", "姓名", "证件号码"]
-PREVIOUS_HEADER = ["参保编码", "姓名", "证件号码", "证件类型"]
 USCC = "91310000132206289R"  # a real code (tests/mutualaid/test_validators.py)
 CLEAR_ID = re.compile(r"\d{17}[\dX]")
 
@@ -64,13 +68,6 @@ WITH_X = next(number for number in map(resident_id, range(100, 200)) if number.e
 ALL_DIGITS = next(number for number in map(resident_id, range(200, 300)) if number.isdigit())
 
 
-def write_csv(path: Path, header, rows, *, encoding="utf-8") -> Path:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows([header, *rows])
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    return path
-
-
 def write_xlsx(path: Path, header, rows) -> Path:
     from openpyxl import Workbook
 
@@ -80,10 +77,6 @@ def write_xlsx(path: Path, header, rows) -> Path:
         sheet.append(row)
     workbook.save(path)
     return path
-
-
-def suggested_rows(*numbers):
-    return [[number, f"职工{index}", "00108537", f"SB{index:04d}", "在职", "是"] for index, number in enumerate(numbers)]
 
 
 def load(kind, path, **kwargs):

@@ -34,28 +34,20 @@ from rosters import admin as rosters_admin
 from rosters import reference, tasks
 from rosters.models import ReferenceLoad, SsUnit, SuggestedPerson
 from rosters.reference import RosterError
-from tests.rosters.importfiles import template_xlsx, with_macros
 from tests.factories import CoverageYearFactory, UserFactory
+from tests.rosters.importfiles import template_xlsx, with_macros
 from mutualaid.jobs import JobStatus
+from tests.rosters.referencefiles import suggested_csv
 
 pytestmark = pytest.mark.django_db
 
 Status = JobStatus
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SUGGESTED_HEADER = ["证件号码", "社保姓名", "单位社保编码", "个人社保登记号", "职退状态", "医保享受在职待遇"]
 
 
 def resident_id(serial: int, *, birth="19850312", area="310104") -> str:
     first17 = f"{area}{birth}{serial:03d}"
     return first17 + resident_id_check_character(first17)
-
-
-def suggested_csv(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(SUGGESTED_HEADER)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 GOOD_ROWS = [

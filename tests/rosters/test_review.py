@@ -20,8 +20,7 @@ from rosters.reference import RosterError
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_review_approve, batch_review_reject, batch_submit
 from tests.factories import SHANGHAI, UserFactory
-from tests.rosters.importfiles import previous
-from tests.rosters.test_submission import IN_CENTRALISED_WINDOW, attach, ready_batch
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, attach, ready_batch, submitted_for_review
 
 S = BatchState
 pytestmark = pytest.mark.django_db
@@ -47,18 +46,6 @@ def attachment_url(batch, attachment) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def submitted_for_review(year, *, at=IN_CENTRALISED_WINDOW, unit_name="上海长风示范科技有限公司", account=None):
-    """A continuing unit outside both bands (VAL-3 −85 %, VAL-4 30 %) that uploaded its 情况说明 and
-    submitted: 职保会待审核, with the validation result stored at submission."""
-    batch = ready_batch(year, people=3, paying_headcount=10, unit_name=unit_name, account=account or UserFactory())
-    for sequence in range(17):
-        previous(year.year - 1, batch.code.code, f"31010119800101{sequence:03d}X", f"去年{sequence}")
-    attach(batch, kind=KIND_SITUATION.value, name="情况说明.png")
-    batch_submit(batch=batch, acting_user=batch.account, agreed=True, at=at)
-    assert batch.state == S.IN_REVIEW
-    return batch
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from openpyxl import load_workbook
 from enrollment.states import BatchKind, BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from tests.mutualaid.export_helpers import export_download
-from tests.factories import UserFactory
-from tests.rosters.test_roster_services import make_batch, make_entry, resident_id, roster_audit_events
+from tests.factories import UserFactory, make_batch, make_entry, resident_id, roster_audit_events
 
 pytestmark = pytest.mark.django_db
 

@@ -1,20 +1,11 @@
-"""Roster row actions and reads as services (SPEC ROS-5, ROS-6, ROS-7, ROS-8, VAL-2, BAT-3, BAT-8, X-1, X-2).
-
-The helpers at the top (resident_id, make_batch, make_entry) are shared by the roster page and browser
-tests, which import them from here.
-"""
+"""Roster row actions and reads as services (SPEC ROS-5, ROS-6, ROS-7, ROS-8, VAL-2, BAT-3, BAT-8, X-1, X-2)."""
 import datetime as dt
-import itertools
 
 import pytest
 import time_machine
-from auditlog.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 
-from enrollment.models import Batch, EnrollmentCode, HandlerInfo
 from enrollment.states import BatchKind, BatchState
 from mutualaid.pii import pii_decrypt
-from mutualaid.validators import resident_id_check_character
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from rosters.reference import RosterError
 from rosters.selectors import (
@@ -32,75 +23,7 @@ from rosters.services import (
     roster_entry_update,
     roster_names_confirm,
 )
-from tests.factories import SHANGHAI, UserFactory
-
-_numbers = itertools.count(1)
-CODE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
-def resident_id(birth: dt.date, sequence: int = 101, area: str = "310101") -> str:
-    """A valid GB 11643 resident ID (SPEC ROS-3); an odd sequence is a man."""
-    first17 = f"{area}{birth:%Y%m%d}{sequence:03d}"
-    return first17 + resident_id_check_character(first17)
-
-
-def _code_text(number: int) -> str:
-    text = ""
-    for _ in range(6):
-        number, digit = divmod(number, len(CODE_CHARACTERS))
-        text = CODE_CHARACTERS[digit] + text
-    return text
-
-
-def make_batch(*, year, account=None, kind=BatchKind.CENTRALISED, state=BatchState.DRAFT, unit_name="上海长风示范科技有限公司") -> Batch:
-    """A batch of `account` (a new unit administrator by default) with its code and 经办人填报 saved (HND-1)."""
-    account = account or UserFactory(role="unit_admin")
-    sequence = next(_numbers)
-    code = EnrollmentCode.objects.filter(account=account).first()
-    if code is None:
-        code = EnrollmentCode.objects.create(
-            code=_code_text(sequence * 7919 + 100_000), unit_name=unit_name, account=account, source="approved"
-        )
-        HandlerInfo.objects.create(
-            code=code,
-            handler_name="王经办",
-            handler_mobile="13912345678",
-            handler_email="handler@example.com",
-            economic_type="私营",
-            address="上海市普陀区长风路1号",
-            industry="C",
-            headcount=100,
-        )
-    return Batch.objects.create(
-        number=f"{year.year}{'J' if kind == BatchKind.CENTRALISED else 'S'}{sequence:06d}",
-        coverage_year=year,
-        code=code,
-        unit_name=code.unit_name,
-        account=account,
-        kind=kind,
-        state=state,
-    )
-
-
-def make_entry(batch, *, name="张三", birth_date=dt.date(1985, 3, 14), sex=Sex.MALE, id_type=IdType.RESIDENT, id_number="", **fields) -> RosterEntry:
-    """A roster entry; a resident ID is derived from birth date and sex unless given."""
-    if not id_number:
-        sequence = next(_numbers) % 400 * 2 + (101 if sex == Sex.MALE else 100)
-        id_number = resident_id(birth_date, sequence) if id_type == IdType.RESIDENT else f"E{next(_numbers):08d}"
-    fields.setdefault("imported_name", name)
-    return RosterEntry.objects.create(
-        batch=batch, id_type=id_type, id_number=id_number, name=name, birth_date=birth_date, sex=sex, **fields
-    )
-
-
-def roster_audit_events(batch) -> list[dict]:
-    content_type = ContentType.objects.get_for_model(Batch)
-    return [
-        entry.changes_dict["参保清册"]
-        for entry in LogEntry.objects.filter(content_type=content_type, object_pk=str(batch.pk)).order_by("pk")
-        if "参保清册" in entry.changes_dict
-    ]
-
+from tests.factories import SHANGHAI, make_batch, make_entry, resident_id, roster_audit_events
 
 pytestmark = pytest.mark.django_db
 

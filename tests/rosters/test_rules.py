@@ -4,13 +4,11 @@ The handbook's 2023 year (handbook_year): coverage from 2023-07-01, women under 
 headcount change ±10 %, SS ratio 75 %–100 %, small units ≤ 10 people at exactly 100 %.
 """
 import datetime as dt
-import itertools
 import json
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -18,7 +16,7 @@ from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from mutualaid.models import Attachment
 from rosters import rules
-from rosters.models import EnrolmentRegistry, PreviousEnrolment, RosterEntry, Sex, SsUnit, WorkStatus
+from rosters.models import EnrolmentRegistry, RosterEntry, Sex, SsUnit, WorkStatus
 from rosters.rules import (
     ATTACHMENT_KINDS,
     KIND_SITUATION,
@@ -31,40 +29,12 @@ from rosters.rules import (
     unmatched_entries,
     validate_roster,
 )
-from tests.factories import SHANGHAI
-from tests.rosters.test_roster_services import make_batch
+from tests.factories import SHANGHAI, make_batch
+from tests.rosters.validation_data import add_people, attach, enrolled_last_year, ss_unit
 
 pytestmark = pytest.mark.django_db
 
-_hashes = itertools.count(1)
 START = dt.date(2023, 7, 1)  # the handbook year's coverage start (SPEC VAL-2 reference date, centralised)
-
-
-def add_people(batch, count, *, birth_date=dt.date(1985, 3, 14), sex=Sex.MALE, ss_unit_code="00108537", **fields):
-    """`count` people in `batch`'s roster, written in one statement (IDs are opaque to the rules)."""
-    fields.setdefault("work_status", WorkStatus.ACTIVE)
-    fields.setdefault("has_social_security", True)
-    fields.setdefault("is_suggested", bool(ss_unit_code))
-    entries = [
-        RosterEntry(
-            batch=batch, id_type="身份证", id_hash=f"h{next(_hashes):063d}", id_cipher="-", name="张三",
-            birth_date=birth_date, sex=sex, ss_unit_code=ss_unit_code, **fields,
-        )
-        for _ in range(count)
-    ]
-    return RosterEntry.objects.bulk_create(entries)
-
-
-def enrolled_last_year(batch, count):
-    """The code enrolled `count` people in the previous coverage year (SPEC VAL-3, REF-4)."""
-    PreviousEnrolment.objects.bulk_create(
-        PreviousEnrolment(year=batch.coverage_year.year - 1, code=batch.code.code, id_hash=f"p{next(_hashes):063d}", id_cipher="-", name="李四")
-        for _ in range(count)
-    )
-
-
-def ss_unit(batch, code, paying_headcount, unit_name="上海卓远人力资源发展有限公司"):
-    return SsUnit.objects.create(year=batch.coverage_year.year, code=code, unit_name=unit_name, paying_headcount=paying_headcount)
 
 
 def hold_all(batch):
@@ -73,13 +43,6 @@ def hold_all(batch):
     EnrolmentRegistry.objects.bulk_create(
         EnrolmentRegistry(year=batch.coverage_year.year, id_hash=entry.id_hash, batch=batch)
         for entry in RosterEntry.objects.filter(batch=batch)
-    )
-
-
-def attach(batch, kind):
-    return Attachment.objects.create(
-        owner_type=ContentType.objects.get_for_model(Batch), owner_id=batch.pk, kind=kind, file="private/x.pdf",
-        original_name="情况说明.pdf", content_type="application/pdf", size=1, sha256="0" * 64, uploaded_by=batch.account,
     )
 
 

@@ -1,26 +1,19 @@
 """【清册提交】 (SPEC BAT-4, BAT-10, ROS-11, COV-1, COV-3, X-2): rosters.submission.batch_submit and the
-view rosters:submit.
-
-The helpers at the top (ready_batch, png_upload, attach_form) are shared with test_review.py and the
-browser test of the reviewer.
-"""
+view rosters:submit. The shared helpers (ready_batch, attach) live in tests/rosters/helpers.py."""
 import datetime as dt
-import io
 import threading
 
 import pytest
 from auditlog.models import LogEntry
 import time_machine
 from django.contrib.messages import get_messages
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from PIL import Image
 
 from enrollment.models import Batch, BatchLog
 from enrollment.states import BatchKind, BatchState
-from mutualaid.attachments import attachment_store
+from mutualaid.jobs import JobStatus
 from mutualaid.pii import pii_hash
 from rosters.models import EnrolmentRegistry, IdType, RosterEntry, Sex, SsUnit, ValidationRun, WorkStatus
 from rosters.reference import RosterError
@@ -33,54 +26,16 @@ from rosters.submission import (
     registry_release,
     submission_coverage,
 )
-from tests.factories import SHANGHAI, UserFactory
+from tests.factories import SHANGHAI, UserFactory, make_batch, make_entry, roster_audit_events
+from tests.rosters.helpers import IN_CENTRALISED_WINDOW, SS_CODE, attach, ready_batch
 from tests.rosters.importfiles import hold, previous
-from tests.rosters.test_roster_services import make_batch, make_entry, roster_audit_events
-from mutualaid.jobs import JobStatus
 
 S = BatchState
-SS_CODE = "00108537"
-IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
 AFTER_CENTRALISED_WINDOW = dt.datetime(2023, 7, 1, 0, 0, tzinfo=SHANGHAI)
 IN_INSTANT_WINDOW = dt.datetime(2023, 9, 10, 15, 30, tzinfo=SHANGHAI)
 
 
-# --- helpers (shared) -----------------------------------------------------------------------------
-
-
-def png_upload(name="社会保险费缴费申报表.png", colour="#fdfaf0") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 220), colour).save(buffer, "PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-def attach(batch, kind=KIND_SS_FORM.value, name="社会保险费缴费申报表.png"):
-    """An attachment of `batch` of a VAL-6 kind, uploaded by its account."""
-    return attachment_store(upload=png_upload(name), uploaded_by=batch.account, owner=batch, kind=kind)
-
-
-def ready_batch(
-    year, *, people=3, continuing=True, kind=BatchKind.CENTRALISED, state=S.INVALID, account=None,
-    unit_name="上海长风示范科技有限公司", paying_headcount=None,
-) -> Batch:
-    """A batch whose roster passes every rule (SPEC VAL): `people` in-service people with 社保, all
-    matched to one SS unit code. `continuing`: the code enrolled as many people last year (VAL-3 within
-    its band, no attachment); otherwise a new unit (VAL-6: an attachment is required, then review).
-    The SS code's paying headcount equals the people unless given (VAL-4 at 100 %)."""
-    batch = make_batch(year=year, kind=kind, state=state, account=account, unit_name=unit_name)
-    if not SsUnit.objects.filter(year=year.year, code=SS_CODE).exists():
-        SsUnit.objects.create(year=year.year, code=SS_CODE, unit_name="上海长风示范科技有限公司", paying_headcount=paying_headcount or people)
-    for index in range(people):
-        entry = make_entry(
-            batch, name=f"职工{index}", work_status=WorkStatus.ACTIVE, has_social_security=True, is_suggested=True,
-            ss_unit_code=SS_CODE,
-        )
-        if continuing:
-            previous(year.year - 1, batch.code.code, entry.id_number, entry.name)
-    if state == S.DRAFT:  # 清册待校验 offers 清册提交 only after a validation of this roster (BAT-4)
-        Batch.objects.filter(pk=batch.pk).update(validated_version=batch.roster_version)
-        batch.refresh_from_db()
-    return batch
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def registry_hashes(batch) -> set[str]:

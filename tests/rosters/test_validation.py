@@ -20,8 +20,8 @@ from rosters.validation import (
     validation_run,
     validation_start,
 )
-from tests.rosters.test_roster_services import make_batch
-from tests.rosters.test_rules import add_people, attach, enrolled_last_year, ss_unit
+from tests.factories import make_batch
+from tests.rosters.validation_data import add_people, attach, enrolled_last_year, ss_unit
 from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db

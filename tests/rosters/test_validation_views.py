@@ -30,9 +30,8 @@ from rosters.services import (
 )
 from rosters.validation import validation_latest, validation_start
 from rosters.views.validation import SUBMIT_LETTER, UNMATCHED_LETTER
-from tests.factories import UserFactory
-from tests.rosters.test_roster_services import make_batch, make_entry, resident_id, roster_audit_events
-from tests.rosters.test_rules import enrolled_last_year, ss_unit
+from tests.factories import UserFactory, make_batch, make_entry, resident_id, roster_audit_events
+from tests.rosters.validation_data import enrolled_last_year, ss_unit
 from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from rosters.workbooks import (
     roster_marked_workbook,
     roster_template_workbook,
 )
-from tests.factories import UserFactory
-from tests.rosters.importfiles import make_batch, resident_id, row, template_xlsx, upload, wrong_check
+from tests.factories import IMPORT_CODE, UserFactory, make_batch
+from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
 from mutualaid.jobs import JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def account(db):
 
 @pytest.fixture
 def batch(account, handbook_year):
-    return make_batch(account, year=handbook_year)
+    return make_batch(account, year=handbook_year, code=IMPORT_CODE)
 
 
 # --- the template (SPEC ROS-2) ---------------------------------------------------------------------------
