@@ -25,8 +25,8 @@ a few digits is accepted.
 No query per row (STYLE.md §6). A look-up passes all hashes of the file as one parameter (an array on
 PostgreSQL, a JSON array read with json_each on SQLite), or, for a large file, reads the unit's or the
 batch's own rows whole (SCOPE_INSTEAD_OF_HASHES), so a 50,000-row file costs the same number of queries
-as a 50-row one. IDs are hashed and encrypted, mobiles encrypted (SPEC SEC-4), with the reference
-loader's `_IdProtector` (same keys and formats as mutualaid.pii, without its per-value overhead): one
+as a 50-row one. IDs are hashed and encrypted, mobiles encrypted (SPEC SEC-4), with
+`mutualaid.pii_bulk.BulkPiiProtector` (same keys and formats as mutualaid.pii, without its per-value overhead): one
 implementation for both bulk paths. Writes: COPY (new people) and COPY into a temporary table + one
 UPDATE … FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT and one UPDATE … FROM over json_each
 (SQLite ≥ 3.33), because bulk_create/bulk_update there are capped at 999 parameters a statement and
@@ -59,6 +59,7 @@ from mutualaid.audit import acting_as
 from mutualaid.identifiers import Canonical, canonical_id_number, canonical_mobile
 from mutualaid.sealed import SealedFileError, open_sealed, seal_stream
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt
+from mutualaid.pii_bulk import BulkPiiProtector
 from mutualaid.validators import MOBILE_PATTERN, resident_id_birth_and_sex, resident_id_problem
 from mutualaid.tasks import enqueue_on_commit
 
@@ -72,7 +73,7 @@ from .models import (
     UnionMember,
     WorkStatus,
 )
-from .reference import RosterError, _IdProtector, header_name
+from .reference import RosterError, header_name
 from .services import (
     HELD_UNNAMED_MESSAGE,
     held_by_message,
@@ -673,7 +674,7 @@ def _protect(people: list[_Person]) -> None:
     cipher of its mobile (SPEC SEC-4: no hash, nothing looks people up by mobile), with the formats of
     mutualaid.pii (the reference loader's fast path: one HMAC state copy and one AES-GCM object for
     the whole file)."""
-    protector = _IdProtector(hash_key=settings.PII_HASH_KEY, encryption_key=settings.PII_KEY)
+    protector = BulkPiiProtector(hash_key=settings.PII_HASH_KEY, encryption_key=settings.PII_KEY)
     protect = protector.begin_chunk(len(people))
     seal = protector.begin_sealing(sum(1 for person in people if person.mobile))
     for person in people:

@@ -17,9 +17,9 @@ CHUNK_ROWS rows and never holds the file:
   the staging table and leaves that data as it was.
 - Elsewhere (SQLite, the demo): one transaction deletes the year's rows and bulk-creates the new ones.
 
-Hashing (HMAC-SHA256) and encryption (AES-GCM) of every ID dominate the cost: they use the keys and
-formats of mutualaid.pii (tests check that pii_hash finds and pii_decrypt reads what a load writes),
-with the per-value overhead cut down, and on PostgreSQL large files are prepared by a small pool of
+Hashing (HMAC-SHA256) and encryption (AES-GCM) of every ID dominate the cost: they use
+mutualaid.pii_bulk, the keys and formats of mutualaid.pii with the per-value overhead cut down (tests
+check that pii_hash finds and pii_decrypt reads what a load writes), and on PostgreSQL large files are prepared by a small pool of
 processes while the main process COPYs. The main process also checks for duplicates across the
 whole file, exactly (a set of 16-byte keys: about 130 bytes a row, 0.9 GB for 6,000,000 rows).
 
@@ -29,8 +29,6 @@ task (rosters/tasks.py) or `reference_load_recorded` (the management command) ke
 from __future__ import annotations
 
 import array
-import base64
-import binascii
 import calendar
 import codecs
 import concurrent.futures
@@ -58,7 +56,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
@@ -70,6 +67,7 @@ from mutualaid.validators import RESIDENT_ID_CHECK, resident_id_problem, validat
 
 from .models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember, WorkStatus
 from mutualaid.jobs import job_fail, job_finish, job_run
+from mutualaid.pii_bulk import BulkPiiProtector
 from mutualaid.sealed import SealedWriter
 
 logger = logging.getLogger(__name__)
@@ -268,71 +266,7 @@ def _headcount(value: str) -> str:
     return str(int(text.partition(".")[0]))
 
 
-# --- hashing and encrypting ID numbers -------------------------------------------------------------
-
-_IPAD = bytes(byte ^ 0x36 for byte in range(256))
-_OPAD = bytes(byte ^ 0x5C for byte in range(256))
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_NONCE_BYTES = 12
-
-
-class _IdProtector:
-    """pii_hash and pii_encrypt for millions of values.
-
-    HMAC-SHA256 is computed from copies of the keyed inner and outer SHA-256 states (RFC 2104, as
-    the hmac module does, without its per-call Python overhead); AES-GCM reuses one AESGCM object and
-    takes the nonces of a chunk from one os.urandom call. The output is what mutualaid.pii writes:
-    64 hex characters, and "1:" + urlsafe base64 of nonce + ciphertext + tag.
-    """
-
-    def __init__(self, *, hash_key: str, encryption_key: str):
-        key = hash_key.encode()
-        if len(key) > 64:  # SHA-256's block size
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._outer = hashlib.sha256(key.translate(_OPAD))
-        self._aead = AESGCM(base64.b64decode(encryption_key))
-
-    def begin_chunk(self, rows: int) -> Callable[[str], tuple[str, str, bytes]]:
-        """The function giving (hash as hex, cipher, hash digest) of a normalised number, for up to
-        `rows` numbers. Called for every chunk in the process that encrypts: the nonces live only
-        as long as the chunk, so a forked worker can never reuse its parent's."""
-        seal = self._sealer(rows)
-        inner_copy, outer_copy = self._inner.copy, self._outer.copy
-
-        def protect(number: str) -> tuple[str, str, bytes]:
-            value = number.encode()
-            inner = inner_copy()
-            inner.update(value)
-            outer = outer_copy()
-            outer.update(inner.digest())
-            digest = outer.digest()
-            return digest.hex(), seal(value), digest
-
-        return protect
-
-    def begin_sealing(self, values: int) -> Callable[[str], str]:
-        """The function giving the cipher (pii_encrypt's format, no hash) of up to `values` values: the
-        roster importer's mobiles (SPEC SEC-4). Nonces as in begin_chunk."""
-        seal = self._sealer(values)
-        return lambda value: seal(value.encode())
-
-    def _sealer(self, count: int) -> Callable[[bytes], str]:
-        """AES-GCM of up to `count` values with nonces taken from one os.urandom call, then fresh ones."""
-        nonces = os.urandom(_NONCE_BYTES * count)
-        offset = 0
-        encrypt, to_base64, urlsafe, urandom = self._aead.encrypt, binascii.b2a_base64, _URLSAFE, os.urandom
-
-        def seal(value: bytes) -> str:
-            nonlocal offset
-            nonce = nonces[offset : offset + _NONCE_BYTES]
-            offset += _NONCE_BYTES
-            if len(nonce) < _NONCE_BYTES:  # more values than announced: never reuse a nonce
-                nonce = urandom(_NONCE_BYTES)
-            return "1:" + to_base64(nonce + encrypt(nonce, value, None), newline=False).translate(urlsafe).decode()
-
-        return seal
+# --- duplicate keys ----------------------------------------------------------------------------------
 
 
 def _pair_key(prefix: str, digest: bytes) -> bytes:
@@ -342,7 +276,7 @@ def _pair_key(prefix: str, digest: bytes) -> bytes:
 
 # --- the four kinds --------------------------------------------------------------------------------
 # Each prepare function gets the values of the kind's `fields` (header names, in that order; "" for
-# an absent optional column) and the chunk's protect function (_IdProtector.begin_chunk). It returns
+# an absent optional column) and the chunk's protect function (BulkPiiProtector.begin_chunk). It returns
 # the record, the values of `columns` in COPY's text form joined by tabs (one f-string is cheaper
 # than a tuple and a join, and no value holds a tab: _text, _code), and a 16-byte key that is the
 # same for two rows only if they are the same row of the table.
@@ -715,7 +649,7 @@ class _ChunkPreparer:
     def __init__(self, context: _Context):
         self.context = context
         self.spec = SPECS[context.kind]
-        self.protector = _IdProtector(hash_key=context.hash_key, encryption_key=context.encryption_key)
+        self.protector = BulkPiiProtector(hash_key=context.hash_key, encryption_key=context.encryption_key)
         self._getter = itemgetter(*context.positions)
         self._year_prefix = f"{context.year}\t"
 
