@@ -50,6 +50,7 @@ from enrollment.admin import (
 from enrollment.assignments import queue_figures
 from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
+from enrollment.services import EnrollmentError
 from enrollment.states import STATE_BADGES, BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
@@ -59,7 +60,7 @@ from mutualaid.workdays import working_deadline
 
 from .importer import MACRO_WORKBOOK, workbook_has_macros
 from .models import BatchReview, ReferenceLoad, ValidationRun
-from .reference import SPECS, RosterError
+from .reference import SPECS
 from .rules import ValidationOutcome
 from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
@@ -677,7 +678,7 @@ class BatchReviewAdmin(_ReviewPageAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ----------------------------------------------
 
-    decision_errors = (RosterError,)
+    decision_errors = (EnrollmentError,)  # RosterError is one
 
     def approve_decision(self, request, obj) -> Decided:
         batch = batch_review_approve(batch=obj, acting_user=request.user)

@@ -73,7 +73,8 @@ from .models import (
     UnionMember,
     WorkStatus,
 )
-from .reference import RosterError, header_name
+from .errors import RosterError
+from .reference import header_name
 from .services import (
     HELD_UNNAMED_MESSAGE,
     held_by_message,

@@ -65,6 +65,7 @@ from mutualaid.audit import acting_as
 from mutualaid.identifiers import canonical, canonical_id_number, canonical_uscc
 from mutualaid.validators import RESIDENT_ID_CHECK, resident_id_problem, validate_uscc
 
+from .errors import RosterError
 from .models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember, WorkStatus
 from mutualaid.jobs import job_fail, job_finish, job_run
 from mutualaid.pii_bulk import BulkPiiProtector
@@ -85,14 +86,6 @@ SWAP_ATTEMPTS = 6
 ADVISORY_LOCK_CLASS = 0x52454644  # pg_advisory_lock(class, id): one load per (kind, year) at a time
 READ_BYTES = 1024 * 1024
 MAX_CHUNK_BYTES = 64 * 1024 * 1024  # a stray quote character must not make one chunk of a whole file
-
-
-class RosterError(Exception):
-    """The rosters app's domain error (STYLE.md §2): `message` is shown to the user as it is."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

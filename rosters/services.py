@@ -18,7 +18,7 @@ from mutualaid.audit import acting_as, audit_access
 from mutualaid.pii import mask_mobile
 
 from .models import IdType, RosterEntry, WorkStatus
-from .reference import RosterError  # the app's one domain error (STYLE.md §2)
+from .errors import RosterError  # the app's one domain error (STYLE.md §2)
 from .rules import ATTACHMENT_KINDS, over_age_entries, unmatched_entries
 from .selectors import roster_entry_names
 

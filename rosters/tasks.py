@@ -13,7 +13,8 @@ from django.core.cache import cache
 
 
 from .models import ReferenceLoad
-from .reference import FAILED_UNEXPECTEDLY, RosterError, reference_load_job
+from .errors import RosterError
+from .reference import FAILED_UNEXPECTEDLY, reference_load_job
 from mutualaid.jobs import JobLost, job_fail, job_heartbeat, job_scratch, run_job
 from mutualaid.sealed import plain_copy
 

@@ -33,7 +33,7 @@ from ..importer import (
     state_message,
 )
 from ..models import RosterEntry, RosterImport
-from ..reference import RosterError
+from ..errors import RosterError
 from ..workbooks import TEMPLATE_FILE_NAME, marked_file_name, roster_marked_workbook, roster_template_workbook
 from mutualaid.audit import client_ip
 from mutualaid.quotas import quota_refusal

@@ -12,9 +12,9 @@ from django.utils import timezone
 from enrollment.models import Batch, BatchState
 from mutualaid.pii import pii_hash
 from rosters import importer
+from rosters.errors import RosterError
 from rosters.importer import (
     EXCEL_NUMBER,
-    RosterError,
     problem_message,
     roster_import_members,
     roster_import_previous,

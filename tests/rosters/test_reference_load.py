@@ -24,8 +24,8 @@ from mutualaid.identifiers import canonical_id_number
 from mutualaid.validators import resident_id_check_character, resident_id_problem
 from rosters import importer, reference
 from rosters.models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember
+from rosters.errors import RosterError
 from rosters.reference import (
-    RosterError,
     RowProblem,
     SuggestedPersonRow,
     header_name,

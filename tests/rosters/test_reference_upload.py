@@ -33,7 +33,7 @@ from mutualaid.validators import resident_id_check_character
 from rosters import admin as rosters_admin
 from rosters import reference, tasks
 from rosters.models import ReferenceLoad, SsUnit, SuggestedPerson
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from tests.rosters.importfiles import template_xlsx, with_macros
 from tests.factories import CoverageYearFactory, UserFactory
 from mutualaid.jobs import JobStatus

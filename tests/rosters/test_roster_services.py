@@ -16,7 +16,7 @@ from enrollment.states import BatchKind, BatchState
 from mutualaid.pii import pii_decrypt
 from mutualaid.validators import resident_id_check_character
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.selectors import (
     OVER_AGE,
     UNDER_AGE,
