@@ -70,7 +70,7 @@ from mutualaid.jobs import JobStatus
 Kind = ReferenceLoad.Kind
 Status = JobStatus
 
-# What a reviewer must know about each kind's values beyond the column names (rosters/reference.py
+# What a reviewer must know about each kind's values beyond the column names (rosters/reference/
 # checks them row by row and reports the rows that break them).
 KIND_VALUE_NOTES = {
     Kind.SUGGESTED: "职退状态填 在职、退休 或 -；医保享受在职待遇填 是 或 否",

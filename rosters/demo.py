@@ -4,7 +4,7 @@ codes with headcounts inside the ratio band, union members for most of them and 
 enrolment under the same code. The people come from rosters/synthetic.py with a fixed seed, so every
 run writes the same people.
 
-The rows go through the loaders (rosters/reference.py) like any reference file, each load recorded
+The rows go through the loaders (rosters/reference/) like any reference file, each load recorded
 as one audited event (SPEC X-2). A load replaces the whole year of its kind, so a kind is loaded
 only when its year holds nothing but the demo's rows: a city-scale file loaded on a demo machine is
 not replaced by 200 people, and a kind already in place is not loaded again (re-running seed_demo

@@ -1,7 +1,7 @@
 """Celery tasks of the rosters app (STYLE.md §7: thin; they receive ids, load, call a service).
 
 `load_reference_file` runs one back-office reference upload (SPEC REF, BO-3) through the loader in
-rosters/reference.py, keeping its ReferenceLoad row up to date for the progress page that polls it.
+rosters/reference/, keeping its ReferenceLoad row up to date for the progress page that polls it.
 """
 import logging
 import time
