@@ -2,7 +2,7 @@
 
 Every service here checks the batch's state itself (SPEC BAT-3, BAT-8: not just the buttons), takes
 `acting_user`, and writes one audit event per operation with its counts (SPEC X-2). Imports live in
-rosters/importer.py and use the same helpers.
+rosters/importer/ and use the same helpers.
 """
 import unicodedata
 

@@ -13,6 +13,7 @@ from ..models import SuggestedPerson
 from .pool import _collector_paused
 from .writer import _quote
 
+
 # --- look-up ---------------------------------------------------------------------------------------
 
 

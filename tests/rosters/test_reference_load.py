@@ -22,7 +22,8 @@ from mutualaid.sealed import open_sealed
 from mutualaid.pii import pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
 from mutualaid.validators import resident_id_check_character, resident_id_problem
-from rosters import importer, reference
+from rosters import reference
+from rosters.importer import lookups as importer_lookups
 from rosters.reference import kinds, loader, lookup, pool, writer
 from rosters.models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember
 from rosters.errors import RosterError
@@ -622,7 +623,7 @@ def test_the_suggested_roster_s_indexes_are_shaped_for_the_look_up_and_the_load_
     returned = [name for name in SuggestedPersonRow._fields if name not in ("year", "id_hash")]
     assert "id_cipher" not in returned
     # The roster import's own look-up reads no more than the key holds (an Index Only Scan too).
-    assert set(importer._SuggestedRow._fields) <= {"id_hash", *returned}
+    assert set(importer_lookups._SuggestedRow._fields) <= {"id_hash", *returned}
 
     for table in ("rosters_suggestedperson", "rosters_suggestedperson_y2025"):
         with connection.cursor() as cursor:
