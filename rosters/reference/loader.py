@@ -86,6 +86,23 @@ def _without(prepared: _Prepared, indexes: list[int]):
     return [record for index, record in enumerate(prepared.payload) if index not in drop]
 
 
+def _first_seen(job, prepared: _Prepared, *, seen: set, preparer: _ChunkPreparer, spec) -> tuple:
+    """(payload, records loaded, rejected rows) of a chunk without the records seen before in the
+    file: those are rejected rows too, with the kind's duplicate reason, in line order."""
+    duplicates = _drop_duplicates(prepared, seen)
+    if not duplicates:
+        return prepared.payload, len(prepared.lines), prepared.rejected
+    raw_by_line = dict(preparer.rows(job))
+    rejected = sorted(
+        prepared.rejected
+        + [
+            (prepared.lines[index], spec.duplicate_reason, tuple(raw_by_line.get(prepared.lines[index], ())))
+            for index in duplicates
+        ]
+    )
+    return _without(prepared, duplicates), len(prepared.lines) - len(duplicates), rejected
+
+
 def reference_load(
     *,
     kind: str,
@@ -138,21 +155,7 @@ def reference_load(
         chunks = _prepared_chunks(source, preparer, use_pool=use_pool)
         with writer_class(spec, year) as writer, contextlib.closing(chunks):
             for job, prepared in chunks:
-                rejected = prepared.rejected
-                duplicates = _drop_duplicates(prepared, seen)
-                if duplicates:
-                    raw_by_line = dict(preparer.rows(job))
-                    rejected = sorted(
-                        rejected
-                        + [
-                            (prepared.lines[index], spec.duplicate_reason, tuple(raw_by_line.get(prepared.lines[index], ())))
-                            for index in duplicates
-                        ]
-                    )
-                    payload = _without(prepared, duplicates)
-                else:
-                    payload = prepared.payload
-                loaded = len(prepared.lines) - len(duplicates)
+                payload, loaded, rejected = _first_seen(job, prepared, seen=seen, preparer=preparer, spec=spec)
                 if loaded:
                     _chunk_write(writer, payload)
                 report.add(rejected)
