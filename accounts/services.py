@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mutualaid.audit import acting_as
+from mutualaid.errors import DomainError
 from mutualaid.sms import SmsError, sms_code_verify
 
 from .models import Role, UnionOrganisation, User
@@ -33,10 +34,8 @@ ACCOUNT_FAILURE_WINDOW = dt.timedelta(hours=1)
 _TEMPORARY_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
 
 
-class AccountError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class AccountError(DomainError):
+    """The accounts app's domain error (STYLE.md §2): `message` is shown to the user as it is."""
 
 
 # Registration and e-mail confirmation (SPEC ACC-2) ------------------------------------------------

@@ -94,7 +94,8 @@ def _lookup_plan(*, year: int, hashes: list[str]) -> str:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from rosters.reference import _distinct_hashes, suggested_people_by_hash
+    from rosters.reference import suggested_people_by_hash
+    from rosters.reference.lookup import _distinct_hashes
 
     with CaptureQueriesContext(connection) as queries:
         suggested_people_by_hash(year=year, id_hashes=hashes)

@@ -185,7 +185,8 @@ def _import(path: Path, *, batch, account):
 
 def _bare(path: Path) -> float:
     """calamine's read of the file plus the row validation, without the database (the floor)."""
-    from rosters.importer import _validate_sheet, read_sheet
+    from rosters.importer import read_sheet
+    from rosters.importer.rows import _validate_sheet
 
     started = time.perf_counter()
     with open(path, "rb") as stream:
@@ -232,11 +233,11 @@ def main() -> None:
     from django.db import connection
 
     from accounts.models import User
-    from rosters import importer
+    from rosters.importer import service as importer_service
 
     # Every file runs inline here, so that the phases of the pipeline can be timed; in the portal the
     # large ones run the same code in a Celery task.
-    importer.INLINE_MAX_BYTES = 1 << 40
+    importer_service.INLINE_MAX_BYTES = 1 << 40
     year = coverage_year(args.year)
     known = _load_suggested(
         people=args.people, year=args.year, seed=args.seed, folder=folder, reload=args.reload, sample_size=max(sizes)

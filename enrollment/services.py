@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from mutualaid.audit import acting_as
+from mutualaid.errors import DomainError
 from mutualaid.models import Attachment
 from mutualaid.pii import mask_mobile
 from mutualaid.sms import SmsError, sms_code_verify
@@ -31,14 +32,9 @@ from .selectors import coverage_year_current, handler_info_complete
 from .states import ALLOWED_TRANSITIONS, BatchAction, BatchKind, BatchState
 
 
-class EnrollmentError(Exception):
+class EnrollmentError(DomainError):
     """A business rule of enrolment refused the action; `message` is shown to the user as is.
     `field` names the form field the message belongs beside ("sms_code", "attachments"), if any."""
-
-    def __init__(self, message: str, *, field: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

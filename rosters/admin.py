@@ -48,6 +48,7 @@ from enrollment.review_admin import (
     overdue_cutoff,
 )
 from enrollment.selectors import coverage_year_current
+from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import attachments_of
@@ -58,7 +59,7 @@ from mutualaid.workdays import working_deadline
 
 from .importer import MACRO_WORKBOOK, workbook_has_macros
 from .models import BatchReview, ReferenceLoad, ValidationRun
-from .reference import SPECS, RosterError
+from .reference import SPECS
 from .rules import ValidationOutcome
 from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
@@ -68,7 +69,7 @@ from mutualaid.jobs import JobStatus
 Kind = ReferenceLoad.Kind
 Status = JobStatus
 
-# What a reviewer must know about each kind's values beyond the column names (rosters/reference.py
+# What a reviewer must know about each kind's values beyond the column names (rosters/reference/
 # checks them row by row and reports the rows that break them).
 KIND_VALUE_NOTES = {
     Kind.SUGGESTED: "职退状态填 在职、退休 或 -；医保享受在职待遇填 是 或 否",
@@ -670,7 +671,7 @@ class BatchReviewAdmin(ReviewPageAdmin):
 
     # --- 【审核通过】, 【审核不通过】 and the attachments ----------------------------------------------
 
-    decision_errors = (RosterError,)
+    decision_errors = (EnrollmentError,)  # RosterError is one
 
     def approve_decision(self, request, obj) -> Decided:
         batch = batch_review_approve(batch=obj, acting_user=request.user)

@@ -4,7 +4,7 @@ codes with headcounts inside the ratio band, union members for most of them and 
 enrolment under the same code. The people come from rosters/synthetic.py with a fixed seed, so every
 run writes the same people.
 
-The rows go through the loaders (rosters/reference.py) like any reference file, each load recorded
+The rows go through the loaders (rosters/reference/) like any reference file, each load recorded
 as one audited event (SPEC X-2). A load replaces the whole year of its kind, so a kind is loaded
 only when its year holds nothing but the demo's rows: a city-scale file loaded on a demo machine is
 not replaced by 200 people, and a kind already in place is not loaded again (re-running seed_demo
@@ -35,7 +35,8 @@ from mutualaid.validators import resident_id_birth_and_sex, uscc_check_character
 
 from .importer import roster_import_previous
 from .models import PreviousEnrolment, SsUnit, SuggestedPerson, UnionMember, WorkStatus
-from .reference import RosterError, reference_load_recorded
+from .errors import RosterError
+from .reference import reference_load_recorded
 from .synthetic import CityUnit, generate_unit, unit_rows, write_units
 
 DEMO_USERNAME = "demo"
@@ -206,7 +207,7 @@ def _demo_batch(*, account, code: EnrollmentCode, year, stdout) -> None:
     try:
         batch = batch_open(account=account, kind=BatchKind.CENTRALISED, code=code.code, unit_name=code.unit_name)
         result = roster_import_previous(batch=batch, acting_user=account)
-    except (EnrollmentError, RosterError) as error:
+    except EnrollmentError as error:  # a RosterError too
         stdout.write(f"未创建演示参保批次：{error.message}")
         return
     stdout.write(f"演示参保批次 {batch.number}（集中参保，{batch.get_state_display()}）：{result.summary}")

@@ -2,7 +2,7 @@
 
 Each table is keyed by (year, …) and, on PostgreSQL, list-partitioned by year (migration 0002), so a
 year's data is loaded into an unindexed staging table with COPY, indexed, and swapped in with
-ATTACH/DETACH in one short transaction (rosters/reference.py). ID numbers are kept as a keyed hash
+ATTACH/DETACH in one short transaction (rosters/reference/). ID numbers are kept as a keyed hash
 (look-ups) and a cipher (display); the mask is computed when shown (ARCHITECTURE.md "Data rules").
 These rows are written in bulk only: a load is audited as one event with its counts (SPEC X-2).
 """
@@ -32,7 +32,7 @@ class SuggestedPerson(models.Model):
     On PostgreSQL the database holds faster shapes than this model states (migrations 0005 and 0010,
     database-level only): the key is (id_hash, year) INCLUDE the look-up's columns, the unit index is
     (ss_unit_code, year), and id_hash and ss_unit_code compare in the "C" collation. A migration that
-    rebuilds these from the model must keep those shapes (see rosters/reference.py)."""
+    rebuilds these from the model must keep those shapes (see rosters/reference/)."""
 
     pk = models.CompositePrimaryKey("year", "id_hash")
     year = models.PositiveSmallIntegerField("保障年度")

@@ -2,7 +2,7 @@
 
 Every service here checks the batch's state itself (SPEC BAT-3, BAT-8: not just the buttons), takes
 `acting_user`, and writes one audit event per operation with its counts (SPEC X-2). Imports live in
-rosters/importer.py and use the same helpers.
+rosters/importer/ and use the same helpers.
 """
 import unicodedata
 
@@ -18,7 +18,7 @@ from mutualaid.audit import acting_as, audit_access
 from mutualaid.pii import mask_mobile
 
 from .models import IdType, RosterEntry, WorkStatus
-from .reference import RosterError  # the app's one domain error (STYLE.md §2)
+from .errors import RosterError  # the app's one domain error (STYLE.md §2)
 from .rules import ATTACHMENT_KINDS, over_age_entries, unmatched_entries
 from .selectors import roster_entry_names
 

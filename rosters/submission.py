@@ -19,12 +19,12 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import EnrollmentError, batch_email_handler, batch_totals_submitted, batch_transition
+from enrollment.services import batch_email_handler, batch_totals_submitted, batch_transition
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
 from .models import EnrolmentRegistry, RosterEntry, ValidationRun
-from .reference import RosterError
+from .errors import RosterError
 from .rules import validate_roster, validation_steps_total
 from .selectors import roster_masked_id
 from .services import HELD_UNNAMED_MESSAGE, held_by_message, held_names_match, held_naming_audit, roster_audit
@@ -221,7 +221,8 @@ def batch_submit(
     for the audit of a holder named in the refusal (SPEC ROS-11, SEC-3).
 
     Raises RosterError with a message for the unit: the state, the agreement, the window, the list of
-    blocking findings, or the people held by another unit (nothing is written then).
+    blocking findings, or the people held by another unit; the transition table's EnrollmentError if
+    the state moved meanwhile (nothing is written then).
     """
     at = at or timezone.now()
     current = Batch.objects.select_related("coverage_year", "code").filter(pk=batch.pk).first()
@@ -271,8 +272,6 @@ def batch_submit(
         raise RosterError(
             held_message(batch=current, acting_user=acting_user, remote_addr=remote_addr) or "有人员的身份信息刚被其他单位占用，请刷新参保清册后重新提交。"
         ) from None
-    except EnrollmentError as error:  # the transition table refused (state moved under us)
-        raise RosterError(error.message) from None
     batch.state, batch.submitted_at = moved.state, moved.submitted_at
     batch.coverage_start, batch.coverage_end = moved.coverage_start, moved.coverage_end
     return moved
@@ -295,13 +294,10 @@ def batch_review_approve(*, batch: Batch, acting_user) -> Batch:
     """【审核通过】 (SPEC VAL-7): 职保会待审核 → 职保会审核通过, written to 操作日志, the handler e-mailed.
     Raises RosterError when the batch is no longer waiting for review (nothing happens twice)."""
     locked = _lock_in_review(batch)
-    try:
-        moved = batch_transition(
-            batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION,
-            expect=BatchState.IN_REVIEW,
-        )
-    except EnrollmentError as error:
-        raise RosterError(error.message) from None
+    moved = batch_transition(
+        batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION,
+        expect=BatchState.IN_REVIEW,
+    )
     batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核通过",
@@ -321,13 +317,10 @@ def batch_review_reject(*, batch: Batch, acting_user, reason: str) -> Batch:
     if not reason:
         raise RosterError("请填写审核不通过的原因。")
     locked = _lock_in_review(batch)
-    try:
-        moved = batch_transition(
-            batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
-            reason=reason, expect=BatchState.IN_REVIEW,
-        )
-    except EnrollmentError as error:
-        raise RosterError(error.message) from None
+    moved = batch_transition(
+        batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
+        reason=reason, expect=BatchState.IN_REVIEW,
+    )
     batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核不通过",

@@ -1,7 +1,7 @@
 """Celery tasks of the rosters app (STYLE.md §7: thin; they receive ids, load, call a service).
 
 `load_reference_file` runs one back-office reference upload (SPEC REF, BO-3) through the loader in
-rosters/reference.py, keeping its ReferenceLoad row up to date for the progress page that polls it.
+rosters/reference/, keeping its ReferenceLoad row up to date for the progress page that polls it.
 """
 import logging
 import time
@@ -13,7 +13,8 @@ from django.core.cache import cache
 
 
 from .models import ReferenceLoad
-from .reference import FAILED_UNEXPECTEDLY, RosterError, reference_load_job
+from .errors import RosterError
+from .reference import FAILED_UNEXPECTEDLY, reference_load_job
 from mutualaid.jobs import JobLost, job_fail, job_heartbeat, job_scratch, run_job
 from mutualaid.sealed import plain_copy
 

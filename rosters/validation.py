@@ -17,13 +17,13 @@ from dataclasses import replace
 from django.db import transaction
 
 from enrollment.models import Batch
-from enrollment.services import EnrollmentError, batch_check_action, batch_transition
+from enrollment.services import batch_check_action, batch_transition
 from enrollment.states import BatchAction, BatchState
 from mutualaid.audit import acting_as
 from mutualaid.tasks import enqueue_on_commit
 
 from .models import RosterEntry, ValidationRun
-from .reference import RosterError
+from .errors import RosterError
 from .rules import (
     ValidationOutcome,
     blocking_reasons_of,
@@ -48,20 +48,18 @@ def validation_start(*, batch: Batch, acting_user) -> ValidationRun:
     version and start rosters.tasks.run_validation once this commits (eagerly in the demo and tests).
 
     Requires that the batch's state allows 清册校验 (清册待校验 or 清册校验不通过; a double click finds it
-    清册校验中 and is refused). Raises RosterError with the message to show otherwise."""
+    清册校验中 and is refused). Raises EnrollmentError (a RosterError for a deleted batch) with the
+    message to show otherwise."""
     from .tasks import run_validation  # tasks import this module
 
     with transaction.atomic():
         locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
         if locked is None:
             raise RosterError(f"批次 {batch.number} 已删除。")
-        try:
-            batch_check_action(batch=locked, action=BatchAction.VALIDATE)
-            locked = batch_transition(
-                batch=locked, to=BatchState.VALIDATING, acting_user=acting_user, action=ACTION, expect=locked.state
-            )
-        except EnrollmentError as error:
-            raise RosterError(error.message) from None
+        batch_check_action(batch=locked, action=BatchAction.VALIDATE)
+        locked = batch_transition(
+            batch=locked, to=BatchState.VALIDATING, acting_user=acting_user, action=ACTION, expect=locked.state
+        )
         # The new run supersedes any earlier result: 清册提交 waits for it (SPEC BAT-4).
         Batch.objects.filter(pk=locked.pk).update(validated_version=None)
         with acting_as(acting_user):

@@ -37,12 +37,14 @@ def _pausing(kind: str, function):
 @worker_process_init.connect
 def _install_pauses(**_kwargs):
     from mutualaid import exports
-    from rosters import importer, reference, validation
+    from rosters import validation
+    from rosters.importer import service as importer_service
+    from rosters.reference import loader
 
     # import: after the file was read and every row checked, before the look-ups and the write
-    importer._look_up = _pausing("import", importer._look_up)
+    importer_service._look_up = _pausing("import", importer_service._look_up)
     # reference load: after its first chunk went into the staging table, before the swap
-    reference._chunk_write = _pausing("reference", reference._chunk_write)
+    loader._chunk_write = _pausing("reference", loader._chunk_write)
 
     # validation: after its first rule reported progress
     real_validate = validation.validate_roster

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mutualaid.errors import form_error_add
 from mutualaid.submissions import (
     session_value,
     submission_made,
@@ -211,7 +212,7 @@ def batches_open(request):
             messages.warning(request, error.message)
             return redirect("enrollment:handler")
         except EnrollmentError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            form_error_add(form, error)
         else:
             if repeated:
                 messages.info(request, f"参保批次 {batch.number} 已创建，无需重复提交。")

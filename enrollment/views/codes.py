@@ -15,6 +15,7 @@ from mutualaid.attachments import (
     attachment_response,
     attachments_of,
 )
+from mutualaid.errors import form_error_add
 from mutualaid.pii import mask_mobile
 from mutualaid.sms_views import sms_code_send_response
 from mutualaid.submissions import submission_made, submission_remember
@@ -191,12 +192,7 @@ def _application_form(request, *, application: CodeApplication | None):
             except DuplicateUnitError as error:
                 duplicate_message = error.message
             except EnrollmentError as error:
-                if error.field == "attachments":
-                    attachment_errors.append(error.message)
-                elif error.field in form.fields:
-                    form.add_error(error.field, error.message)
-                else:
-                    form.add_error(None, error.message)
+                form_error_add(form, error, attachment_errors=attachment_errors)
             else:
                 if repeated:
                     messages.info(request, "该申请已提交，无需重复提交。")

@@ -14,6 +14,7 @@ from mutualaid.attachments import (
     attachment_response,
     attachments_of,
 )
+from mutualaid.errors import form_error_add
 from mutualaid.pii import mask_mobile
 from mutualaid.sms_views import sms_code_send_response
 from mutualaid.submissions import submission_made, submission_remember
@@ -136,7 +137,7 @@ def handler_info(request):
                 sms_code=form.cleaned_data.get("sms_code", ""),
             )
         except EnrollmentError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            form_error_add(form, error)
         else:
             messages.success(request, "保存成功，可以进行后续操作。")
             return redirect(_url_with_code("enrollment:handler", code, request))
@@ -255,12 +256,7 @@ def handler_changes_new(request):
                     draft_token=draft_token,
                 )
             except EnrollmentError as error:
-                if error.field == "attachments":
-                    attachment_errors.append(error.message)
-                elif error.field in CHANGE_VALUE_FIELDS:
-                    form.add_error(CHANGE_VALUE_FIELDS[error.field], error.message)
-                else:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                form_error_add(form, error, attachment_errors=attachment_errors, fields=CHANGE_VALUE_FIELDS)
             else:
                 submission_remember(request, SUBMISSIONS_KEY, draft_token, change.pk)
                 messages.success(request, "参保信息变更申请已提交，请等待上海市职工保障互助会审核。")

@@ -21,6 +21,7 @@ from mutualaid.attachments import (
     attachment_response,
     attachments_of,
 )
+from mutualaid.errors import form_error_add
 from mutualaid.submissions import submission_made, submission_remember
 from mutualaid.submissions import submission_token as posted_token
 
@@ -159,10 +160,7 @@ def voucher_new(request):
             try:
                 voucher, repeated = _submit(request, form, draft_token=draft_token, submission_token=submission_token)
             except PaymentError as error:
-                if error.field == "attachments":
-                    attachment_errors.append(error.message)
-                else:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                form_error_add(form, error, attachment_errors=attachment_errors)
             else:
                 if repeated:
                     messages.info(request, ALREADY_SUBMITTED)

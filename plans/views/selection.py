@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchAction, BatchKind, BatchState
 from enrollment.views.access import account_batch, handler_info_required
+from mutualaid.errors import form_error_add
 
 from .. import premiums
 from ..forms import OP_GENERATE, REGENERATE_MESSAGE, PlanSelectionForm, WithdrawForm
@@ -66,11 +67,6 @@ def _not_allowed(request, batch, action_label: str):
         request, f"批次 {batch.number} 当前状态为“{batch.get_state_display()}”，不能进行【{action_label}】操作。"
     )
     return redirect("enrollment:batches")
-
-
-def _error_field(form, error) -> str | None:
-    field = getattr(error, "field", "") or ""
-    return field if field in form.fields else None
 
 
 # --- 【保障项目选择】 --------------------------------------------------------------------------------------
@@ -154,7 +150,7 @@ def selection(request, number: str):
         try:
             codes, table = premium_generate(batch=batch, codes=codes, acting_user=request.user)
         except PlanError as error:
-            form.add_error(_error_field(form, error), error.message)
+            form_error_add(form, error)
             return _selection_page(request, batch, form=form, selected=codes)
         return _selection_page(request, batch, form=PlanSelectionForm(), selected=codes, table=table)
     return _confirm(request, batch, form=form, codes=codes)
@@ -177,7 +173,7 @@ def _confirm(request, batch, *, form, codes):
         if batch.state == BatchState.AWAITING_PAYMENT:
             messages.info(request, error.message)
             return redirect(_selection_url(batch))
-        form.add_error(_error_field(form, error), error.message)
+        form_error_add(form, error)
         return _selection_page(request, batch, form=form, selected=codes)
     messages.success(
         request,
@@ -244,7 +240,7 @@ def withdraw(request, number: str):
         try:
             batch_withdraw_check(batch=batch, target=data["target"])
         except PlanError as error:
-            form.add_error(_error_field(form, error), error.message)
+            form_error_add(form, error)
             return _withdraw_page(request, batch, form=form)
         return _withdraw_page(request, batch, form=form, step="confirm")
     try:
@@ -255,7 +251,7 @@ def withdraw(request, number: str):
         if batch.state != current:  # withdrawn meanwhile by the first click
             messages.info(request, f"批次 {batch.number} 已撤回，无需重复操作。")
             return redirect("enrollment:batches")
-        form.add_error(_error_field(form, error), error.message)
+        form_error_add(form, error)
         return _withdraw_page(request, batch, form=form)
     messages.success(request, _withdraw_done_message(withdrawn))
     return redirect("enrollment:batches")

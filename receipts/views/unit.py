@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from enrollment.models import Batch
 from enrollment.states import BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
+from mutualaid.errors import form_error_add
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from mutualaid.submissions import (
     submission_made,
@@ -177,7 +178,7 @@ def _add(request, batch):
             )
             submission_remember(request, SUBMISSIONS_KEY, token, receipt.pk)
     except ReceiptError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
+        form_error_add(form, error)
         return _page(request, batch, form=form, show_add=True)
     premium, counted = receipt_premium(batch=batch), receipts_counted_total(batch=batch)
     if counted == premium:

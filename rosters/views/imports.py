@@ -1,7 +1,7 @@
 """导入人员名单 (SPEC ROS-1, ROS-2, ROS-9, ROS-10, X-1): the three sources, the template, the progress of a
 large file, the result with the bad rows, and the marked copy of the upload.
 
-Thin views over rosters/importer.py and rosters/workbooks.py. Only the batch's own account sees these
+Thin views over rosters/importer/ and rosters/workbooks.py. Only the batch's own account sees these
 pages (another account's batch answers 404, X-4; back-office roles 403); a batch whose state forbids
 editing shows why instead of the forms, and its POSTs change nothing. Each form carries a one-time
 token, so the second request of a double click shows the first one's import instead of starting another.
@@ -33,7 +33,7 @@ from ..importer import (
     state_message,
 )
 from ..models import RosterEntry, RosterImport
-from ..reference import RosterError
+from ..errors import RosterError
 from ..workbooks import TEMPLATE_FILE_NAME, marked_file_name, roster_marked_workbook, roster_template_workbook
 from mutualaid.audit import client_ip
 from mutualaid.quotas import quota_refusal

@@ -23,7 +23,7 @@ from mutualaid.audit import client_ip
 
 from ..forms import RosterEntryForm, RosterFilterForm
 from ..models import IdType, RosterEntry, WorkStatus
-from ..reference import RosterError
+from ..errors import RosterError
 from ..selectors import (
     LIST_COLUMNS,
     roster_birth_date_display,

@@ -11,10 +11,10 @@ from django.shortcuts import redirect
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods
 
+from enrollment.services import EnrollmentError
 from enrollment.states import HOLDING_STATES, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 
-from ..reference import RosterError
 from ..submission import batch_submit
 from mutualaid.audit import client_ip
 
@@ -45,7 +45,7 @@ def submit(request, number: str):
         submitted = batch_submit(
             batch=batch, acting_user=request.user, agreed=agreed, remote_addr=client_ip(request)
         )
-    except RosterError as error:
+    except EnrollmentError as error:  # a RosterError, or the transition table's refusal
         batch.refresh_from_db(fields=["state"])
         if batch.state in HOLDING_STATES:  # submitted already (a double click, another browser)
             messages.info(request, error.message)

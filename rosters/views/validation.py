@@ -26,7 +26,7 @@ from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.attachments import AttachmentError, attachment_response, attachments_of
 
 from ..models import RosterEntry
-from ..reference import RosterError
+from ..errors import RosterError
 from ..rules import (
     ATTACHMENT_KINDS,
     KIND_SITUATION,
@@ -113,7 +113,7 @@ def validate(request, number: str):
     if request.method == "POST":
         try:
             validation_start(batch=batch, acting_user=request.user)
-        except (RosterError, EnrollmentError) as error:
+        except EnrollmentError as error:  # a RosterError too
             batch.refresh_from_db(fields=["state"])
             if batch.state == BatchState.VALIDATING:  # a double click: the first one started it
                 return redirect(_progress_url(batch))

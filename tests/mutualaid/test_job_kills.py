@@ -31,6 +31,7 @@ from mutualaid.sealed import seal_stream
 from mutualaid.tasks import run_export
 from mutualaid.validators import resident_id_check_character
 from rosters import importer, tasks
+from rosters.importer import service as importer_service
 from rosters.models import ReferenceLoad, RosterEntry, RosterImport, SuggestedPerson, ValidationRun
 from rosters.validation import validation_start
 from tests.celery_worker import worker_start, worker_stop
@@ -121,7 +122,7 @@ def audit_entries(obj, **filters) -> int:
 def test_an_import_killed_in_the_middle_ends_once_with_all_its_rows(killable_worker, handbook_year, client, monkeypatch):
     account = UserFactory(role="unit_admin")
     batch = make_batch(account, year=handbook_year, code=IMPORT_CODE)
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)  # the background path, whatever the size
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)  # the background path, whatever the size
     started = importer.roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(3000))), acting_user=account)
     before = audit_entries(batch)
 

@@ -26,7 +26,7 @@ from payments.services import (
 )
 from plans.services import batch_withdraw
 from rosters.models import EnrolmentRegistry, RosterEntry
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.services import roster_entries_delete
 from rosters.submission import _registry_insert
 from tests.factories import UserFactory

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from enrollment.states import BatchKind, BatchState
 from plans.services import plan_rule_people_without_basic, premium_confirm
 from rosters.models import WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.rules import EXTRA_RULES, ExtraFinding, validate_roster
 from rosters.submission import batch_submit
 from tests.factories import SHANGHAI, make_entry

@@ -1,4 +1,4 @@
-"""The roster import pipeline (rosters/importer.py): SPEC ROS-1…ROS-12, X-1, X-2, one file per case."""
+"""The roster import pipeline (rosters/importer/): SPEC ROS-1…ROS-12, X-1, X-2, one file per case."""
 import datetime as dt
 from unittest import mock
 
@@ -12,9 +12,10 @@ from django.utils import timezone
 from enrollment.models import Batch, BatchState
 from mutualaid.pii import pii_hash
 from rosters import importer
+from rosters.importer import lookups as importer_lookups, reading as importer_reading, service as importer_service
+from rosters.errors import RosterError
 from rosters.importer import (
     EXCEL_NUMBER,
-    RosterError,
     problem_message,
     roster_import_members,
     roster_import_previous,
@@ -511,7 +512,7 @@ def test_files_that_are_no_spreadsheet_are_refused_before_anything_is_recorded(b
 def test_a_zip_bomb_is_refused_from_its_directory_without_reading_the_sheet(batch, account, content):
     # SPEC ROS-10: decided from the zip directory before calamine (the sheet reader) ever runs.
     content = zip_bomb(40) if content == "BOMB" else zip_declaring(2 * 1024 * 1024 * 1024)
-    with mock.patch.object(importer, "CalamineWorkbook") as reader:
+    with mock.patch.object(importer_reading, "CalamineWorkbook") as reader:
         with pytest.raises(RosterError) as refused:
             roster_import_start(batch=batch, upload=upload(content), acting_user=account)
     reader.from_path.assert_not_called()
@@ -564,7 +565,7 @@ def test_a_roster_locked_by_its_state_refuses_every_source(account, year, state)
 
 
 def test_a_queued_import_whose_batch_was_submitted_meanwhile_is_refused(batch, account, settings, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         queued = import_rows(batch, account, [row(number=ALICE)])
     assert queued.status == JobStatus.QUEUED
@@ -582,7 +583,7 @@ def test_a_queued_import_whose_batch_was_submitted_meanwhile_is_refused(batch, a
 
 def test_a_large_file_runs_after_commit_as_a_task_and_records_its_progress(batch, account, monkeypatch, django_capture_on_commit_callbacks):
     # SPEC ROS-9, UI.md "Long work": started on commit, rows_done / rows_total for the page.
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         started = import_rows(batch, account, many_rows(300))
     assert len(callbacks) == 1
@@ -705,7 +706,7 @@ def test_the_beat_schedule_purges_roster_uploads(settings):
 def test_look_ups_by_scope_find_the_same_as_by_hash(batch, account, year, monkeypatch):
     # With many people, last year's list, the 会员库 and the batch's entries are fetched for the unit or
     # batch as a whole; the rules must come out the same (SPEC ROS-4, ROS-5).
-    monkeypatch.setattr(importer, "SCOPE_INSTEAD_OF_HASHES", 0)
+    monkeypatch.setattr(importer_lookups, "SCOPE_INSTEAD_OF_HASHES", 0)
     member(year.year, batch.code.code, ALICE, "王梅")
     member(year.year, batch.code.code, CAROL, "别人")  # in the unit, not in the file
     previous(year.year - 1, batch.code.code, BETTY, "李梅梅")
@@ -724,7 +725,7 @@ def test_look_ups_by_scope_find_the_same_as_by_hash(batch, account, year, monkey
 def test_an_import_whose_worker_died_is_run_again_from_the_start_once(batch, account, monkeypatch, settings, django_capture_on_commit_callbacks):
     from mutualaid.jobs import jobs_sweep
 
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False):
         started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
@@ -741,7 +742,7 @@ def test_an_import_that_died_on_its_last_attempt_says_so_and_changes_nothing(bat
 
     from mutualaid.jobs import jobs_sweep
 
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False):
         started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
     stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
@@ -781,7 +782,7 @@ def test_a_plain_workbook_has_no_macros():
 
 def test_an_upload_never_meets_a_folder_left_by_a_database_restored_without_its_media(batch, account, media_root, monkeypatch):
     # SPEC SEC-4: after a restore the next import may get an id an old import had; its folder is its own.
-    monkeypatch.setattr(importer, "INLINE_MAX_BYTES", 10**9)
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 10**9)
     first = import_rows(batch, account, [row(name="张三", number=wrong_check(ALICE))])
     leftover = media_root / importer.UPLOAD_DIR / str(first.pk + 1)
     leftover.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """Reference data loads (SPEC REF-1..REF-4, ROS-3, X-2, X-3; issue 5 items 1, 2 and the command):
-rosters/reference.py, migration rosters/0002 and manage.py load_reference.
+rosters/reference/, migration rosters/0002 and manage.py load_reference.
 
 They run on SQLite (the generic path) and on PostgreSQL (partitions, COPY, ATTACH/DETACH); the
 tests of the partitioned layout skip on SQLite.
@@ -22,10 +22,12 @@ from mutualaid.sealed import open_sealed
 from mutualaid.pii import pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
 from mutualaid.validators import resident_id_check_character, resident_id_problem
-from rosters import importer, reference
+from rosters import reference
+from rosters.importer import lookups as importer_lookups
+from rosters.reference import kinds, loader, lookup, pool, writer
 from rosters.models import PreviousEnrolment, ReferenceLoad, SsUnit, SuggestedPerson, UnionMember
+from rosters.errors import RosterError
 from rosters.reference import (
-    RosterError,
     RowProblem,
     SuggestedPersonRow,
     header_name,
@@ -149,7 +151,7 @@ def test_suggested_roster_bad_rows_are_rejected_with_line_and_reason_and_the_goo
 
 
 def test_the_rejected_rows_in_memory_are_capped_but_the_report_has_them_all(tmp_path, monkeypatch):
-    monkeypatch.setattr(reference, "REJECTED_IN_MEMORY", 2)
+    monkeypatch.setattr(writer, "REJECTED_IN_MEMORY", 2)
     rows = [[wrong_check(resident_id(n)), "某", "", "", "在职", ""] for n in range(5)] + suggested_rows(ALICE)
 
     result = load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, rows))
@@ -375,7 +377,7 @@ def test_xlsx_header_may_start_below_the_first_row_and_lines_are_the_sheet_s_row
 
 
 def test_a_quoted_value_with_a_line_break_stays_in_its_row_and_the_line_numbers_stay_right(tmp_path, monkeypatch):
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 2)
     text = (
         "证件号码,社保姓名,单位社保编码,职退状态\n"
         f'{ALICE},"王\n芳",00108537,在职\n'  # lines 2-3: the name holds a line break
@@ -419,9 +421,9 @@ def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatc
     numbers = [resident_id(n) for n in range(10, 20)]
     rows = [[wrong_check(CAROL), "坏", "", "", "在职", ""]] + suggested_rows(*numbers)
     path = write_csv(tmp_path / "b.csv", SUGGESTED_HEADER, rows)
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 2)
     written = []
-    real_write = reference._chunk_write
+    real_write = loader._chunk_write
 
     def write_then_fail(writer, payload):
         if written and failure == "error":
@@ -429,17 +431,17 @@ def test_a_load_that_fails_half_way_keeps_the_previous_data(tmp_path, monkeypatc
         real_write(writer, written[0] if written else payload)
         written.append(payload)
 
-    monkeypatch.setattr(reference, "_chunk_write", write_then_fail)
+    monkeypatch.setattr(loader, "_chunk_write", write_then_fail)
 
     with pytest.raises(OSError if failure == "error" else IntegrityError):
         load("suggested", path)
 
     assert written  # some rows had been written when it failed
     assert table_rows(SuggestedPerson) == before
-    assert not list((Path(media_root) / reference.REJECTED_DIR).glob("*.csv"))  # no report of a failed load
+    assert not list((Path(media_root) / writer.REJECTED_DIR).glob("*.csv"))  # no report of a failed load
     if connection.vendor == "postgresql":
         assert _tables_like("rosters_suggestedperson_load_%") == []
-    monkeypatch.setattr(reference, "_chunk_write", real_write)  # and the next load runs (the lock is free)
+    monkeypatch.setattr(loader, "_chunk_write", real_write)  # and the next load runs (the lock is free)
     assert load("suggested", write_csv(tmp_path / "c.csv", SUGGESTED_HEADER, suggested_rows(DAVE))).loaded == 1
 
 
@@ -476,25 +478,10 @@ def test_the_fast_id_check_agrees_with_resident_id_problem(base, position, repla
     for value in (valid, changed, valid.lower()):
         number = canonical_id_number(value).value
         try:
-            accepted = reference._resident_number(value) == number
+            accepted = kinds._resident_number(value) == number
         except RowProblem:
             accepted = False
         assert accepted == (bool(number) and resident_id_problem(number) is None), value
-
-
-@pytest.mark.parametrize("hash_key", ["short key", "k" * 100])
-def test_the_loader_hashes_and_encrypts_like_mutualaid_pii(settings, hash_key):
-    settings.PII_HASH_KEY = hash_key
-    protector = reference._IdProtector(hash_key=settings.PII_HASH_KEY, encryption_key=settings.PII_KEY)
-    protect = protector.begin_chunk(1)
-
-    numbers = [ALICE, "E1234567", BOB]  # more than announced: fresh nonces all the same
-    results = [protect(number) for number in numbers]
-
-    for number, (id_hash, cipher, digest) in zip(numbers, results):
-        assert id_hash == pii_hash(number) == digest.hex()
-        assert pii_decrypt(cipher) == number
-    assert len({cipher[:18] for _, cipher, _ in results}) == 3  # no nonce used twice
 
 
 def test_every_kind_has_a_spec_whose_columns_are_the_model_s():
@@ -542,8 +529,8 @@ def test_the_look_up_drops_values_that_are_no_hash_and_finds_the_others(tmp_path
         12345,
     ]
 
-    assert reference._distinct_hashes([carol, alice, carol]) == sorted([alice, carol])
-    assert reference._distinct_hashes([carol, *odd, alice, carol]) == sorted([alice, carol])
+    assert lookup._distinct_hashes([carol, alice, carol]) == sorted([alice, carol])
+    assert lookup._distinct_hashes([carol, *odd, alice, carol]) == sorted([alice, carol])
     assert set(suggested_people_by_hash(year=YEAR, id_hashes=[carol, *odd, alice])) == {alice, carol}
     assert suggested_people_by_hash(year=YEAR, id_hashes=odd) == {}
 
@@ -629,11 +616,11 @@ def test_the_suggested_roster_s_indexes_are_shaped_for_the_look_up_and_the_load_
     returned = [name for name in SuggestedPersonRow._fields if name not in ("year", "id_hash")]
     assert "id_cipher" not in returned
     # The roster import's own look-up reads no more than the key holds (an Index Only Scan too).
-    assert set(importer._SuggestedRow._fields) <= {"id_hash", *returned}
+    assert set(importer_lookups._SuggestedRow._fields) <= {"id_hash", *returned}
 
     for table in ("rosters_suggestedperson", "rosters_suggestedperson_y2025"):
         with connection.cursor() as cursor:
-            indexes = [(index.primary, index.key, index.included) for index in reference._parent_indexes(cursor, table)]
+            indexes = [(index.primary, index.key, index.included) for index in writer._parent_indexes(cursor, table)]
         assert indexes == [(True, ["id_hash", "year"], returned), (False, ["ss_unit_code", "year"], [])], table
         assert (_collation(table, "id_hash"), _collation(table, "ss_unit_code")) == ("C", "C"), table
     with connection.cursor() as cursor:  # the other kinds' indexes are the model's
@@ -642,7 +629,7 @@ def test_the_suggested_roster_s_indexes_are_shaped_for_the_look_up_and_the_load_
             expected = [([field.column for field in meta.pk_fields], [])] + sorted(
                 ([meta.get_field(name).column for name in index.fields], []) for index in meta.indexes
             )
-            found = [(index.key, index.included) for index in reference._parent_indexes(cursor, meta.db_table)]
+            found = [(index.key, index.included) for index in writer._parent_indexes(cursor, meta.db_table)]
             assert found[0] == expected[0] and sorted(found[1:]) == expected[1:], model
     # Hex and codes compare alike in "C" and in the default collation, and the two meet without a conflict.
     with connection.cursor() as cursor:
@@ -748,7 +735,7 @@ def test_outside_a_transaction_the_load_fills_on_a_second_connection_and_builds_
     sessions = _backends()
     numbers = [resident_id(serial, birth=f"19{70 + serial % 20}0312") for serial in range(1000)]
     path = write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers))
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 200)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 200)
     record = ReferenceLoad.objects.create(kind="suggested", year=OUTSIDE_YEAR, file_name="s.csv")
     observer = connection.copy()  # another session, as the progress page's
     seen = []
@@ -804,9 +791,9 @@ def test_outside_a_transaction_a_failed_load_keeps_the_previous_data_and_leaves_
     load("suggested", write_csv(tmp_path / "a.csv", SUGGESTED_HEADER, suggested_rows(ALICE, BOB)), year=OUTSIDE_YEAR)
     before = table_rows(SuggestedPerson, year=OUTSIDE_YEAR)
     path = write_csv(tmp_path / "b.csv", SUGGESTED_HEADER, suggested_rows(*[resident_id(n) for n in range(10, 20)]))
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 2)
     written = []
-    real_write = reference._chunk_write
+    real_write = loader._chunk_write
 
     def write_then_fail(writer, payload):
         if written and failure == "filling":
@@ -814,7 +801,7 @@ def test_outside_a_transaction_a_failed_load_keeps_the_previous_data_and_leaves_
         real_write(writer, written[0] if written else payload)
         written.append(payload)
 
-    monkeypatch.setattr(reference, "_chunk_write", write_then_fail)
+    monkeypatch.setattr(loader, "_chunk_write", write_then_fail)
 
     with pytest.raises(OSError if failure == "filling" else IntegrityError):
         load("suggested", path, year=OUTSIDE_YEAR)
@@ -823,7 +810,7 @@ def test_outside_a_transaction_a_failed_load_keeps_the_previous_data_and_leaves_
     assert table_rows(SuggestedPerson, year=OUTSIDE_YEAR) == before
     assert _tables_like("rosters_suggestedperson_load_%") == []
     assert _new_backends(sessions) == {}  # no second connection left, in a transaction or idle
-    monkeypatch.setattr(reference, "_chunk_write", real_write)  # and the next load runs (the lock is free)
+    monkeypatch.setattr(loader, "_chunk_write", real_write)  # and the next load runs (the lock is free)
     assert load("suggested", write_csv(tmp_path / "c.csv", SUGGESTED_HEADER, suggested_rows(DAVE)), year=OUTSIDE_YEAR).loaded == 1
 
 
@@ -842,7 +829,7 @@ def test_rows_of_the_year_in_the_default_partition_are_replaced_by_a_load(tmp_pa
 def test_a_second_load_of_the_same_kind_and_year_waits_its_turn(tmp_path):
     other = connection.get_new_connection(connection.get_connection_params())
     try:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [reference.ADVISORY_LOCK_CLASS, YEAR * 8 + 0])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [writer.ADVISORY_LOCK_CLASS, YEAR * 8 + 0])
         with pytest.raises(RosterError, match="正在导入"):
             load("suggested", write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(ALICE)))
         assert load("ss_units", write_csv(tmp_path / "u.csv", SS_UNITS_HEADER, [["001", "某", "1"]])).loaded == 1
@@ -855,14 +842,14 @@ def test_large_files_are_prepared_by_a_pool_of_processes_with_the_same_result(tm
     numbers = [resident_id(n, birth=f"19{60 + n // 365 % 40}0101") for n in range(300)]
     rows = suggested_rows(*numbers) + [[wrong_check(ALICE), "坏", "", "", "在职", ""], suggested_rows(numbers[5])[0]]
     path = write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, rows)
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 40)
     single = load("suggested", path)
     single_rows = table_rows(SuggestedPerson)
-    monkeypatch.setattr(reference, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "POOL_MIN_BYTES", 0)
     pools = []
-    real_chunks = reference._prepared_chunks
+    real_chunks = loader._prepared_chunks
     monkeypatch.setattr(
-        reference, "_prepared_chunks", lambda *a, use_pool: pools.append(use_pool) or real_chunks(*a, use_pool=use_pool)
+        loader, "_prepared_chunks", lambda *a, use_pool: pools.append(use_pool) or real_chunks(*a, use_pool=use_pool)
     )
 
     pooled = load("suggested", path)
@@ -911,7 +898,7 @@ def test_load_reference_command_refuses_a_bad_file_with_the_message_and_records_
 
 
 def test_load_reference_command_reports_progress_on_a_terminal(tmp_path, monkeypatch):
-    monkeypatch.setattr(reference, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(pool, "CHUNK_ROWS", 2)
     numbers = [resident_id(n) for n in range(30, 36)]
     path = write_csv(tmp_path / "s.csv", SUGGESTED_HEADER, suggested_rows(*numbers))
 

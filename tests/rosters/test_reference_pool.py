@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from rosters import reference
+from rosters.reference import pool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,13 +17,13 @@ SCRIPT = """
 import multiprocessing, os, sys, time
 import django
 django.setup()
-from rosters import reference
+from rosters.reference import pool
 
 def long_chunk(_):
     open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
     time.sleep(120)
 
-pool = multiprocessing.get_context("fork").Pool(2, initializer=reference._die_with_parent)
+pool = multiprocessing.get_context("fork").Pool(2, initializer=pool._die_with_parent)
 pool.map_async(long_chunk, range(2), chunksize=1)
 time.sleep(120)
 """
@@ -64,7 +64,7 @@ def test_pool_workers_die_with_the_loader_that_forked_them(tmp_path):
 
 def test_the_loaders_pool_workers_are_started_to_die_with_it(monkeypatch):
     calls = []
-    monkeypatch.setattr(reference, "_die_with_parent", lambda: calls.append(True))
-    monkeypatch.setattr(reference, "_ChunkPreparer", lambda context: context)
-    reference._pool_start("context")
-    assert calls == [True] and reference._worker_preparer == "context"
+    monkeypatch.setattr(pool, "_die_with_parent", lambda: calls.append(True))
+    monkeypatch.setattr(pool, "_ChunkPreparer", lambda context: context)
+    pool._pool_start("context")
+    assert calls == [True] and pool._worker_preparer == "context"

@@ -31,9 +31,10 @@ from accounts.roles import ROLE_PERMISSIONS
 from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.validators import resident_id_check_character
 from rosters import admin as rosters_admin
-from rosters import reference, tasks
+from rosters import tasks
+from rosters.reference import loader as loader_module
 from rosters.models import ReferenceLoad, SsUnit, SuggestedPerson
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from tests.factories import CoverageYearFactory, UserFactory
 from tests.rosters.importfiles import template_xlsx, with_macros
 from mutualaid.jobs import JobStatus
@@ -94,10 +95,10 @@ class FakeLoader:
 
 @pytest.fixture
 def use_loader(monkeypatch):
-    """Replace the loader the task calls (rosters.reference.reference_load) by `loader`."""
+    """Replace the loader the task calls (rosters.reference.loader.reference_load) by `loader`."""
 
     def install(loader):
-        monkeypatch.setattr(reference, "reference_load", loader)
+        monkeypatch.setattr(loader_module, "reference_load", loader)
         return loader
 
     return install
@@ -179,7 +180,7 @@ def done_load_with_report(media_root, reviewer) -> ReferenceLoad:
 def test_reviewer_uploads_a_small_csv_and_the_load_ends_done(
     reviewer_client, reviewer, year, media_root, django_capture_on_commit_callbacks
 ):
-    # The real loader (rosters/reference.py): three good rows and one with a wrong check character.
+    # The real loader (rosters/reference/): three good rows and one with a wrong check character.
     content = suggested_csv(GOOD_ROWS + [BAD_ROW])
 
     response = post_upload(reviewer_client, django_capture_on_commit_callbacks, file=upload(content))

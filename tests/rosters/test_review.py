@@ -16,7 +16,7 @@ from backoffice.views import backoffice_queues
 from enrollment.models import Batch, BatchLog
 from enrollment.states import BatchKind, BatchState
 from rosters.admin import batch_review_deadline
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_review_approve, batch_review_reject, batch_submit
 from tests.factories import SHANGHAI, UserFactory

@@ -7,7 +7,7 @@ import time_machine
 from enrollment.states import BatchKind, BatchState
 from mutualaid.pii import pii_decrypt
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.selectors import (
     OVER_AGE,
     UNDER_AGE,

@@ -16,7 +16,7 @@ from enrollment.states import BatchKind, BatchState
 from mutualaid.jobs import JobStatus
 from mutualaid.pii import pii_hash
 from rosters.models import EnrolmentRegistry, IdType, RosterEntry, Sex, SsUnit, ValidationRun, WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.rules import KIND_SITUATION, KIND_SS_FORM
 from rosters.services import roster_entries_delete
 from rosters.submission import (

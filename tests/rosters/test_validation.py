@@ -7,10 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog
+from enrollment.services import EnrollmentError
 from enrollment.states import BatchAction, BatchState
 from rosters import tasks, validation
 from rosters.models import RosterEntry, ValidationRun, WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.rules import KIND_SITUATION, ValidationOutcome, validation_steps_total
 from rosters.services import roster_entries_delete
 from rosters.validation import (
@@ -128,7 +129,7 @@ def test_a_missing_attachment_blocks_until_uploaded(handbook_year, django_captur
 )
 def test_start_is_refused_where_the_state_does_not_offer_it(batch, user, state):
     Batch.objects.filter(pk=batch.pk).update(state=state)
-    with pytest.raises(RosterError) as refused:
+    with pytest.raises(EnrollmentError) as refused:  # the transition table's refusal, not re-wrapped
         validation_start(batch=fresh(batch), acting_user=user)
     label = BatchState(state).label
     assert refused.value.message == f"批次当前状态为“{label}”，不能进行【清册校验】操作。"
@@ -138,7 +139,7 @@ def test_start_is_refused_where_the_state_does_not_offer_it(batch, user, state):
 def test_a_double_click_starts_one_run(batch, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         validation_start(batch=batch, acting_user=user)
-        with pytest.raises(RosterError, match="清册校验中"):
+        with pytest.raises(EnrollmentError, match="清册校验中"):
             validation_start(batch=batch, acting_user=user)  # the stale page still says 清册待校验
     assert ValidationRun.objects.count() == 1
 

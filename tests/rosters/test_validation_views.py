@@ -20,7 +20,7 @@ from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from mutualaid.attachments import attachments_of
 from rosters.models import IdType, RosterEntry, Sex, ValidationRun, WorkStatus
-from rosters.reference import RosterError
+from rosters.errors import RosterError
 from rosters.rules import KIND_SITUATION, KIND_SS_FORM
 from rosters.services import (
     batch_attachment_add,

@@ -15,7 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from rosters.models import ReferenceLoad
-from rosters.reference import RosterError, reference_load_recorded
+from rosters.errors import RosterError
+from rosters.reference import reference_load_recorded
 
 BAR_WIDTH = 30
 PLAIN_EVERY_SECONDS = 10.0  # without a terminal (cron, logs): one progress line this often

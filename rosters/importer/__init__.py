@@ -1,0 +1,102 @@
+"""导入人员名单 (SPEC ROS-1…ROS-12, X-1): the roster import pipeline of STYLE.md §6.
+
+    read → normalise → validate every row (row, column, reason) → look up (set-based) → rules →
+    one short transaction (lock the batch, insert new, update known people, counts, audit) → report
+
+Three sources feed the same look-up, rules and write stages: an uploaded spreadsheet
+(`roster_import_start` / `roster_import_run`), the code's previous-year enrolment
+(`roster_import_previous`, 【获取上年度参保名单】) and the unit's union members
+(`roster_import_members`, 【获取“会员库”本单位工会会员名单】). Each run is a RosterImport row: the
+progress the page polls, the handbook's summary line, the bad rows, and (with the batch's audit
+event, rosters.services.roster_audit) the bulk operation's record (SPEC X-2).
+
+Files. .xlsx, .xls, .ods (and .xlsb) are read with python-calamine, first sheet. What a file is comes
+from its bytes, not its name; a zip's directory is checked for a suspicious unpacked size or ratio
+before anything is unpacked, and an Office file encrypted with a password (a CFB container holding an
+`EncryptedPackage` stream) is refused. The upload is kept under MEDIA_ROOT/roster_imports/<id>/ for
+7 days so the uploader can download it marked (rosters/workbooks.py), then purged (X-1).
+
+Numbers typed into Excel. A cell that holds a number (not text) is read as its digits only when the
+number is exact: an int, or a float that is a whole number below 2^53. An 18-digit resident ID never
+fits there (doubles keep 15–16 digits), so it is always the row error "证件号码被Excel转换为数字…"; a
+15-digit old ID typed as a number still gets the 15-digit message, and a numeric passport number of
+a few digits is accepted.
+
+No query per row (STYLE.md §6). A look-up passes all hashes of the file as one parameter (an array on
+PostgreSQL, a JSON array read with json_each on SQLite), or, for a large file, reads the unit's or the
+batch's own rows whole (SCOPE_INSTEAD_OF_HASHES), so a 50,000-row file costs the same number of queries
+as a 50-row one. IDs are hashed and encrypted, mobiles encrypted (SPEC SEC-4), with
+`mutualaid.pii_bulk.BulkPiiProtector` (same keys and formats as mutualaid.pii, without its per-value overhead): one
+implementation for both bulk paths. Writes: COPY (new people) and COPY into a temporary table + one
+UPDATE … FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT and one UPDATE … FROM over json_each
+(SQLite ≥ 3.33), because bulk_create/bulk_update there are capped at 999 parameters a statement and
+their query count would grow with the file.
+
+The package by job: `messages` (limits and messages), `checks` (what an upload is: macros,
+passwords, zip bombs), `reading` (the sheet and its header), `values` and `rows` (normalising and
+validating every row), `sources` (previous year, union members), `lookups`, `decisions` (the rules
+of a row against what was found), `writing`, and `service` (the services and their job).
+"""
+from .checks import spreadsheet_extension, workbook_has_macros
+from .messages import (
+    EMPTY_FILE,
+    EXCEL_NUMBER,
+    FAILED_UNEXPECTEDLY,
+    MACRO_WORKBOOK,
+    NO_DATA,
+    NO_HEADER,
+    NOT_A_SPREADSHEET,
+    PASSWORD_PROTECTED,
+    UNREADABLE,
+    problem_message,
+    state_message,
+    too_large_message,
+)
+from .reading import Sheet, find_header, read_sheet, read_stored_sheet
+from .service import (
+    INLINE_MAX_BYTES,
+    UPLOAD_DIR,
+    UPLOAD_KEEP,
+    marked_copy_available,
+    roster_import_members,
+    roster_import_previous,
+    roster_import_run,
+    roster_import_start,
+    roster_import_work,
+    roster_imports_purge,
+    stored_path,
+    upload_folder,
+)
+
+__all__ = [
+    "EMPTY_FILE",
+    "EXCEL_NUMBER",
+    "FAILED_UNEXPECTEDLY",
+    "INLINE_MAX_BYTES",
+    "MACRO_WORKBOOK",
+    "NOT_A_SPREADSHEET",
+    "NO_DATA",
+    "NO_HEADER",
+    "PASSWORD_PROTECTED",
+    "UNREADABLE",
+    "UPLOAD_DIR",
+    "UPLOAD_KEEP",
+    "Sheet",
+    "find_header",
+    "marked_copy_available",
+    "problem_message",
+    "read_sheet",
+    "read_stored_sheet",
+    "roster_import_members",
+    "roster_import_previous",
+    "roster_import_run",
+    "roster_import_start",
+    "roster_import_work",
+    "roster_imports_purge",
+    "spreadsheet_extension",
+    "state_message",
+    "stored_path",
+    "too_large_message",
+    "upload_folder",
+    "workbook_has_macros",
+]
