@@ -1,8 +1,9 @@
 """保障项目选择, 生成保费信息, 提交确认保费 and 批次撤回 (SPEC PLAN, PREM, COV-2, BAT-6, BAT-10).
 
 The arithmetic is plans/premiums.py; these services read the batch and its roster, check the state
-themselves (BAT-3: not just the buttons), and write in one transaction. Every state change goes
-through enrollment.services.batch_transition, which locks the row and writes the 操作日志.
+themselves (BAT-3: not just the buttons), and write in one transaction. Every state change locks
+the row with enrollment.services.batch_locked and goes through enrollment.services.batch_transition,
+which checks the table and writes the 操作日志.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog, CoverageYear
-from enrollment.services import EnrollmentError, batch_totals_premium, batch_transition
+from enrollment.services import EnrollmentError, batch_locked, batch_totals_premium, batch_transition
 from enrollment.states import BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 from rosters.models import RosterEntry
@@ -197,9 +198,7 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
     click confirms once (the second gets the state message). Raises PlanError / EnrollmentError."""
     at = at or timezone.now()
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().select_related("coverage_year").filter(pk=batch.pk).first()
-        if locked is None:
-            raise PlanError(f"批次 {batch.number} 已删除。")
+        locked = batch_locked(batch, error=PlanError)
         if locked.state == BatchState.AWAITING_PAYMENT:
             raise PlanError(f"批次 {locked.number} 的保费已确认，无需重复提交。")
         _check_selecting(locked)
@@ -244,7 +243,7 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
         )
         batch_transition(
             batch=locked, to=BatchState.AWAITING_PAYMENT, acting_user=acting_user, action=CONFIRM_ACTION,
-            reason=f"保费总计{table.total}元", expect=locked.state,
+            reason=f"保费总计{table.total}元",
         )
     batch.state = locked.state
     return premium
@@ -292,9 +291,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
     if not reason:
         raise PlanError("请简单写明撤回原因。", field="reason")
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().select_related("coverage_year").filter(pk=batch.pk).first()
-        if locked is None:
-            raise PlanError(f"批次 {batch.number} 已删除。")
+        locked = batch_locked(batch, error=PlanError)
         batch_withdraw_check(batch=locked, target=target, at=at)
         premium = BatchPremium.objects.filter(batch=locked).first()
         to = _approved_state_before(locked, premium) if target == WithdrawTarget.PLANS else BatchState.DRAFT
@@ -309,8 +306,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
                 locked.save(update_fields=["coverage_start", "coverage_end", "updated_at"])
         label = dict(WithdrawTarget.CHOICES)[target]
         batch_transition(
-            batch=locked, to=to, acting_user=acting_user, action=f"{WITHDRAW_ACTION}（{label}）", reason=reason,
-            expect=locked.state,
+            batch=locked, to=to, acting_user=acting_user, action=f"{WITHDRAW_ACTION}（{label}）", reason=reason
         )
     batch.state, batch.coverage_start, batch.coverage_end = locked.state, locked.coverage_start, locked.coverage_end
     return locked

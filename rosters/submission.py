@@ -19,7 +19,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import EnrollmentError, batch_email_handler, batch_totals_submitted, batch_transition
+from enrollment.services import batch_email_handler, batch_locked, batch_totals_submitted, batch_transition
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
@@ -234,7 +234,7 @@ def batch_submit(
     _refuse_outside_window(current, at, start, end)
     try:
         with transaction.atomic():
-            locked = Batch.objects.select_for_update().select_related("coverage_year", "code").get(pk=current.pk)
+            locked = batch_locked(current, error=RosterError)
             _refuse_state(locked)  # checked again under the lock: a double click stops here
             # A resubmission's own rows go first, so the rules and the insert see only other batches.
             registry_release(batch=locked)
@@ -254,9 +254,7 @@ def batch_submit(
                 batch=locked, people=people, social_security_people=_social_security_people(locked), at=at
             )
             to = BatchState.IN_REVIEW if outcome.needs_review else BatchState.ROSTER_APPROVED
-            moved = batch_transition(
-                batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION, expect=locked.state
-            )
+            moved = batch_transition(batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION)
             roster_audit(
                 batch=locked,
                 acting_user=acting_user,
@@ -271,8 +269,6 @@ def batch_submit(
         raise RosterError(
             held_message(batch=current, acting_user=acting_user, remote_addr=remote_addr) or "有人员的身份信息刚被其他单位占用，请刷新参保清册后重新提交。"
         ) from None
-    except EnrollmentError as error:  # the transition table refused (state moved under us)
-        raise RosterError(error.message) from None
     batch.state, batch.submitted_at = moved.state, moved.submitted_at
     batch.coverage_start, batch.coverage_end = moved.coverage_start, moved.coverage_end
     return moved
@@ -282,9 +278,7 @@ def batch_submit(
 
 
 def _lock_in_review(batch: Batch) -> Batch:
-    locked = Batch.objects.select_for_update().select_related("coverage_year", "code").filter(pk=batch.pk).first()
-    if locked is None:
-        raise RosterError(f"批次 {batch.number} 已删除。")
+    locked = batch_locked(batch, error=RosterError)
     if locked.state != BatchState.IN_REVIEW:  # a double click or a second reviewer came first
         raise RosterError(f"批次 {locked.number} 当前状态为“{locked.get_state_display()}”，无需重复审核。")
     return locked
@@ -295,13 +289,7 @@ def batch_review_approve(*, batch: Batch, acting_user) -> Batch:
     """【审核通过】 (SPEC VAL-7): 职保会待审核 → 职保会审核通过, written to 操作日志, the handler e-mailed.
     Raises RosterError when the batch is no longer waiting for review (nothing happens twice)."""
     locked = _lock_in_review(batch)
-    try:
-        moved = batch_transition(
-            batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION,
-            expect=BatchState.IN_REVIEW,
-        )
-    except EnrollmentError as error:
-        raise RosterError(error.message) from None
+    moved = batch_transition(batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION)
     batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核通过",
@@ -321,13 +309,9 @@ def batch_review_reject(*, batch: Batch, acting_user, reason: str) -> Batch:
     if not reason:
         raise RosterError("请填写审核不通过的原因。")
     locked = _lock_in_review(batch)
-    try:
-        moved = batch_transition(
-            batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
-            reason=reason, expect=BatchState.IN_REVIEW,
-        )
-    except EnrollmentError as error:
-        raise RosterError(error.message) from None
+    moved = batch_transition(
+        batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION, reason=reason
+    )
     batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核不通过",
