@@ -445,7 +445,15 @@ class UnitNameChange(models.Model):
 
 # --- Batches and their 操作日志 (SPEC BAT) -----------------------------------------------------------
 
-from .states import ACTION_ORDER, STATE_ACTIONS, STATE_BADGES, BatchAction, BatchKind, BatchState  # noqa: E402
+from .states import (  # noqa: E402
+    ACTION_ORDER,
+    PREMIUM_CONFIRMED_STATES,
+    STATE_ACTIONS,
+    STATE_BADGES,
+    BatchAction,
+    BatchKind,
+    BatchState,
+)
 
 
 class BatchSequence(models.Model):
@@ -526,6 +534,21 @@ class Batch(models.Model):
     @property
     def badge_class(self) -> str:
         return STATE_BADGES[self.state]
+
+    @property
+    def premium_confirmed(self) -> bool:
+        """提交确认保费 done and the batch neither withdrawn nor cancelled (SPEC PREM-3)."""
+        return self.state in PREMIUM_CONFIRMED_STATES
+
+    @property
+    def payment_awaited(self) -> bool:
+        """The premium is confirmed and no voucher uploaded yet: the payment deadline runs (SPEC PAY-1)."""
+        return self.state == BatchState.AWAITING_PAYMENT
+
+    @property
+    def voucher_rejected(self) -> bool:
+        """The last voucher was rejected: the unit uploads a new one (SPEC PAY-4)."""
+        return self.state == BatchState.PAYMENT_REJECTED
 
 
 class BatchLog(models.Model):

@@ -653,14 +653,27 @@ def _action_refused(batch: Batch, action: str) -> str:
     return f"批次当前状态为“{batch.get_state_display()}”，不能进行【{BatchAction(action).label}】操作。"
 
 
+WINDOW_NOT_OPEN, WINDOW_CLOSED = "not_open", "closed"
+
+
+def centralised_window_refusal(*, coverage_year: CoverageYear, kind: str, at: dt.datetime) -> str:
+    """SPEC BAT-10, the one check of the centralised window: "" for an instant batch or inside the
+    window, WINDOW_NOT_OPEN before it opens, WINDOW_CLOSED once it closed. Each caller says what
+    that means for its action (open a batch, submit a roster, withdraw)."""
+    if kind != BatchKind.CENTRALISED or coverage_year.centralised_window_open(at):
+        return ""
+    return WINDOW_NOT_OPEN if at < coverage_year.centralised_opens_at else WINDOW_CLOSED
+
+
 def batch_window_check(*, coverage_year: CoverageYear, kind: str, at=None) -> None:
     """SPEC BAT-2, BAT-10: 集中参保 only inside the centralised window, 即时参保 from the instant start
     to the end of the coverage year. Raises EnrollmentError saying which window and when."""
     at = at or timezone.now()
     if kind not in BatchKind.values:
         raise EnrollmentError("请选择参保类型：集中参保或即时参保。")
-    if kind == BatchKind.CENTRALISED and not coverage_year.centralised_window_open(at):
-        if at < coverage_year.centralised_opens_at:
+    refusal = centralised_window_refusal(coverage_year=coverage_year, kind=kind, at=at)
+    if refusal:
+        if refusal == WINDOW_NOT_OPEN:
             opens = timezone.localtime(coverage_year.centralised_opens_at)
             raise EnrollmentError(f"{coverage_year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
         raise EnrollmentError(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_email_handler, batch_locked, batch_transition
-from enrollment.states import BatchState
+from enrollment.states import PAYABLE_STATES, BatchState
 from mutualaid.attachments import attachments_claim, attachments_of_draft
 from mutualaid.audit import acting_as
 from mutualaid.identifiers import canonical
@@ -27,8 +27,6 @@ from rosters.submission import registry_release
 from .models import REFUND_BANKS, AccountKind, PaymentMethod, PaymentReminder, RefundMethod, Voucher, VoucherBatch
 
 CENT = Decimal("0.01")
-# SPEC PAY-2: the batches a voucher may pay.
-PAYABLE_STATES = (BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REJECTED)
 # SPEC PAY-5 [interpretation]: the handler is e-mailed on these days after 提交确认保费 (deadline 15).
 REMINDER_DAYS = (10, 14)
 VOUCHER_ACTION = "上传缴费凭证"

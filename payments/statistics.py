@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import UnionOrganisation
 from enrollment.models import Batch, BatchItemTotal, BatchTotals, CoverageYear
-from enrollment.states import HOLDING_STATES, BatchKind, BatchState
+from enrollment.states import HOLDING_STATES, PREMIUM_CONFIRMED_STATES, BatchKind, BatchState
 from plans.models import Series
 from plans.premiums import ALL_CODES, DISCOUNT_CODE, code_sort_key
 
@@ -35,11 +35,6 @@ from .models import Voucher, VoucherBatch
 
 ZERO = Decimal("0.00")
 
-# The states in which a batch's premium stands confirmed (SPEC PREM-3 提交确认保费 and after; a withdrawal
-# (BAT-6) clears the figures, a cancellation (BAT-11) leaves them but the batch no longer counts).
-PREMIUM_CONFIRMED_STATES = frozenset(
-    {BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED}
-)
 # The states whose BatchTotals.people are the batch's people at 清册提交 and still mean something: the
 # holding ones and 已作废 (the people it had when cancelled). A batch withdrawn to 清册待校验 keeps the
 # figures of its last submission, which no longer describe its roster, so drafts show no people.

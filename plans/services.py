@@ -15,8 +15,14 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog, CoverageYear
-from enrollment.services import EnrollmentError, batch_locked, batch_totals_premium, batch_transition
-from enrollment.states import BatchAction, BatchKind, BatchState
+from enrollment.services import (
+    EnrollmentError,
+    batch_locked,
+    batch_totals_premium,
+    batch_transition,
+    centralised_window_refusal,
+)
+from enrollment.states import PREMIUM_CONFIRMED_STATES, SELECTING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 from rosters.models import RosterEntry
 from rosters.rules import ExtraFinding
@@ -33,13 +39,6 @@ class PlanError(EnrollmentError):
     (batch_transition raises it) catches both."""
 
 
-# States in which 【保障项目选择】 may still change the selection (SPEC BAT-3).
-SELECTING_STATES = (BatchState.ROSTER_APPROVED, BatchState.REVIEW_APPROVED)
-# SPEC PREM-4 [interpretation]: a code "took part in the year's centralised enrolment" once its
-# centralised batch has confirmed its premium and was not cancelled.
-PREMIUM_CONFIRMED_STATES = (
-    BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED,
-)
 CONFIRM_ACTION = "提交确认保费"
 WITHDRAW_ACTION = "批次撤回"
 
@@ -269,7 +268,7 @@ def batch_withdraw_check(*, batch: Batch, target: str = "", at: dt.datetime | No
     at = at or timezone.now()
     if not batch.allows(BatchAction.WITHDRAW):
         raise PlanError(f"批次当前状态为“{batch.get_state_display()}”，不能进行【批次撤回】操作。")
-    if batch.kind == BatchKind.CENTRALISED and not batch.coverage_year.centralised_window_open(at):
+    if centralised_window_refusal(coverage_year=batch.coverage_year, kind=batch.kind, at=at):
         raise PlanError(
             "集中参保通道已关闭，集中参保批次不能撤回；遗漏的人员请在即时参保通道中办理。", field="target"
         )

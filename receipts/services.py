@@ -16,17 +16,16 @@ from django.utils import timezone
 
 from enrollment.models import Batch
 from enrollment.services import EnrollmentError, batch_locked
-from enrollment.states import BatchState
+from enrollment.states import RECEIPT_STATES, BatchState
 from mutualaid.audit import acting_as
 from payments.services import money_parse
 from plans.models import BatchPremium
 
 from .models import Receipt, ReceiptSequence
 
-# SPEC RCP-1 [interpretation]: the unit asks for receipts once it has paid (the handbook's step (六)
-# follows the voucher, (五)); they are issued only when the payment is approved (参保已完成).
-RECEIPT_STATES = (BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED)
-# The lines that count towards the premium: everything not rejected or voided.
+# SPEC RCP-1 [interpretation]: the unit asks for receipts once it has paid (RECEIPT_STATES: the
+# handbook's step (六) follows the voucher, (五)); they are issued only when the payment is approved
+# (参保已完成). The lines that count towards the premium: everything not rejected or voided.
 COUNTING = (Receipt.Status.DRAFT, Receipt.Status.SUBMITTED, Receipt.Status.ISSUED)
 TITLE_MAX = 200
 REMARK_MAX = 200

@@ -50,7 +50,7 @@ from enrollment.admin import (
 from enrollment.assignments import queue_figures
 from enrollment.models import BatchLog, CoverageYear, HandlerInfo
 from enrollment.selectors import coverage_year_current
-from enrollment.states import STATE_BADGES, BatchState
+from enrollment.states import REVIEW_STATES, STATE_BADGES, BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.pii import mask_mobile
@@ -425,10 +425,6 @@ class ReferenceLoadAdmin(_BackOfficeAdmin):
 # attachments, the 操作日志, and the two buttons, which call rosters.submission's services: they lock
 # the batch and expect 职保会待审核, so a double click or a second reviewer changes nothing twice.
 # Reviewers hold rosters.view_batchreview and rosters.change_batchreview (the right to review).
-
-
-# The states a batch has after a review; with 职保会待审核 they make the queue's 状态 filter.
-REVIEW_STATES = (BatchState.IN_REVIEW, BatchState.REVIEW_APPROVED, BatchState.REVIEW_REJECTED)
 
 
 def batch_review_deadline(batch) -> dt.datetime:

@@ -19,7 +19,14 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import batch_email_handler, batch_locked, batch_totals_submitted, batch_transition
+from enrollment.services import (
+    WINDOW_NOT_OPEN,
+    batch_email_handler,
+    batch_locked,
+    batch_totals_submitted,
+    batch_transition,
+    centralised_window_refusal,
+)
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
@@ -75,8 +82,9 @@ def _refuse_outside_window(batch: Batch, at: dt.datetime, start: dt.date, end: d
     """SPEC BAT-10: a centralised batch is submitted only inside the centralised window; an instant
     one only while a day of coverage is left after the day of submission (COV-1)."""
     year = batch.coverage_year
-    if batch.kind == BatchKind.CENTRALISED and not year.centralised_window_open(at):
-        if at < year.centralised_opens_at:
+    refusal = centralised_window_refusal(coverage_year=year, kind=batch.kind, at=at)
+    if refusal:
+        if refusal == WINDOW_NOT_OPEN:
             opens = timezone.localtime(year.centralised_opens_at)
             raise RosterError(f"{year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，届时方可提交清册。")
         raise RosterError(

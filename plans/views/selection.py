@@ -18,14 +18,13 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods
 
 from enrollment.services import EnrollmentError
-from enrollment.states import BatchAction, BatchKind, BatchState
+from enrollment.states import SELECTING_STATES, BatchAction, BatchKind, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 
 from .. import premiums
 from ..forms import OP_GENERATE, REGENERATE_MESSAGE, PlanSelectionForm, WithdrawForm
 from ..models import BatchPremium, Series
 from ..services import (
-    SELECTING_STATES,
     PlanError,
     WithdrawTarget,
     batch_people_counts,

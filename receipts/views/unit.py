@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from enrollment.models import Batch
-from enrollment.states import BatchAction, BatchState
+from enrollment.states import RECEIPT_STATES, BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from mutualaid.submissions import (
@@ -39,7 +39,6 @@ from ..forms import ReceiptLineForm
 from ..models import Receipt
 from ..selectors import certificate_context, receipts_of
 from ..services import (
-    RECEIPT_STATES,
     ReceiptError,
     receipt_add,
     receipt_premium,
