@@ -4,10 +4,8 @@ batches, the dialogs of 【集中参保办理】 and 【即时参保办理】, �
 (SPEC X-4). The rules are enrollment.services'; these views only show and ask."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -16,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mutualaid.submissions import (
     session_value,
     submission_made,
-    submission_remember,
+    submission_once,
     submission_token,
     submission_token_new,
 )
@@ -225,37 +223,26 @@ def batches_open(request):
 
 
 def _open(request, form: BatchOpenForm, *, token: str) -> tuple[Batch, bool]:
-    """(the batch, whether this dialog had opened it already).
-
-    One dialog of this account at a time: the account's row is locked, so the second request of a
-    double click waits for the first and then finds the batch it made (the centralised batch's
-    unique constraint stays the last word). The token → number mapping is written to the session
-    store inside the transaction, so the waiting request reads it. A refusal is raised only after
-    the transaction commits: a code bound before the refusal stays bound (batch_open)."""
-    error = None
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
-        done = _submitted_batch(request, token, fresh=True)
-        if done is not None:
-            return done, True
-        try:
-            batch = batch_open(
-                account=request.user,
-                kind=form.cleaned_data["kind"],
-                code=form.cleaned_data["code"],
-                unit_name=form.cleaned_data["unit_name"],
-            )
-        except EnrollmentError as refused:
-            error = refused
-        else:
-            submission_remember(request, SUBMISSIONS_KEY, token, batch.number)
-    if error is not None:
-        raise error
-    return batch, False
+    """(the batch, whether this dialog had opened it already), once per token with the account's row
+    locked (mutualaid.submissions.submission_once; the centralised batch's unique constraint stays
+    the last word). A refusal is raised only after the transaction commits: a code bound before the
+    refusal stays bound (batch_open)."""
+    data = form.cleaned_data
+    return submission_once(
+        request,
+        SUBMISSIONS_KEY,
+        token,
+        make=lambda: batch_open(
+            account=request.user, kind=data["kind"], code=data["code"], unit_name=data["unit_name"]
+        ),
+        find=lambda number: _own_batches(request).filter(number=number).first(),
+        remember=lambda batch: batch.number,
+        refusals_commit=EnrollmentError,
+    )
 
 
-def _submitted_batch(request, token: str, *, fresh: bool = False) -> Batch | None:
-    number = submission_made(request, SUBMISSIONS_KEY, token, fresh=fresh)
+def _submitted_batch(request, token: str) -> Batch | None:
+    number = submission_made(request, SUBMISSIONS_KEY, token)
     return _own_batches(request).filter(number=number).first() if number else None
 
 

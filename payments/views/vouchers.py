@@ -6,10 +6,8 @@ submission comes back with everything typed, ticked and uploaded (the same draft
 """
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,7 +19,7 @@ from mutualaid.attachments import (
     attachment_response,
     attachments_of,
 )
-from mutualaid.submissions import submission_made, submission_remember
+from mutualaid.submissions import submission_made, submission_once
 from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import VoucherFilterForm, VoucherForm
@@ -229,19 +227,15 @@ def _unit_name(request, batches) -> str:
 
 
 def _submit(request, form: VoucherForm, *, draft_token: str, submission_token: str) -> tuple[Voucher, bool]:
-    """(the voucher, whether this form had been submitted already).
-
-    One submission of this account at a time: the account's row is locked, so the second request
-    of a double click waits for the first and then finds the voucher it made (voucher_submit's batch
-    locks stay the last word, e.g. for two browser windows). The token → voucher mapping is saved to
-    the session store inside the transaction, so the waiting request reads it."""
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
-        done = _submitted_voucher(request, submission_token, fresh=True)
-        if done is not None:
-            return done, True
-        data = form.cleaned_data
-        voucher = voucher_submit(
+    """(the voucher, whether this form had been submitted already), once per token with the
+    account's row locked (mutualaid.submissions.submission_once; voucher_submit's batch locks stay
+    the last word, e.g. for two browser windows). A refusal rolls everything back."""
+    data = form.cleaned_data
+    return submission_once(
+        request,
+        SUBMISSIONS_KEY,
+        submission_token,
+        make=lambda: voucher_submit(
             account=request.user,
             batch_numbers=data["batches"],
             payer=data["payer"],
@@ -250,9 +244,9 @@ def _submit(request, form: VoucherForm, *, draft_token: str, submission_token: s
             account_kind=data["account_kind"],
             draft_token=draft_token,
             refund=form.refund_details(),
-        )
-        submission_remember(request, SUBMISSIONS_KEY, submission_token, voucher.pk)
-    return voucher, False
+        ),
+        find=lambda pk: _own_vouchers(request).filter(pk=pk).first(),
+    )
 
 
 def _submitted_voucher(request, token: str, *, fresh: bool = False) -> Voucher | None:

@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -29,8 +28,7 @@ from enrollment.states import RECEIPT_STATES, BatchAction, BatchState
 from enrollment.views.access import account_batch, handler_info_required
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from mutualaid.submissions import (
-    submission_made,
-    submission_remember,
+    submission_once,
     submission_token_new,
 )
 
@@ -164,20 +162,24 @@ def _add(request, batch):
     data = form.cleaned_data
     token = data["submission_token"] or submission_token_new()
     try:
-        with transaction.atomic():
-            # One 【确认提交】 at a time per batch: the second request of a double click waits here,
-            # then finds the token the first one stored (receipt_add locks the same row again).
-            list(Batch.objects.select_for_update().filter(pk=batch.pk).values_list("pk", flat=True))
-            if submission_made(request, SUBMISSIONS_KEY, token, fresh=True):
-                messages.info(request, "该专用收据已添加，无需重复提交。")
-                return redirect(_page_url(batch))
-            receipt = receipt_add(
+        # One 【确认提交】 at a time per batch: the second request of a double click waits on the
+        # batch's row, then finds the token the first one stored (receipt_add locks the same row again).
+        receipt, repeated = submission_once(
+            request,
+            SUBMISSIONS_KEY,
+            token,
+            make=lambda: receipt_add(
                 batch=batch, title=data["title"], amount=data["amount"], remark=data["remark"], acting_user=request.user
-            )
-            submission_remember(request, SUBMISSIONS_KEY, token, receipt.pk)
+            ),
+            find=lambda pk: pk,
+            lock=Batch.objects.filter(pk=batch.pk),
+        )
     except ReceiptError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _page(request, batch, form=form, show_add=True)
+    if repeated:
+        messages.info(request, "该专用收据已添加，无需重复提交。")
+        return redirect(_page_url(batch))
     premium, counted = receipt_premium(batch=batch), receipts_counted_total(batch=batch)
     if counted == premium:
         next_step = "专用收据金额合计已等于应缴纳保费，请点击【提交审核】。"
