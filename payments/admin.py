@@ -60,7 +60,8 @@ from rosters.admin import _batch_badge
 
 from .exports_admin import exports_view  # noqa: F401 - adds admin:exports (导出中心) to the site's URLs (SPEC BO-3)
 from .models import OverdueBatch, Voucher, VoucherBatch
-from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
+from .selectors import overdue_batches
+from .services import batch_cancel, voucher_approve, voucher_reject
 from .statistics_admin import statistics_view  # noqa: F401 - adds admin:statistics to the site's URLs (SPEC BO-3)
 
 Status = Voucher.Status
@@ -415,7 +416,7 @@ BACKOFFICE_QUEUE_SOURCES.append(voucher_review_queue)
 
 @admin.register(OverdueBatch)
 class OverdueBatchAdmin(AssignmentAdminMixin, _BackOfficeAdmin):
-    """Batches left unpaid past their deadline (payments.services.overdue_batches), with 【作废】."""
+    """Batches left unpaid past their deadline (payments.selectors.overdue_batches), with 【作废】."""
 
     list_display = (
         "number",

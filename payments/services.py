@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from enrollment.models import Batch
@@ -102,16 +101,6 @@ def _refund_checked(refund: RefundDetails | None) -> RefundDetails:
 
 
 # --- PAY-2: 新增缴费信息 ------------------------------------------------------------------------------
-
-
-def payable_batches(*, account) -> QuerySet[Batch]:
-    """选择批次 (SPEC PAY-2): this account's batches in 缴费凭证待上传 or 缴费凭证审核不通过 with a confirmed
-    premium, oldest first, with `premium` joined."""
-    return (
-        Batch.objects.filter(account=account, state__in=PAYABLE_STATES, premium__isnull=False)
-        .select_related("premium", "coverage_year")
-        .order_by("premium__confirmed_at", "pk")
-    )
 
 
 def voucher_submit(
@@ -249,16 +238,6 @@ def payment_days_left(*, premium: BatchPremium, today: dt.date | None = None) ->
     """Days left until the payment deadline (PAY-1); negative when overdue."""
     today = today or timezone.localdate()
     return (premium.payment_due - today).days
-
-
-def overdue_batches(*, today: dt.date | None = None) -> QuerySet[Batch]:
-    """SPEC BAT-11: batches still 缴费凭证待上传 after their payment deadline, oldest deadline first."""
-    today = today or timezone.localdate()
-    return (
-        Batch.objects.filter(state=BatchState.AWAITING_PAYMENT, premium__payment_due__lt=today)
-        .select_related("premium", "code", "coverage_year")
-        .order_by("premium__payment_due", "pk")
-    )
 
 
 def payment_reminders_send(*, today: dt.date | None = None) -> int:

@@ -24,8 +24,8 @@ from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import VoucherFilterForm, VoucherForm
 from ..models import Voucher
-from ..selectors import account_vouchers, voucher_refund_preview
-from ..services import PaymentError, payable_batches, voucher_submit
+from ..selectors import account_vouchers, payable_batches, voucher_refund_preview
+from ..services import PaymentError, voucher_submit
 
 PER_PAGE = 15  # UI.md, "Lists"
 # UI.md: the same colour for the same kind of state everywhere (in progress blue, rejected red, done green).

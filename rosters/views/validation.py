@@ -36,7 +36,7 @@ from ..rules import (
     retired_entries,
     unmatched_entries,
 )
-from ..selectors import roster_masked_id
+from ..selectors import roster_masked_id, roster_submit_offered
 from ..services import (
     batch_attachment_add,
     batch_attachment_remove,
@@ -215,11 +215,7 @@ def _result_context(request, batch) -> dict:
         )
     tab = request.GET.get("tab", "")
     submit_url = _url_or_none("rosters:submit", number=batch.number)
-    # 【清册提交】 belongs to a current result; a stale one asks for 【清册校验】 first where the state
-    # offers it (职保会审核不通过 does not: its 【清册提交】 runs the rules again anyway, SPEC BAT-4).
-    submit_offered = bool(submit_url) and batch.allows(BatchAction.SUBMIT) and (
-        current or not context["can_validate"]
-    )
+    submit_offered = bool(submit_url) and roster_submit_offered(batch=batch, current=current)
     required = live.attachments.required
     context.update(
         outcome=outcome,
