@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mutualaid.submissions import (
@@ -45,8 +45,7 @@ HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信�
 OPEN_BUTTONS = {BatchKind.CENTRALISED: "集中参保办理", BatchKind.INSTANT: "即时参保办理"}
 
 # The 操作 column (SPEC BAT-3): the page of each action, by URL name with the batch number as
-# `number`. Pages of later issues (清册校验, 清册提交, 保障项目选择, 批次撤回) appear as soon as their URL
-# name resolves; until then the action is left out rather than shown dead. 【批次删除】 is a dialog here.
+# `number`. 【批次删除】 is a dialog here.
 ACTION_URL_NAMES = {
     BatchAction.DETAIL: "enrollment:batches_detail",
     BatchAction.ROSTER: "rosters:roster",
@@ -66,13 +65,6 @@ DELETED_KEY = "batches_deleted"
 DELETED_KEPT = 20
 
 
-def _url_or_none(name: str, **kwargs) -> str | None:
-    try:
-        return reverse(name, kwargs=kwargs)
-    except NoReverseMatch:
-        return None
-
-
 def batch_action_links(batch: Batch) -> list[dict]:
     """The links of the actions `batch` allows now, in the page's order (SPEC BAT-3; UI.md: only what
     the state allows). 【批次删除】 is not among them: it is a confirmation dialog."""
@@ -80,24 +72,18 @@ def batch_action_links(batch: Batch) -> list[dict]:
     for action in batch.actions:
         if action == BatchAction.DELETE:
             continue
-        url_name = ACTION_URL_NAMES.get(action)
-        url = _url_or_none(url_name, number=batch.number) if url_name else None
-        if url is not None:
-            links.append({"action": action.value, "label": action.label, "url": url})
+        url = reverse(ACTION_URL_NAMES[action], kwargs={"number": batch.number})
+        links.append({"action": action.value, "label": action.label, "url": url})
     if batch.state == BatchState.VALIDATING:
         # 清册校验中 shows progress only (SPEC BAT-3): the way back to it from the list.
-        url = _url_or_none("rosters:validation_progress", number=batch.number)
-        if url is not None:
-            links.append({"action": "progress", "label": "查看校验进度", "url": url})
+        url = reverse("rosters:validation_progress", kwargs={"number": batch.number})
+        links.append({"action": "progress", "label": "查看校验进度", "url": url})
     return links
 
 
 def _batch_home(batch: Batch) -> str:
-    """Where a new batch goes (the handbook: 【确定操作】 → 进入参保名单编辑页面): its roster, or its
-    details while the roster page is not there yet."""
-    return _url_or_none("rosters:roster", number=batch.number) or reverse(
-        "enrollment:batches_detail", kwargs={"number": batch.number}
-    )
+    """Where a new batch goes (the handbook: 【确定操作】 → 进入参保名单编辑页面): its roster."""
+    return reverse("rosters:roster", kwargs={"number": batch.number})
 
 
 def _own_batches(request):

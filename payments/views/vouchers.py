@@ -6,14 +6,13 @@ submission comes back with everything typed, ticked and uploaded (the same draft
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.selectors import account_codes
-from enrollment.views.access import unit_admin_required
+from enrollment.views.access import unit_admin_page
 from mutualaid.attachments import (
     attachment_draft_token,
     attachment_response,
@@ -45,11 +44,6 @@ SUBMISSIONS_KEY = "voucher_submissions"
 ALREADY_SUBMITTED = "该缴费信息已提交，无需重复提交。"
 
 
-def unit_page(view):
-    """login → unit administrator; back-office roles get 403."""
-    return login_required(unit_admin_required(view))
-
-
 def _own_vouchers(request):
     return Voucher.objects.filter(account=request.user)
 
@@ -74,7 +68,7 @@ def _present(voucher: Voucher) -> Voucher:
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def vouchers(request):
     """【缴费凭证管理】 (SPEC PAY-2): this account's vouchers, newest first, searched by 提交时间 and 付款单位,
     15 a page; 【新增缴费信息】 when a batch is waiting for its voucher."""
@@ -102,7 +96,7 @@ def vouchers(request):
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def voucher_detail(request, pk: int):
     """A voucher (SPEC PAY-2, PAY-3, PAY-4): its fields, the refund with the account masked (X-1), its
     batches with their premiums, its proofs, the review status and the reason of a rejection."""
@@ -123,7 +117,7 @@ def voucher_detail(request, pk: int):
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def voucher_attachment(request, pk: int, attachment_pk: int):
     """A proof of one of this account's vouchers; anyone else's voucher answers 404 (X-4)."""
     voucher = get_object_or_404(_own_vouchers(request), pk=pk)
@@ -135,7 +129,7 @@ def voucher_attachment(request, pk: int, attachment_pk: int):
 
 
 @require_http_methods(["GET", "POST"])
-@unit_page
+@unit_admin_page
 def voucher_new(request):
     """【新增缴费信息】 (SPEC PAY-2, PAY-3): GET shows the form (`?batch=<number>` ticks that batch);
     POST submits through voucher_submit behind the confirmation dialog, then 缴费凭证管理 with a
@@ -208,7 +202,7 @@ def voucher_new(request):
 
 
 @require_POST
-@unit_page
+@unit_admin_page
 def voucher_refund_preview_fragment(request):
     """htmx: 应缴保费合计 and 退款金额 (or the shortfall) of the ticked batches and the typed amount, as
     新增缴费信息 shows them under the amount (SPEC PAY-3). Reads only."""

@@ -16,7 +16,6 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from enrollment.models import Batch
 from enrollment.states import RECEIPT_STATES, BatchAction, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from mutualaid.submissions import (
     submission_once,
@@ -60,11 +59,6 @@ STATUS_BADGES = {
 # The dialog's submission token → the receipt it added (the second request of a double click of
 # 【确认提交】 finds it instead of adding the line twice: UI.md "Dialogs").
 SUBMISSIONS_KEY = "receipt_add_submissions"
-
-
-def unit_page(view):
-    """login → unit administrator with a code and 经办人填报 saved (HND-1); back-office roles get 403."""
-    return login_required(handler_info_required(view))
 
 
 def _page_url(batch) -> str:
