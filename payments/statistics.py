@@ -44,7 +44,7 @@ NO_UNION = "未建会"
 
 def _zero(value) -> Decimal:
     """A sum of yuan with its two places (SQLite's sums come back as Decimal('-120'))."""
-    return _yuan(value)
+    return _yuan_sum(value)
 
 
 # --- one pass over the year's batches ----------------------------------------------------------------
@@ -74,7 +74,7 @@ def _day(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def _yuan(value) -> Decimal:
+def _yuan_sum(value) -> Decimal:
     """A sum of yuan with its two places (SQLite's sums come back as float or int, as for the ORM)."""
     if value is None:
         return ZERO
@@ -142,13 +142,13 @@ def batch_scan(*, coverage_year: CoverageYear) -> BatchScan:
         elif tag == "first":
             scan.first_days[_day(day)] = count
         elif tag == "level1":
-            scan.level1[level1] = (count, people, _yuan(premium))
+            scan.level1[level1] = (count, people, _yuan_sum(premium))
         elif tag == "level2":
-            scan.level2[(level1, level2)] = (count, people, _yuan(premium))
+            scan.level2[(level1, level2)] = (count, people, _yuan_sum(premium))
         elif tag == "confirmed":
-            scan.confirmed = (count, _yuan(premium))
+            scan.confirmed = (count, _yuan_sum(premium))
         elif tag == "paid":
-            scan.paid = (count, _yuan(premium))
+            scan.paid = (count, _yuan_sum(premium))
     return scan
 
 

@@ -12,7 +12,6 @@ ReceiptError beside its field and keep what was typed.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -30,6 +29,7 @@ from mutualaid.submissions import (
     submission_once,
     submission_token_new,
 )
+from plans.premiums import yuan_text
 
 from .. import pdf
 from ..forms import ReceiptLineForm
@@ -70,10 +70,6 @@ def _not_allowed(request, batch, action_label: str):
         request, f"批次 {batch.number} 当前状态为“{batch.get_state_display()}”，不能进行【{action_label}】操作。"
     )
     return redirect("enrollment:batches")
-
-
-def _yuan(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
 
 
 # --- 专用收据填报 -------------------------------------------------------------------------------------------
@@ -178,8 +174,8 @@ def _add(request, batch):
     if counted == premium:
         next_step = "专用收据金额合计已等于应缴纳保费，请点击【提交审核】。"
     else:
-        next_step = f"专用收据金额合计{_yuan(counted)}元，应缴纳保费{_yuan(premium)}元，还差{_yuan(premium - counted)}元。"
-    messages.success(request, f"已添加专用收据“{receipt.title}”{_yuan(receipt.amount)}元。{next_step}")
+        next_step = f"专用收据金额合计{yuan_text(counted)}元，应缴纳保费{yuan_text(premium)}元，还差{yuan_text(premium - counted)}元。"
+    messages.success(request, f"已添加专用收据“{receipt.title}”{yuan_text(receipt.amount)}元。{next_step}")
     return redirect(_page_url(batch))
 
 
