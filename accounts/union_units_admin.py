@@ -1,4 +1,4 @@
-"""本组织参保单位, /backoffice/union-units/ (`admin:union_units`; SPEC BO-2, X-1; issue 10 item 4).
+"""本组织参保单位, /backoffice/union-units/ (`admin:union_units`; SPEC BO-2, X-1).
 
 Union staff see the enrollment codes whose 经办人填报 names their organisation (a level-1 organisation
 includes its level-2 ones): unit name, code, platform account, handler with the mobile masked — and

@@ -1,4 +1,4 @@
-"""Benchmark of the PDFs (issue 9 item 7; SPEC RCP-2, RCP-3): the e-receipt and the 保障单 of a
+"""Benchmark of the PDFs (SPEC RCP-2, RCP-3): the e-receipt and the 保障单 of a
 5,000-person batch.
 
     python bench/pdf.py [--people N] [--year YYYY] [--runs N]
@@ -20,8 +20,8 @@ loaded the first time a worker draws one), times what the download pages do, med
 and the same two through the unit's pages (Django test client), with their query counts.
 
 Prints a table, and as the last line one JSON object with the keys receipt_pdf_s and
-certificate_pdf_s (and receipt_view_s, certificate_view_s, the byte sizes and query counts). Goals
-(issue 9): a receipt under 0.3 s, a certificate under 1 s, in a warm process.
+certificate_pdf_s (and receipt_view_s, certificate_view_s, the byte sizes and query counts). Goals:
+a receipt under 0.3 s, a certificate under 1 s, in a warm process.
 """
 import argparse
 import json

@@ -573,7 +573,7 @@ class BatchLog(models.Model):
         return f"{self.batch.number} {self.action}"
 
 
-# --- Per-batch figures for the statistics (SPEC BO-3, issue 10) --------------------------------------
+# --- Per-batch figures for the statistics (SPEC BO-3) --------------------------------------
 
 
 class BatchTotals(models.Model):
@@ -624,7 +624,7 @@ class BatchItemTotal(models.Model):
         return f"{self.batch_id} {self.code}"
 
 
-# --- Who works on a queue item (SPEC BO-1, issue 10: "mine" and "unassigned") -------------------------
+# --- Who works on a queue item (SPEC BO-1: "mine" and "unassigned") -------------------------
 
 
 class QueueAssignment(models.Model):

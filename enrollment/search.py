@@ -1,4 +1,4 @@
-"""The back office's search (SPEC BO-1, X-1; issue 10): one box for a unit name, an enrollment code, a
+"""The back office's search (SPEC BO-1, X-1): one box for a unit name, an enrollment code, a
 batch number or a person's full ID number, at /backoffice/search/ (admin:backoffice_search).
 
 - A resident ID (18 characters: 17 digits and a digit or X) is a person: its keyed hash is looked up

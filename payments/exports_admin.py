@@ -1,4 +1,4 @@
-"""The back office's 导出中心, /backoffice/exports/ (`admin:exports`; SPEC BO-3, X-1; issue 10 item 3).
+"""The back office's 导出中心, /backoffice/exports/ (`admin:exports`; SPEC BO-3, X-1).
 
 Three exports (payments/exports.py) started as background jobs (mutualaid.exports), and the user's
 recent jobs with their state and file. The page says whether ID and account numbers will be masked or

@@ -1,4 +1,4 @@
-"""Statistics of a coverage year for the back office (SPEC BO-3; issue 10 item 2).
+"""Statistics of a coverage year for the back office (SPEC BO-3).
 
 Every figure is summed over the per-batch figures (enrollment.BatchTotals, BatchItemTotal, written when
 a batch is submitted, its premium confirmed or withdrawn), over batches and over vouchers — never over

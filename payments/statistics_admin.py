@@ -1,4 +1,4 @@
-"""The back office's statistics page, /backoffice/statistics/ (`admin:statistics`; SPEC BO-3, issue 10 item 2).
+"""The back office's statistics page, /backoffice/statistics/ (`admin:statistics`; SPEC BO-3).
 
 The figures come from payments.statistics (four queries over per-batch totals, whatever the year's
 size); this module only picks the year, lays the charts out and renders them. Charts are inline

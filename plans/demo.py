@@ -1,4 +1,4 @@
-"""Demo data of the plans app (issue 8 item 5): the demo year's twelve plan items, and a batch of the
+"""Demo data of the plans app: the demo year's twelve plan items, and a batch of the
 demo account in 清册校验通过, so a visitor of `make run` can try 【保障项目选择】 → 【生成保费信息】 →
 【提交确认保费】 → 【保费详细】 at once.
 

@@ -91,7 +91,7 @@ def plan_prices(*, coverage_year: CoverageYear) -> dict[str, Decimal]:
 
 
 def plan_item_price_locked(*, coverage_year: CoverageYear) -> bool:
-    """Prices are fixed once a batch of the year has confirmed its premium (issue 8): changing them
+    """Prices are fixed once a batch of the year has confirmed its premium: changing them
     then would make two units of one year pay different prices for the same item."""
     return BatchPremium.objects.filter(batch__coverage_year=coverage_year).exists()
 
@@ -324,7 +324,7 @@ def _approved_state_before(batch: Batch, premium: BatchPremium | None) -> str:
     return last.from_state if last is not None else BatchState.ROSTER_APPROVED
 
 
-# --- PLAN-3 at 清册提交 (issue 7's EXTRA_RULES hook) -------------------------------------------------
+# --- PLAN-3 at 清册提交 (rosters.rules.EXTRA_RULES) -------------------------------------------------
 
 
 def _only_social_security_basic(codes) -> bool:

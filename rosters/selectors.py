@@ -1,7 +1,7 @@
 """Roster reads (SPEC ROS-5, ROS-6, VAL-2): the list page's search and filters, the over-age rule as a
 query, the 姓名匹配异常 rows and the export's rows.
 
-The roster page of a 50,000-person batch must answer in under 100 ms with at most 15 queries (issue 6):
+The roster page of a 50,000-person batch must answer in under 100 ms with at most 15 queries:
 every query here is filtered by the batch first (the indexes all start with it), selects only the
 columns a page shows, and only the shown IDs are decrypted.
 """

@@ -8,7 +8,7 @@ held by which unit); the second click of a double click finds the batch submitte
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from enrollment.states import HOLDING_STATES, BatchState
@@ -22,13 +22,8 @@ AGREED_VALUES = frozenset({"1", "on", "true", "yes"})
 
 
 def _result_url(batch) -> str:
-    """清册校验结果, where the 承诺书 dialog and the findings are; the roster page until it exists."""
-    for name in ("rosters:validation_result", "rosters:roster"):
-        try:
-            return reverse(name, kwargs={"number": batch.number})
-        except NoReverseMatch:
-            continue
-    return reverse("enrollment:batches")
+    """清册校验结果, where the 承诺书 dialog and the findings are."""
+    return reverse("rosters:validation_result", kwargs={"number": batch.number})
 
 
 @require_http_methods(["GET", "POST"])
