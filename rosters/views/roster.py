@@ -8,7 +8,6 @@ BAT-8): the pages hide what the state does not allow, the services refuse it any
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.states import BatchAction
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
 from mutualaid.audit import client_ip
@@ -77,7 +76,7 @@ def _state_guard(view):
 
 def unit_roster_view(view):
     """login → unit administrator with a code and 经办人填报 saved (HND-1) → a batch state that shows the roster."""
-    return login_required(handler_info_required(_state_guard(view)))
+    return unit_page(_state_guard(view))
 
 
 def _roster_url(batch, query: str = "") -> str:

@@ -6,13 +6,12 @@ success → 参保批次管理; a refusal → back to the result page with the r
 held by which unit); the second click of a double click finds the batch submitted and says so.
 """
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from enrollment.states import HOLDING_STATES, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 
 from ..reference import RosterError
 from ..submission import batch_submit
@@ -27,8 +26,7 @@ def _result_url(batch) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
-@handler_info_required
+@unit_page
 def submit(request, number: str):
     """POST `agreed` (the 承诺书's 【我已阅读并同意】) → rosters.submission.batch_submit. A GET (the 操作
     column's 【清册提交】 link) opens the result page, where the dialog is."""
