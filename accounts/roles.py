@@ -1,4 +1,4 @@
-"""What each back-office role may do, as data (later issues add their permissions here).
+"""What each back-office role may do, as data (every app's permissions are granted here).
 
 Permissions are granted by role through `RolePermissionBackend`, not stored per user, so moving an
 account to another role changes what it sees at once and nobody edits permission lists by hand.

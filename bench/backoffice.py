@@ -1,4 +1,4 @@
-"""Benchmark of the back office's 参保统计 page and a 100,000-row export (issue 10 item 5; SPEC BO-3).
+"""Benchmark of the back office's 参保统计 page and a 100,000-row export (SPEC BO-3).
 
     python bench/backoffice.py [--people N] [--people-rows N] [--year YYYY]
 
@@ -17,7 +17,7 @@ created if missing, then migrated), and then:
    (a stand-in with openpyxl write-only if that function does not exist; it says so).
 
 Prints a table, and as the last line one JSON object with the keys stats_page_s and export_100000_s
-(and generate_s, stats_page_queries, selectors, export_rows, people, batches). The goals (issue 10):
+(and generate_s, stats_page_queries, selectors, export_rows, people, batches). The goals:
 the statistics page under 1 s with 6,000,000 enrolled people, a 100,000-row export under 10 s.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""Benchmark of the reference load (issue 5 item 5; SPEC REF, ARCHITECTURE.md "Bulk data").
+"""Benchmark of the reference load (SPEC REF, ARCHITECTURE.md "Bulk data").
 
     python bench/reference_load.py [--people N] [--year YYYY] [--keep]
 
@@ -17,7 +17,7 @@ created if missing, then migrated), and then:
    found in shared_buffers (hit) or had to read.
 
 Prints a table, and as the last line one JSON object with the keys people, load_rows_per_s,
-copy_rows_per_s, ratio, lookup_50000_s. The goals (issue 5): 6,000,000 rows in under 60 s with
+copy_rows_per_s, ratio, lookup_50000_s. The goals: 6,000,000 rows in under 60 s with
 ratio >= 0.1, and 50,000 look-ups in under 0.6 s.
 """
 import argparse
@@ -33,7 +33,7 @@ from pathlib import Path
 from _common import setup_django  # noqa: E402 - bench/ is on the path
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench"
 LOOKUPS = 50_000
-PEOPLE_PER_UNIT = 40  # 6,000,000 people in 150,000 units, as the issue's city
+PEOPLE_PER_UNIT = 40  # 6,000,000 people in 150,000 units, as the city the goals are set for
 
 
 def _write_roster(path: Path, *, people: int, year: int, seed: int) -> list[str]:

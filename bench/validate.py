@@ -1,4 +1,4 @@
-"""Benchmark of 清册校验 and 清册提交 (issue 7 item 6; SPEC VAL, BAT-4, ROS-11, STYLE.md §6).
+"""Benchmark of 清册校验 and 清册提交 (SPEC VAL, BAT-4, ROS-11, STYLE.md §6).
 
     python bench/validate.py [--people N] [--city] [--year YYYY] [--reload]
 
@@ -21,7 +21,7 @@ created if missing, then migrated), and then:
 
 Prints a table, and as the last line one JSON object with the keys validate_50000_s, validate_queries,
 submit_50000_s (and rules_50000_s, rules_queries, rules_queries_500, submit_queries). The goals
-(issue 7, PostgreSQL): validation under 2 s with a query count independent of the roster's size,
+(PostgreSQL): validation under 2 s with a query count independent of the roster's size,
 submission under 3 s.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""Who works on a back-office queue item: 【领取】, 【释放】, "mine" and "unassigned" (SPEC BO-1, issue 10).
+"""Who works on a back-office queue item: 【领取】, 【释放】, "mine" and "unassigned" (SPEC BO-1).
 
 Two reviewers must not work the same item. A reviewer takes an item (领取) from its review page; the
 lists show its 处理人 and filter 分配: 我的 / 未分配; the 待办 panel counts both per queue. A decision

@@ -1,7 +1,7 @@
 """What every page of the unit workspace needs: the left menu and the unit name in the top bar
 (UI.md, "Frame"). It lives here, not in mutualaid, because what the menu offers depends on the
 account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申请 and binding a code)."""
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from .selectors import account_codes
 
@@ -26,7 +26,6 @@ MENU_SECTIONS = {
     "receipts": "enrollment:batches",
     "payments": "payments:vouchers",
 }
-NOT_BUILT = "该功能即将开放"
 NEEDS_CODE = "请先申请参保编码，审核通过后可用"
 
 
@@ -37,11 +36,8 @@ def _menu_for(request, *, has_code: bool):
     for title, items in UNIT_MENU:
         entries = []
         for label, url_name, icon, needs_code in items:
-            try:
-                url = reverse(url_name)
-                disabled_reason = NEEDS_CODE if needs_code and not has_code else ""
-            except NoReverseMatch:
-                url, disabled_reason = None, NOT_BUILT
+            url = reverse(url_name)
+            disabled_reason = NEEDS_CODE if needs_code and not has_code else ""
             entries.append(
                 {
                     "label": label,

@@ -445,7 +445,15 @@ class UnitNameChange(models.Model):
 
 # --- Batches and their 操作日志 (SPEC BAT) -----------------------------------------------------------
 
-from .states import ACTION_ORDER, STATE_ACTIONS, STATE_BADGES, BatchAction, BatchKind, BatchState  # noqa: E402
+from .states import (  # noqa: E402
+    ACTION_ORDER,
+    PREMIUM_CONFIRMED_STATES,
+    STATE_ACTIONS,
+    STATE_BADGES,
+    BatchAction,
+    BatchKind,
+    BatchState,
+)
 
 
 class BatchSequence(models.Model):
@@ -527,6 +535,21 @@ class Batch(models.Model):
     def badge_class(self) -> str:
         return STATE_BADGES[self.state]
 
+    @property
+    def premium_confirmed(self) -> bool:
+        """提交确认保费 done and the batch neither withdrawn nor cancelled (SPEC PREM-3)."""
+        return self.state in PREMIUM_CONFIRMED_STATES
+
+    @property
+    def payment_awaited(self) -> bool:
+        """The premium is confirmed and no voucher uploaded yet: the payment deadline runs (SPEC PAY-1)."""
+        return self.state == BatchState.AWAITING_PAYMENT
+
+    @property
+    def voucher_rejected(self) -> bool:
+        """The last voucher was rejected: the unit uploads a new one (SPEC PAY-4)."""
+        return self.state == BatchState.PAYMENT_REJECTED
+
 
 class BatchLog(models.Model):
     """操作日志 (SPEC BAT-7): one row per transition, written in the transition's transaction."""
@@ -550,7 +573,7 @@ class BatchLog(models.Model):
         return f"{self.batch.number} {self.action}"
 
 
-# --- Per-batch figures for the statistics (SPEC BO-3, issue 10) --------------------------------------
+# --- Per-batch figures for the statistics (SPEC BO-3) --------------------------------------
 
 
 class BatchTotals(models.Model):
@@ -601,7 +624,7 @@ class BatchItemTotal(models.Model):
         return f"{self.batch_id} {self.code}"
 
 
-# --- Who works on a queue item (SPEC BO-1, issue 10: "mine" and "unassigned") -------------------------
+# --- Who works on a queue item (SPEC BO-1: "mine" and "unassigned") -------------------------
 
 
 class QueueAssignment(models.Model):

@@ -588,32 +588,43 @@ def batch_number_next(*, year: int, kind: str) -> str:
     return f"{year}{BATCH_NUMBER_LETTERS[kind]}{sequence.last:06d}"
 
 
-def batch_transition(*, batch: Batch, to: str, acting_user, action: str, reason: str = "", expect: str = "") -> Batch:
-    """Move `batch` to state `to` (SPEC BAT-3) and write its 操作日志 row (SPEC BAT-7), in one transaction.
+def batch_locked(batch: Batch, *, action: str = "", error: type[Exception] = EnrollmentError) -> Batch:
+    """The batch row locked and read again, with its year and code (call inside a transaction; the
+    lock holds until it commits), so a double click or two browsers see one state at a time.
 
-    Locks the batch row and re-reads its state, so a double click or two browsers cannot move it
-    twice; `expect`, if given, is the state the caller saw (a different current state is refused).
-    Raises EnrollmentError when the table does not allow the move. Returns the locked, updated batch.
-    """
-    with transaction.atomic():
-        locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
-        if locked is None:  # deleted meanwhile (【批次删除】 in another browser)
-            raise EnrollmentError(f"批次 {batch.number} 已删除。")
-        if expect and locked.state != expect:
-            raise EnrollmentError(f"批次状态已变为“{locked.get_state_display()}”，请刷新页面后再操作。")
-        if to not in ALLOWED_TRANSITIONS[locked.state]:
-            raise EnrollmentError(
-                f"批次当前状态为“{locked.get_state_display()}”，不能{action or '执行此操作'}。"
-            )
-        from_state = locked.state
-        locked.state = to
-        with acting_as(acting_user):
-            locked.save(update_fields=["state", "updated_at"])
-            BatchLog.objects.create(
-                batch=locked, actor=acting_user, action=action, from_state=from_state, to_state=to, reason=reason
-            )
-    batch.state, batch.updated_at = locked.state, locked.updated_at
+    Raises `error` (an app's domain error, EnrollmentError by default) when the batch was deleted
+    meanwhile (【批次删除】 in another browser), and when `action` is given and its state does not
+    allow it (SPEC BAT-3: every service checks the state itself, not just the buttons)."""
+    locked = (
+        Batch.objects.select_for_update(of=("self",))
+        .select_related("coverage_year", "code")
+        .filter(pk=batch.pk)
+        .first()
+    )
+    if locked is None:
+        raise error(f"批次 {batch.number} 已删除。")
+    if action and not locked.allows(action):
+        raise error(_action_refused(locked, action))
     return locked
+
+
+def batch_transition(*, batch: Batch, to: str, acting_user, action: str, reason: str = "") -> Batch:
+    """Move `batch` to state `to` (SPEC BAT-3) and write its 操作日志 row (SPEC BAT-7).
+
+    `batch` is the row batch_locked returned in the caller's transaction, so its state is the one
+    in the database until that transaction ends. Raises EnrollmentError when the table does not
+    allow the move. Returns `batch`, updated."""
+    if to not in ALLOWED_TRANSITIONS[batch.state]:
+        raise EnrollmentError(f"批次当前状态为“{batch.get_state_display()}”，不能{action or '执行此操作'}。")
+    from_state = batch.state
+    with transaction.atomic():
+        batch.state = to
+        with acting_as(acting_user):
+            batch.save(update_fields=["state", "updated_at"])
+            BatchLog.objects.create(
+                batch=batch, actor=acting_user, action=action, from_state=from_state, to_state=to, reason=reason
+            )
+    return batch
 
 
 def batch_email_handler(*, batch: Batch, subject: str, template: str, context: dict) -> None:
@@ -631,9 +642,23 @@ def batch_check_action(*, batch: Batch, action: str) -> None:
     """Every service that acts on a batch checks the state itself, not just the buttons (SPEC BAT-3):
     raises EnrollmentError naming the state when `action` is not allowed in it."""
     if not batch.allows(action):
-        raise EnrollmentError(
-            f"批次当前状态为“{batch.get_state_display()}”，不能进行【{BatchAction(action).label}】操作。"
-        )
+        raise EnrollmentError(_action_refused(batch, action))
+
+
+def _action_refused(batch: Batch, action: str) -> str:
+    return f"批次当前状态为“{batch.get_state_display()}”，不能进行【{BatchAction(action).label}】操作。"
+
+
+WINDOW_NOT_OPEN, WINDOW_CLOSED = "not_open", "closed"
+
+
+def centralised_window_refusal(*, coverage_year: CoverageYear, kind: str, at: dt.datetime) -> str:
+    """SPEC BAT-10, the one check of the centralised window: "" for an instant batch or inside the
+    window, WINDOW_NOT_OPEN before it opens, WINDOW_CLOSED once it closed. Each caller says what
+    that means for its action (open a batch, submit a roster, withdraw)."""
+    if kind != BatchKind.CENTRALISED or coverage_year.centralised_window_open(at):
+        return ""
+    return WINDOW_NOT_OPEN if at < coverage_year.centralised_opens_at else WINDOW_CLOSED
 
 
 def batch_window_check(*, coverage_year: CoverageYear, kind: str, at=None) -> None:
@@ -642,8 +667,9 @@ def batch_window_check(*, coverage_year: CoverageYear, kind: str, at=None) -> No
     at = at or timezone.now()
     if kind not in BatchKind.values:
         raise EnrollmentError("请选择参保类型：集中参保或即时参保。")
-    if kind == BatchKind.CENTRALISED and not coverage_year.centralised_window_open(at):
-        if at < coverage_year.centralised_opens_at:
+    refusal = centralised_window_refusal(coverage_year=coverage_year, kind=kind, at=at)
+    if refusal:
+        if refusal == WINDOW_NOT_OPEN:
             opens = timezone.localtime(coverage_year.centralised_opens_at)
             raise EnrollmentError(f"{coverage_year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，请届时办理。")
         raise EnrollmentError(
@@ -718,10 +744,7 @@ def batch_delete(*, batch: Batch, acting_user) -> None:
     """【批次删除】 (SPEC BAT-5): only in 清册待校验 or 清册校验不通过; deletes the batch and its roster.
     Deleting the batch that bound an imported code, with no other batch left, releases the binding
     (SPEC CODE-5, the handbook's remedy for 用错参保编码). Raises EnrollmentError."""
-    locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
-    if locked is None:  # the second click of a double click, or another browser, came first
-        raise EnrollmentError(f"批次 {batch.number} 已删除。")
-    batch_check_action(batch=locked, action=BatchAction.DELETE)
+    locked = batch_locked(batch, action=BatchAction.DELETE)
     code = locked.code
     with acting_as(acting_user):
         locked.delete()

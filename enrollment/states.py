@@ -1,7 +1,7 @@
 """The batch state machine (SPEC BAT-3), as data (STYLE.md §3).
 
 `BatchState` holds every state with its handbook label; `ALLOWED_TRANSITIONS` is the one table of
-moves (later issues add theirs here, nowhere else); `STATE_ACTIONS` says what a unit may do in each
+moves (every move is listed here, nowhere else); `STATE_ACTIONS` says what a unit may do in each
 state. `enrollment.services.batch_transition` is the only code that changes a batch's state; pages
 and templates ask `batch.allows(action)` / `batch.actions` instead of repeating the table.
 """
@@ -66,7 +66,7 @@ class BatchAction(models.TextChoices):
 A = BatchAction
 
 # SPEC BAT-3 "actions". 清册校验中 shows progress only; SUBMIT in 清册待校验 also needs a current
-# validation result (SPEC BAT-4), which the validation issue checks.
+# validation result (SPEC BAT-4), which Batch.allows checks.
 STATE_ACTIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset({A.DETAIL, A.ROSTER, A.EDIT_ROSTER, A.VALIDATE, A.DELETE}),
     S.VALIDATING: frozenset({A.DETAIL}),
@@ -114,3 +114,18 @@ HOLDING_STATES = frozenset(
         S.PAYMENT_REVIEW, S.PAYMENT_REJECTED, S.COMPLETED,
     }
 )
+
+# The groups of states that services, selectors and pages ask about (one definition each).
+
+# SPEC BAT-3: 【保障项目选择】 may still change the selection.
+SELECTING_STATES = frozenset({S.ROSTER_APPROVED, S.REVIEW_APPROVED})
+# 提交确认保费 and after (SPEC PREM-3): the premium stands confirmed. A withdrawal (BAT-6) drops it; a
+# cancelled batch (BAT-11) keeps its figures but counts no longer. SPEC PREM-4 [interpretation]: a code
+# "took part in the year's centralised enrolment" once its centralised batch is in one of these.
+PREMIUM_CONFIRMED_STATES = frozenset({S.AWAITING_PAYMENT, S.PAYMENT_REVIEW, S.PAYMENT_REJECTED, S.COMPLETED})
+# SPEC PAY-2: the batches a voucher may pay.
+PAYABLE_STATES = frozenset({S.AWAITING_PAYMENT, S.PAYMENT_REJECTED})
+# SPEC RCP-1: a unit fills in its 专用收据 once a voucher is uploaded.
+RECEIPT_STATES = frozenset({S.PAYMENT_REVIEW, S.PAYMENT_REJECTED, S.COMPLETED})
+# 职保会审核 (SPEC VAL-7): waiting for review and the states a review leaves, in the queue filter's order.
+REVIEW_STATES = (S.IN_REVIEW, S.REVIEW_APPROVED, S.REVIEW_REJECTED)

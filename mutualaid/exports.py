@@ -117,10 +117,6 @@ def export_builder(kind: str) -> ExportBuilder:
     return import_string(path)()
 
 
-def export_kind_titles() -> dict[str, str]:
-    return {kind: getattr(import_string(path), "label", kind) for kind, path in EXPORT_BUILDERS.items()}
-
-
 def _job_for(*, kind: str, params: dict, user, ip_address: str | None = None) -> tuple[ExportJob, ExportBuilder, bool]:
     """Check and record the job; a queued or running job of the same owner, kind and filter is
     reused, so a double click does not export twice. Returns (job, builder, created)."""

@@ -4,12 +4,16 @@ button, does nothing twice).
 A form carries a random token; the session remembers what each token made (a batch number, an
 application's id…), the last SUBMISSIONS_KEPT of them per form. The second request of a double click
 usually waits on the first one's row lock, then reads the session store again (`fresh=True`): the
-first request has saved its token there meanwhile.
+first request has saved its token there meanwhile. `submission_once` does all of this for a view.
 """
 import secrets
+from collections.abc import Callable
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import QuerySet
 
 SUBMISSIONS_KEPT = 20
 
@@ -55,3 +59,43 @@ def submission_remember(request, key: str, token: str, value) -> None:
     submissions[token] = value
     request.session[key] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
     request.session.save()
+
+
+def submission_once(
+    request,
+    key: str,
+    token: str,
+    *,
+    make: Callable[[], object],
+    find: Callable[[object], object],
+    remember: Callable[[object], object] = lambda made: made.pk,
+    lock: QuerySet | None = None,
+    refusals_commit: type[Exception] | tuple[type[Exception], ...] = (),
+) -> tuple[object, bool]:
+    """(what the form `key` made with `token`, whether an earlier request made it): call `make()`
+    once per token.
+
+    In one transaction the rows of `lock` (the account's row by default) are locked, so the second
+    request of a double click waits for the first; then it looks for what `token` made (reading the
+    session store again: `find` turns the remembered value into the object, or None when it is
+    gone), else calls `make()` and remembers `remember(made)` before the transaction commits. An
+    exception of `refusals_commit` raised by `make` is raised once the transaction has committed (what
+    `make` wrote before refusing stays, e.g. a wrong SMS code's count); any other rolls it back."""
+    if lock is None:
+        lock = get_user_model().objects.filter(pk=request.user.pk)
+    refusal = None
+    with transaction.atomic():
+        list(lock.select_for_update().values_list("pk", flat=True))
+        value = submission_made(request, key, token, fresh=True)
+        done = find(value) if value else None
+        if done is not None:
+            return done, True
+        try:
+            made = make()
+        except refusals_commit as refused:
+            refusal = refused
+        else:
+            submission_remember(request, key, token, remember(made))
+    if refusal is not None:
+        raise refusal
+    return made, False

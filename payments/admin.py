@@ -56,9 +56,11 @@ from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.pii import mask_mobile
 from mutualaid.workdays import working_deadline
+from plans.premiums import yuan_text
 
 from .models import OverdueBatch, Voucher, VoucherBatch
-from .services import batch_cancel, overdue_batches, voucher_approve, voucher_reject
+from .selectors import overdue_batches
+from .services import batch_cancel, voucher_approve, voucher_reject
 
 Status = Voucher.Status
 
@@ -82,11 +84,6 @@ def _voucher_badge(voucher: Voucher) -> str:
         VOUCHER_BADGE_CLASSES.get(voucher.status, "draft"),
         voucher.get_status_display(),
     )
-
-
-def _yuan(amount) -> str:
-    """4780 → "4,780.00" (the portal's way of writing yuan)."""
-    return f"{amount:,.2f}"
 
 
 def _review_days_subquery():
@@ -233,15 +230,15 @@ class VoucherAdmin(ReviewPageAdmin):
 
     @admin.display(description="缴费金额（元）", ordering="amount")
     def amount_column(self, obj):
-        return _yuan(obj.amount)
+        return yuan_text(obj.amount)
 
     @admin.display(description="应缴保费（元）", ordering="premiums")
     def premiums_column(self, obj):
-        return _yuan(obj.premiums)
+        return yuan_text(obj.premiums)
 
     @admin.display(description="退款金额（元）", ordering="refund_amount")
     def refund_column(self, obj):
-        return _yuan(obj.refund_amount) if obj.refund_amount else "-"
+        return yuan_text(obj.refund_amount) if obj.refund_amount else "-"
 
     @admin.display(description="提交时间", ordering="submitted_at")
     def submitted_at_column(self, obj):
@@ -299,9 +296,9 @@ class VoucherAdmin(ReviewPageAdmin):
             "review_days": voucher_review_days(obj),
             "overdue": obj.status == Status.SUBMITTED and timezone.now() > deadline,
             "amounts": {
-                "amount": _yuan(obj.amount),
-                "premiums": _yuan(obj.premiums),
-                "refund": _yuan(obj.refund_amount),
+                "amount": yuan_text(obj.amount),
+                "premiums": yuan_text(obj.premiums),
+                "refund": yuan_text(obj.refund_amount),
             },
             "batch_rows": [self._batch_row(request, line) for line in lines],
             "batch_numbers": "、".join(line.batch.number for line in lines),
@@ -333,7 +330,7 @@ class VoucherAdmin(ReviewPageAdmin):
             "unit_name": batch.unit_name,
             "kind": batch.get_kind_display(),
             "year": batch.coverage_year.year,
-            "premium": _yuan(line.premium),
+            "premium": yuan_text(line.premium),
             "state_badge": batch_badge(batch),
         }
 
@@ -370,11 +367,11 @@ class VoucherAdmin(ReviewPageAdmin):
         if voucher.reviewed_at != now:  # the service found it approved and changed nothing
             return self._decided_before(request, obj, voucher)
         message = (
-            f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核通过：参保批次 {self._batch_numbers(voucher)} "
+            f"缴费凭证（{voucher.payer}，{yuan_text(voucher.amount)}元）审核通过：参保批次 {self._batch_numbers(voucher)} "
             "已变为“参保已完成”，已发邮件通知经办人。"
         )
         if voucher.refund_amount:
-            message += f"请按退款信息向“{voucher.refund_account_name}”（{voucher.refund_bank}）退款 {_yuan(voucher.refund_amount)} 元。"
+            message += f"请按退款信息向“{voucher.refund_account_name}”（{voucher.refund_bank}）退款 {yuan_text(voucher.refund_amount)} 元。"
         return Decided(message)
 
     def reject_decision(self, request, obj, reason: str):
@@ -383,7 +380,7 @@ class VoucherAdmin(ReviewPageAdmin):
         if voucher.reviewed_at != now:
             return self._decided_before(request, obj, voucher)
         return Decided(
-            f"缴费凭证（{voucher.payer}，{_yuan(voucher.amount)}元）审核不通过：参保批次 {self._batch_numbers(voucher)} "
+            f"缴费凭证（{voucher.payer}，{yuan_text(voucher.amount)}元）审核不通过：参保批次 {self._batch_numbers(voucher)} "
             f"已变为“缴费凭证审核不通过”，已发邮件将原因通知经办人：{voucher.reject_reason}"
         )
 
@@ -411,7 +408,7 @@ def voucher_review_queue(user) -> QueueLine | None:
 
 @admin.register(OverdueBatch)
 class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
-    """Batches left unpaid past their deadline (payments.services.overdue_batches), with 【作废】."""
+    """Batches left unpaid past their deadline (payments.selectors.overdue_batches), with 【作废】."""
 
     list_display = (
         "number",
@@ -502,7 +499,7 @@ class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
 
     @admin.display(description="保费（元）", ordering="premium__total")
     def premium_column(self, obj):
-        return _yuan(obj.premium.total)
+        return yuan_text(obj.premium.total)
 
     @admin.display(description="缴费截止日期", ordering="premium__payment_due")
     def due_column(self, obj):
@@ -565,7 +562,7 @@ class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
             "cancel_url": self._with_filters(request, self._cancel_url(obj)),
             "handler": self._handler(obj),
             "days_overdue": (timezone.localdate() - obj.premium.payment_due).days,
-            "premium_text": _yuan(obj.premium.total),
+            "premium_text": yuan_text(obj.premium.total),
             "log": list(obj.log.select_related("actor").order_by("at", "pk")),
             **(extra_context or {}),
         }

@@ -1,4 +1,4 @@
-"""The back office's Excel exports (SPEC BO-3, X-1, X-2; issue 10 item 3), run as background jobs by
+"""The back office's Excel exports (SPEC BO-3, X-1, X-2), run as background jobs by
 mutualaid.exports and started from the 导出中心 (backoffice/exports.py):
 
 - 参保人员 (`enrolled_people`): the people of one batch, or of a union organisation's batches of a year

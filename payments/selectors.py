@@ -1,5 +1,6 @@
 """Reads of the payments app for the unit's pages (SPEC PAY-2, PAY-3, X-4): the account's vouchers and
-the live 退款金额 of 新增缴费信息. The writes are services.py's."""
+the live 退款金额 of 新增缴费信息, the batches a voucher may pay and the overdue ones (SPEC BAT-11). The
+writes are services.py's."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,9 +8,33 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from enrollment.models import Batch
+from enrollment.states import PAYABLE_STATES, BatchState
 
 from .models import Voucher, VoucherBatch
-from .services import PaymentError, money_parse, payable_batches, voucher_refund
+from .services import PaymentError, money_parse, voucher_refund
+
+
+def payable_batches(*, account) -> QuerySet[Batch]:
+    """选择批次 (SPEC PAY-2): this account's batches in 缴费凭证待上传 or 缴费凭证审核不通过 with a confirmed
+    premium, oldest first, with `premium` joined."""
+    return (
+        Batch.objects.filter(account=account, state__in=PAYABLE_STATES, premium__isnull=False)
+        .select_related("premium", "coverage_year")
+        .order_by("premium__confirmed_at", "pk")
+    )
+
+
+def overdue_batches(*, today: dt.date | None = None) -> QuerySet[Batch]:
+    """SPEC BAT-11: batches still 缴费凭证待上传 after their payment deadline, oldest deadline first."""
+    today = today or timezone.localdate()
+    return (
+        Batch.objects.filter(state=BatchState.AWAITING_PAYMENT, premium__payment_due__lt=today)
+        .select_related("premium", "code", "coverage_year")
+        .order_by("premium__payment_due", "pk")
+    )
 
 
 def account_vouchers(

@@ -1,8 +1,8 @@
 """缴费凭证 and refunds, their review, reminders and the cancellation of overdue batches
 (SPEC PAY-1…PAY-5, BAT-8, BAT-11).
 
-Every state change goes through enrollment.services.batch_transition (row lock, table check,
-操作日志). Approval and rejection lock the voucher row and re-check its status, so a double click or
+Every state change locks the batch rows first and goes through enrollment.services.batch_transition
+(table check, 操作日志). Approval and rejection lock the voucher row and re-check its status, so a double click or
 two reviewers at once do a thing once (STYLE.md §9).
 """
 from __future__ import annotations
@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from enrollment.models import Batch
-from enrollment.services import EnrollmentError, batch_email_handler, batch_transition
-from enrollment.states import BatchState
+from enrollment.services import EnrollmentError, batch_email_handler, batch_locked, batch_transition
+from enrollment.states import PAYABLE_STATES, BatchState
 from mutualaid.attachments import attachments_claim, attachments_of_draft
 from mutualaid.audit import acting_as
 from mutualaid.identifiers import canonical
@@ -27,8 +26,6 @@ from rosters.submission import registry_release
 from .models import REFUND_BANKS, AccountKind, PaymentMethod, PaymentReminder, RefundMethod, Voucher, VoucherBatch
 
 CENT = Decimal("0.01")
-# SPEC PAY-2: the batches a voucher may pay.
-PAYABLE_STATES = (BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REJECTED)
 # SPEC PAY-5 [interpretation]: the handler is e-mailed on these days after 提交确认保费 (deadline 15).
 REMINDER_DAYS = (10, 14)
 VOUCHER_ACTION = "上传缴费凭证"
@@ -106,16 +103,6 @@ def _refund_checked(refund: RefundDetails | None) -> RefundDetails:
 # --- PAY-2: 新增缴费信息 ------------------------------------------------------------------------------
 
 
-def payable_batches(*, account) -> QuerySet[Batch]:
-    """选择批次 (SPEC PAY-2): this account's batches in 缴费凭证待上传 or 缴费凭证审核不通过 with a confirmed
-    premium, oldest first, with `premium` joined."""
-    return (
-        Batch.objects.filter(account=account, state__in=PAYABLE_STATES, premium__isnull=False)
-        .select_related("premium", "coverage_year")
-        .order_by("premium__confirmed_at", "pk")
-    )
-
-
 def voucher_submit(
     *, account, batch_numbers: list[str], payer: str, method: str, amount, draft_token: str,
     refund: RefundDetails | None = None, account_kind: str = AccountKind.ACTIVE, at: dt.datetime | None = None,
@@ -174,7 +161,7 @@ def voucher_submit(
         for batch in batches:
             batch_transition(
                 batch=batch, to=BatchState.PAYMENT_REVIEW, acting_user=account, action=VOUCHER_ACTION,
-                reason=f"缴费金额{amount}元", expect=batch.state,
+                reason=f"缴费金额{amount}元",
             )
     return voucher
 
@@ -210,10 +197,7 @@ def voucher_approve(*, voucher: Voucher, acting_user, at: dt.datetime | None = N
         locked.status, locked.reviewed_by, locked.reviewed_at = Voucher.Status.APPROVED, acting_user, at or timezone.now()
         locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
     for batch in _voucher_batches(locked):
-        moved = batch_transition(
-            batch=batch, to=BatchState.COMPLETED, acting_user=acting_user, action=APPROVE_ACTION,
-            expect=BatchState.PAYMENT_REVIEW,
-        )
+        moved = batch_transition(batch=batch, to=BatchState.COMPLETED, acting_user=acting_user, action=APPROVE_ACTION)
         batch_email_handler(
             batch=moved, subject=f"【上海市职工保障互助会】参保批次{moved.number}缴费凭证审核通过",
             template="payments/email/voucher_approved.txt", context={"voucher": locked},
@@ -238,7 +222,7 @@ def voucher_reject(*, voucher: Voucher, acting_user, reason: str, at: dt.datetim
     for batch in _voucher_batches(locked):
         moved = batch_transition(
             batch=batch, to=BatchState.PAYMENT_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
-            reason=reason, expect=BatchState.PAYMENT_REVIEW,
+            reason=reason,
         )
         batch_email_handler(
             batch=moved, subject=f"【上海市职工保障互助会】参保批次{moved.number}缴费凭证审核不通过",
@@ -254,16 +238,6 @@ def payment_days_left(*, premium: BatchPremium, today: dt.date | None = None) ->
     """Days left until the payment deadline (PAY-1); negative when overdue."""
     today = today or timezone.localdate()
     return (premium.payment_due - today).days
-
-
-def overdue_batches(*, today: dt.date | None = None) -> QuerySet[Batch]:
-    """SPEC BAT-11: batches still 缴费凭证待上传 after their payment deadline, oldest deadline first."""
-    today = today or timezone.localdate()
-    return (
-        Batch.objects.filter(state=BatchState.AWAITING_PAYMENT, premium__payment_due__lt=today)
-        .select_related("premium", "code", "coverage_year")
-        .order_by("premium__payment_due", "pk")
-    )
 
 
 def payment_reminders_send(*, today: dt.date | None = None) -> int:
@@ -303,9 +277,7 @@ def batch_cancel(*, batch: Batch, acting_user, reason: str, today: dt.date | Non
     reason = (reason or "").strip()
     if not reason:
         raise PaymentError("请填写作废原因。", field="reason")
-    locked = Batch.objects.select_for_update().select_related("code").filter(pk=batch.pk).first()
-    if locked is None:
-        raise PaymentError(f"批次 {batch.number} 已删除。")
+    locked = batch_locked(batch, error=PaymentError)
     if locked.state == BatchState.CANCELLED:
         return locked
     premium = BatchPremium.objects.filter(batch=locked).first()
@@ -313,8 +285,7 @@ def batch_cancel(*, batch: Batch, acting_user, reason: str, today: dt.date | Non
         raise PaymentError(f"批次 {locked.number} 未逾期未缴费（当前状态：{locked.get_state_display()}），不能作废。")
     registry_release(batch=locked)
     moved = batch_transition(
-        batch=locked, to=BatchState.CANCELLED, acting_user=acting_user, action=CANCEL_ACTION, reason=reason,
-        expect=locked.state,
+        batch=locked, to=BatchState.CANCELLED, acting_user=acting_user, action=CANCEL_ACTION, reason=reason
     )
     batch_email_handler(
         batch=moved, subject=f"【上海市职工保障互助会】参保批次{moved.number}已作废",

@@ -1,4 +1,4 @@
-"""Statistics of a coverage year for the back office (SPEC BO-3; issue 10 item 2).
+"""Statistics of a coverage year for the back office (SPEC BO-3).
 
 Every figure is summed over the per-batch figures (enrollment.BatchTotals, BatchItemTotal, written when
 a batch is submitted, its premium confirmed or withdrawn), over batches and over vouchers — never over
@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import UnionOrganisation
 from enrollment.models import Batch, BatchItemTotal, BatchTotals, CoverageYear
-from enrollment.states import HOLDING_STATES, BatchKind, BatchState
+from enrollment.states import HOLDING_STATES, PREMIUM_CONFIRMED_STATES, BatchKind, BatchState
 from plans.models import Series
 from plans.premiums import ALL_CODES, DISCOUNT_CODE, code_sort_key
 
@@ -35,11 +35,6 @@ from .models import Voucher, VoucherBatch
 
 ZERO = Decimal("0.00")
 
-# The states in which a batch's premium stands confirmed (SPEC PREM-3 提交确认保费 and after; a withdrawal
-# (BAT-6) clears the figures, a cancellation (BAT-11) leaves them but the batch no longer counts).
-PREMIUM_CONFIRMED_STATES = frozenset(
-    {BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED}
-)
 # The states whose BatchTotals.people are the batch's people at 清册提交 and still mean something: the
 # holding ones and 已作废 (the people it had when cancelled). A batch withdrawn to 清册待校验 keeps the
 # figures of its last submission, which no longer describe its roster, so drafts show no people.
@@ -49,7 +44,7 @@ NO_UNION = "未建会"
 
 def _zero(value) -> Decimal:
     """A sum of yuan with its two places (SQLite's sums come back as Decimal('-120'))."""
-    return _yuan(value)
+    return _yuan_sum(value)
 
 
 # --- one pass over the year's batches ----------------------------------------------------------------
@@ -79,7 +74,7 @@ def _day(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def _yuan(value) -> Decimal:
+def _yuan_sum(value) -> Decimal:
     """A sum of yuan with its two places (SQLite's sums come back as float or int, as for the ORM)."""
     if value is None:
         return ZERO
@@ -147,13 +142,13 @@ def batch_scan(*, coverage_year: CoverageYear) -> BatchScan:
         elif tag == "first":
             scan.first_days[_day(day)] = count
         elif tag == "level1":
-            scan.level1[level1] = (count, people, _yuan(premium))
+            scan.level1[level1] = (count, people, _yuan_sum(premium))
         elif tag == "level2":
-            scan.level2[(level1, level2)] = (count, people, _yuan(premium))
+            scan.level2[(level1, level2)] = (count, people, _yuan_sum(premium))
         elif tag == "confirmed":
-            scan.confirmed = (count, _yuan(premium))
+            scan.confirmed = (count, _yuan_sum(premium))
         elif tag == "paid":
-            scan.paid = (count, _yuan(premium))
+            scan.paid = (count, _yuan_sum(premium))
     return scan
 
 

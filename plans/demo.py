@@ -1,4 +1,4 @@
-"""Demo data of the plans app (issue 8 item 5): the demo year's twelve plan items, and a batch of the
+"""Demo data of the plans app: the demo year's twelve plan items, and a batch of the
 demo account in 清册校验通过, so a visitor of `make run` can try 【保障项目选择】 → 【生成保费信息】 →
 【提交确认保费】 → 【保费详细】 at once.
 
@@ -16,6 +16,7 @@ in the year, so a second seed_demo run (or the visitor's own progress with it) i
 """
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -29,6 +30,7 @@ from enrollment.selectors import coverage_year_current
 from enrollment.services import (
     EnrollmentError,
     batch_open,
+    batch_locked,
     batch_totals_submitted,
     batch_transition,
 )
@@ -162,9 +164,10 @@ def _ready_batch(*, account, code: EnrollmentCode, year) -> Batch:
     batch_totals_submitted(
         batch=batch, people=len(entries), social_security_people=sum(entry.has_social_security for entry in entries), at=at
     )
-    moved = batch_transition(
-        batch=batch, to=BatchState.ROSTER_APPROVED, acting_user=account, action=SUBMIT_ACTION, expect=BatchState.DRAFT
-    )
+    with transaction.atomic():
+        moved = batch_transition(
+            batch=batch_locked(batch), to=BatchState.ROSTER_APPROVED, acting_user=account, action=SUBMIT_ACTION
+        )
     roster_audit(
         batch=moved, acting_user=account, action=SUBMIT_ACTION, registered=len(entries),
         coverage=f"{start.isoformat()}~{end.isoformat()}", state=moved.get_state_display(),

@@ -113,7 +113,7 @@ class BatchPremium(models.Model):
 
 class PremiumLine(models.Model):
     """One line of the 保费信息 table (SPEC PREM-3): 参加项目, 费用标准, 优惠金额, 社保人员 / 非社保人员
-    人数 and 实际费用, 合计费用. Kept per batch so statistics add lines, not people (issue 10)."""
+    人数 and 实际费用, 合计费用. Kept per batch so statistics add lines, not people."""
 
     premium = models.ForeignKey(BatchPremium, verbose_name="保费信息", on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField("顺序")

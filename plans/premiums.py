@@ -26,6 +26,12 @@ def money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def yuan_text(amount) -> str:
+    """An amount of yuan written as the portal writes it: 4780 → "4,780.00" (two places, the
+    handbook's thousands comma; the locale zh-hans groups nothing)."""
+    return f"{amount:,.2f}"
+
+
 def code_sort_key(code: str) -> tuple:
     """Basic items first, then the enhanced ones by series (the handbook's tables: A0 B0 C0, A3, B3, C3).
     A code that is not one of the twelve sorts after them, by its text, so that a form sending "X9"

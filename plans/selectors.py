@@ -20,14 +20,13 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet
 
 from enrollment.models import Batch
-from enrollment.states import BatchKind
+from enrollment.states import SELECTING_STATES, BatchKind
 from rosters.models import RosterEntry
 from rosters.selectors import roster_masked_id, roster_search_q
 
 from . import premiums
 from .models import BatchPremium, PlanSelection
 from .services import (
-    SELECTING_STATES,
     batch_people_counts,
     plan_prices,
     plan_selection_codes,

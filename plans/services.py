@@ -1,8 +1,9 @@
 """保障项目选择, 生成保费信息, 提交确认保费 and 批次撤回 (SPEC PLAN, PREM, COV-2, BAT-6, BAT-10).
 
 The arithmetic is plans/premiums.py; these services read the batch and its roster, check the state
-themselves (BAT-3: not just the buttons), and write in one transaction. Every state change goes
-through enrollment.services.batch_transition, which locks the row and writes the 操作日志.
+themselves (BAT-3: not just the buttons), and write in one transaction. Every state change locks
+the row with enrollment.services.batch_locked and goes through enrollment.services.batch_transition,
+which checks the table and writes the 操作日志.
 """
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from enrollment.models import Batch, BatchLog, CoverageYear
-from enrollment.services import EnrollmentError, batch_totals_premium, batch_transition
-from enrollment.states import BatchAction, BatchKind, BatchState
+from enrollment.services import (
+    EnrollmentError,
+    batch_locked,
+    batch_totals_premium,
+    batch_transition,
+    centralised_window_refusal,
+)
+from enrollment.states import PREMIUM_CONFIRMED_STATES, SELECTING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 from rosters.models import RosterEntry
 from rosters.rules import ExtraFinding
@@ -32,13 +39,6 @@ class PlanError(EnrollmentError):
     (batch_transition raises it) catches both."""
 
 
-# States in which 【保障项目选择】 may still change the selection (SPEC BAT-3).
-SELECTING_STATES = (BatchState.ROSTER_APPROVED, BatchState.REVIEW_APPROVED)
-# SPEC PREM-4 [interpretation]: a code "took part in the year's centralised enrolment" once its
-# centralised batch has confirmed its premium and was not cancelled.
-PREMIUM_CONFIRMED_STATES = (
-    BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED,
-)
 CONFIRM_ACTION = "提交确认保费"
 WITHDRAW_ACTION = "批次撤回"
 
@@ -91,7 +91,7 @@ def plan_prices(*, coverage_year: CoverageYear) -> dict[str, Decimal]:
 
 
 def plan_item_price_locked(*, coverage_year: CoverageYear) -> bool:
-    """Prices are fixed once a batch of the year has confirmed its premium (issue 8): changing them
+    """Prices are fixed once a batch of the year has confirmed its premium: changing them
     then would make two units of one year pay different prices for the same item."""
     return BatchPremium.objects.filter(batch__coverage_year=coverage_year).exists()
 
@@ -197,9 +197,7 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
     click confirms once (the second gets the state message). Raises PlanError / EnrollmentError."""
     at = at or timezone.now()
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().select_related("coverage_year").filter(pk=batch.pk).first()
-        if locked is None:
-            raise PlanError(f"批次 {batch.number} 已删除。")
+        locked = batch_locked(batch, error=PlanError)
         if locked.state == BatchState.AWAITING_PAYMENT:
             raise PlanError(f"批次 {locked.number} 的保费已确认，无需重复提交。")
         _check_selecting(locked)
@@ -244,7 +242,7 @@ def premium_confirm(*, batch: Batch, codes, acting_user, at: dt.datetime | None 
         )
         batch_transition(
             batch=locked, to=BatchState.AWAITING_PAYMENT, acting_user=acting_user, action=CONFIRM_ACTION,
-            reason=f"保费总计{table.total}元", expect=locked.state,
+            reason=f"保费总计{table.total}元",
         )
     batch.state = locked.state
     return premium
@@ -270,7 +268,7 @@ def batch_withdraw_check(*, batch: Batch, target: str = "", at: dt.datetime | No
     at = at or timezone.now()
     if not batch.allows(BatchAction.WITHDRAW):
         raise PlanError(f"批次当前状态为“{batch.get_state_display()}”，不能进行【批次撤回】操作。")
-    if batch.kind == BatchKind.CENTRALISED and not batch.coverage_year.centralised_window_open(at):
+    if centralised_window_refusal(coverage_year=batch.coverage_year, kind=batch.kind, at=at):
         raise PlanError(
             "集中参保通道已关闭，集中参保批次不能撤回；遗漏的人员请在即时参保通道中办理。", field="target"
         )
@@ -292,9 +290,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
     if not reason:
         raise PlanError("请简单写明撤回原因。", field="reason")
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().select_related("coverage_year").filter(pk=batch.pk).first()
-        if locked is None:
-            raise PlanError(f"批次 {batch.number} 已删除。")
+        locked = batch_locked(batch, error=PlanError)
         batch_withdraw_check(batch=locked, target=target, at=at)
         premium = BatchPremium.objects.filter(batch=locked).first()
         to = _approved_state_before(locked, premium) if target == WithdrawTarget.PLANS else BatchState.DRAFT
@@ -309,8 +305,7 @@ def batch_withdraw(*, batch: Batch, target: str, reason: str, acting_user, at: d
                 locked.save(update_fields=["coverage_start", "coverage_end", "updated_at"])
         label = dict(WithdrawTarget.CHOICES)[target]
         batch_transition(
-            batch=locked, to=to, acting_user=acting_user, action=f"{WITHDRAW_ACTION}（{label}）", reason=reason,
-            expect=locked.state,
+            batch=locked, to=to, acting_user=acting_user, action=f"{WITHDRAW_ACTION}（{label}）", reason=reason
         )
     batch.state, batch.coverage_start, batch.coverage_end = locked.state, locked.coverage_start, locked.coverage_end
     return locked
@@ -329,7 +324,7 @@ def _approved_state_before(batch: Batch, premium: BatchPremium | None) -> str:
     return last.from_state if last is not None else BatchState.ROSTER_APPROVED
 
 
-# --- PLAN-3 at 清册提交 (issue 7's EXTRA_RULES hook) -------------------------------------------------
+# --- PLAN-3 at 清册提交 (rosters.rules.EXTRA_RULES) -------------------------------------------------
 
 
 def _only_social_security_basic(codes) -> bool:

@@ -52,6 +52,7 @@ from enrollment.states import BatchState
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from plans.models import BatchPremium
+from plans.premiums import yuan_text
 
 from .models import Receipt, ReceiptReview
 from .pdf import PdfUnavailable, receipt_issuer
@@ -66,10 +67,6 @@ COUNTED = (RS.SUBMITTED, RS.ISSUED)
 RECEIPT_BADGE_CLASSES = {RS.SUBMITTED: "progress", RS.ISSUED: "done", RS.REJECTED: "rejected", RS.VOIDED: "draft", RS.DRAFT: "draft"}
 
 
-def _yuan(amount) -> str:
-    return f"{amount:,.2f}"
-
-
 def _cents(amount) -> Decimal | None:
     """A database sum as yuan with two places (SQLite sums decimals with a long tail of zeros)."""
     return None if amount is None else Decimal(amount).quantize(CENT)
@@ -78,7 +75,7 @@ def _cents(amount) -> Decimal | None:
 def _equality(total: Decimal, premium: Decimal) -> str:
     if total == premium:
         return format_html('<span class="passes">{}</span>', "一致")
-    return format_html('<span class="fails">不一致（相差 {} 元）</span>', _yuan(abs(premium - total)))
+    return format_html('<span class="fails">不一致（相差 {} 元）</span>', yuan_text(abs(premium - total)))
 
 
 def _receipt_badge(receipt: Receipt) -> str:
@@ -194,12 +191,12 @@ class ReceiptReviewAdmin(ReviewPageAdmin):
     @admin.display(description="待审核金额（元）")
     def pending_total_column(self, obj):
         total = getattr(obj, "pending_total", None)
-        return _yuan(total) if total is not None else "-"
+        return yuan_text(total) if total is not None else "-"
 
     @admin.display(description="应缴保费（元）", ordering="premium__total")
     def premium_column(self, obj):
         premium = getattr(obj, "premium", None)
-        return _yuan(premium.total) if premium else "-"
+        return yuan_text(premium.total) if premium else "-"
 
     @admin.display(description="收据合计与保费")
     def equal_column(self, obj):
@@ -242,11 +239,11 @@ class ReceiptReviewAdmin(ReviewPageAdmin):
         context = {
             "title": f"审核专用收据（参保批次 {obj.number}）" if may_review else f"专用收据（参保批次 {obj.number}）",
             "state_badge": batch_badge(obj),
-            "premium_text": _yuan(premium.total) if premium else "-",
+            "premium_text": yuan_text(premium.total) if premium else "-",
             "pending": [self._row(request, obj, receipt) for receipt in pending],
-            "pending_total": _yuan(pending_total),
-            "issued_total": _yuan(counted_total - pending_total),
-            "counted_total": _yuan(counted_total),
+            "pending_total": yuan_text(pending_total),
+            "issued_total": yuan_text(counted_total - pending_total),
+            "counted_total": yuan_text(counted_total),
             "pending_since": local_text(min(receipt.submitted_at for receipt in pending)) if pending else "-",
             "equality": _equality(counted_total, premium.total) if premium else "-",
             "equal": premium is not None and counted_total == premium.total,
@@ -265,7 +262,7 @@ class ReceiptReviewAdmin(ReviewPageAdmin):
         replaced_by = Receipt.objects.filter(replaces=receipt).only("number").first() if receipt.status == RS.VOIDED else None
         return {
             "receipt": receipt,
-            "amount": _yuan(receipt.amount),
+            "amount": yuan_text(receipt.amount),
             "badge": _receipt_badge(receipt),
             "issued_at": local_text(receipt.issued_at),
             "pdf_url": self._url("pdf", batch, receipt.pk) if receipt.status == RS.ISSUED else "",
@@ -349,7 +346,7 @@ class ReceiptReviewAdmin(ReviewPageAdmin):
             return self._back_to_page(request, obj)
         message = (
             f"收据 {receipt.number} 已作废，已重新开具收据 {replacement.number}"
-            f"（抬头：{replacement.title}，金额 {_yuan(replacement.amount)} 元）。"
+            f"（抬头：{replacement.title}，金额 {yuan_text(replacement.amount)} 元）。"
         )
         self.log_change(request, obj, message)
         messages.success(request, message)

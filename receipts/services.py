@@ -15,18 +15,17 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from enrollment.models import Batch
-from enrollment.services import EnrollmentError
-from enrollment.states import BatchState
+from enrollment.services import EnrollmentError, batch_locked
+from enrollment.states import RECEIPT_STATES, BatchState
 from mutualaid.audit import acting_as
 from payments.services import money_parse
 from plans.models import BatchPremium
 
 from .models import Receipt, ReceiptSequence
 
-# SPEC RCP-1 [interpretation]: the unit asks for receipts once it has paid (the handbook's step (六)
-# follows the voucher, (五)); they are issued only when the payment is approved (参保已完成).
-RECEIPT_STATES = (BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.COMPLETED)
-# The lines that count towards the premium: everything not rejected or voided.
+# SPEC RCP-1 [interpretation]: the unit asks for receipts once it has paid (RECEIPT_STATES: the
+# handbook's step (六) follows the voucher, (五)); they are issued only when the payment is approved
+# (参保已完成). The lines that count towards the premium: everything not rejected or voided.
 COUNTING = (Receipt.Status.DRAFT, Receipt.Status.SUBMITTED, Receipt.Status.ISSUED)
 TITLE_MAX = 200
 REMARK_MAX = 200
@@ -52,13 +51,6 @@ def receipts_counted_total(*, batch: Batch, excluding: Receipt | None = None) ->
     return (lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(Decimal("0.01"))
 
 
-def _lock_batch(batch: Batch) -> Batch:
-    locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
-    if locked is None:
-        raise ReceiptError(f"批次 {batch.number} 已删除。")
-    return locked
-
-
 def _check_unit_may_edit(batch: Batch) -> None:
     if batch.state not in RECEIPT_STATES:
         raise ReceiptError(
@@ -82,7 +74,7 @@ def receipt_add(*, batch: Batch, title: str, amount, remark: str = "", acting_us
     except EnrollmentError as error:
         raise ReceiptError(error.message, field="amount") from None
     with transaction.atomic():
-        locked = _lock_batch(batch)
+        locked = batch_locked(batch, error=ReceiptError)
         _check_unit_may_edit(locked)
         premium = receipt_premium(batch=locked)
         already = receipts_counted_total(batch=locked)
@@ -99,7 +91,7 @@ def receipt_add(*, batch: Batch, title: str, amount, remark: str = "", acting_us
 def receipts_drafts_remove(*, batch: Batch, acting_user, receipt_ids: list[int] | None = None) -> int:
     """【取消上传】 (SPEC RCP-1): remove the batch's lines not yet submitted (all, or those listed).
     Returns how many were removed."""
-    locked = _lock_batch(batch)
+    locked = batch_locked(batch, error=ReceiptError)
     _check_unit_may_edit(locked)
     drafts = Receipt.objects.filter(batch=locked, status=Receipt.Status.DRAFT)
     if receipt_ids is not None:
@@ -114,7 +106,7 @@ def receipts_submit(*, batch: Batch, acting_user, at: dt.datetime | None = None)
     the premium (one fen off is refused, saying by how much). Returns how many were submitted."""
     at = at or timezone.now()
     with transaction.atomic():
-        locked = _lock_batch(batch)
+        locked = batch_locked(batch, error=ReceiptError)
         _check_unit_may_edit(locked)
         drafts = Receipt.objects.filter(batch=locked, status=Receipt.Status.DRAFT)
         if not drafts.exists():
@@ -155,7 +147,7 @@ def receipts_approve(*, batch: Batch, acting_user, at: dt.datetime | None = None
     submitted and issues nothing. Returns the receipts issued now."""
     at = at or timezone.now()
     with transaction.atomic():
-        locked = _lock_batch(batch)
+        locked = batch_locked(batch, error=ReceiptError)
         submitted = list(Receipt.objects.select_for_update().filter(batch=locked, status=Receipt.Status.SUBMITTED))
         if not submitted:
             return []
@@ -172,7 +164,7 @@ def receipts_reject(*, batch: Batch, acting_user, reason: str, at: dt.datetime |
     if not reason:
         raise ReceiptError("请填写审核不通过的原因。", field="reason")
     with transaction.atomic():
-        locked = _lock_batch(batch)
+        locked = batch_locked(batch, error=ReceiptError)
         with acting_as(acting_user):
             return Receipt.objects.filter(batch=locked, status=Receipt.Status.SUBMITTED).update(
                 status=Receipt.Status.REJECTED, reject_reason=reason, reviewed_by=acting_user

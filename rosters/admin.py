@@ -49,7 +49,7 @@ from enrollment.review_admin import (
 )
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
-from enrollment.states import BatchState
+from enrollment.states import REVIEW_STATES, BatchState
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
@@ -425,10 +425,6 @@ class ReferenceLoadAdmin(BackOfficeAdmin):
 # attachments, the 操作日志, and the two buttons, which call rosters.submission's services: they lock
 # the batch and expect 职保会待审核, so a double click or a second reviewer changes nothing twice.
 # Reviewers hold rosters.view_batchreview and rosters.change_batchreview (the right to review).
-
-
-# The states a batch has after a review; with 职保会待审核 they make the queue's 状态 filter.
-REVIEW_STATES = (BatchState.IN_REVIEW, BatchState.REVIEW_APPROVED, BatchState.REVIEW_REJECTED)
 
 
 def batch_review_deadline(batch) -> dt.datetime:

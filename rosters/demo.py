@@ -1,4 +1,4 @@
-"""Demo reference data (issue 5 item 4): the demo unit account `demo` (accounts/demo.py) holds an
+"""Demo reference data: the demo unit account `demo` (accounts/demo.py) holds an
 enrollment code whose unit has about 200 people in the suggested roster of the demo year, SS unit
 codes with headcounts inside the ratio band, union members for most of them and a previous-year
 enrolment under the same code. The people come from rosters/synthetic.py with a fixed seed, so every
@@ -199,7 +199,7 @@ def _report(unit: CityUnit, *, year, stdout) -> None:
 
 def _demo_batch(*, account, code: EnrollmentCode, year, stdout) -> None:
     """A draft centralised batch of the demo code in the current year, filled with
-    【获取上年度参保名单】 (issue 6), so `make run` opens on a roster of about 200 people, a few of them
+    【获取上年度参保名单】, so `make run` opens on a roster of about 200 people, a few of them
     reported (retired people, SPEC ROS-12; passports of last year's leavers without a birth date).
     Only when the code has no batch this year: the demo user's own batches are left alone."""
     if Batch.objects.filter(code=code, coverage_year=year).exists():

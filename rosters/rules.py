@@ -183,7 +183,7 @@ class ExtraFinding:
     blocking_reason: str = ""
 
 
-# Rules other apps append (SPEC PLAN-3, issue 8: people without any basic item in a locked instant
+# Rules other apps append (SPEC PLAN-3: people without any basic item in a locked instant
 # batch): functions (batch, on) → ExtraFinding or None. This app never imports plans (ARCHITECTURE.md).
 EXTRA_RULES: list[Callable[[Batch, dt.date], ExtraFinding | None]] = []
 

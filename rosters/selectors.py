@@ -1,7 +1,7 @@
 """Roster reads (SPEC ROS-5, ROS-6, VAL-2): the list page's search and filters, the over-age rule as a
 query, the 姓名匹配异常 rows and the export's rows.
 
-The roster page of a 50,000-person batch must answer in under 100 ms with at most 15 queries (issue 6):
+The roster page of a 50,000-person batch must answer in under 100 ms with at most 15 queries:
 every query here is filtered by the batch first (the indexes all start with it), selects only the
 columns a page shows, and only the shown IDs are decrypted.
 """
@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from enrollment.models import Batch
-from enrollment.states import HOLDING_STATES, BatchKind
+from enrollment.states import HOLDING_STATES, BatchAction, BatchKind
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
 
@@ -244,3 +244,10 @@ def roster_export_rows(*, batch: Batch, chunk_size: int = 5000) -> Iterator[tupl
             start.isoformat() if start else "-",
             end.isoformat() if end else "-",
         )
+
+
+def roster_submit_offered(*, batch: Batch, current: bool) -> bool:
+    """Is 【清册提交】 offered beside the validation result (SPEC BAT-4)? It belongs to a `current`
+    result; a stale one asks for 【清册校验】 first where the state offers it (职保会审核不通过 does not:
+    its 【清册提交】 runs the rules again anyway)."""
+    return batch.allows(BatchAction.SUBMIT) and (current or not batch.allows(BatchAction.VALIDATE))

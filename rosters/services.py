@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from enrollment.models import Batch
-from enrollment.services import EnrollmentError, batch_check_action
+from enrollment.services import batch_locked
 from enrollment.states import BatchAction
 from mutualaid.audit import acting_as, audit_access
 from mutualaid.pii import mask_mobile
@@ -67,13 +67,9 @@ def held_naming_audit(*, holder: Batch, acting_user, remote_addr: str | None, **
 def roster_lock_for_edit(*, batch: Batch) -> Batch:
     """Lock the batch row and check that its roster may change now (SPEC BAT-3, BAT-8). Call inside
     a transaction; returns the locked batch. Raises RosterError naming the state otherwise."""
-    locked = Batch.objects.select_for_update().get(pk=batch.pk)
-    try:
-        batch_check_action(batch=locked, action=BatchAction.EDIT_ROSTER)
-    except EnrollmentError:
-        raise RosterError(
-            f"批次当前状态为“{locked.get_state_display()}”，参保清册不能修改。"
-        ) from None
+    locked = batch_locked(batch, error=RosterError)
+    if not locked.allows(BatchAction.EDIT_ROSTER):
+        raise RosterError(f"批次当前状态为“{locked.get_state_display()}”，参保清册不能修改。")
     return locked
 
 

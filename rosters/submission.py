@@ -19,7 +19,14 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from enrollment.models import Batch, HandlerInfo
-from enrollment.services import batch_email_handler, batch_totals_submitted, batch_transition
+from enrollment.services import (
+    WINDOW_NOT_OPEN,
+    batch_email_handler,
+    batch_locked,
+    batch_totals_submitted,
+    batch_transition,
+    centralised_window_refusal,
+)
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind, BatchState
 from mutualaid.audit import acting_as
 
@@ -75,8 +82,9 @@ def _refuse_outside_window(batch: Batch, at: dt.datetime, start: dt.date, end: d
     """SPEC BAT-10: a centralised batch is submitted only inside the centralised window; an instant
     one only while a day of coverage is left after the day of submission (COV-1)."""
     year = batch.coverage_year
-    if batch.kind == BatchKind.CENTRALISED and not year.centralised_window_open(at):
-        if at < year.centralised_opens_at:
+    refusal = centralised_window_refusal(coverage_year=year, kind=batch.kind, at=at)
+    if refusal:
+        if refusal == WINDOW_NOT_OPEN:
             opens = timezone.localtime(year.centralised_opens_at)
             raise RosterError(f"{year.year}年度集中参保通道将于{opens:%Y年%-m月%-d日}开启，届时方可提交清册。")
         raise RosterError(
@@ -235,7 +243,7 @@ def batch_submit(
     _refuse_outside_window(current, at, start, end)
     try:
         with transaction.atomic():
-            locked = Batch.objects.select_for_update().select_related("coverage_year", "code").get(pk=current.pk)
+            locked = batch_locked(current, error=RosterError)
             _refuse_state(locked)  # checked again under the lock: a double click stops here
             # A resubmission's own rows go first, so the rules and the insert see only other batches.
             registry_release(batch=locked)
@@ -255,9 +263,7 @@ def batch_submit(
                 batch=locked, people=people, social_security_people=_social_security_people(locked), at=at
             )
             to = BatchState.IN_REVIEW if outcome.needs_review else BatchState.ROSTER_APPROVED
-            moved = batch_transition(
-                batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION, expect=locked.state
-            )
+            moved = batch_transition(batch=locked, to=to, acting_user=acting_user, action=SUBMIT_ACTION)
             roster_audit(
                 batch=locked,
                 acting_user=acting_user,
@@ -281,9 +287,7 @@ def batch_submit(
 
 
 def _lock_in_review(batch: Batch) -> Batch:
-    locked = Batch.objects.select_for_update().select_related("coverage_year", "code").filter(pk=batch.pk).first()
-    if locked is None:
-        raise RosterError(f"批次 {batch.number} 已删除。")
+    locked = batch_locked(batch, error=RosterError)
     if locked.state != BatchState.IN_REVIEW:  # a double click or a second reviewer came first
         raise RosterError(f"批次 {locked.number} 当前状态为“{locked.get_state_display()}”，无需重复审核。")
     return locked
@@ -294,10 +298,7 @@ def batch_review_approve(*, batch: Batch, acting_user) -> Batch:
     """【审核通过】 (SPEC VAL-7): 职保会待审核 → 职保会审核通过, written to 操作日志, the handler e-mailed.
     Raises RosterError when the batch is no longer waiting for review (nothing happens twice)."""
     locked = _lock_in_review(batch)
-    moved = batch_transition(
-        batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION,
-        expect=BatchState.IN_REVIEW,
-    )
+    moved = batch_transition(batch=locked, to=BatchState.REVIEW_APPROVED, acting_user=acting_user, action=APPROVE_ACTION)
     batch_email_handler(
         batch=moved,
         subject=f"【上海市职工保障互助会】参保批次{moved.number}职保会审核通过",
@@ -318,8 +319,7 @@ def batch_review_reject(*, batch: Batch, acting_user, reason: str) -> Batch:
         raise RosterError("请填写审核不通过的原因。")
     locked = _lock_in_review(batch)
     moved = batch_transition(
-        batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION,
-        reason=reason, expect=BatchState.IN_REVIEW,
+        batch=locked, to=BatchState.REVIEW_REJECTED, acting_user=acting_user, action=REJECT_ACTION, reason=reason
     )
     batch_email_handler(
         batch=moved,

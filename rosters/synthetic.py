@@ -1,4 +1,4 @@
-"""A synthetic city of units and people for the reference-data files (SPEC REF; issue 5 item 4).
+"""A synthetic city of units and people for the reference-data files (SPEC REF).
 
 Deterministic for a seed, fast enough for a city (6,000,000 people) in pure Python, and realistic
 where the rules look: valid 18-character resident IDs of Shanghai districts (SPEC ROS-3), ages 18–70

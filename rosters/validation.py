@@ -17,7 +17,7 @@ from dataclasses import replace
 from django.db import transaction
 
 from enrollment.models import Batch
-from enrollment.services import batch_check_action, batch_transition
+from enrollment.services import batch_locked, batch_transition
 from enrollment.states import BatchAction, BatchState
 from mutualaid.audit import acting_as
 from mutualaid.tasks import enqueue_on_commit
@@ -53,13 +53,9 @@ def validation_start(*, batch: Batch, acting_user) -> ValidationRun:
     from .tasks import run_validation  # tasks import this module
 
     with transaction.atomic():
-        locked = Batch.objects.select_for_update().filter(pk=batch.pk).first()
-        if locked is None:
-            raise RosterError(f"批次 {batch.number} 已删除。")
-        batch_check_action(batch=locked, action=BatchAction.VALIDATE)
-        locked = batch_transition(
-            batch=locked, to=BatchState.VALIDATING, acting_user=acting_user, action=ACTION, expect=locked.state
-        )
+        # Both states that allow 清册校验 may move to 清册校验中: the transition cannot be refused.
+        locked = batch_locked(batch, action=BatchAction.VALIDATE, error=RosterError)
+        batch_transition(batch=locked, to=BatchState.VALIDATING, acting_user=acting_user, action=ACTION)
         # The new run supersedes any earlier result: 清册提交 waits for it (SPEC BAT-4).
         Batch.objects.filter(pk=locked.pk).update(validated_version=None)
         with acting_as(acting_user):
@@ -106,14 +102,11 @@ def validation_work(run: ValidationRun) -> None:
         return
     with transaction.atomic():
         job_finish(run, audited=True, findings=outcome.as_json(), blocking=outcome.blocking, steps_done=run.steps_total)
-        batch = Batch.objects.select_for_update().get(pk=run.batch_id)
+        batch = batch_locked(run.batch, error=RosterError)
         if batch.state == BatchState.VALIDATING:
             to = BatchState.INVALID if outcome.blocking else BatchState.DRAFT
             reason = "；".join(outcome.blocking_reasons) if outcome.blocking else "清册校验完成，可进行【清册提交】"
-            batch_transition(
-                batch=batch, to=to, acting_user=run.started_by, action=ACTION, reason=reason,
-                expect=BatchState.VALIDATING,
-            )
+            batch_transition(batch=batch, to=to, acting_user=run.started_by, action=ACTION, reason=reason)
             validated = None if outcome.blocking else run.roster_version
             Batch.objects.filter(pk=batch.pk).update(validated_version=validated)
 
@@ -121,12 +114,9 @@ def validation_work(run: ValidationRun) -> None:
 def validation_failed(*, run: ValidationRun) -> None:
     """What a failed run means for its batch (ValidationRun.job_failed, inside job_fail's
     transaction): 清册校验中 → 清册待校验 with the run's message in the 操作日志."""
-    batch = Batch.objects.select_for_update().get(pk=run.batch_id)
+    batch = batch_locked(run.batch, error=RosterError)
     if batch.state == BatchState.VALIDATING:
-        batch_transition(
-            batch=batch, to=BatchState.DRAFT, acting_user=run.started_by, action=ACTION, reason=run.error,
-            expect=BatchState.VALIDATING,
-        )
+        batch_transition(batch=batch, to=BatchState.DRAFT, acting_user=run.started_by, action=ACTION, reason=run.error)
 
 
 def validation_latest(*, batch: Batch) -> ValidationRun | None:

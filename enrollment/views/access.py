@@ -2,6 +2,7 @@
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
@@ -49,6 +50,17 @@ def handler_info_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def unit_page(view):
+    """login → a unit administrator with a code and 经办人填报 saved (HND-1); back-office roles get
+    403. A batch page looks its batch up itself (account_batch: another account's batch is a 404, X-4)."""
+    return login_required(handler_info_required(view))
+
+
+def unit_admin_page(view):
+    """login → a unit administrator, with or without a code; back-office roles get 403."""
+    return login_required(unit_admin_required(view))
 
 
 def account_batch(request, number: str, *, action: str = ""):

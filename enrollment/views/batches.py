@@ -4,20 +4,18 @@ batches, the dialogs of 【集中参保办理】 and 【即时参保办理】, �
 (SPEC X-4). The rules are enrollment.services'; these views only show and ask."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mutualaid.errors import form_error_add
 from mutualaid.submissions import (
     session_value,
     submission_made,
-    submission_remember,
+    submission_once,
     submission_token,
     submission_token_new,
 )
@@ -48,8 +46,7 @@ HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信�
 OPEN_BUTTONS = {BatchKind.CENTRALISED: "集中参保办理", BatchKind.INSTANT: "即时参保办理"}
 
 # The 操作 column (SPEC BAT-3): the page of each action, by URL name with the batch number as
-# `number`. Pages of later issues (清册校验, 清册提交, 保障项目选择, 批次撤回) appear as soon as their URL
-# name resolves; until then the action is left out rather than shown dead. 【批次删除】 is a dialog here.
+# `number`. 【批次删除】 is a dialog here.
 ACTION_URL_NAMES = {
     BatchAction.DETAIL: "enrollment:batches_detail",
     BatchAction.ROSTER: "rosters:roster",
@@ -69,13 +66,6 @@ DELETED_KEY = "batches_deleted"
 DELETED_KEPT = 20
 
 
-def _url_or_none(name: str, **kwargs) -> str | None:
-    try:
-        return reverse(name, kwargs=kwargs)
-    except NoReverseMatch:
-        return None
-
-
 def batch_action_links(batch: Batch) -> list[dict]:
     """The links of the actions `batch` allows now, in the page's order (SPEC BAT-3; UI.md: only what
     the state allows). 【批次删除】 is not among them: it is a confirmation dialog."""
@@ -83,24 +73,18 @@ def batch_action_links(batch: Batch) -> list[dict]:
     for action in batch.actions:
         if action == BatchAction.DELETE:
             continue
-        url_name = ACTION_URL_NAMES.get(action)
-        url = _url_or_none(url_name, number=batch.number) if url_name else None
-        if url is not None:
-            links.append({"action": action.value, "label": action.label, "url": url})
+        url = reverse(ACTION_URL_NAMES[action], kwargs={"number": batch.number})
+        links.append({"action": action.value, "label": action.label, "url": url})
     if batch.state == BatchState.VALIDATING:
         # 清册校验中 shows progress only (SPEC BAT-3): the way back to it from the list.
-        url = _url_or_none("rosters:validation_progress", number=batch.number)
-        if url is not None:
-            links.append({"action": "progress", "label": "查看校验进度", "url": url})
+        url = reverse("rosters:validation_progress", kwargs={"number": batch.number})
+        links.append({"action": "progress", "label": "查看校验进度", "url": url})
     return links
 
 
 def _batch_home(batch: Batch) -> str:
-    """Where a new batch goes (the handbook: 【确定操作】 → 进入参保名单编辑页面): its roster, or its
-    details while the roster page is not there yet."""
-    return _url_or_none("rosters:roster", number=batch.number) or reverse(
-        "enrollment:batches_detail", kwargs={"number": batch.number}
-    )
+    """Where a new batch goes (the handbook: 【确定操作】 → 进入参保名单编辑页面): its roster."""
+    return reverse("rosters:roster", kwargs={"number": batch.number})
 
 
 def _own_batches(request):
@@ -226,37 +210,26 @@ def batches_open(request):
 
 
 def _open(request, form: BatchOpenForm, *, token: str) -> tuple[Batch, bool]:
-    """(the batch, whether this dialog had opened it already).
-
-    One dialog of this account at a time: the account's row is locked, so the second request of a
-    double click waits for the first and then finds the batch it made (the centralised batch's
-    unique constraint stays the last word). The token → number mapping is written to the session
-    store inside the transaction, so the waiting request reads it. A refusal is raised only after
-    the transaction commits: a code bound before the refusal stays bound (batch_open)."""
-    error = None
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
-        done = _submitted_batch(request, token, fresh=True)
-        if done is not None:
-            return done, True
-        try:
-            batch = batch_open(
-                account=request.user,
-                kind=form.cleaned_data["kind"],
-                code=form.cleaned_data["code"],
-                unit_name=form.cleaned_data["unit_name"],
-            )
-        except EnrollmentError as refused:
-            error = refused
-        else:
-            submission_remember(request, SUBMISSIONS_KEY, token, batch.number)
-    if error is not None:
-        raise error
-    return batch, False
+    """(the batch, whether this dialog had opened it already), once per token with the account's row
+    locked (mutualaid.submissions.submission_once; the centralised batch's unique constraint stays
+    the last word). A refusal is raised only after the transaction commits: a code bound before the
+    refusal stays bound (batch_open)."""
+    data = form.cleaned_data
+    return submission_once(
+        request,
+        SUBMISSIONS_KEY,
+        token,
+        make=lambda: batch_open(
+            account=request.user, kind=data["kind"], code=data["code"], unit_name=data["unit_name"]
+        ),
+        find=lambda number: _own_batches(request).filter(number=number).first(),
+        remember=lambda batch: batch.number,
+        refusals_commit=EnrollmentError,
+    )
 
 
-def _submitted_batch(request, token: str, *, fresh: bool = False) -> Batch | None:
-    number = submission_made(request, SUBMISSIONS_KEY, token, fresh=fresh)
+def _submitted_batch(request, token: str) -> Batch | None:
+    number = submission_made(request, SUBMISSIONS_KEY, token)
     return _own_batches(request).filter(number=number).first() if number else None
 
 

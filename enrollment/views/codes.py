@@ -2,7 +2,6 @@
 【编辑】 after 审核不通过. Unit accounts only; another account's application answers 404 (X-4)."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -18,7 +17,7 @@ from mutualaid.attachments import (
 from mutualaid.errors import form_error_add
 from mutualaid.pii import mask_mobile
 from mutualaid.sms_views import sms_code_send_response
-from mutualaid.submissions import submission_made, submission_remember
+from mutualaid.submissions import submission_made, submission_once
 from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import (
@@ -223,38 +222,28 @@ def _application_form(request, *, application: CodeApplication | None):
 
 
 def _submit(request, form, *, draft_token: str, submission_token: str, application) -> tuple[CodeApplication, bool]:
-    """(the application, whether this form had been submitted already).
-
-    One submission of this account at a time: the account's row is locked, so the second request
-    of a double click waits for the first and then finds what it created (UI.md, "Dialogs"; the
-    service and the unique constraint stay the last word). The token → application mapping is
-    saved to the session store inside the transaction, so the waiting request reads it."""
-    error = None
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
-        done = _submitted_application(request, submission_token, fresh=True)
-        repeated = done is not None
-        if not repeated:
-            try:
-                done = code_application_submit(
-                    account=request.user,
-                    fields=form.application_fields(),
-                    sms_code=form.cleaned_data["sms_code"],
-                    draft_token=draft_token,
-                    application=application,
-                )
-            except EnrollmentError as refused:
-                # Not raised inside the block: a wrong SMS code's count must be committed.
-                error = refused
-            else:
-                submission_remember(request, SUBMISSIONS_KEY, submission_token, done.pk)
-    if error is not None:
-        raise error
-    return done, repeated
+    """(the application, whether this form had been submitted already), once per token with the
+    account's row locked (mutualaid.submissions.submission_once; UI.md, "Dialogs"; the service and
+    the unique constraint stay the last word). A refusal is raised after the transaction commits:
+    a wrong SMS code's count must be kept."""
+    return submission_once(
+        request,
+        SUBMISSIONS_KEY,
+        submission_token,
+        make=lambda: code_application_submit(
+            account=request.user,
+            fields=form.application_fields(),
+            sms_code=form.cleaned_data["sms_code"],
+            draft_token=draft_token,
+            application=application,
+        ),
+        find=lambda pk: _own_applications(request).filter(pk=pk).first(),
+        refusals_commit=EnrollmentError,
+    )
 
 
-def _submitted_application(request, submission_token: str, *, fresh: bool = False) -> CodeApplication | None:
-    pk = submission_made(request, SUBMISSIONS_KEY, submission_token, fresh=fresh)
+def _submitted_application(request, submission_token: str) -> CodeApplication | None:
+    pk = submission_made(request, SUBMISSIONS_KEY, submission_token)
     return _own_applications(request).filter(pk=pk).first() if pk else None
 
 

@@ -6,29 +6,26 @@ submission comes back with everything typed, ticked and uploaded (the same draft
 """
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.selectors import account_codes
-from enrollment.views.access import unit_admin_required
+from enrollment.views.access import unit_admin_page
 from mutualaid.attachments import (
     attachment_draft_token,
     attachment_response,
     attachments_of,
 )
 from mutualaid.errors import form_error_add
-from mutualaid.submissions import submission_made, submission_remember
+from mutualaid.submissions import submission_made, submission_once
 from mutualaid.submissions import submission_token as posted_token
 
 from ..forms import VoucherFilterForm, VoucherForm
 from ..models import Voucher
-from ..selectors import account_vouchers, voucher_refund_preview
-from ..services import PaymentError, payable_batches, voucher_submit
+from ..selectors import account_vouchers, payable_batches, voucher_refund_preview
+from ..services import PaymentError, voucher_submit
 
 PER_PAGE = 15  # UI.md, "Lists"
 # UI.md: the same colour for the same kind of state everywhere (in progress blue, rejected red, done green).
@@ -46,11 +43,6 @@ ATTACHMENT_HELP = "银行回单、转账支票存根等缴费凭证，可上传�
 # first one made instead of being refused for batches already in 缴费凭证待审核 (UI.md, "Dialogs").
 SUBMISSIONS_KEY = "voucher_submissions"
 ALREADY_SUBMITTED = "该缴费信息已提交，无需重复提交。"
-
-
-def unit_page(view):
-    """login → unit administrator; back-office roles get 403."""
-    return login_required(unit_admin_required(view))
 
 
 def _own_vouchers(request):
@@ -77,7 +69,7 @@ def _present(voucher: Voucher) -> Voucher:
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def vouchers(request):
     """【缴费凭证管理】 (SPEC PAY-2): this account's vouchers, newest first, searched by 提交时间 and 付款单位,
     15 a page; 【新增缴费信息】 when a batch is waiting for its voucher."""
@@ -105,7 +97,7 @@ def vouchers(request):
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def voucher_detail(request, pk: int):
     """A voucher (SPEC PAY-2, PAY-3, PAY-4): its fields, the refund with the account masked (X-1), its
     batches with their premiums, its proofs, the review status and the reason of a rejection."""
@@ -126,7 +118,7 @@ def voucher_detail(request, pk: int):
 
 
 @require_GET
-@unit_page
+@unit_admin_page
 def voucher_attachment(request, pk: int, attachment_pk: int):
     """A proof of one of this account's vouchers; anyone else's voucher answers 404 (X-4)."""
     voucher = get_object_or_404(_own_vouchers(request), pk=pk)
@@ -138,7 +130,7 @@ def voucher_attachment(request, pk: int, attachment_pk: int):
 
 
 @require_http_methods(["GET", "POST"])
-@unit_page
+@unit_admin_page
 def voucher_new(request):
     """【新增缴费信息】 (SPEC PAY-2, PAY-3): GET shows the form (`?batch=<number>` ticks that batch);
     POST submits through voucher_submit behind the confirmation dialog, then 缴费凭证管理 with a
@@ -208,7 +200,7 @@ def voucher_new(request):
 
 
 @require_POST
-@unit_page
+@unit_admin_page
 def voucher_refund_preview_fragment(request):
     """htmx: 应缴保费合计 and 退款金额 (or the shortfall) of the ticked batches and the typed amount, as
     新增缴费信息 shows them under the amount (SPEC PAY-3). Reads only."""
@@ -227,19 +219,15 @@ def _unit_name(request, batches) -> str:
 
 
 def _submit(request, form: VoucherForm, *, draft_token: str, submission_token: str) -> tuple[Voucher, bool]:
-    """(the voucher, whether this form had been submitted already).
-
-    One submission of this account at a time: the account's row is locked, so the second request
-    of a double click waits for the first and then finds the voucher it made (voucher_submit's batch
-    locks stay the last word, e.g. for two browser windows). The token → voucher mapping is saved to
-    the session store inside the transaction, so the waiting request reads it."""
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=request.user.pk).values_list("pk", flat=True))
-        done = _submitted_voucher(request, submission_token, fresh=True)
-        if done is not None:
-            return done, True
-        data = form.cleaned_data
-        voucher = voucher_submit(
+    """(the voucher, whether this form had been submitted already), once per token with the
+    account's row locked (mutualaid.submissions.submission_once; voucher_submit's batch locks stay
+    the last word, e.g. for two browser windows). A refusal rolls everything back."""
+    data = form.cleaned_data
+    return submission_once(
+        request,
+        SUBMISSIONS_KEY,
+        submission_token,
+        make=lambda: voucher_submit(
             account=request.user,
             batch_numbers=data["batches"],
             payer=data["payer"],
@@ -248,9 +236,9 @@ def _submit(request, form: VoucherForm, *, draft_token: str, submission_token: s
             account_kind=data["account_kind"],
             draft_token=draft_token,
             refund=form.refund_details(),
-        )
-        submission_remember(request, SUBMISSIONS_KEY, submission_token, voucher.pk)
-    return voucher, False
+        ),
+        find=lambda pk: _own_vouchers(request).filter(pk=pk).first(),
+    )
 
 
 def _submitted_voucher(request, token: str, *, fresh: bool = False) -> Voucher | None:

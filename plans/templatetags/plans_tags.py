@@ -7,22 +7,22 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils import timezone
 
-from ..premiums import money
+from ..premiums import money, yuan_text
 
 register = template.Library()
 
 
 @register.filter
 def yuan(value) -> str:
-    """An amount in yuan with two places and thousands separators: 4780 → "4,780.00" (SPEC PREM-5:
-    Decimal only; the locale zh-hans groups nothing, so the handbook's comma is added here)."""
+    """premiums.yuan_text of an amount rounded half up to the cent (SPEC PREM-5: Decimal only); empty
+    for None, the text itself for what is not a number."""
     if value is None or value == "":
         return ""
     try:
         amount = money(value if isinstance(value, Decimal) else Decimal(str(value)))
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
-    return f"{amount:,.2f}"
+    return yuan_text(amount)
 
 
 def payment_countdown(*, due: dt.date, today: dt.date) -> dict:

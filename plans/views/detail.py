@@ -9,15 +9,14 @@ page by page. Shown in 缴费凭证待上传 and every later state (the confirme
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
 from enrollment.states import BatchAction
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
 from mutualaid.audit import client_ip
@@ -36,19 +35,6 @@ from ..selectors import (
 
 PER_PAGE = 15  # UI.md, "Lists"
 SERIES_LABELS = dict(Series.choices)
-
-
-def _url_or_none(name: str, **kwargs) -> str | None:
-    """Links to pages other helpers build (保障项目选择, 参保批次管理): by name, absent until they land."""
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
-
-
-def unit_page(view):
-    """login → unit administrator with a code and 经办人填报 saved (HND-1); back-office roles get 403."""
-    return login_required(handler_info_required(view))
 
 
 class PremiumFilterForm(forms.Form):
@@ -80,11 +66,9 @@ def _nothing_yet(request, batch):
     """No 保费详细 yet: say why and lead to 【保障项目选择】 where the state allows it, else the batch list."""
     if batch.allows(BatchAction.SELECT_PLANS):
         messages.info(request, "尚未生成保费信息，请先在【保障项目选择】中勾选保障项目并点击【生成保费信息】。")
-        target = _url_or_none("plans:selection", number=batch.number)
-    else:
-        messages.info(request, f"批次当前状态为“{batch.get_state_display()}”，尚无保费详细。")
-        target = None
-    return redirect(target or _url_or_none("enrollment:batches") or "portal:home")
+        return redirect("plans:selection", number=batch.number)
+    messages.info(request, f"批次当前状态为“{batch.get_state_display()}”，尚无保费详细。")
+    return redirect("enrollment:batches")
 
 
 @require_GET
@@ -124,9 +108,9 @@ def premium_detail(request, number: str):
             "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
             "query": query.urlencode(),
             "selection_url": (
-                _url_or_none("plans:selection", number=batch.number) if batch.allows(BatchAction.SELECT_PLANS) else None
+                reverse("plans:selection", kwargs={"number": batch.number}) if batch.allows(BatchAction.SELECT_PLANS) else None
             ),
-            "batches_url": _url_or_none("enrollment:batches"),
+            "batches_url": reverse("enrollment:batches"),
         },
     )
 

@@ -12,21 +12,19 @@ refused with "please generate again" (PREM-3).
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from enrollment.services import EnrollmentError
-from enrollment.states import BatchAction, BatchKind, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.states import SELECTING_STATES, BatchAction, BatchKind, BatchState
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.errors import form_error_add
 
 from .. import premiums
 from ..forms import OP_GENERATE, REGENERATE_MESSAGE, PlanSelectionForm, WithdrawForm
 from ..models import BatchPremium, Series
 from ..services import (
-    SELECTING_STATES,
     PlanError,
     WithdrawTarget,
     batch_people_counts,
@@ -43,19 +41,6 @@ from .price_table import price_table_context
 
 LOCKED_NOTE = "保障项目即为参加集中参保时选择的保障项目，不可更改"  # the handbook's words (SPEC PREM-4)
 PRICES_CHANGED_MESSAGE = "保费标准已调整，请重新点击【生成保费信息】，核对后再提交确认保费。"
-
-
-def unit_batch_view(view):
-    """login → a unit administrator with a code and 经办人填报 saved (HND-1)."""
-    return login_required(handler_info_required(view))
-
-
-def _url_or_none(name: str, **kwargs) -> str | None:
-    """Pages of other helpers (保费详细) are linked by name, and left out until they exist."""
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
 
 
 def _selection_url(batch) -> str:
@@ -118,7 +103,7 @@ def _selection_page(request, batch, *, form=None, selected=None, table=None, sta
         "start": start,
         "full_year": full_year,
         "is_instant": batch.kind == BatchKind.INSTANT,
-        "detail_url": _url_or_none("plans:premium_detail", number=batch.number) if premium else None,
+        "detail_url": reverse("plans:premium_detail", kwargs={"number": batch.number}) if premium else None,
         "withdraw_url": reverse("plans:withdraw", kwargs={"number": batch.number})
         if batch.allows(BatchAction.WITHDRAW) else None,
         "price_table_url": reverse("plans:price_table", kwargs={"year": year.year}),
@@ -127,7 +112,7 @@ def _selection_page(request, batch, *, form=None, selected=None, table=None, sta
 
 
 @require_http_methods(["GET", "POST"])
-@unit_batch_view
+@unit_page
 def selection(request, number: str):
     """GET: the page. POST op=generate (【生成保费信息】): plans.services.premium_generate, the page with
     the table (a refused selection keeps the ticks and shows why at the check boxes). POST op=confirm
@@ -211,7 +196,7 @@ def _withdraw_done_message(batch) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@unit_batch_view
+@unit_page
 def withdraw(request, number: str):
     """GET: the dialog (or why the batch cannot be withdrawn: the centralised window has closed, BAT-10).
     POST target, reason: without `confirmed` the second confirmation (【确定】); with it

@@ -12,12 +12,9 @@ ReceiptError beside its field and keep what was typed.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -25,22 +22,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from enrollment.models import Batch
-from enrollment.states import BatchAction, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.states import RECEIPT_STATES, BatchAction, BatchState
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.errors import form_error_add
 from mutualaid.pdf import WEASYPRINT_PACKAGES
 from mutualaid.submissions import (
-    submission_made,
-    submission_remember,
+    submission_once,
     submission_token_new,
 )
+from plans.premiums import yuan_text
 
 from .. import pdf
 from ..forms import ReceiptLineForm
 from ..models import Receipt
 from ..selectors import certificate_context, receipts_of
 from ..services import (
-    RECEIPT_STATES,
     ReceiptError,
     receipt_add,
     receipt_premium,
@@ -66,11 +62,6 @@ STATUS_BADGES = {
 SUBMISSIONS_KEY = "receipt_add_submissions"
 
 
-def unit_page(view):
-    """login → unit administrator with a code and 经办人填报 saved (HND-1); back-office roles get 403."""
-    return login_required(handler_info_required(view))
-
-
 def _page_url(batch) -> str:
     return reverse("receipts:batch_receipts", kwargs={"number": batch.number})
 
@@ -80,10 +71,6 @@ def _not_allowed(request, batch, action_label: str):
         request, f"批次 {batch.number} 当前状态为“{batch.get_state_display()}”，不能进行【{action_label}】操作。"
     )
     return redirect("enrollment:batches")
-
-
-def _yuan(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
 
 
 # --- 专用收据填报 -------------------------------------------------------------------------------------------
@@ -166,26 +153,30 @@ def _add(request, batch):
     data = form.cleaned_data
     token = data["submission_token"] or submission_token_new()
     try:
-        with transaction.atomic():
-            # One 【确认提交】 at a time per batch: the second request of a double click waits here,
-            # then finds the token the first one stored (receipt_add locks the same row again).
-            list(Batch.objects.select_for_update().filter(pk=batch.pk).values_list("pk", flat=True))
-            if submission_made(request, SUBMISSIONS_KEY, token, fresh=True):
-                messages.info(request, "该专用收据已添加，无需重复提交。")
-                return redirect(_page_url(batch))
-            receipt = receipt_add(
+        # One 【确认提交】 at a time per batch: the second request of a double click waits on the
+        # batch's row, then finds the token the first one stored (receipt_add locks the same row again).
+        receipt, repeated = submission_once(
+            request,
+            SUBMISSIONS_KEY,
+            token,
+            make=lambda: receipt_add(
                 batch=batch, title=data["title"], amount=data["amount"], remark=data["remark"], acting_user=request.user
-            )
-            submission_remember(request, SUBMISSIONS_KEY, token, receipt.pk)
+            ),
+            find=lambda pk: pk,
+            lock=Batch.objects.filter(pk=batch.pk),
+        )
     except ReceiptError as error:
         form_error_add(form, error)
         return _page(request, batch, form=form, show_add=True)
+    if repeated:
+        messages.info(request, "该专用收据已添加，无需重复提交。")
+        return redirect(_page_url(batch))
     premium, counted = receipt_premium(batch=batch), receipts_counted_total(batch=batch)
     if counted == premium:
         next_step = "专用收据金额合计已等于应缴纳保费，请点击【提交审核】。"
     else:
-        next_step = f"专用收据金额合计{_yuan(counted)}元，应缴纳保费{_yuan(premium)}元，还差{_yuan(premium - counted)}元。"
-    messages.success(request, f"已添加专用收据“{receipt.title}”{_yuan(receipt.amount)}元。{next_step}")
+        next_step = f"专用收据金额合计{yuan_text(counted)}元，应缴纳保费{yuan_text(premium)}元，还差{yuan_text(premium - counted)}元。"
+    messages.success(request, f"已添加专用收据“{receipt.title}”{yuan_text(receipt.amount)}元。{next_step}")
     return redirect(_page_url(batch))
 
 

@@ -10,18 +10,17 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 
 from ..importer import (
     INLINE_MAX_BYTES,
@@ -48,26 +47,12 @@ SUBMISSION_WAIT_SECONDS = 15  # how long a double click's second request waits f
 RECENT_IMPORTS = 5
 
 
-def unit_batch_view(view):
-    """login → a unit administrator with a code and 经办人填报 saved (HND-1); the batch is looked up in
-    the view (account_batch: another account's batch is a 404)."""
-    return login_required(handler_info_required(view))
-
-
-def _url_or_none(name: str, **kwargs) -> str | None:
-    """Links to pages other issues build (参保批次管理, 姓名匹配确认): by name, absent until they land."""
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
-
-
 def _page_context(batch) -> dict:
     return {
         "batch": batch,
         "editable": batch.roster_editable,
-        "roster_url": _url_or_none("rosters:roster", number=batch.number),
-        "batches_url": _url_or_none("enrollment:batches"),
+        "roster_url": reverse("rosters:roster", kwargs={"number": batch.number}),
+        "batches_url": reverse("enrollment:batches"),
     }
 
 
@@ -83,7 +68,7 @@ def _result_url(roster_import: RosterImport) -> str:
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def roster_import(request, number: str):
     """导入人员名单 (SPEC ROS-1): 【获取上年度参保名单】, 【获取“会员库”本单位工会会员名单】 and
     【上传本地参保名单文件】 with 【选择导入文件】 and 【点击下载参保名单导入模板】; the batch's last imports."""
@@ -154,7 +139,7 @@ def _after(request, batch, start):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def roster_import_upload(request, number: str):
     """【上传本地参保名单文件】 (SPEC ROS-1, ROS-9, ROS-10)."""
     batch = account_batch(request, number)
@@ -170,7 +155,7 @@ def roster_import_upload(request, number: str):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def roster_import_from_previous(request, number: str):
     """【获取上年度参保名单】 (SPEC ROS-1, REF-4)."""
     batch = account_batch(request, number)
@@ -182,7 +167,7 @@ def roster_import_from_previous(request, number: str):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def roster_import_from_members(request, number: str):
     """【获取“会员库”本单位工会会员名单】 (SPEC ROS-1, REF-3)."""
     batch = account_batch(request, number)
@@ -201,7 +186,7 @@ def _running(roster_import: RosterImport) -> bool:
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def roster_import_result(request, number: str, import_id: int):
     """The log of one import (SPEC ROS-1): `-----信息处理开始-----`, then the summary line, the bad rows
     (row, column, masked value, reason; 15 a page) and the marked copy (X-1); while a large file runs,
@@ -235,13 +220,13 @@ def roster_import_result(request, number: str, import_id: int):
                 if roster_import.status == JobStatus.DONE
                 else 0
             ),
-            "names_url": _url_or_none("rosters:roster_names", number=batch.number),
+            "names_url": reverse("rosters:roster_names", kwargs={"number": batch.number}),
         },
     )
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def roster_import_progress(request, number: str, import_id: int):
     """The progress block, polled by htmx every second; once the import has ended it asks the page to
     reload, which then shows the result."""
@@ -273,7 +258,7 @@ def _xlsx_response(content: bytes, file_name: str) -> HttpResponse:
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def roster_import_template(request, number: str):
     """【点击下载参保名单导入模板】 (SPEC ROS-2): 参保名单导入模板.xlsx."""
     account_batch(request, number)
@@ -281,7 +266,7 @@ def roster_import_template(request, number: str):
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def roster_import_marked(request, number: str, import_id: int):
     """The upload with its bad cells red and a 错误原因 column (SPEC ROS-10), built now; only for the
     account that uploaded it and for 7 days (X-1): otherwise 404."""

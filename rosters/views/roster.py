@@ -8,15 +8,14 @@ BAT-8): the pages hide what the state does not allow, the services refuse it any
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.states import BatchAction
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
 from mutualaid.audit import client_ip
@@ -47,14 +46,6 @@ NAMES_PER_PAGE = 50  # 姓名匹配异常: a long import can leave hundreds; 15 
 RETURN_FIELD = "return_query"  # the list's query string, posted back so an action returns to the same page
 
 
-def _url_or_none(name: str, **kwargs) -> str | None:
-    """Links to pages other issues build (导入人员名单, 参保批次管理): by name, absent until they land."""
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
-
-
 def _roster_batch(request, number: str):
     """The account's batch whose roster may be looked at (SPEC BAT-3 参保清册), or 404 (X-4). In 清册校验中
     the roster is not shown (progress only): the unit is sent back to the batch list with a word why."""
@@ -78,17 +69,14 @@ def _state_guard(view):
             return view(request, *args, **kwargs)
         except _NotNow as refused:
             messages.info(request, f"批次当前状态为“{refused.batch.get_state_display()}”，暂不能查看参保清册，请稍后再试。")
-            batches = _url_or_none("enrollment:batches")
-            if batches is None:
-                raise Http404 from None
-            return redirect(batches)
+            return redirect("enrollment:batches")
 
     return wrapper
 
 
 def unit_roster_view(view):
     """login → unit administrator with a code and 经办人填报 saved (HND-1) → a batch state that shows the roster."""
-    return login_required(handler_info_required(_state_guard(view)))
+    return unit_page(_state_guard(view))
 
 
 def _roster_url(batch, query: str = "") -> str:
@@ -115,7 +103,7 @@ def _back_to_roster(request, batch):
 
 
 def _breadcrumb_context() -> dict:
-    return {"batches_url": _url_or_none("enrollment:batches")}
+    return {"batches_url": reverse("enrollment:batches")}
 
 
 # --- 参保批次人员管理 ---------------------------------------------------------------------------------
@@ -170,7 +158,7 @@ def roster(request, number: str):
             "return_field": RETURN_FIELD,
             "editable": batch.roster_editable,
             "has_name_mismatch": roster_has_name_mismatch(batch=batch),
-            "import_url": _url_or_none("rosters:roster_import", number=batch.number) if batch.roster_editable else None,
+            "import_url": reverse("rosters:roster_import", kwargs={"number": batch.number}) if batch.roster_editable else None,
             "reference_date": roster_reference_date(batch=batch),
             **_breadcrumb_context(),
         },

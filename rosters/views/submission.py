@@ -6,14 +6,13 @@ success → 参保批次管理; a refusal → back to the result page with the r
 held by which unit); the second click of a double click finds the batch submitted and says so.
 """
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from enrollment.services import EnrollmentError
 from enrollment.states import HOLDING_STATES, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 
 from ..submission import batch_submit
 from mutualaid.audit import client_ip
@@ -22,18 +21,12 @@ AGREED_VALUES = frozenset({"1", "on", "true", "yes"})
 
 
 def _result_url(batch) -> str:
-    """清册校验结果, where the 承诺书 dialog and the findings are; the roster page until it exists."""
-    for name in ("rosters:validation_result", "rosters:roster"):
-        try:
-            return reverse(name, kwargs={"number": batch.number})
-        except NoReverseMatch:
-            continue
-    return reverse("enrollment:batches")
+    """清册校验结果, where the 承诺书 dialog and the findings are."""
+    return reverse("rosters:validation_result", kwargs={"number": batch.number})
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
-@handler_info_required
+@unit_page
 def submit(request, number: str):
     """POST `agreed` (the 承诺书's 【我已阅读并同意】) → rosters.submission.batch_submit. A GET (the 操作
     column's 【清册提交】 link) opens the result page, where the dialog is."""

@@ -13,16 +13,15 @@ change goes through a service that checks the batch's state itself.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollment.services import EnrollmentError
 from enrollment.states import BatchAction, BatchState
-from enrollment.views.access import account_batch, handler_info_required
+from enrollment.views.access import account_batch, unit_page
 from mutualaid.attachments import AttachmentError, attachment_response, attachments_of
 
 from ..models import RosterEntry
@@ -36,7 +35,7 @@ from ..rules import (
     retired_entries,
     unmatched_entries,
 )
-from ..selectors import roster_masked_id
+from ..selectors import roster_masked_id, roster_submit_offered
 from ..services import (
     batch_attachment_add,
     batch_attachment_remove,
@@ -60,20 +59,6 @@ SUBMIT_LETTER = (
 UNMATCHED_LETTER = "本单位承诺：以上建议清册未能匹配到的人员为本单位在职职工，如误参保，不予给付保障金且不退还保费。"
 
 
-def unit_batch_view(view):
-    """login → a unit administrator with a code and 经办人填报 saved (HND-1); the batch is looked up in
-    the view (account_batch: another account's batch is a 404, X-4)."""
-    return login_required(handler_info_required(view))
-
-
-def _url_or_none(name: str, **kwargs) -> str | None:
-    """Pages of other helpers (参保批次管理, 清册提交) are linked by name, and left out until they exist."""
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return None
-
-
 def _result_url(batch, tab: str = "") -> str:
     url = reverse("rosters:validation_result", kwargs={"number": batch.number})
     return f"{url}?tab={tab}" if tab in TABS else url
@@ -89,8 +74,8 @@ def _frame_context(batch, *, step: str, people: int | None = None) -> dict:
     return {
         "batch": batch,
         "step": step,
-        "batches_url": _url_or_none("enrollment:batches"),
-        "roster_url": _url_or_none("rosters:roster", number=batch.number),
+        "batches_url": reverse("enrollment:batches"),
+        "roster_url": reverse("rosters:roster", kwargs={"number": batch.number}),
         "validate_url": reverse("rosters:validate", kwargs={"number": batch.number}),
         "result_url": _result_url(batch),
         "people": RosterEntry.objects.filter(batch=batch).count() if people is None else people,
@@ -102,7 +87,7 @@ def _frame_context(batch, *, step: str, people: int | None = None) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@unit_batch_view
+@unit_page
 def validate(request, number: str):
     """【清册校验】. POST: rosters.validation.validation_start, then the progress page; a second click
     while it runs goes to the same progress. GET (the batch list's link, the tab 校验参保清册): the
@@ -133,7 +118,7 @@ def validate(request, number: str):
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def validation_progress(request, number: str):
     """While the batch is 清册校验中: the run's steps as a progress bar (已完成 N / M 项), polled by htmx
     every second; once the run has ended the poll answers HX-Redirect to 清册校验结果 (and a plain GET
@@ -214,12 +199,8 @@ def _result_context(request, batch) -> dict:
             unmatched_entries(batch).only(*_PERSON_COLUMNS), request, "unmatched_page", count=live.unmatched.total
         )
     tab = request.GET.get("tab", "")
-    submit_url = _url_or_none("rosters:submit", number=batch.number)
-    # 【清册提交】 belongs to a current result; a stale one asks for 【清册校验】 first where the state
-    # offers it (职保会审核不通过 does not: its 【清册提交】 runs the rules again anyway, SPEC BAT-4).
-    submit_offered = bool(submit_url) and batch.allows(BatchAction.SUBMIT) and (
-        current or not context["can_validate"]
-    )
+    submit_url = reverse("rosters:submit", kwargs={"number": batch.number})
+    submit_offered = roster_submit_offered(batch=batch, current=current)
     required = live.attachments.required
     context.update(
         outcome=outcome,
@@ -282,7 +263,7 @@ def _first_tab(live: ValidationOutcome) -> str:
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def validation_result(request, number: str):
     """清册校验结果 (SPEC VAL): the blocking list of retired people, the four tabs, the attachments and
     【清册提交】; a stale result says so and offers 【清册校验】 instead."""
@@ -305,7 +286,7 @@ def _posted_ids(request, name: str) -> list[int]:
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def validation_still_contributing(request, number: str):
     """The 社保尚在缴金 tick boxes (SPEC VAL-2): the page posts the ids it shows (`shown`) and those ticked
     (`ticked`), so every change of the page is saved, whichever request arrives last. htmx answers
@@ -333,7 +314,7 @@ def validation_still_contributing(request, number: str):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def validation_remove(request, number: str):
     """【移除】 of one person, or of every retired person (`all_retired`), after a confirmation (SPEC
     VAL-1, VAL-2): rosters.services.roster_entries_delete, which makes the result stale."""
@@ -358,7 +339,7 @@ def validation_remove(request, number: str):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def validation_confirm_unmatched(request, number: str):
     """【人员确认】 → 人员确认承诺书 → 【我已阅读并同意】 → 【确认提交】 (SPEC VAL-5)."""
     batch = account_batch(request, number)
@@ -389,7 +370,7 @@ def _attachment_grid(request, batch, errors: list[tuple[str, str]]):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def validation_attachment_upload(request, number: str):
     """【选择上传】 in the 上传附件 dialog: the posted `file`s with the chosen `kind` become attachments of
     the batch at once (they are the batch's, not a form's drafts). Answers the dialog's grid."""
@@ -411,7 +392,7 @@ def validation_attachment_upload(request, number: str):
 
 
 @require_POST
-@unit_batch_view
+@unit_page
 def validation_attachment_delete(request, number: str, attachment_pk: int):
     """【X】 on an attachment of the batch (a second click finds nothing and does nothing)."""
     batch = account_batch(request, number)
@@ -428,7 +409,7 @@ def validation_attachment_delete(request, number: str, attachment_pk: int):
 
 
 @require_GET
-@unit_batch_view
+@unit_page
 def validation_attachment(request, number: str, attachment_pk: int):
     """An attachment of this account's batch (X-4: anyone else's batch is 404)."""
     batch = account_batch(request, number)

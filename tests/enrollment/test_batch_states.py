@@ -17,6 +17,7 @@ from enrollment.services import (
     EnrollmentError,
     HandlerInfoMissing,
     batch_delete,
+    batch_locked,
     batch_number_next,
     batch_open,
     batch_transition,
@@ -181,27 +182,36 @@ def test_a_move_the_table_does_not_allow_is_refused_and_logs_nothing(code, handb
 
 
 def test_a_second_click_seeing_the_old_state_is_refused(code, handbook_year, account):
-    """STYLE.md §9: the row is locked and re-read; `expect` is the state the page showed."""
+    """STYLE.md §9: batch_locked locks the row and reads it again, so the table decides on the
+    state in the database, not the one the page showed."""
     batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.DRAFT)
     stale = Batch.objects.get(pk=batch.pk)
 
-    batch_transition(batch=batch, to=S.VALIDATING, acting_user=account, action="清册校验", expect=S.DRAFT)
+    batch_transition(batch=batch_locked(batch), to=S.VALIDATING, acting_user=account, action="清册校验")
     with pytest.raises(EnrollmentError) as refused:
-        batch_transition(batch=stale, to=S.VALIDATING, acting_user=account, action="清册校验", expect=S.DRAFT)
+        batch_transition(batch=batch_locked(stale), to=S.VALIDATING, acting_user=account, action="清册校验")
 
-    assert refused.value.message == "批次状态已变为“清册校验中”，请刷新页面后再操作。"
-    assert BatchLog.objects.filter(batch=batch).count() == 1
-    # Without `expect` the table still decides: 清册校验中 → 清册校验中 is no move.
-    with pytest.raises(EnrollmentError):
-        batch_transition(batch=stale, to=S.VALIDATING, acting_user=account, action="清册校验")
+    assert refused.value.message == "批次当前状态为“清册校验中”，不能清册校验。"
     assert BatchLog.objects.filter(batch=batch).count() == 1
 
 
-def test_moving_a_deleted_batch_is_refused(code, handbook_year, account):
+def test_locking_checks_the_action_against_the_current_state(code, handbook_year, account):
+    batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.DRAFT)
+    stale = Batch.objects.get(pk=batch.pk)
+    Batch.objects.filter(pk=batch.pk).update(state=S.VALIDATING)
+
+    with pytest.raises(EnrollmentError) as refused:
+        batch_locked(stale, action=BatchAction.VALIDATE)
+
+    assert refused.value.message == "批次当前状态为“清册校验中”，不能进行【清册校验】操作。"
+    assert batch_locked(stale, action=BatchAction.DETAIL).state == S.VALIDATING
+
+
+def test_locking_a_deleted_batch_is_refused(code, handbook_year, account):
     batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=S.DRAFT)
     Batch.objects.filter(pk=batch.pk).delete()
     with pytest.raises(EnrollmentError, match=f"批次 {batch.number} 已删除"):
-        batch_transition(batch=batch, to=S.VALIDATING, acting_user=account, action="清册校验")
+        batch_locked(batch)
 
 
 def test_a_transition_is_audited_with_its_actor(code, handbook_year, reviewer):

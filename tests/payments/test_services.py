@@ -11,13 +11,12 @@ from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of
 from payments.models import PaymentReminder, Voucher
+from payments.selectors import overdue_batches, payable_batches
 from payments.services import (
     PaymentError,
     RefundDetails,
     batch_cancel,
     money_parse,
-    overdue_batches,
-    payable_batches,
     payment_reminders_send,
     voucher_approve,
     voucher_refund,

@@ -1,5 +1,5 @@
 """manage.py generate_enrolment: a coverage year's enrolment at city scale, for the statistics and exports
-benchmarks (issue 10 items 2 and 5).
+benchmarks.
 
     manage.py generate_enrolment --year 2025 --people 6000000 [--people-rows 100000] [--seed 7]
 

@@ -1,4 +1,4 @@
-"""manage.py generate_city_data: synthetic reference files for a whole city (issue 5, SPEC REF).
+"""manage.py generate_city_data: synthetic reference files for a whole city (SPEC REF).
 
     manage.py generate_city_data --people 6000000 --units 150000 --year 2025 --out /tmp/city
 

@@ -1,4 +1,4 @@
-"""manage.py load_reference: load one reference file for a coverage year (SPEC REF, BO-3; issue 5).
+"""manage.py load_reference: load one reference file for a coverage year (SPEC REF, BO-3).
 
     manage.py load_reference suggested /data/建议清册2025.csv --year 2025
     manage.py load_reference members 会员库.xlsx --year 2025 --user reviewer01
