@@ -15,7 +15,6 @@ Who may do what comes from accounts/roles.py: the model's view permission opens 
 permission is the right to review (the change form itself never edits: state moves only through the
 services). Missing permission answers 403; an object that is not there answers 404.
 """
-import datetime as dt
 
 from auditlog.signals import accessed
 from django import forms
@@ -35,7 +34,6 @@ from mutualaid.forms import MobileField
 from mutualaid.attachments import AttachmentError, attachment_response, attachment_store, attachments_of
 from mutualaid.quotas import quota_refusal
 from mutualaid.pii import mask_mobile
-from mutualaid.workdays import working_deadline
 
 from .assignments import queue_figures
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
@@ -49,7 +47,7 @@ from .review_admin import (
     local_text,
     overdue_cutoff,
 )
-from .selectors import coverage_year_current
+from .selectors import code_review_deadline, code_review_working_days
 from .services import (
     EnrollmentError,
     change_request_approve,
@@ -100,9 +98,6 @@ class CoverageYearAdmin(admin.ModelAdmin):
 
 # --- this module's pieces (those every app's back office shares are in review_admin.py) --------------
 
-# SPEC CODE-4 and YEAR-1: the handbook's 1 working day, when no coverage year has started yet.
-DEFAULT_CODE_REVIEW_WORKING_DAYS = 1
-
 # UI.md: the same colour for the same kind of state everywhere (the portal's badge-state-* colours).
 STATUS_BADGE_CLASSES = {"pending": "progress", "approved": "done", "rejected": "rejected"}
 
@@ -122,18 +117,6 @@ def _account_text(account) -> str:
 def _log_full_view(obj) -> None:
     """SPEC X-1: a page that shows personal data unmasked is recorded in the audit trail."""
     accessed.send(sender=obj.__class__, instance=obj)
-
-
-def code_review_working_days() -> int:
-    """SPEC CODE-4, YEAR-1: the current coverage year's review time for code applications."""
-    year = coverage_year_current()
-    return year.code_review_working_days if year else DEFAULT_CODE_REVIEW_WORKING_DAYS
-
-
-def code_review_deadline(submitted_at: dt.datetime, working_days: int | None = None) -> dt.datetime:
-    """24:00 of the Nth working day after the day of submission (SPEC YEAR-3)."""
-    return working_deadline(submitted_at, working_days or code_review_working_days())
-
 
 
 class _MultipleFileInput(forms.ClearableFileInput):

@@ -1,7 +1,10 @@
+import datetime as dt
+
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role
+from mutualaid.workdays import working_deadline
 
 from .models import CoverageYear
 
@@ -43,3 +46,18 @@ def union_units_in_scope(*, acting_user):
         scope = acting_user.union_organisation.scope_ids()
         return rows.filter(Q(union_level1_id__in=scope) | Q(union_level2_id__in=scope))
     return rows.none()
+
+
+# SPEC CODE-4 and YEAR-1: the handbook's 1 working day, when no coverage year has started yet.
+DEFAULT_CODE_REVIEW_WORKING_DAYS = 1
+
+
+def code_review_working_days() -> int:
+    """SPEC CODE-4, YEAR-1: the current coverage year's review time for code applications."""
+    year = coverage_year_current()
+    return year.code_review_working_days if year else DEFAULT_CODE_REVIEW_WORKING_DAYS
+
+
+def code_review_deadline(submitted_at: dt.datetime, working_days: int | None = None) -> dt.datetime:
+    """24:00 of the Nth working day after the day of submission (SPEC YEAR-3)."""
+    return working_deadline(submitted_at, working_days or code_review_working_days())

@@ -15,7 +15,6 @@ Reviewers hold payments.view/change_voucher and payments.view/change_overduebatc
 change is the right to decide (the forms themselves never edit). Without the permission every URL
 answers 403; unit administrators and strangers are sent to the login by the admin site.
 """
-import datetime as dt
 
 from auditlog.signals import accessed
 from django.contrib import admin, messages
@@ -38,7 +37,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from enrollment.assignments import AssignmentAdminMixin, queue_figures
-from enrollment.models import CoverageYear, HandlerInfo
+from enrollment.models import HandlerInfo
 from enrollment.review_admin import (
     BackOfficeAdmin,
     Decided,
@@ -55,18 +54,16 @@ from enrollment.services import EnrollmentError
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.pii import mask_mobile
-from mutualaid.workdays import working_deadline
 from plans.premiums import yuan_text
 
 from .models import OverdueBatch, Voucher, VoucherBatch
-from .selectors import overdue_batches
+from .selectors import DEFAULT_VOUCHER_REVIEW_WORKING_DAYS, overdue_batches, voucher_review_deadline, voucher_review_days
 from .services import batch_cancel, voucher_approve, voucher_reject
 
 Status = Voucher.Status
 
 # SPEC PAY-2: 审核时间为提交申请后10个工作日内 — the handbook's number, for a voucher without batches
 # (never saved by voucher_submit, but the page must not break on one made by hand).
-DEFAULT_VOUCHER_REVIEW_WORKING_DAYS = CoverageYear._meta.get_field("voucher_review_working_days").default
 
 # UI.md: the same colour for the same kind of state (blue waiting for review, green, red).
 VOUCHER_BADGE_CLASSES = {Status.SUBMITTED: "progress", Status.APPROVED: "done", Status.REJECTED: "rejected"}
@@ -91,24 +88,6 @@ def _review_days_subquery():
     they are of several years (the strictest deadline wins)."""
     field = "batch__coverage_year__voucher_review_working_days"
     return Subquery(VoucherBatch.objects.filter(voucher=OuterRef("pk")).order_by(field).values(field)[:1])
-
-
-def voucher_review_days(voucher: Voucher) -> int:
-    days = getattr(voucher, "review_days", None)
-    if days is None:
-        days = (
-            VoucherBatch.objects.filter(voucher=voucher)
-            .order_by("batch__coverage_year__voucher_review_working_days")
-            .values_list("batch__coverage_year__voucher_review_working_days", flat=True)
-            .first()
-        )
-    return days or DEFAULT_VOUCHER_REVIEW_WORKING_DAYS
-
-
-def voucher_review_deadline(voucher: Voucher) -> dt.datetime:
-    """24:00 of the Nth working day after the day of submission (SPEC PAY-2: 审核时间为提交申请后10个
-    工作日内; YEAR-3), stored as 00:00 of the next day."""
-    return working_deadline(voucher.submitted_at, voucher_review_days(voucher))
 
 
 def _pending_vouchers():

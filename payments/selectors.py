@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from enrollment.models import Batch
+from enrollment.models import Batch, CoverageYear
 from enrollment.states import PAYABLE_STATES, BatchState
+
+from mutualaid.workdays import working_deadline
 
 from .models import Voucher, VoucherBatch
 from .services import PaymentError, money_parse, voucher_refund
@@ -97,3 +99,24 @@ def voucher_refund_preview(*, account, batch_numbers: list[str], amount_text: st
         preview.shortfall = preview.premiums - preview.amount
         preview.message = error.message
     return preview
+
+
+DEFAULT_VOUCHER_REVIEW_WORKING_DAYS = CoverageYear._meta.get_field("voucher_review_working_days").default
+
+
+def voucher_review_days(voucher: Voucher) -> int:
+    days = getattr(voucher, "review_days", None)
+    if days is None:
+        days = (
+            VoucherBatch.objects.filter(voucher=voucher)
+            .order_by("batch__coverage_year__voucher_review_working_days")
+            .values_list("batch__coverage_year__voucher_review_working_days", flat=True)
+            .first()
+        )
+    return days or DEFAULT_VOUCHER_REVIEW_WORKING_DAYS
+
+
+def voucher_review_deadline(voucher: Voucher) -> dt.datetime:
+    """24:00 of the Nth working day after the day of submission (SPEC PAY-2: 审核时间为提交申请后10个
+    工作日内; YEAR-3), stored as 00:00 of the next day."""
+    return working_deadline(voucher.submitted_at, voucher_review_days(voucher))

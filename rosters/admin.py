@@ -55,12 +55,12 @@ from mutualaid.attachments import attachments_of
 from mutualaid.sealed import open_sealed, seal_stream
 from mutualaid.pii import mask_mobile
 from mutualaid.tasks import enqueue_on_commit
-from mutualaid.workdays import working_deadline
 
 from .importer import MACRO_WORKBOOK, workbook_has_macros
 from .models import BatchReview, ReferenceLoad, ValidationRun
 from .reference import SPECS
 from .rules import ValidationOutcome
+from .selectors import batch_review_deadline
 from .submission import batch_review_approve, batch_review_reject
 from .tasks import load_reference_file, progress_total
 from .validation import validation_outcome
@@ -425,12 +425,6 @@ class ReferenceLoadAdmin(BackOfficeAdmin):
 # attachments, the 操作日志, and the two buttons, which call rosters.submission's services: they lock
 # the batch and expect 职保会待审核, so a double click or a second reviewer changes nothing twice.
 # Reviewers hold rosters.view_batchreview and rosters.change_batchreview (the right to review).
-
-
-def batch_review_deadline(batch) -> dt.datetime:
-    """24:00 of the Nth working day after the day of 清册提交, N = the batch's coverage year's
-    batch_review_working_days (SPEC YEAR-1, YEAR-3; the handbook: 审核时间为提交申请后2个工作日)."""
-    return working_deadline(batch.submitted_at, batch.coverage_year.batch_review_working_days)
 
 
 def _pending_review():

@@ -18,6 +18,7 @@ from enrollment.models import Batch
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hash
 from mutualaid.identifiers import canonical_id_number
+from mutualaid.workdays import working_deadline
 
 from .models import EnrolmentRegistry, IdType, RosterEntry, Sex
 
@@ -251,3 +252,9 @@ def roster_submit_offered(*, batch: Batch, current: bool) -> bool:
     result; a stale one asks for 【清册校验】 first where the state offers it (职保会审核不通过 does not:
     its 【清册提交】 runs the rules again anyway)."""
     return batch.allows(BatchAction.SUBMIT) and (current or not batch.allows(BatchAction.VALIDATE))
+
+
+def batch_review_deadline(batch) -> dt.datetime:
+    """24:00 of the Nth working day after the day of 清册提交, N = the batch's coverage year's
+    batch_review_working_days (SPEC YEAR-1, YEAR-3; the handbook: 审核时间为提交申请后2个工作日)."""
+    return working_deadline(batch.submitted_at, batch.coverage_year.batch_review_working_days)

@@ -45,7 +45,7 @@ def suggested_people_by_hash(*, year: int, id_hashes: Iterable[str]) -> dict[str
     elsewhere. People not in the roster, and values that are no hash at all, are absent from the
     result.
 
-    On PostgreSQL (issue 5: 50,000 people against a city's 6,000,000 in under 0.6 s) the query
+    On PostgreSQL (the goal: 50,000 people against a city's 6,000,000 in under 0.6 s) the query
     reads the year's partition by its primary key, which INCLUDEs every column returned (migrations
     0005, 0010): an Index Only Scan, one leaf page per person and no heap page, the loader having
     set the visibility map (COPY FREEZE). That halves the pages read (about 45,000 instead of 84,000 for 50,000 people

@@ -27,7 +27,7 @@ from accounts.roles import ROLE_PERMISSIONS
 from backoffice import views as backoffice_views
 from backoffice.views import backoffice_queues
 from enrollment import admin as enrollment_admin
-from enrollment.admin import code_review_deadline
+from enrollment.selectors import code_review_deadline
 from enrollment.review_admin import QueueLine, overdue_cutoff
 from enrollment.models import (
     ChangeRequest,

@@ -22,7 +22,7 @@ from enrollment.models import BatchLog
 from enrollment.states import BatchState
 from mutualaid.attachments import attachments_of
 from mutualaid.models import CalendarDay
-from payments.admin import voucher_review_deadline
+from payments.selectors import voucher_review_deadline
 from payments.models import Voucher
 from payments.services import RefundDetails, voucher_approve, voucher_reject
 from tests.factories import SHANGHAI, UserFactory

@@ -15,7 +15,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from backoffice.views import backoffice_queues
 from enrollment.models import Batch, BatchLog
 from enrollment.states import BatchKind, BatchState
-from rosters.admin import batch_review_deadline
+from rosters.selectors import batch_review_deadline
 from rosters.errors import RosterError
 from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_review_approve, batch_review_reject, batch_submit
