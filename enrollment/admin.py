@@ -39,6 +39,7 @@ from .assignments import queue_figures
 from .models import ChangeRequest, CodeApplication, CoverageYear, EnrollmentCode, HandlerInfo, Unit, UnitNameChange
 from .review_admin import (
     BackOfficeAdmin,
+    ReadOnlyAdmin,
     Decided,
     OverdueFilter,
     QueueLine,
@@ -745,7 +746,7 @@ class HandlerInfoAdmin(_ReadOnlyForReviewersAdmin):
 
 
 @admin.register(UnitNameChange)
-class UnitNameChangeAdmin(BackOfficeAdmin):
+class UnitNameChangeAdmin(ReadOnlyAdmin):
     """The record of name changes (SPEC HND-3). Read only: a change is made, with its evidence, only
     through 【单位名称变更】 on the code's page."""
 
@@ -756,15 +757,6 @@ class UnitNameChangeAdmin(BackOfficeAdmin):
     list_note = "在参保编码页面点击【单位名称变更】办理；此处只能查看。"
     fields = ("code_column", "old_name", "new_name", "note", "changed_by_column", "changed_at_column")
     readonly_fields = ("code_column", "changed_by_column", "changed_at_column")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="参保编码", ordering="code__code")
     def code_column(self, obj):

@@ -135,16 +135,10 @@ class Decided:
     log: str = ""
 
 
-class ReviewPageAdmin(AssignmentAdminMixin, BackOfficeAdmin):
-    """What every review page shares (SPEC BO-1): the decision needs the model's change permission,
-    its views are `<object>/<action>/` URLs named admin:<app>_<model>_<action>, and the object's
-    attachments are served only through its own page (another object's attachment id answers 404)."""
+class ReadOnlyAdmin(BackOfficeAdmin):
+    """A back-office list and page nobody adds to, changes or deletes from through the admin's forms:
+    what changes goes through the page's own buttons and their services."""
 
-    review_actions = ("approve", "reject")
-    serves_attachments = True
-    actions = None
-
-    # Read only for everyone: the page shows the object; the decision is the page's buttons.
     def has_add_permission(self, request):
         return False
 
@@ -153,6 +147,16 @@ class ReviewPageAdmin(AssignmentAdminMixin, BackOfficeAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReviewPageAdmin(AssignmentAdminMixin, ReadOnlyAdmin):
+    """What every review page shares (SPEC BO-1): the decision needs the model's change permission,
+    its views are `<object>/<action>/` URLs named admin:<app>_<model>_<action>, and the object's
+    attachments are served only through its own page (another object's attachment id answers 404)."""
+
+    review_actions = ("approve", "reject")
+    serves_attachments = True
+    actions = None
 
     def may_review(self, request) -> bool:
         return request.user.has_perm(self._permission("change"))

@@ -39,7 +39,7 @@ from django.utils.html import format_html
 from enrollment.assignments import AssignmentAdminMixin, queue_figures
 from enrollment.models import HandlerInfo
 from enrollment.review_admin import (
-    BackOfficeAdmin,
+    ReadOnlyAdmin,
     Decided,
     OverdueFilter,
     QueueLine,
@@ -386,7 +386,7 @@ def voucher_review_queue(user) -> QueueLine | None:
 
 
 @admin.register(OverdueBatch)
-class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
+class OverdueBatchAdmin(AssignmentAdminMixin, ReadOnlyAdmin):
     """Batches left unpaid past their deadline (payments.selectors.overdue_batches), with 【作废】."""
 
     list_display = (
@@ -427,16 +427,7 @@ class OverdueBatchAdmin(AssignmentAdminMixin, BackOfficeAdmin):
         "handler_email_column",
     )
 
-    # --- permissions: the list is read only; 【作废】 needs the change permission ------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # --- permissions: the list is read only (ReadOnlyAdmin); 【作废】 needs the change permission ---------
 
     def may_cancel(self, request) -> bool:
         return request.user.has_perm("payments.change_overduebatch")

@@ -21,7 +21,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
 
-from enrollment.review_admin import BackOfficeAdmin
+from enrollment.review_admin import BackOfficeAdmin, ReadOnlyAdmin
 from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 
@@ -190,7 +190,7 @@ class PremiumLineInline(admin.TabularInline):
 
 
 @admin.register(BatchPremium)
-class BatchPremiumAdmin(BackOfficeAdmin):
+class BatchPremiumAdmin(ReadOnlyAdmin):
     """保费信息 as 【提交确认保费】 fixed it (SPEC PREM-3), read only: changed only by the services."""
 
     list_display = (
@@ -210,15 +210,6 @@ class BatchPremiumAdmin(BackOfficeAdmin):
 
     def get_list_note(self, request) -> str:
         return "各参保批次【提交确认保费】时确认的保费信息（只读）。"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="单位名称", ordering="batch__unit_name")
     def unit_name(self, premium):
