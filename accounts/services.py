@@ -266,19 +266,15 @@ def lock_states(*, usernames: list[str]) -> dict[str, dt.datetime]:
 
 
 def temporary_password_check(*, account: User) -> None:
-    """Raises AccountError if `account` logs in with a temporary password that was used or expired."""
+    """Raises AccountError if `account` logs in with a temporary password that expired.
+
+    SPEC ACC-3: the temporary password is spent by the successful change (account_password_changed
+    replaces it), not by the login, so a failed attempt on 修改密码 or a logout does not cost the
+    unit a second reset; it still lapses at temporary_password_expires_at."""
     if not account.must_change_password:
         return
-    if account.temporary_password_used_at is not None:
-        raise AccountError("临时密码只能使用一次，请联系上级工会或职保会重新重置密码。")
     if account.temporary_password_expires_at and account.temporary_password_expires_at <= timezone.now():
         raise AccountError("临时密码已过期，请联系上级工会或职保会重新重置密码。")
-
-
-def temporary_password_mark_used(*, account: User) -> None:
-    if account.must_change_password and account.temporary_password_used_at is None:
-        account.temporary_password_used_at = timezone.now()
-        account.save(update_fields=["temporary_password_used_at"])
 
 
 @transaction.atomic

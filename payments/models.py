@@ -10,6 +10,7 @@ from django.db import models
 
 from enrollment.models import Batch
 from mutualaid.pii import pii_decrypt, pii_encrypt
+from plans.premiums import yuan_text
 
 
 class PaymentMethod(models.TextChoices):
@@ -84,7 +85,7 @@ class Voucher(models.Model):
         indexes = [models.Index(fields=["account", "-submitted_at"], name="voucher_account_submitted")]
 
     def __str__(self):
-        return f"{self.payer} ¥{self.amount}"
+        return f"{self.payer} {yuan_text(self.amount)}元"
 
     @property
     def refund_account_number(self) -> str:
@@ -117,7 +118,7 @@ class VoucherBatch(models.Model):
         constraints = [models.UniqueConstraint(fields=["voucher", "batch"], name="voucher_batch_once")]
 
     def __str__(self):
-        return f"{self.batch.number} ¥{self.premium}"
+        return f"{self.batch.number} {yuan_text(self.premium)}元"
 
 
 class PaymentReminder(models.Model):

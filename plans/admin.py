@@ -26,7 +26,7 @@ from enrollment.models import CoverageYear
 from enrollment.selectors import coverage_year_current
 
 from .models import BatchPremium, PlanItem, PremiumLine
-from .premiums import code_sort_key
+from .premiums import code_sort_key, yuan_text
 from .services import plan_item_price_locked, plan_items_of
 
 PRICE_LOCKED = (
@@ -165,12 +165,28 @@ class PlanItemAdmin(BackOfficeAdmin):
             super().save_model(request, obj, form, change)
 
 
+def yuan_column(model, field_name: str):
+    """A read-only column of yuan written as everywhere else (plans.premiums.yuan_text: 12,000.00),
+    not as the admin writes a DecimalField (12000.00); issue 18 item 9."""
+
+    @admin.display(description=model._meta.get_field(field_name).verbose_name, ordering=field_name)
+    def column(self, obj):
+        return yuan_text(getattr(obj, field_name))
+
+    return column
+
+
 class PremiumLineInline(admin.TabularInline):
     model = PremiumLine
     fields = (
-        "label", "standard", "discount", "social_security_people", "social_security_amount", "other_people",
-        "other_amount", "amount",
+        "label", "standard_column", "discount_column", "social_security_people", "social_security_amount_column",
+        "other_people", "other_amount_column", "amount_column",
     )
+    standard_column = yuan_column(PremiumLine, "standard")
+    discount_column = yuan_column(PremiumLine, "discount")
+    social_security_amount_column = yuan_column(PremiumLine, "social_security_amount")
+    other_amount_column = yuan_column(PremiumLine, "other_amount")
+    amount_column = yuan_column(PremiumLine, "amount")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -194,7 +210,7 @@ class BatchPremiumAdmin(ReadOnlyAdmin):
     """保费信息 as 【提交确认保费】 fixed it (SPEC PREM-3), read only: changed only by the services."""
 
     list_display = (
-        "batch", "unit_name", "coverage_year", "codes_column", "people_column", "total", "confirmed_at", "payment_due",
+        "batch", "unit_name", "coverage_year", "codes_column", "people_column", "total_column", "confirmed_at", "payment_due",
     )
     list_filter = ("batch__coverage_year", "full_year")
     search_fields = ("batch__number", "batch__unit_name", "batch__code__code")
@@ -203,10 +219,12 @@ class BatchPremiumAdmin(ReadOnlyAdmin):
     inlines = (PremiumLineInline,)
     actions = None
     fields = (
-        "batch", "codes", "full_year", "prices_column", "bundle_discount", "social_security_people", "other_people",
-        "total", "approved_state", "confirmed_at", "confirmed_by", "payment_due",
+        "batch", "codes", "full_year", "prices_column", "bundle_discount_column", "social_security_people", "other_people",
+        "total_column", "approved_state", "confirmed_at", "confirmed_by", "payment_due",
     )
     readonly_fields = fields
+    bundle_discount_column = yuan_column(BatchPremium, "bundle_discount")
+    total_column = yuan_column(BatchPremium, "total")
 
     def get_list_note(self, request) -> str:
         return "各参保批次【提交确认保费】时确认的保费信息（只读）。"

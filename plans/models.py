@@ -13,6 +13,8 @@ from django.db import models
 from enrollment.models import Batch, CoverageYear
 from enrollment.states import BatchState
 
+from .premiums import yuan_text
+
 
 class Series(models.TextChoices):
     """The three series of PLAN-1, with the handbook's column titles."""
@@ -100,7 +102,7 @@ class BatchPremium(models.Model):
         verbose_name_plural = "保费信息"
 
     def __str__(self):
-        return f"{self.batch.number} ¥{self.total}"
+        return f"{self.batch.number} {yuan_text(self.total)}元"
 
     @property
     def code_list(self) -> list[str]:
@@ -132,4 +134,4 @@ class PremiumLine(models.Model):
         ordering = ["premium", "position"]
 
     def __str__(self):
-        return f"{self.label} ¥{self.amount}"
+        return f"{self.label} {yuan_text(self.amount)}元"

@@ -275,7 +275,8 @@ class RosterImport(Job):
     rows_added = models.PositiveIntegerField("新增加", default=0)
     rows_updated = models.PositiveIntegerField("修改", default=0)
     rows_failed = models.PositiveIntegerField("导入失败", default=0)
-    # [{"row": 12, "column": "证件号码", "value": "3101*****4279", "reason": "…"}], values masked.
+    # [{"row": 12, "column": "证件号码", "value": "3101*****4279", "reason": "…"}], values masked except an invalid
+    # mobile, shown as typed so that the unit sees what is wrong with it (ROS-10).
     problems = models.JSONField("错误明细", default=list, blank=True)
     error = models.TextField("文件错误", blank=True)
     # SPEC SEC-3, ROS-11: the uploader's address, for the audit of a naming made later in the background.

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ..forms import LoginForm, PortalPasswordChangeForm, minutes_left
 from ..middleware import LOGIN_AT
-from ..services import account_locked_until, account_password_changed, pair_locked_until, temporary_password_mark_used
+from ..services import account_locked_until, account_password_changed, pair_locked_until
 
 
 class LoginView(auth_views.LoginView):
@@ -22,7 +22,6 @@ class LoginView(auth_views.LoginView):
         self.request.session[LOGIN_AT] = time.time()
         user = form.get_user()
         if user.must_change_password:
-            temporary_password_mark_used(account=user)
             messages.warning(self.request, "您正在使用临时密码登录，请先设置新密码。")
             return redirect("accounts:password_change")
         return response

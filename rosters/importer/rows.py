@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 
 from mutualaid.jobs import job_heartbeat
-from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile
+from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number
 from mutualaid.pii_bulk import BulkPiiProtector
 
 from ..models import IdType, RosterImport
@@ -177,8 +177,9 @@ def _checked_mobile(raw_mobile, line: int, fail) -> str | None:
         return ""
     mobile, problem = _mobile(raw_mobile)
     if problem:
-        shown = _plain(raw_mobile)
-        fail(line, "手机号", mask_mobile(shown) if shown.isdigit() else shown, problem)
+        # Shown as typed, not masked: a masked invalid number (139****4567) looks valid. The list is
+        # the uploading unit's own (SPEC ROS-10: it gets its own file back); valid mobiles stay masked.
+        fail(line, "手机号", _plain(raw_mobile), problem)
         return None
     return mobile
 

@@ -189,7 +189,7 @@ def _running(roster_import: RosterImport) -> bool:
 @unit_page
 def roster_import_result(request, number: str, import_id: int):
     """The log of one import (SPEC ROS-1): `-----信息处理开始-----`, then the summary line, the bad rows
-    (row, column, masked value, reason; 15 a page) and the marked copy (X-1); while a large file runs,
+    (row, column, masked value — an invalid mobile as typed —, reason; 15 a page) and the marked copy (X-1); while a large file runs,
     the progress (UI.md "Long work"). 【返回】 goes back to the roster, which shows the new people."""
     batch = account_batch(request, number)
     roster_import = _own_import(batch, import_id)

@@ -500,7 +500,7 @@ def test_a_resubmitted_or_double_clicked_reset_resets_once(client, units, distri
     assert account.check_password(password)  # the password shown is still the valid one
 
 
-def test_the_temporary_password_logs_in_once_and_forces_a_change(client, units, district_staff):
+def test_the_temporary_password_forces_a_change(client, units, district_staff):
     staff = Client()
     staff.force_login(district_staff)
     password = reset_through_the_back_office(staff, units["street"])
@@ -515,11 +515,47 @@ def test_the_temporary_password_logs_in_once_and_forces_a_change(client, units, 
         assert response.status_code == 302 and response["Location"] == reverse("accounts:password_change"), url
     assertContains(client.get(reverse("accounts:password_change")), "临时密码")
 
-    # Leaving without changing it spends it: a second login with it is refused.
+
+
+def test_a_failed_change_does_not_spend_the_temporary_password(client, units, district_staff):
+    # SPEC ACC-3: the successful change consumes the temporary password, not the login; one failed
+    # attempt (原密码 left empty) and a logout must not cost the unit a second reset.
+    staff = Client()
+    staff.force_login(district_staff)
+    password = reset_through_the_back_office(staff, units["street"])
+    post_login(client, "unit-street", password)
+
+    failed = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": "", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert failed.status_code == 200
     client.post(reverse("accounts:logout"))
-    second = post_login(Client(), "unit-street", password)
-    assert second.status_code == 200
-    assertContains(second, "临时密码只能使用一次")
+
+    again = Client()
+    response = post_login(again, "unit-street", password)
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:password_change")
+    response = again.post(
+        reverse("accounts:password_change"),
+        {"old_password": password, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:landing")
+    # Spent by the change: the temporary password no longer logs in, the new one does.
+    assert post_login(Client(), "unit-street", password).status_code == 200
+    assert post_login(Client(), "unit-street", NEW_PASSWORD).status_code == 302
+
+
+def test_an_expired_temporary_password_is_refused(client, units, district_staff):
+    # SPEC ACC-3: it still lapses as before.
+    staff = Client()
+    staff.force_login(district_staff)
+    password = reset_through_the_back_office(staff, units["street"])
+    User.objects.filter(username="unit-street").update(temporary_password_expires_at=timezone.now() - dt.timedelta(minutes=1))
+
+    response = post_login(client, "unit-street", password)
+
+    assert response.status_code == 200
+    assertContains(response, "临时密码已过期")
 
 
 def test_after_the_change_the_new_password_works_and_the_temporary_one_does_not(client, units, district_staff):

@@ -274,3 +274,14 @@ def test_password_rules_are_explained_in_chinese(client, unit):
     assert response.status_code == 200
     assert "too short" not in page and "密码" in page
     assert not any(word in page for word in ("This password", "characters"))
+
+
+def test_the_password_help_texts_say_nin_as_the_portal_does(client, unit):
+    # Issue 18 item 9: Django's own Chinese says 你; the project's locale/ says 您 like every other page.
+    assert "你" not in client.get(reverse("accounts:register")).content.decode()
+    client.force_login(unit)
+    response = client.get(reverse("accounts:password_change"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "您的密码必须包含至少 8 个字符。" in page and "您的密码不能全都是数字。" in page
+    assert "你" not in page

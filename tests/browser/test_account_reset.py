@@ -127,6 +127,16 @@ def test_union_staff_reset_a_password_and_the_unit_sets_a_new_one(page, screensh
     assert "临时密码" in page.locator("main").inner_text()
     page.goto(page.base_url + "/")  # anything else sends it back
     page.wait_for_url("**/accounts/password/change/")
+    # SPEC ACC-3 (issue 18 item 3): a failed attempt (原密码 left empty) and a logout keep the
+    # temporary password; only the successful change spends it.
+    page.locator("#id_new_password1").fill(NEW_PASSWORD)
+    page.locator("#id_new_password2").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="确认修改").click()
+    page.locator(".invalid-feedback").first.wait_for()
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/accounts/login/")
+    log_in(page, "unit-changshou", password)
+    page.wait_for_url("**/accounts/password/change/")
     page.locator("#id_old_password").fill(password)
     page.locator("#id_new_password1").fill(NEW_PASSWORD)
     page.locator("#id_new_password2").fill(NEW_PASSWORD)

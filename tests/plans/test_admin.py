@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from plans.models import PlanItem
+from plans.models import BatchPremium, PlanItem, PremiumLine
 from plans.services import plan_item_price_locked, premium_confirm
 from tests.factories import SHANGHAI, CoverageYearFactory, UserFactory
 from tests.plans.helpers import approved_batch
@@ -206,6 +206,22 @@ def test_reviewer_sees_confirmed_premiums_read_only(reviewer_client, handbook_ye
 
 
 # --- access (STYLE.md §10) ------------------------------------------------------------------------------
+
+
+def test_premium_amounts_are_written_as_on_every_other_page(reviewer_client, handbook_year):
+    # Issue 18 item 9: one way to write yuan (plans.premiums.yuan_text), 12,000.00, not ¥12000.00.
+    premium = confirm_a_batch(handbook_year)
+    BatchPremium.objects.filter(pk=premium.pk).update(total=Decimal("12000.00"))
+    PremiumLine.objects.filter(premium=premium).update(amount=Decimal("12000.00"))
+    premium.refresh_from_db()
+
+    listing = text_of(reviewer_client.get(reverse("admin:plans_batchpremium_changelist")))
+    page = text_of(reviewer_client.get(reverse("admin:plans_batchpremium_change", args=[premium.pk])))
+
+    assert str(premium) == f"{premium.batch.number} 12,000.00元"
+    assert "12,000.00" in listing and "12,000.00" in page
+    for text in (listing, page):
+        assert "¥" not in text and "12000.00" not in text
 
 
 def _addresses(handbook_year):

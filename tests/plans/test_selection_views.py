@@ -356,6 +356,21 @@ def test_batch_detail_shows_the_payment_instructions_only_with_a_premium(owner, 
     assert '<strong class="payment-amount">4,780.00</strong>' in page
 
 
+@pytest.mark.parametrize("state", [BatchState.PAYMENT_REVIEW, BatchState.COMPLETED])
+def test_batch_detail_asks_for_the_payment_only_while_it_is_awaited(owner, instant_batch, state):
+    # Issue 18 item 9, SPEC PAY-1: 请于15天内将保费汇至以下账号 while 缴费凭证待上传 (batch.payment_awaited),
+    # not once the voucher is in or the batch is completed; the account stays for reference.
+    detail = reverse("enrollment:batches_detail", kwargs={"number": instant_batch.number})
+    with time_machine.travel(CONFIRM_DAY, tick=False):
+        generate(owner, instant_batch, WORKED_EXAMPLE)
+        confirm(owner, instant_batch, WORKED_EXAMPLE)
+        assert "将保费汇至以下账号" in text(owner.get(detail))
+        Batch.objects.filter(pk=instant_batch.pk).update(state=state)
+        page = text(owner.get(detail))
+    assert "payment-info" in page and "31602300008022150" in page
+    assert "将保费汇至以下账号" not in page and "还剩15天" not in page
+
+
 def test_batch_list_links_the_page(owner, instant_batch):
     page = text(owner.get(reverse("enrollment:batches")))
     assert url(instant_batch) in page

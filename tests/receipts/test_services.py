@@ -171,6 +171,18 @@ def test_rcp3_certificate_pdf_shows_unit_items_and_period(completed, tmp_path):
     assert "720.00" in text and "A0" in text
 
 
+def test_verification_page_writes_the_amount_as_the_portal_does(client, completed, reviewer):
+    # Issue 18 item 9: 12,000.00 元 as on every other page (plans_tags.yuan), not ¥12000.00.
+    receipt_add(batch=completed, title="甲公司", amount="720", acting_user=completed.account)
+    receipts_submit(batch=completed, acting_user=completed.account)
+    [receipt] = receipts_approve(batch=completed, acting_user=reviewer)
+    Receipt.objects.filter(pk=receipt.pk).update(amount=Decimal("12000.00"))
+
+    text = client.get(f"/receipts/verify/{receipt.verification}/").content.decode()
+
+    assert "12,000.00 元" in text and "¥" not in text and "12000.00" not in text
+
+
 def test_verification_page_shows_the_receipt_and_no_personal_data(client, completed, reviewer):
     receipt_add(batch=completed, title="甲公司", amount="720", acting_user=completed.account)
     receipts_submit(batch=completed, acting_user=completed.account)

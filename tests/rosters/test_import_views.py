@@ -160,6 +160,22 @@ def test_uploading_a_file_shows_the_log_the_bad_rows_and_the_way_back(client_in,
     assertContains(page, ">返回<")
 
 
+def test_an_invalid_mobile_is_listed_as_typed_and_the_id_number_stays_masked(client_in, batch):
+    # Issue 18 item 8, SPEC ROS-10: 139****4567 would look like a valid number, so the unit's own
+    # error list shows the invalid mobile as typed; the ID number of the same row stays masked.
+    content = template_xlsx([row("王豆豆", number=wrong_check(ALICE), mobile="1391234567"), row("李梅", number=BETTY, mobile="13912345678")])
+    response = client_in.post(url("roster_import_upload", batch), {"file": upload(content), "submission": "m1"})
+    page = client_in.get(response["Location"])
+    assertContains(page, "手机号应为11位数字")
+    assertContains(page, ">1391234567<")
+    assertNotContains(page, "139****4567")
+    assertContains(page, wrong_check(ALICE)[:4] + "*****" + wrong_check(ALICE)[-4:])
+    assertNotContains(page, wrong_check(ALICE))
+    # The valid mobile of the imported row is masked on the roster as before.
+    roster = client_in.get(reverse("rosters:roster", kwargs={"number": batch.number}))
+    assertNotContains(roster, "13912345678")
+
+
 def test_the_upload_and_both_buttons_keep_the_client_ip(client_in, batch, handbook_year):
     # SPEC ROS-11, SEC-3: the import runs later (maybe in a worker); its naming audit needs the IP.
     previous(handbook_year.year - 1, batch.code.code, ALICE, "王豆豆")
