@@ -12,6 +12,26 @@ def watch_csp(page) -> list:
     return refused
 
 
+def hold_requests(page, pattern: str) -> list:
+    """Hold back the requests matching `pattern` (a script, as on a slow connection) until the test
+    lets them go with `release(page, held)`."""
+    held = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def release(page, held: list):
+    """Let the held requests go on. Playwright hands a request to the route handler while the test waits
+    on the browser, so a cheap round trip or two is what it takes for a request made to reach `held`."""
+    for _ in range(100):
+        if held:
+            break
+        page.evaluate("1")
+    assert held, "the page never asked for the held file"
+    while held:
+        held.pop().continue_()
+
+
 def transfer_slip() -> bytes:
     """A PNG that looks a little like a bank slip: a coloured header band and ruled lines."""
     image = Image.new("RGB", (640, 400), (250, 251, 253))
