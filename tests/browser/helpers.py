@@ -47,15 +47,25 @@ def transfer_slip() -> bytes:
     return buffer.getvalue()
 
 
-def wait_until_shown(page, dialog_id: str):
-    """Until Bootstrap's fade has finished, so a screenshot shows the dialog, not its ghost."""
+def wait_until_shown(page, selector: str):
+    """Until Bootstrap's fade has finished (a dialog, or a tab pane), so a screenshot or a click meets
+    the element, not its ghost: it has class `show`, is fully opaque and a dialog's box has slid in, its backdrop dimmed.
+    wait_for_function runs through the DevTools protocol, which the page's CSP does not restrict."""
     page.wait_for_function(
-        """id => {
-            const dialog = document.getElementById(id);
-            return dialog.classList.contains("show") && getComputedStyle(dialog).opacity === "1"
-                && getComputedStyle(dialog.querySelector(".modal-dialog")).transform === "none";
+        """selector => {
+            const element = document.querySelector(selector);
+            if (!element || !element.classList.contains("show") || getComputedStyle(element).opacity !== "1") {
+                return false;
+            }
+            if (!element.classList.contains("modal")) {
+                return true;  // a tab pane
+            }
+            const box = element.querySelector(".modal-dialog");
+            const backdrop = document.querySelector(".modal-backdrop");
+            return getComputedStyle(box).transform === "none" && backdrop !== null
+                && getComputedStyle(backdrop).opacity === "0.5";
         }""",
-        arg=dialog_id,
+        arg=selector,
     )
 
 
