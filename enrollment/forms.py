@@ -310,9 +310,14 @@ class HandlerInfoForm(MarksInvalidFields, forms.Form):
         level1 = self.fields["union_level1"]
         level1.choices = union_level1_choices()
         level1.error_messages["invalid_choice"] = "所选一级工会组织不存在或已停用，请重新选择。"
-        # The level-2 list follows the chosen level-1 one (htmx); the server checks the pair again.
+        # The level-2 list follows the chosen level-1 one (htmx); the server checks the pair again. It
+        # is rendered for the level-1 value already chosen; the level-1 select stays disabled until htmx
+        # has bound it (static/js/portal.js), else a choice made while the scripts load leaves a stale
+        # level-2 list (the page needs scripts anyway: 【获取验证码】 is htmx too).
         level1.widget.attrs.update(
             {
+                "disabled": True,
+                "data-bound-by-script": True,
                 "hx-get": reverse_lazy("enrollment:handler_level2_options"),
                 "hx-trigger": "change",
                 "hx-target": "#id_union_level2",

@@ -8,6 +8,23 @@
       event.detail.headers["X-CSRFToken"] = token.value;
     }
   });
+  // A control that only works once htmx or a page script has bound it comes disabled from the server
+  // (data-bound-by-script), so a choice made while the scripts still load is not silently lost. htmx
+  // fires htmx:load on the body after it has processed the page, which is after DOMContentLoaded and so
+  // after every deferred page script; swapped-in content fires it again for its own controls.
+  htmx.onLoad(function (root) {
+    var controls = Array.prototype.slice.call(root.querySelectorAll("[data-bound-by-script]"));
+    if (root.matches && root.matches("[data-bound-by-script]")) {
+      controls.push(root);
+    }
+    controls.forEach(function (control) {
+      control.removeAttribute("data-bound-by-script");
+      control.disabled = false;
+    });
+    if (root === document.body) {
+      document.documentElement.dataset.ready = "true";  // what tests/browser's page_ready waits for
+    }
+  });
   // A form submits once: a double click must not do a thing twice (UI.md, "Dialogs").
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -62,7 +62,7 @@
     var chosen = document.getElementById("roster-import-chosen");
     var busy = document.getElementById("roster-import-busy");
     var maxBytes = parseInt(input.getAttribute("data-max-bytes"), 10);
-    input.addEventListener("change", function () {
+    function fileChosen() {
       var file = input.files[0];
       chosen.classList.remove("invalid");
       if (!file) {
@@ -84,7 +84,13 @@
         sending = true;
         lockPage();
       }
-    });
+    }
+    input.addEventListener("change", fileChosen);
+    // A file chosen while this script was still loading fired its change event before anyone listened:
+    // start its upload now instead of leaving the page waiting for a change that already happened.
+    if (input.files.length) {
+      fileChosen();
+    }
   }
 
   if (document.readyState === "loading") {

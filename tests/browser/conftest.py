@@ -38,6 +38,7 @@ def page(browser, live_server):
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.base_url = live_server.url
+    arrive_ready(page)
     yield page
     context.close()
 
@@ -59,9 +60,27 @@ def screenshot():
 
 
 def page_ready(page):
-    """Wait until the page can be acted on: loaded, its deferred scripts run (htmx has processed the
-    hx-* attributes). A heading can be visible before that, and a change made then is lost."""
-    page.wait_for_load_state("load")  # after DOMContentLoaded, where deferred scripts and htmx run
+    """Wait until the page can be acted on: loaded, its deferred scripts run and htmx has processed the
+    hx-* attributes (static/js/portal.js then sets <html data-ready>). A heading can be visible before
+    that, and a change made then would be lost. The one wait-until-ready of the browser tests: `goto`
+    calls it (arrive_ready); call it after a click that navigates when the test acts on the new page."""
+    page.wait_for_load_state("load")
+    # A page without htmx (about:blank, a download) has nothing to wait for.
+    page.wait_for_function("() => document.documentElement.dataset.ready === 'true' || !window.htmx")
+
+
+def arrive_ready(page):
+    """Every page.goto of the tests waits until the page is ready (page_ready), except one asked for
+    wait_until="commit": a test acting on a page whose scripts are still loading, on purpose."""
+    goto = page.goto
+
+    def goto_and_wait(url, **options):
+        response = goto(url, **options)
+        if options.get("wait_until") != "commit":
+            page_ready(page)
+        return response
+
+    page.goto = goto_and_wait
 
 
 @pytest.fixture
@@ -95,4 +114,4 @@ def log_in(page, username, password):
     page.get_by_label("密码").fill(password)
     page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
+    page_ready(page)  # the click waited for the navigation it started to commit

@@ -12,6 +12,26 @@ def watch_csp(page) -> list:
     return refused
 
 
+def hold_requests(page, pattern: str) -> list:
+    """Hold back the requests matching `pattern` (a script, as on a slow connection) until the test
+    lets them go with `release(page, held)`."""
+    held = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def release(page, held: list):
+    """Let the held requests go on. Playwright hands a request to the route handler while the test waits
+    on the browser, so a cheap round trip or two is what it takes for a request made to reach `held`."""
+    for _ in range(100):
+        if held:
+            break
+        page.evaluate("1")
+    assert held, "the page never asked for the held file"
+    while held:
+        held.pop().continue_()
+
+
 def transfer_slip() -> bytes:
     """A PNG that looks a little like a bank slip: a coloured header band and ruled lines."""
     image = Image.new("RGB", (640, 400), (250, 251, 253))
@@ -27,15 +47,25 @@ def transfer_slip() -> bytes:
     return buffer.getvalue()
 
 
-def wait_until_shown(page, dialog_id: str):
-    """Until Bootstrap's fade has finished, so a screenshot shows the dialog, not its ghost."""
+def wait_until_shown(page, selector: str):
+    """Until Bootstrap's fade has finished (a dialog, or a tab pane), so a screenshot or a click meets
+    the element, not its ghost: it has class `show`, is fully opaque and a dialog's box has slid in, its backdrop dimmed.
+    wait_for_function runs through the DevTools protocol, which the page's CSP does not restrict."""
     page.wait_for_function(
-        """id => {
-            const dialog = document.getElementById(id);
-            return dialog.classList.contains("show") && getComputedStyle(dialog).opacity === "1"
-                && getComputedStyle(dialog.querySelector(".modal-dialog")).transform === "none";
+        """selector => {
+            const element = document.querySelector(selector);
+            if (!element || !element.classList.contains("show") || getComputedStyle(element).opacity !== "1") {
+                return false;
+            }
+            if (!element.classList.contains("modal")) {
+                return true;  // a tab pane
+            }
+            const box = element.querySelector(".modal-dialog");
+            const backdrop = document.querySelector(".modal-backdrop");
+            return getComputedStyle(box).transform === "none" && backdrop !== null
+                && getComputedStyle(backdrop).opacity === "0.5";
         }""",
-        arg=dialog_id,
+        arg=selector,
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from enrollment.models import Batch, CoverageYear
 from tests.browser.conftest import PHONE, log_in
+from tests.browser.helpers import wait_until_shown
 from tests.factories import UNIT_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,20 +19,6 @@ def watch_csp(page) -> list:
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     return refused
-
-
-def wait_until_shown(page, dialog_id: str):
-    """Until Bootstrap's fade has finished, so a screenshot shows the dialog, not its ghost."""
-    page.wait_for_function(
-        """id => {
-            const dialog = document.getElementById(id);
-            const backdrop = document.querySelector(".modal-backdrop");
-            return dialog.classList.contains("show") && getComputedStyle(dialog).opacity === "1"
-                && getComputedStyle(dialog.querySelector(".modal-dialog")).transform === "none"
-                && backdrop && getComputedStyle(backdrop).opacity === "0.5";
-        }""",
-        arg=dialog_id,
-    )
 
 
 def open_batches_page(page, account):
@@ -64,7 +51,7 @@ def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit,
     assert dialog.get_by_label("参保编码").input_value() == "0072J3"
     assert dialog.get_by_label("参保单位").input_value() == UNIT_NAME
     assert dialog.get_by_text(HND3_NOTE).is_visible()
-    wait_until_shown(page, "batch-open-centralised")
+    wait_until_shown(page, "#batch-open-centralised")
     screenshot(page, "batches-open-dialog", full_page=False)
 
     # A wrong name comes back in the open dialog, beside the field, with what was typed.
@@ -74,7 +61,7 @@ def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit,
     dialog.get_by_text("参保单位名称与参保编码登记的单位名称不一致。").wait_for()
     assert dialog.get_by_label("参保单位").input_value() == "上海长风科技有限公司"
     assert dialog.get_by_label("参保单位").get_attribute("aria-invalid") == "true"
-    wait_until_shown(page, "batch-open-centralised")
+    wait_until_shown(page, "#batch-open-centralised")
     screenshot(page, "batches-open-dialog-refused", full_page=False)
     assert not Batch.objects.exists()
 
@@ -109,7 +96,7 @@ def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit,
     confirm.wait_for(state="visible")
     assert number in confirm.inner_text()
     assert "该批次及该批次下参保人员信息将全部删除" in confirm.inner_text()
-    wait_until_shown(page, "batch-delete-dialog")
+    wait_until_shown(page, "#batch-delete-dialog")
     screenshot(page, "batches-delete-dialog", full_page=False)
     confirm.get_by_role("button", name="确定").click()
     page.get_by_role("alert").filter(has_text=f"批次 {number} 已删除").wait_for()

@@ -14,6 +14,7 @@ from mutualaid import sms
 from mutualaid.attachments import attachments_of
 from mutualaid.validators import uscc_check_character
 from tests.browser.conftest import PHONE, log_in, page_ready
+from tests.browser.helpers import hold_requests, release
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -135,6 +136,23 @@ def test_a_unit_without_a_union_chooses_no_union_and_sees_errors_beside_the_fiel
     assert page.locator("#id_union_level1").input_value() == "none"
     assert page.locator("#id_union_level2").input_value() == "none"
     assert not HandlerInfo.objects.exists()
+
+
+def test_a_union_chosen_while_the_scripts_still_load_is_not_lost(page, unit):
+    """On a slow connection the page shows before htmx has bound the level-1 select: it stays disabled
+    until then (static/js/portal.js), so the choice is made once the level-2 list can follow it."""
+    account, _ = unit
+    log_in(page, account.username, PASSWORD)
+    held = hold_requests(page, "**/static/vendor/htmx/*")
+    page.goto(page.base_url + "/handler/", wait_until="commit")
+    page.get_by_role("heading", name="经办人填报").wait_for()
+    assert page.locator("#id_union_level1").is_disabled()
+    assert page.get_by_role("button", name="获取验证码").is_disabled()
+    release(page, held)
+    page.locator("#id_union_level1").select_option(label="未建会")  # waits until it is enabled
+    page.locator("#id_union_level2 option[value=none]").wait_for(state="attached")
+    assert page.locator("#id_union_level2").input_value() == "none"
+    assert page.get_by_role("button", name="获取验证码").is_enabled()
 
 
 def test_the_handler_page_fits_a_phone(page, screenshot, unit):

@@ -94,7 +94,7 @@ def test_from_voucher_to_receipts_and_certificate(page, screenshot, handbook_yea
     modal.wait_for(state="hidden")
     page.locator(".modal-backdrop").wait_for(state="detached")
     page.get_by_role("button", name="提交", exact=True).click()
-    wait_until_shown(page, "voucher-confirm-dialog")
+    wait_until_shown(page, "#voucher-confirm-dialog")
     page.locator("#voucher-confirm-dialog").get_by_role("button", name="确定提交").click()
     page.get_by_role("heading", name="缴费凭证管理").wait_for()
     assert "退款金额1280.00元" in page.locator(".messages").inner_text()
@@ -129,7 +129,7 @@ def test_from_voucher_to_receipts_and_certificate(page, screenshot, handbook_yea
     assert "※专用收据可开具多张，参保单位与专用收据抬头可以不一致" in page.locator(".receipt-notes").inner_text()
 
     page.get_by_role("button", name="新增专用收据").click()
-    wait_until_shown(page, "receipt-add-dialog")
+    wait_until_shown(page, "#receipt-add-dialog")
     dialog = page.locator("#receipt-add-dialog")
     assert dialog.get_by_label("备注").get_attribute("placeholder") == "需发票备注栏显示的内容，非必填项"
     warning = dialog.locator(".receipt-warning")
@@ -143,12 +143,12 @@ def test_from_voucher_to_receipts_and_certificate(page, screenshot, handbook_yea
 
     # More than is left: the dialog comes back open, the message at the amount, what was typed kept.
     page.get_by_role("button", name="新增专用收据").click()
-    wait_until_shown(page, "receipt-add-dialog")
+    wait_until_shown(page, "#receipt-add-dialog")
     dialog.get_by_label("专用收据抬头").fill("上海XXX公司工会委员会")
     dialog.get_by_label("专用收据金额").fill("300")
     dialog.get_by_label("备注").fill("2023年度在职职工互助保障费")
     dialog.get_by_role("button", name="确认提交").click()
-    wait_until_shown(page, "receipt-add-dialog")
+    wait_until_shown(page, "#receipt-add-dialog")
     assert "还可填270.00元" in dialog.locator(".invalid-feedback").inner_text()
     assert dialog.get_by_label("专用收据抬头").input_value() == "上海XXX公司工会委员会"
     assert dialog.get_by_label("备注").input_value() == "2023年度在职职工互助保障费"

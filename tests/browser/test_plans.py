@@ -12,6 +12,7 @@ import pytest
 from enrollment.states import BatchKind, BatchState
 from plans.models import BatchPremium
 from tests.browser.conftest import DESKTOP, PHONE, log_in
+from tests.browser.helpers import wait_until_shown
 from tests.plans.helpers import approved_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,12 +25,6 @@ def watch_csp(page) -> list:
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     return refused
-
-
-def shown(page, selector: str):
-    """Wait for a Bootstrap modal to be shown and its fade to end, so a screenshot shows the box."""
-    page.locator(f"{selector}.show").wait_for()
-    page.wait_for_timeout(400)
 
 
 def cells(page, label: str) -> list[str]:
@@ -56,7 +51,7 @@ def test_select_generate_confirm_and_export(page, screenshot, instant_batch):
 
     # 【保费一览表】 beside the check boxes: the year's table with benefits and both instant tiers.
     page.get_by_role("button", name="保费一览表").click()
-    shown(page, "#price-table-dialog")
+    wait_until_shown(page, "#price-table-dialog")
     dialog = page.locator("#price-table-dialog")
     assert "上海职工互助保障项目2023一览表" in dialog.inner_text()
     assert dialog.locator('#price-grid-year td[data-code="B3"]').inner_text() == "460元/人"
@@ -102,7 +97,7 @@ def test_select_generate_confirm_and_export(page, screenshot, instant_batch):
 
     # 【提交确认保费】 → the confirmation dialog → 【确定】.
     page.get_by_role("button", name="提交确认保费").click()
-    shown(page, "#premium-confirm-dialog")
+    wait_until_shown(page, "#premium-confirm-dialog")
     assert "4,780.00" in page.locator("#premium-confirm-dialog").inner_text()
     screenshot(page, "plans_confirm_dialog", full_page=False)
     page.locator("#premium-confirm-dialog").get_by_role("button", name="确定").click()
@@ -160,7 +155,7 @@ def test_withdraw_to_choose_plans_again(page, screenshot, instant_batch):
     # The reason is required: the message is shown at the field.
     page.get_by_label("重新选择保障项目").check()
     page.get_by_role("button", name="确认操作").click()
-    shown(page, "#withdraw-confirm-dialog")
+    wait_until_shown(page, "#withdraw-confirm-dialog")
     page.locator("#withdraw-confirm-dialog").get_by_role("button", name="确定").click()
     page.get_by_text("请简单写明撤回原因。").wait_for()
 
@@ -168,7 +163,7 @@ def test_withdraw_to_choose_plans_again(page, screenshot, instant_batch):
     page.get_by_placeholder("简单写明原因").fill("漏选意外伤害加强保障")
     screenshot(page, "plans_withdraw", full_page=False)
     page.get_by_role("button", name="确认操作").click()
-    shown(page, "#withdraw-confirm-dialog")
+    wait_until_shown(page, "#withdraw-confirm-dialog")
     screenshot(page, "plans_withdraw_confirm", full_page=False)
     page.locator("#withdraw-confirm-dialog").get_by_role("button", name="确定").click()
     page.wait_for_url(page.base_url + "/batches/")

@@ -7,6 +7,7 @@ import pytest
 from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from tests.browser.conftest import log_in
+from tests.browser.helpers import wait_until_shown
 from tests.factories import make_batch, make_entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,13 +19,6 @@ def watch_csp(page) -> list:
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     return refused
-
-
-def wait_until_shown(page):
-    """Bootstrap fades the box in: wait for the end of it, so a screenshot shows the box, not a ghost.
-    (wait_for_function would evaluate a string, which the page's CSP refuses.)"""
-    page.locator("#roster-confirm.show").wait_for()
-    page.wait_for_timeout(400)  # Bootstrap's fade is 0.15 s for the box, 0.3 s for the backdrop
 
 
 @pytest.fixture
@@ -76,7 +70,7 @@ def test_filter_tick_two_and_bulk_set_active(page, screenshot, roster):
     page.get_by_role("button", name="批量设置为在职").click()
     dialog = page.locator("#roster-confirm")
     dialog.get_by_text("确认批量设置在职?").wait_for()
-    wait_until_shown(page)
+    wait_until_shown(page, "#roster-confirm")
     screenshot(page, "roster_bulk_set_active_confirm", full_page=False)
     dialog.get_by_role("button", name="确定").click()
 

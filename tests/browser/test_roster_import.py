@@ -7,7 +7,8 @@ import pytest
 from openpyxl import load_workbook
 
 from rosters.models import RosterEntry
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import PHONE, arrive_ready, log_in, page_ready
+from tests.browser.helpers import hold_requests, release
 from tests.factories import IMPORT_CODE, UserFactory, make_batch
 from tests.rosters.importfiles import resident_id, row, template_xlsx, wrong_check
 
@@ -36,6 +37,7 @@ def test_upload_read_the_log_download_the_marked_copy_fix_and_import_again(page,
     page.goto(page.base_url + f"/batches/{batch.number}/roster/")
     page.get_by_role("link", name="添加参保人员").click()
     page.get_by_role("heading", name="导入人员名单").wait_for()
+    page_ready(page)  # choosing the file starts the upload once static/js/roster_import.js listens
     for label in ("获取上年度参保名单", "获取“会员库”本单位工会会员名单"):
         assert page.get_by_role("button", name=label).is_visible()
     screenshot(page, "roster-import")
@@ -76,7 +78,9 @@ def test_upload_read_the_log_download_the_marked_copy_fix_and_import_again(page,
     sheet.delete_cols(8)
     fixed = tmp_path / "改正后.xlsx"
     workbook.save(fixed)
-    page.get_by_role("link", name="继续导入").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="继续导入").click()
+    page_ready(page)
     page.locator("#roster-import-file").set_input_files(str(fixed))
     page.get_by_text("-----处理完成 数据读取：3人，成功导入：3条信息（新增加2人，修改1人），导入失败：0条信息。-----").wait_for()
     assert RosterEntry.objects.filter(batch=batch).count() == 3
@@ -88,10 +92,25 @@ def test_upload_read_the_log_download_the_marked_copy_fix_and_import_again(page,
     assert refused == []
 
 
+def test_a_file_chosen_before_the_page_script_has_loaded_is_imported(page, batch, tmp_path):
+    """On a slow connection a file can be chosen before static/js/roster_import.js listens for it: the
+    script starts the upload of the file already chosen when it arrives."""
+    log_in(page, batch.account.username, PASSWORD)
+    held = hold_requests(page, "**/static/js/roster_import.js*")
+    page.goto(page.base_url + f"/batches/{batch.number}/roster/import/", wait_until="commit")
+    upload = tmp_path / "本单位名单.xlsx"
+    upload.write_bytes(template_xlsx([row("王豆豆", number=ALICE)]))
+    page.locator("#roster-import-file").set_input_files(str(upload))
+    release(page, held)
+    page.get_by_text("-----处理完成 数据读取：1人，成功导入：1条信息（新增加1人，修改0人），导入失败：0条信息。-----").wait_for()
+    assert RosterEntry.objects.filter(batch=batch).count() == 1
+
+
 def test_a_refused_file_says_why_on_the_import_page_and_on_a_phone(browser, live_server, screenshot, batch, tmp_path):
     context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
     page.base_url = live_server.url
+    arrive_ready(page)
     try:
         log_in(page, batch.account.username, PASSWORD)
         page.goto(page.base_url + f"/batches/{batch.number}/roster/import/")

@@ -16,6 +16,7 @@ from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, ValidationRun, WorkStatus
 from rosters.validation import validation_work
 from tests.browser.conftest import DESKTOP, PHONE, log_in
+from tests.browser.helpers import wait_until_shown
 from tests.factories import make_batch, make_entry
 from tests.rosters.validation_data import enrolled_last_year, ss_unit
 from mutualaid.jobs import JobStatus, job_claim, job_heartbeat
@@ -30,12 +31,6 @@ def watch_csp(page) -> list:
     refused = []
     page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     return refused
-
-
-def shown(page, selector: str):
-    """Wait for a Bootstrap modal to be shown and its fade to end, so a screenshot shows the box."""
-    page.locator(f"{selector}.show").wait_for()
-    page.wait_for_timeout(400)
 
 
 def png_bytes() -> bytes:
@@ -78,9 +73,9 @@ def roster(current_year):
 
 
 def open_tab(page, label: str):
-    page.get_by_role("tab", name=label).click()
-    page.locator(".tab-pane.active.show").wait_for()
-    page.wait_for_timeout(200)
+    tab = page.get_by_role("tab", name=label)
+    tab.click()
+    wait_until_shown(page, "#" + tab.get_attribute("aria-controls"))
 
 
 def test_validate_fix_and_submit(page, screenshot, roster):
@@ -113,7 +108,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     # 【移除】 the retired person: the handbook's confirmation, then the result is stale.
     retired.get_by_role("button", name="移除", exact=True).click()
     page.locator("#roster-confirm").get_by_text("确认移除“陈美珠”?").wait_for()
-    shown(page, "#roster-confirm")
+    wait_until_shown(page, "#roster-confirm")
     screenshot(page, "validation_remove_confirm", full_page=False)
     page.locator("#roster-confirm .roster-confirm-ok").click()
     page.get_by_text("参保清册已变动，请重新进行清册校验").first.wait_for()
@@ -150,7 +145,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     screenshot(page, "validation_tab_unmatched", full_page=False)
     page.locator("#pane-unmatched").get_by_role("button", name="人员确认").click()
     dialog = page.locator("#unmatched-dialog")
-    shown(page, "#unmatched-dialog")
+    wait_until_shown(page, "#unmatched-dialog")
     assert "以上建议清册未能匹配到的人员为本单位在职职工" in dialog.inner_text()
     submit = dialog.get_by_role("button", name="确认提交")
     assert submit.is_disabled()
@@ -167,7 +162,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     assert "*非上传附件" in ratio.inner_text()
     screenshot(page, "validation_tab_ratio")
     ratio.get_by_role("button", name="上传附件").click()
-    shown(page, "#batch-attachments-modal")
+    wait_until_shown(page, "#batch-attachments-modal")
     modal = page.locator("#batch-attachments-modal")
     assert "请上传情况说明（加盖公章）" in modal.inner_text()
     assert modal.locator(".attachment-kind").input_value() == "情况说明（加盖公章）"
@@ -186,7 +181,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     # Nothing blocks any more: 【清册提交】 → 承诺书 → 【我已阅读并同意】 → 【确认提交】 → 职保会待审核.
     page.locator(".validation-passed").wait_for()
     page.locator("#validation-actions").get_by_role("button", name="清册提交").click()
-    shown(page, "#submit-dialog")
+    wait_until_shown(page, "#submit-dialog")
     letter = page.locator("#submit-dialog")
     assert "保留参保的在职超龄人员社保尚在缴金" in letter.inner_text()
     assert letter.get_by_role("button", name="确认提交").is_disabled()

@@ -83,7 +83,7 @@ def test_a_unit_pays_too_much_with_refund_details_and_finds_its_voucher(page, sc
 
     # The binding action confirms in a modal with what will be submitted.
     page.get_by_role("button", name="提交", exact=True).click()
-    wait_until_shown(page, "voucher-confirm-dialog")
+    wait_until_shown(page, "#voucher-confirm-dialog")
     dialog = page.locator("#voucher-confirm-dialog")
     assert dialog.locator(".voucher-confirm-batches").inner_text() == batch.number
     assert dialog.locator(".voucher-confirm-amount").inner_text() == "2000.00"
@@ -125,7 +125,7 @@ def test_enter_in_a_field_opens_the_confirmation_instead_of_submitting(page, scr
     page.locator("#refund-preview .preview-equal").wait_for()
     page.get_by_label("缴费金额(凭证总金额)").press("Enter")
 
-    wait_until_shown(page, "voucher-confirm-dialog")
+    wait_until_shown(page, "#voucher-confirm-dialog")
     assert not Voucher.objects.exists()
     page.locator("#voucher-confirm-dialog").get_by_role("button", name="取消").click()
     page.locator("#voucher-confirm-dialog").wait_for(state="hidden")

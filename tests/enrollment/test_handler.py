@@ -234,6 +234,19 @@ def test_the_level_two_options_follow_the_level_one_choice(unit_client, code, pu
     assert "请先选择一级工会组织" in unit_client.get(url).content.decode()
 
 
+def test_the_lists_come_filled_for_the_chosen_level_one_and_wait_for_their_script(unit_client, code, changfeng):
+    """The level-2 list is rendered for the level-1 organisation already chosen; the level-1 select and
+    【获取验证码】 stay disabled until htmx has bound them (static/js/portal.js enables each
+    data-bound-by-script), so nothing chosen while the scripts still load is lost."""
+    page = unit_client.get(reverse("enrollment:handler")).content.decode()
+    level1 = re.search(r'<select name="union_level1"[^>]*>', page).group(0)
+    assert " disabled" in level1 and "data-bound-by-script" in level1 and 'hx-trigger="change"' in level1
+    level2 = re.search(r'<select name="union_level2".*?</select>', page, re.S).group(0)
+    assert f'<option value="{changfeng.pk}" selected>{changfeng.name}</option>' in level2
+    button = re.search(r'<button type="button"[^>]*data-sms-send[^>]*>', page).group(0)
+    assert " disabled" in button and "data-bound-by-script" in button
+
+
 def test_a_wrong_sms_code_is_refused_beside_the_field(unit_client, code, django_capture_on_commit_callbacks):
     send_code(unit_client, django_capture_on_commit_callbacks)
     response = unit_client.post(reverse("enrollment:handler"), handler_data(None, None, sms_code="000000"))
