@@ -353,6 +353,17 @@ def test_the_certificate_of_a_completed_batch_downloads_named_after_the_batch(ow
     )
 
 
+@needs_pdf_tools
+def test_a_forgotten_code_is_on_last_years_certificate_and_the_faq_says_so(owner, completed, client, tmp_path):
+    # SPEC CODE-7: the 保障单 prints the unit's 参保编码, and the FAQ sends a unit that forgot it there
+    # (or to the hotline 12351).
+    text = pdf_text(owner.get(certificate_url(completed)).content, tmp_path)
+    assert "参保编码" in text and completed.code.code in text
+
+    faq = client.get(reverse("accounts:faq")).content.decode()
+    assert "单位参保编码忘记？" in faq and "保障单“参保编码”一栏" in faq and "12351" in faq
+
+
 @pytest.mark.parametrize("state", [BatchState.PAYMENT_REVIEW, BatchState.PAYMENT_REJECTED, BatchState.AWAITING_PAYMENT])
 def test_the_certificate_only_for_a_completed_batch(client, handbook_year, state):
     batch = paid(awaiting_payment_batch(year=handbook_year))
