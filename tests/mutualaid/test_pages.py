@@ -268,3 +268,17 @@ def test_the_back_office_login_is_the_portals_login(client):
     assert response["Location"] == reverse("accounts:login") + "?next=/backoffice/"
     anonymous = client.get("/backoffice/")
     assert anonymous.status_code == 302
+
+
+def test_no_web_template_carries_an_inline_style():
+    """The CSP (style-src 'self') refuses inline styles: a page that used one lost its layout (the
+    receipt's QR verification page). The PDFs' templates are rendered by WeasyPrint, not a browser."""
+    from pathlib import Path
+
+    root = Path(django_settings.BASE_DIR) / "templates"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.html")
+        if "pdf" not in path.relative_to(root).parts and re.search(r"\sstyle=\"", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
