@@ -167,7 +167,7 @@ class PlanItemAdmin(BackOfficeAdmin):
 
 def yuan_column(model, field_name: str):
     """A read-only column of yuan written as everywhere else (plans.premiums.yuan_text: 12,000.00),
-    not as the admin writes a DecimalField (12000.00); issue 18 item 9."""
+    not as the admin writes a DecimalField (12000.00)."""
 
     @admin.display(description=model._meta.get_field(field_name).verbose_name, ordering=field_name)
     def column(self, obj):

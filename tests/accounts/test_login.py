@@ -277,7 +277,7 @@ def test_password_rules_are_explained_in_chinese(client, unit):
 
 
 def test_the_password_help_texts_say_nin_as_the_portal_does(client, unit):
-    # Issue 18 item 9: Django's own Chinese says 你; the project's locale/ says 您 like every other page.
+    # Django's own Chinese says 你; the project's locale/ says 您 like every other page.
     assert "你" not in client.get(reverse("accounts:register")).content.decode()
     client.force_login(unit)
     response = client.get(reverse("accounts:password_change"))

@@ -127,7 +127,7 @@ def test_union_staff_reset_a_password_and_the_unit_sets_a_new_one(page, screensh
     assert "临时密码" in page.locator("main").inner_text()
     page.goto(page.base_url + "/")  # anything else sends it back
     page.wait_for_url("**/accounts/password/change/")
-    # SPEC ACC-3 (issue 18 item 3): a failed attempt (原密码 left empty) and a logout keep the
+    # SPEC ACC-3: a failed attempt (原密码 left empty) and a logout keep the
     # temporary password; only the successful change spends it.
     page.locator("#id_new_password1").fill(NEW_PASSWORD)
     page.locator("#id_new_password2").fill(NEW_PASSWORD)

@@ -3,10 +3,8 @@
 【清册提交】 with its 承诺书 → 职保会待审核. Every tab is photographed at 1366×768. A second journey watches the
 progress bar poll and hand over to the result."""
 import datetime as dt
-import io
 
 import pytest
-from PIL import Image, ImageDraw
 
 from django.utils import timezone
 
@@ -16,7 +14,7 @@ from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, ValidationRun, WorkStatus
 from rosters.validation import validation_work
 from tests.browser.conftest import DESKTOP, PHONE, log_in
-from tests.browser.helpers import wait_until_shown
+from tests.browser.helpers import situation_note_png, wait_until_shown, watch_csp
 from tests.factories import make_batch, make_entry
 from tests.rosters.validation_data import enrolled_last_year, ss_unit
 from mutualaid.jobs import JobStatus, job_claim, job_heartbeat
@@ -25,25 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Portal#2026"
 SS_CODE = "00108537"
-
-
-def watch_csp(page) -> list:
-    refused = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
-    return refused
-
-
-def png_bytes() -> bytes:
-    """Something that looks like a stamped letter, so the thumbnail shows a page."""
-    image = Image.new("RGB", (480, 640), "#fdfdf8")
-    draw = ImageDraw.Draw(image)
-    draw.line((150, 60, 330, 60), fill="#333333", width=8)
-    for line in range(10):
-        draw.line((50, 130 + line * 38, 430 - (line % 3) * 40, 130 + line * 38), fill="#666666", width=4)
-    draw.ellipse((290, 470, 430, 610), outline="#d11a2a", width=8)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -167,7 +146,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     assert "请上传情况说明（加盖公章）" in modal.inner_text()
     assert modal.locator(".attachment-kind").input_value() == "情况说明（加盖公章）"
     modal.locator(".attachment-input").set_input_files(
-        files=[{"name": "情况说明.png", "mimeType": "image/png", "buffer": png_bytes()}]
+        files=[{"name": "情况说明.png", "mimeType": "image/png", "buffer": situation_note_png().read()}]
     )
     modal.locator(".attachment-item", has_text="情况说明.png").wait_for()
     assert "✓已上传附件" in page.locator("#batch-attachments .attachment-summary").inner_text()

@@ -209,7 +209,7 @@ def test_reviewer_sees_confirmed_premiums_read_only(reviewer_client, handbook_ye
 
 
 def test_premium_amounts_are_written_as_on_every_other_page(reviewer_client, handbook_year):
-    # Issue 18 item 9: one way to write yuan (plans.premiums.yuan_text), 12,000.00, not ¥12000.00.
+    # One way to write yuan (plans.premiums.yuan_text), 12,000.00, not ¥12000.00.
     premium = confirm_a_batch(handbook_year)
     BatchPremium.objects.filter(pk=premium.pk).update(total=Decimal("12000.00"))
     PremiumLine.objects.filter(premium=premium).update(amount=Decimal("12000.00"))

@@ -358,7 +358,7 @@ def test_batch_detail_shows_the_payment_instructions_only_with_a_premium(owner, 
 
 @pytest.mark.parametrize("state", [BatchState.PAYMENT_REVIEW, BatchState.COMPLETED])
 def test_batch_detail_asks_for_the_payment_only_while_it_is_awaited(owner, instant_batch, state):
-    # Issue 18 item 9, SPEC PAY-1: 请于15天内将保费汇至以下账号 while 缴费凭证待上传 (batch.payment_awaited),
+    # SPEC PAY-1: 请于15天内将保费汇至以下账号 while 缴费凭证待上传 (batch.payment_awaited),
     # not once the voucher is in or the batch is completed; the account stays for reference.
     detail = reverse("enrollment:batches_detail", kwargs={"number": instant_batch.number})
     with time_machine.travel(CONFIRM_DAY, tick=False):

@@ -172,7 +172,7 @@ def test_rcp3_certificate_pdf_shows_unit_items_and_period(completed, tmp_path):
 
 
 def test_verification_page_writes_the_amount_as_the_portal_does(client, completed, reviewer):
-    # Issue 18 item 9: 12,000.00 元 as on every other page (plans_tags.yuan), not ¥12000.00.
+    # 12,000.00 元 as on every other page (plans_tags.yuan), not ¥12000.00.
     receipt_add(batch=completed, title="甲公司", amount="720", acting_user=completed.account)
     receipts_submit(batch=completed, acting_user=completed.account)
     [receipt] = receipts_approve(batch=completed, acting_user=reviewer)

@@ -161,7 +161,7 @@ def test_uploading_a_file_shows_the_log_the_bad_rows_and_the_way_back(client_in,
 
 
 def test_an_invalid_mobile_is_listed_as_typed_and_the_id_number_stays_masked(client_in, batch):
-    # Issue 18 item 8, SPEC ROS-10: 139****4567 would look like a valid number, so the unit's own
+    # SPEC ROS-10: 139****4567 would look like a valid number, so the unit's own
     # error list shows the invalid mobile as typed; the ID number of the same row stays masked.
     content = template_xlsx([row("王豆豆", number=wrong_check(ALICE), mobile="1391234567"), row("李梅", number=BETTY, mobile="13912345678")])
     response = client_in.post(url("roster_import_upload", batch), {"file": upload(content), "submission": "m1"})

@@ -244,7 +244,7 @@ def test_id_values_in_problems_are_masked(batch, account):
 
 
 def test_an_invalid_mobile_in_problems_is_shown_as_typed(batch, account):
-    # Issue 18 item 8, SPEC ROS-10: masked, 1391234567 would read 139****4567, which looks valid.
+    # SPEC ROS-10: masked, 1391234567 would read 139****4567, which looks valid.
     result = import_rows(batch, account, [row(number=ALICE, mobile="1391234567"), row("李梅", number=BETTY, mobile="139-1234-567x")])
     assert [(problem["column"], problem["value"]) for problem in result.problems] == [("手机号", "1391234567"), ("手机号", "139-1234-567x")]
 
