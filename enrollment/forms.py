@@ -318,10 +318,10 @@ class HandlerInfoForm(MarksInvalidFields, forms.Form):
             {
                 "disabled": True,
                 "data-bound-by-script": True,
-                "hx-get": reverse_lazy("enrollment:handler_level2_options"),
-                "hx-trigger": "change",
-                "hx-target": "#id_union_level2",
-                "hx-swap": "innerHTML",
+                "data-hx-get": reverse_lazy("enrollment:handler_level2_options"),
+                "data-hx-trigger": "change",
+                "data-hx-target": "#id_union_level2",
+                "data-hx-swap": "innerHTML",
             }
         )
         level2 = self.fields["union_level2"]

@@ -1,5 +1,5 @@
 // 【获取验证码】 on any form (SPEC CODE-2, HND-1): a button marked data-sms-send asks the server by htmx
-// (its own hx-post, hx-include and hx-target) and then counts down the seconds before another code may
+// (its own data-hx-post, data-hx-include and data-hx-target) and then counts down the seconds before another code may
 // be sent (60 s, or what the server says is left). data-sms-result names the id of the line the server
 // answers into: <span data-retry-after="N">message</span>. Several buttons on a page work independently.
 (function () {

@@ -95,8 +95,8 @@ def test_the_page_is_public_and_has_the_fields_of_the_handbook(client, unions):
     assert len(re.findall(r'<label [^>]*><span class="text-danger">\*</span>', page)) == 9  # every field is required
     # SPEC SEC-3: 【获取验证码】 is public, so the image captcha is asked first and sent along.
     assert 'id="sms-captcha"' in page and 'name="captcha_1"' in page and "图形验证码" in page
-    assert 'hx-include="#id_mobile, #sms-captcha input" hx-params="mobile,captcha_0,captcha_1"' in page
-    assert f'hx-post="{reverse("accounts:register_sms")}"' in page
+    assert 'data-hx-include="#id_mobile, #sms-captcha input" data-hx-params="mobile,captcha_0,captcha_1"' in page
+    assert f'data-hx-post="{reverse("accounts:register_sms")}"' in page
     assert "js/sms.js" in page and "data-sms-send" in page
     # The CSP allows neither inline scripts nor style attributes.
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) and " style=" not in page

@@ -61,7 +61,7 @@ def screenshot():
 
 def page_ready(page):
     """Wait until the page can be acted on: loaded, its deferred scripts run and htmx has processed the
-    hx-* attributes (static/js/portal.js then sets <html data-ready>). A heading can be visible before
+    data-hx-* attributes (static/js/portal.js then sets <html data-ready>). A heading can be visible before
     that, and a change made then would be lost. The one wait-until-ready of the browser tests: `goto`
     calls it (arrive_ready); call it after a click that navigates when the test acts on the new page."""
     page.wait_for_load_state("load")

@@ -606,7 +606,7 @@ def test_a_kept_attachment_can_be_removed_while_editing(unit, client, committee,
     edit_url = reverse("enrollment:code_applications_edit", args=[application.pk])
 
     page = client.get(edit_url)
-    assertContains(page, f'hx-post="{remove_url}"')
+    assertContains(page, f'data-hx-post="{remove_url}"')
     response = client.post(remove_url, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200

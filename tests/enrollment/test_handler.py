@@ -240,7 +240,7 @@ def test_the_lists_come_filled_for_the_chosen_level_one_and_wait_for_their_scrip
     data-bound-by-script), so nothing chosen while the scripts still load is lost."""
     page = unit_client.get(reverse("enrollment:handler")).content.decode()
     level1 = re.search(r'<select name="union_level1"[^>]*>', page).group(0)
-    assert " disabled" in level1 and "data-bound-by-script" in level1 and 'hx-trigger="change"' in level1
+    assert " disabled" in level1 and "data-bound-by-script" in level1 and 'data-hx-trigger="change"' in level1
     level2 = re.search(r'<select name="union_level2".*?</select>', page, re.S).group(0)
     assert f'<option value="{changfeng.pk}" selected>{changfeng.name}</option>' in level2
     button = re.search(r'<button type="button"[^>]*data-sms-send[^>]*>', page).group(0)

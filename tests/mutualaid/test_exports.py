@@ -189,7 +189,7 @@ def test_progress_page_shows_counts_while_running(client, owner, django_capture_
     partial = client.get(reverse("exports:job_progress", kwargs={"job_id": job.pk}))
     text = partial.content.decode()
     assert "已处理 12000 / 50000" in text
-    assert 'hx-trigger="every 1s"' in text  # polls while running (UI.md "Long work")
+    assert 'data-hx-trigger="every 1s"' in text  # polls while running (UI.md "Long work")
     assert client.get(reverse("exports:job_download", kwargs={"job_id": job.pk})).status_code == 404
 
 
@@ -197,7 +197,7 @@ def test_finished_job_page_offers_the_file_and_stops_polling(client, owner, djan
     job = start(owner, django_capture_on_commit_callbacks, rows=2)
     client.force_login(owner)
     text = client.get(reverse("exports:job_progress", kwargs={"job_id": job.pk})).content.decode()
-    assert "导出完成，共 2 行" in text and "hx-trigger" not in text
+    assert "导出完成，共 2 行" in text and "data-hx-trigger" not in text
     download = client.get(reverse("exports:job_download", kwargs={"job_id": job.pk}))
     assert download.status_code == 200
     assert download["Content-Type"] == exports.XLSX

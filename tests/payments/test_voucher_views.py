@@ -514,7 +514,7 @@ def test_preview_equal_over_and_under(unit_client, batch):
     assert 'data-refund="1"' in html
     assert "退款金额： 1,280.00 元" in page_text(over)
     # The 退款金额 of 退款信息填报 follows out of band.
-    assert '<strong id="refund-amount" class="refund-amount" hx-swap-oob="true">1,280.00</strong>' in html
+    assert '<strong id="refund-amount" class="refund-amount" data-hx-swap-oob="true">1,280.00</strong>' in html
 
     under = preview(unit_client, [batch], "700")
     assert 'data-refund="0"' in under.content.decode()

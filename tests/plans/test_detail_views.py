@@ -322,8 +322,8 @@ def test_roster_entry_page_loads_the_items_fragment(client_of, batch):
 
     html = client_of.get(reverse("rosters:roster_entry", kwargs={"number": batch.number, "entry_id": entry.pk})).content.decode()
 
-    assert f'hx-get="{items_url(batch, entry)}"' in html
-    assert 'hx-trigger="load"' in html
+    assert f'data-hx-get="{items_url(batch, entry)}"' in html
+    assert 'data-hx-trigger="load"' in html
 
 
 def test_entry_items_fragment(client_of, batch):

@@ -202,7 +202,7 @@ def test_reviewer_uploads_a_small_csv_and_the_load_ends_done(
     assertContains(page, "读取 4 行，导入 3 行，")
     assertContains(page, "错误 1 行")
     assertContains(page, page_url(load, "rejected"))
-    assertNotContains(page, 'hx-trigger="every 2s"')  # finished: no more polling
+    assertNotContains(page, 'data-hx-trigger="every 2s"')  # finished: no more polling
 
     download = reviewer_client.get(page_url(load, "rejected"))
     body = b"".join(download.streaming_content).decode("utf-8-sig")
@@ -446,7 +446,7 @@ def test_a_failing_load_is_marked_failed_and_keeps_the_previous_data(
     assertContains(page, "文件缺少必需的列：社保在职人数")
     assertContains(page, "原有的单位社保编码数据保持不变")
     assertContains(page, '<span class="state-badge state-rejected">失败</span>', html=True)
-    assertNotContains(page, "hx-trigger")
+    assertNotContains(page, "data-hx-trigger")
 
 
 def test_a_loader_error_message_is_shown_as_it_is(use_loader, reviewer):
@@ -513,8 +513,8 @@ def test_the_partial_of_a_running_load_shows_the_bar_and_the_counts(reviewer_cli
 
     assertContains(response, "已处理 50,000 / 120,000 行")
     assertContains(response, '<progress aria-label="导入进度" max="120000" value="50000"></progress>', html=True)
-    assertContains(response, f'hx-get="{page_url(load, "progress")}"')
-    assertContains(response, 'hx-trigger="every 2s"')
+    assertContains(response, f'data-hx-get="{page_url(load, "progress")}"')
+    assertContains(response, 'data-hx-trigger="every 2s"')
     assertNotContains(response, "<html")  # the block alone
 
 
@@ -534,7 +534,7 @@ def test_a_queued_load_waits_and_polls(reviewer_client):
 
     assertContains(response, '<span class="state-badge state-draft">排队中</span>', html=True)
     assertContains(response, "排队中，等待后台开始导入")
-    assertContains(response, 'hx-trigger="every 2s"')
+    assertContains(response, 'data-hx-trigger="every 2s"')
     assertContains(response, "vendor/htmx/htmx.min.js")
 
 
@@ -545,7 +545,7 @@ def test_the_partial_of_a_finished_load_stops_polling(reviewer_client, reviewer,
 
     assertContains(response, "读取 4 行，导入 3 行，")
     assertContains(response, "下载错误行（CSV）")
-    assertNotContains(response, "hx-trigger")
+    assertNotContains(response, "data-hx-trigger")
 
 
 def test_the_list_shows_each_load_and_links_to_its_page(reviewer_client, reviewer, media_root):

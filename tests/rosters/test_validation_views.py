@@ -241,7 +241,7 @@ def test_progress_page_shows_the_steps_and_polls(client_of, batch, people):
     assert response.status_code == 200
     html = response.content.decode()
     assert "已完成 3 / 7 项" in page_text(response)
-    assert f'hx-get="{url("validation_progress", batch)}"' in html and 'hx-trigger="every 1s"' in html
+    assert f'data-hx-get="{url("validation_progress", batch)}"' in html and 'data-hx-trigger="every 1s"' in html
     assert '<progress class="validation-progress-bar" aria-label="校验进度" max="7" value="3">' in html
 
     polled = client_of.get(url("validation_progress", batch), HTTP_HX_REQUEST="true")
@@ -394,7 +394,7 @@ def test_ticks_persist_and_do_not_make_the_result_stale(client_of, batch, people
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="over-age-saved"' in html and "已保存" in html and 'hx-swap-oob="true"' in html
+    assert 'id="over-age-saved"' in html and "已保存" in html and 'data-hx-swap-oob="true"' in html
     assert "<html" not in html
     over_age.refresh_from_db()
     assert over_age.still_contributing is True
