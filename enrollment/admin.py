@@ -517,8 +517,9 @@ class UnitNameChangeForm(forms.Form):
     )
 
 
-class UnitInline(admin.TabularInline):
-    """The units enrolling under the code (SPEC CODE-6): the lead unit first."""
+class UnitInline(admin.StackedInline):
+    """The units enrolling under the code (SPEC CODE-6): the lead unit first. Stacked, so each field has
+    its label (a tabular inline labels its fields only by the column headings: SPEC X-5)."""
 
     model = Unit
     fields = ("name", "is_lead", "committee", "nature", "address", "headcount")

@@ -21,10 +21,29 @@
       control.removeAttribute("data-bound-by-script");
       control.disabled = false;
     });
+    markScrollingTables();
     if (root === document.body) {
       document.documentElement.dataset.ready = "true";  // what tests/browser's page_ready waits for
     }
   });
+  // A table wider than its box scrolls sideways: its box takes the keyboard focus (so the arrow keys
+  // scroll it) and says so; one that fits is no extra Tab stop (SPEC X-5).
+  function markScrollingTables() {
+    document.querySelectorAll(".table-responsive").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "表格（可左右滚动）");
+        box.classList.add("is-scrolling");
+      } else if (box.classList.contains("is-scrolling")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+        box.classList.remove("is-scrolling");
+      }
+    });
+  }
+  window.addEventListener("resize", markScrollingTables);
   // A form submits once: a double click must not do a thing twice (UI.md, "Dialogs").
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -34,6 +53,11 @@
     }
     form.dataset.submitted = "1";
     window.setTimeout(function () { form.dataset.submitted = ""; }, 4000);
+  });
+  // Bootstrap takes role="dialog" off a dialog it hides; the dialog keeps its role (and so its
+  // aria-labelledby keeps its meaning) while hidden, as the server sent it.
+  document.addEventListener("hidden.bs.modal", function (event) {
+    event.target.setAttribute("role", "dialog");
   });
   // 看不清？换一张: the login captcha asks the server for a new challenge.
   document.addEventListener("click", function (event) {

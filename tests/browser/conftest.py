@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from enrollment.services import coverage_year_copy_shifted
+from tests.browser.standards import Standards, watch_documents
 from tests.enrollment.helpers import make_code, make_handler_info
 from tests.factories import UserFactory
 
@@ -32,15 +34,61 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def standards():
+    """The Nu Html Checker and axe-core for the whole session (SPEC X-5); None when their npm packages
+    are missing outside CI."""
+    global SESSION_STANDARDS
+    SESSION_STANDARDS = Standards.start()
+    yield SESSION_STANDARDS
+    if SESSION_STANDARDS:
+        SESSION_STANDARDS.nu.close()
+
+
+SESSION_STANDARDS = None
+
+
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.base_url = live_server.url
-    arrive_ready(page)
-    yield page
-    context.close()
+def new_page(browser, live_server, standards):
+    """`new_page(viewport)` opens a page in a context of its own, closed after the test. The standards
+    problems met on any of them (see page_ready) fail the test then, all listed."""
+    opened = []
+
+    def open_page(viewport=DESKTOP):
+        context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.base_url = live_server.url
+        page.standards = standards
+        page.standards_problems = []
+        watch_documents(page)
+        arrive_ready(page)
+        opened.append(page)
+        return page
+
+    yield open_page
+    for page in opened:
+        page.context.close()
+    problems = list(dict.fromkeys(problem for page in opened for problem in page.standards_problems))
+    assert not problems, "pages below the standards of SPEC X-5:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The session's standards totals by page type, and the same as JSON in test-artifacts/."""
+    if not SESSION_STANDARDS or not SESSION_STANDARDS.tallies:
+        return
+    lines = SESSION_STANDARDS.summary_lines()
+    terminalreporter.write_sep("-", "standards (SPEC X-5): Nu Html Checker errors, axe-core critical+serious")
+    for line in lines:
+        terminalreporter.write_line(line)
+    folder = Path(settings.BASE_DIR) / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    (folder / "standards.json").write_text(lines[-1])
 
 
 @pytest.fixture
@@ -67,6 +115,8 @@ def page_ready(page):
     page.wait_for_load_state("load")
     # A page without htmx (about:blank, a download) has nothing to wait for.
     page.wait_for_function("() => document.documentElement.dataset.ready === 'true' || !window.htmx")
+    if getattr(page, "standards", None):
+        page.standards_problems += page.standards.check(page)
 
 
 def arrive_ready(page):

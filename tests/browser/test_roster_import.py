@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 
 from rosters.models import RosterEntry
-from tests.browser.conftest import PHONE, arrive_ready, log_in, page_ready
+from tests.browser.conftest import PHONE, log_in, page_ready
 from tests.browser.helpers import hold_requests, release
 from tests.factories import IMPORT_CODE, UserFactory, make_batch
 from tests.rosters.importfiles import resident_id, row, template_xlsx, wrong_check
@@ -106,23 +106,17 @@ def test_a_file_chosen_before_the_page_script_has_loaded_is_imported(page, batch
     assert RosterEntry.objects.filter(batch=batch).count() == 1
 
 
-def test_a_refused_file_says_why_on_the_import_page_and_on_a_phone(browser, live_server, screenshot, batch, tmp_path):
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    page.base_url = live_server.url
-    arrive_ready(page)
-    try:
-        log_in(page, batch.account.username, PASSWORD)
-        page.goto(page.base_url + f"/batches/{batch.number}/roster/import/")
-        text_file = tmp_path / "名单.xlsx"
-        text_file.write_text("姓名,证件号码\n王豆豆,310101199001011011\n", encoding="utf-8")
-        page.locator("#roster-import-file").set_input_files(str(text_file))
-        page.get_by_text("不是Excel表格").wait_for()
-        assert page.url.endswith(f"/batches/{batch.number}/roster/import/")
-        screenshot(page, "roster-import-refused-phone")
-        assert RosterEntry.objects.filter(batch=batch).count() == 0
-    finally:
-        context.close()
+def test_a_refused_file_says_why_on_the_import_page_and_on_a_phone(new_page, screenshot, batch, tmp_path):
+    page = new_page(PHONE)
+    log_in(page, batch.account.username, PASSWORD)
+    page.goto(page.base_url + f"/batches/{batch.number}/roster/import/")
+    text_file = tmp_path / "名单.xlsx"
+    text_file.write_text("姓名,证件号码\n王豆豆,310101199001011011\n", encoding="utf-8")
+    page.locator("#roster-import-file").set_input_files(str(text_file))
+    page.get_by_text("不是Excel表格").wait_for()
+    assert page.url.endswith(f"/batches/{batch.number}/roster/import/")
+    screenshot(page, "roster-import-refused-phone")
+    assert RosterEntry.objects.filter(batch=batch).count() == 0
 
 
 def test_a_wrong_type_is_named_before_anything_is_sent(page, batch, tmp_path):
