@@ -21,8 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from playwright.sync_api import Error as PlaywrightError
 from django.urls import Resolver404, resolve
+from playwright.sync_api import Error as PlaywrightError
 
 NODE_MODULES = Path(settings.BASE_DIR) / "node_modules"
 VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"

@@ -103,11 +103,11 @@ def _backoffice_urls(client: Client, superuser) -> list[str]:
             except NoReverseMatch:
                 continue
     for model, model_admin in admin_site._registry.items():
-        info = model._meta.app_label, model._meta.model_name
-        urls.add(reverse("admin:%s_%s_changelist" % info))
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.add(reverse(f"{prefix}_changelist"))
         first = model_admin.get_queryset(request).order_by("pk").first()
         if first is not None:
-            urls.add(reverse("admin:%s_%s_change" % info, args=[first.pk]))
+            urls.add(reverse(f"{prefix}_change", args=[first.pk]))
     return sorted(url for url in urls if _is_page(client, url))
 
 
