@@ -96,7 +96,16 @@
       .finally(function () {
         progress.hidden = true;
         chooser.disabled = false;
+        keepFocus(chooser);
       });
+  }
+
+  // The chooser was disabled during the upload, and a removed thumbnail's 【X】 is gone: either way the
+  // focus fell to the page. It comes back to 【选择上传】, where a keyboard user left off (SPEC X-5).
+  function keepFocus(chooser) {
+    if (!document.activeElement || document.activeElement === document.body) {
+      chooser.focus();
+    }
   }
 
   document.addEventListener("click", function (event) {
@@ -126,6 +135,7 @@
       var field = grid.closest(".attachment-field");
       showClientErrors(field, []);
       refreshSummary(field);
+      keepFocus(field.querySelector(".attachment-choose"));
     }
   });
 })();

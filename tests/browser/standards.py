@@ -28,6 +28,21 @@ NODE_MODULES = Path(settings.BASE_DIR) / "node_modules"
 VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_JS = NODE_MODULES / "axe-core" / "axe.min.js"
 FAILING_IMPACTS = {"critical", "serious"}
+# axe only asks for a review when every id of an aria-describedby is missing; a description that
+# points at nothing (Django's `<field>_helptext` when the template leaves the help text out) is a fault.
+MISSING_REFERENCES = """() => {
+    const missing = [];
+    for (const attribute of ["aria-describedby", "aria-labelledby", "aria-controls"]) {
+        for (const element of document.querySelectorAll(`[${attribute}]`)) {
+            for (const id of element.getAttribute(attribute).split(/\\s+/).filter(Boolean)) {
+                if (!document.getElementById(id)) {
+                    missing.push(`${attribute}="${id}" of <${element.tagName.toLowerCase()} id="${element.id}">`);
+                }
+            }
+        }
+    }
+    return missing;
+}"""
 
 
 def _free_port() -> int:
@@ -119,6 +134,9 @@ class Standards:
             tally.axe_nodes += len(violation["nodes"])
             targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
             problems.append(f"axe {violation['impact']} {violation['id']}: {violation['help']} ({targets})")
+        for reference in page.evaluate(MISSING_REFERENCES):
+            tally.axe_violations += 1
+            problems.append(f"aria: {reference} names no element of the page")
         return [f"{urlsplit(page.url).path}: {problem}" for problem in problems]
 
     def axe(self, page) -> list[dict]:
