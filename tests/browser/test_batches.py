@@ -1,7 +1,7 @@
 """【参保批次管理】 end to end (SPEC BAT-1, BAT-2, BAT-5, HND-3): a unit with a code and its 经办人填报
 opens 参保批次管理 from the menu, 【集中参保办理】 → the dialog prefilled with its code and unit →
 【确定操作】 → the new batch; a refused name comes back in the open dialog; the disabled 【即时参保办理】
-says why; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
+says why beside it; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
 import pytest
 
 from enrollment.models import Batch, CoverageYear
@@ -35,13 +35,13 @@ def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit,
     assert page.locator("#sidebar .nav-link.active").inner_text().strip() == "参保批次管理"
     assert "总共 0 条记录 每页显示 15 条记录" in page.locator(".list-footer").inner_text()
 
-    # 【即时参保办理】 is not open yet: disabled, and its tooltip says when it opens (UI.md).
+    # 【即时参保办理】 is not open yet: disabled, and the text beside it says when it opens (UI.md),
+    # without hovering; the button is described by it.
     instant = page.get_by_role("button", name="即时参保办理")
     assert instant.is_disabled()
-    page.locator("#batch-open-instant-why").hover()
-    tooltip = page.get_by_role("tooltip")
-    tooltip.wait_for()
-    assert "即时参保通道将于" in tooltip.inner_text()
+    why = page.locator("#batch-open-instant-why")
+    assert why.is_visible() and "即时参保通道将于" in why.inner_text()
+    assert instant.get_attribute("aria-describedby") == "batch-open-instant-why"
     screenshot(page, "batches-list-empty", full_page=False)
 
     # 【集中参保办理】: the dialog, prefilled with the code and its registered unit (SPEC CODE-6).
