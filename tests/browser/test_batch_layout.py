@@ -99,13 +99,13 @@ def test_every_action_of_a_batch_row_is_in_view(page, screenshot, unit_with_batc
     if viewport == PHONE:
         # Each cell is headed by its column's name on the card.
         assert invalid.locator("td.cell-number").evaluate("td => getComputedStyle(td, '::before').content") == '"参保批次"'
-        page.locator(".batch-table").evaluate("table => table.scrollIntoView({block: 'start'})")
+        page.locator(".batch-toolbar").evaluate("bar => bar.scrollIntoView({block: 'start', behavior: 'instant'})")
         screenshot(page, "batches-phone", full_page=False)
     elif viewport["width"] == 1366:
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
         screenshot(page, "batches", full_page=False)
     else:
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
         screenshot(page, "batches-1280", full_page=False)
     assert refused == []
 
@@ -133,9 +133,9 @@ def test_every_action_of_a_roster_row_is_in_view(page, screenshot, roster_batch,
     assert page.locator(".roster-check:checked").count() == 3
     if viewport == PHONE:
         assert "全选本页" in page.locator(".roster-table thead").inner_text()
-        page.locator(".roster-table").evaluate("table => table.scrollIntoView({block: 'start'})")
+        page.locator(".roster-toolbar").evaluate("bar => bar.scrollIntoView({block: 'start', behavior: 'instant'})")
         screenshot(page, "roster-phone", full_page=False)
     else:
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
         screenshot(page, "roster", full_page=False)
     assert refused == []
