@@ -124,6 +124,7 @@ def _open_dialogs(*, codes, listed_code_ids, coverage_year, posted: BatchOpenFor
     dialogs = []
     for kind, label in OPEN_BUTTONS.items():
         code = batch_open_code(codes=codes, kind=kind, coverage_year=coverage_year, listed_code_ids=listed_code_ids)
+        handler_missing = code is not None and not handler_info_complete(code=code)
         if posted is not None and posted.auto_id == f"id_{kind}_%s":
             form, show = posted, True
         else:
@@ -138,7 +139,7 @@ def _open_dialogs(*, codes, listed_code_ids, coverage_year, posted: BatchOpenFor
                 "show": show,
                 "unavailable": problems[kind],
                 "id": f"batch-open-{kind}",
-                "handler_missing_code": code if not show and code is not None and not handler_info_complete(code=code) else None,
+                "handler_missing_code": code if handler_missing and not show else None,
                 # Several codes and none prefilled: the dialog lists them so the clerk can copy one.
                 "codes": codes if code is None and len(codes) > 1 else [],
             }
