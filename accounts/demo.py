@@ -7,6 +7,8 @@ from .models import Role, UnionOrganisation, User
 DEMO_ACCOUNTS = [
     ("demo", "Demo#2026", Role.UNIT_ADMIN, "演示单位经办人", "普陀区长寿路街道总工会", "上海演示科技有限公司"),
     ("demo-nounion", "NoUnion#2026", Role.UNIT_ADMIN, "未建会单位经办人", None, "上海未建会演示商贸有限公司"),
+    # A unit in the coverage year whose 即时参保 window is open today (payments/demo.py).
+    ("demo-instant", "Instant#2026", Role.UNIT_ADMIN, "即时参保演示经办人", "普陀区长寿路街道总工会", "上海演示医药连锁有限公司"),
     ("reviewer", "Review#2026", Role.REVIEWER, "职保会审核员", None, ""),
     ("union", "Union#2026", Role.UNION_STAFF, "普陀区总工会工作人员", "普陀区总工会", ""),
 ]

@@ -3,6 +3,7 @@
 account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申请 and binding a code)."""
 from django.urls import reverse
 
+from .models import Batch
 from .selectors import account_codes
 
 # SPEC ACC-5: 【互助保障管理】 → 参保编码申请, 经办人填报, 参保批次管理, 缴费凭证管理.
@@ -61,5 +62,16 @@ def portal(request):
     codes = list(account_codes(account=user).values_list("unit_name", flat=True)[:1])
     return {
         "portal_menu": _menu_for(request, has_code=bool(codes)),
-        "portal_unit_name": codes[0] if codes else user.unit_name,
+        "portal_unit_name": _batch_unit_name(request, user) or (codes[0] if codes else user.unit_name),
     }
+
+
+def _batch_unit_name(request, user) -> str:
+    """On a batch's pages (their URLs carry its `number`), the unit of that batch: an account with
+    several codes (SPEC CODE-6) sees the unit it is working on, not its first code's. Another
+    account's number finds nothing (the view answers 404, X-4)."""
+    match = getattr(request, "resolver_match", None)
+    number = match.kwargs.get("number") if match else None
+    if not number:
+        return ""
+    return Batch.objects.filter(account=user, number=number).values_list("unit_name", flat=True).first() or ""

@@ -22,6 +22,35 @@ def account_codes(*, account):
     return EnrollmentCode.objects.filter(account=account).order_by("code")
 
 
+def batch_open_code(*, codes, kind: str, coverage_year, listed_code_ids) -> "EnrollmentCode | None":
+    """SPEC BAT-2, CODE-6: the code a 办理 dialog is pre-filled with, among `codes` (the account's).
+    One code: that one (a refusal then says why). Several: the unit of the page (`listed_code_ids`,
+    the codes of the batches listed, when they are all one code's) if it may still open this kind of
+    batch, else the only code that may (for 集中参保: the only one without its centralised batch this
+    year); None when the choice is not obvious, so the clerk types the code instead of being refused
+    for one never typed."""
+    from .models import Batch
+    from .states import BatchKind
+
+    codes = list(codes)
+    if len(codes) <= 1:
+        return codes[0] if codes else None
+    candidates = codes
+    if kind == BatchKind.CENTRALISED and coverage_year is not None:
+        taken = set(
+            Batch.objects.filter(code__in=codes, coverage_year=coverage_year, kind=BatchKind.CENTRALISED).values_list(
+                "code_id", flat=True
+            )
+        )
+        candidates = [code for code in codes if code.pk not in taken]
+    listed = set(listed_code_ids)
+    if len(listed) == 1:
+        for code in candidates:
+            if code.pk in listed:
+                return code
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def account_has_code(*, account) -> bool:
     return account_codes(account=account).exists()
 

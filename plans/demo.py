@@ -113,28 +113,44 @@ def _resident_id(birth: dt.date, sequence: int) -> str:
     return first17 + resident_id_check_character(first17)
 
 
-def _ready_people(year) -> list[tuple[str, str, dt.date, str, bool]]:
-    """READY_PEOPLE with their resident IDs (an odd sequence for men, SPEC ROS-3), leaving out anyone
-    the year already knows (the demo unit's suggested roster, another batch's roster), so the visitor's
-    own 清册提交 of the demo batch never finds one of them held by this batch."""
-    people = []
-    for index, (name, birth, sex, insured) in enumerate(READY_PEOPLE):
-        sequence = 500 + 2 * index + (1 if sex == Sex.MALE else 0)
-        people.append((name, _resident_id(birth, sequence), birth, sex, insured))
-    hashes = {pii_hash(number): number for _, number, *_ in people}
+def demo_people(people, *, year, first_sequence: int = 500) -> list[tuple[str, str, dt.date, str, bool]]:
+    """`people` (name, birth date, sex, 是否有社保) with their resident IDs (an odd sequence for men,
+    SPEC ROS-3, from `first_sequence` on), leaving out anyone the year already knows (the demo unit's
+    suggested roster, another batch's roster), so the visitor's own 清册提交 of a demo batch never
+    finds one of them held by this batch."""
+    numbered = []
+    for index, (name, birth, sex, insured) in enumerate(people):
+        sequence = first_sequence + 2 * index + (1 if sex == Sex.MALE else 0)
+        numbered.append((name, _resident_id(birth, sequence), birth, sex, insured))
+    hashes = {pii_hash(number): number for _, number, *_ in numbered}
     known = set(SuggestedPerson.objects.filter(year=year.year, id_hash__in=hashes).values_list("id_hash", flat=True))
     known |= set(
         RosterEntry.objects.filter(batch__coverage_year=year, id_hash__in=hashes).values_list("id_hash", flat=True)
     )
     known |= set(EnrolmentRegistry.objects.filter(year=year.year, id_hash__in=hashes).values_list("id_hash", flat=True))
-    return [person for person in people if pii_hash(person[1]) not in known]
+    return [person for person in numbered if pii_hash(person[1]) not in known]
 
 
 def _ready_batch(*, account, code: EnrollmentCode, year) -> Batch:
-    """【集中参保办理】 for the second code, its roster, then the steps of 【清册提交】 (SPEC BAT-4,
-    ROS-11, COV-1, COV-3) without the rules (see the module's docstring). Raises EnrollmentError."""
-    batch = batch_open(account=account, kind=BatchKind.CENTRALISED, code=code.code, unit_name=code.unit_name)
-    start, end = year.coverage_start, year.coverage_end  # SPEC COV-1: a centralised batch covers the year
+    return demo_batch_submitted(account=account, code=code, year=year, kind=BatchKind.CENTRALISED, people=READY_PEOPLE)
+
+
+def demo_batch_submitted(
+    *, account, code: EnrollmentCode, year, kind: str, people, first_sequence: int = 500,
+    opened_at: dt.datetime | None = None, submitted_at: dt.datetime | None = None,
+) -> Batch:
+    """【集中参保办理】 / 【即时参保办理】 for `code` (at `opened_at`, so a demo can open a batch of a
+    window that has closed), its roster of `people`, then the steps of 【清册提交】 at `submitted_at`
+    (SPEC BAT-4, ROS-11, COV-1, COV-3) without the rules (see the module's docstring): 清册校验通过.
+    Coverage: the year for a centralised batch, from the day after the submission for an instant one.
+    Raises EnrollmentError."""
+    batch = batch_open(account=account, kind=kind, code=code.code, unit_name=code.unit_name, at=opened_at)
+    at = submitted_at or timezone.now()
+    if kind == BatchKind.CENTRALISED:
+        start = year.coverage_start  # SPEC COV-1: a centralised batch covers the year
+    else:
+        start = timezone.localtime(at).date() + dt.timedelta(days=1)  # SPEC COV-1: the day after 清册提交
+    end = year.coverage_end
     entries = [
         RosterEntry(
             batch=batch,
@@ -149,11 +165,10 @@ def _ready_batch(*, account, code: EnrollmentCode, year) -> Batch:
             coverage_start=start,
             coverage_end=end,
         )
-        for name, number, birth, sex, insured in _ready_people(year)
+        for name, number, birth, sex, insured in demo_people(people, year=year, first_sequence=first_sequence)
     ]
     RosterEntry.objects.bulk_create(entries)
     roster_audit(batch=batch, acting_user=account, action="导入参保人员", added=len(entries))
-    at = timezone.now()
     EnrolmentRegistry.objects.bulk_create(
         [EnrolmentRegistry(year=year.year, id_hash=entry.id_hash, batch=batch) for entry in entries]
     )

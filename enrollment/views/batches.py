@@ -22,7 +22,7 @@ from mutualaid.submissions import (
 
 from ..forms import BatchFilterForm, BatchOpenForm
 from ..models import Batch, CoverageYear
-from ..selectors import account_codes, coverage_year_current, handler_info_complete
+from ..selectors import account_codes, batch_open_code, coverage_year_current, handler_info_complete
 from ..services import (
     HANDLER_INFO_MISSING,
     EnrollmentError,
@@ -116,20 +116,33 @@ def _open_form(kind: str, *, data=None, initial=None) -> BatchOpenForm:
     return BatchOpenForm(data, initial=initial, auto_id=f"id_{kind}_%s")
 
 
-def _open_dialogs(*, code, coverage_year, posted: BatchOpenForm | None = None) -> list[dict]:
-    """Both dialogs, prefilled with the account's code and its registered unit name (SPEC CODE-6);
-    the posted one, if any, as it was sent, with its errors, to open on load."""
-    initial = {"code": code.code, "unit_name": code.unit_name} if code is not None else {}
+def _open_dialogs(*, codes, listed_code_ids, coverage_year, posted: BatchOpenForm | None = None) -> list[dict]:
+    """Both dialogs, each prefilled with the code the clerk is working with and its registered unit
+    name (SPEC CODE-6; selectors.batch_open_code); the posted one, if any, as it was sent, with its
+    errors, to open on load. A prefilled code without 经办人填报 leads there instead (HND-1)."""
     problems = _window_problems(coverage_year)
     dialogs = []
     for kind, label in OPEN_BUTTONS.items():
+        code = batch_open_code(codes=codes, kind=kind, coverage_year=coverage_year, listed_code_ids=listed_code_ids)
+        handler_missing = code is not None and not handler_info_complete(code=code)
         if posted is not None and posted.auto_id == f"id_{kind}_%s":
             form, show = posted, True
         else:
+            initial = {"code": code.code, "unit_name": code.unit_name} if code is not None else {}
             form = _open_form(kind, initial={**initial, "kind": kind, "submission_token": submission_token_new()})
             show = False
         dialogs.append(
-            {"kind": kind, "label": label, "form": form, "show": show, "unavailable": problems[kind], "id": f"batch-open-{kind}"}
+            {
+                "kind": kind,
+                "label": label,
+                "form": form,
+                "show": show,
+                "unavailable": problems[kind],
+                "id": f"batch-open-{kind}",
+                "handler_missing_code": code if handler_missing and not show else None,
+                # Several codes and none prefilled: the dialog lists them so the clerk can copy one.
+                "codes": codes if code is None and len(codes) > 1 else [],
+            }
         )
     return dialogs
 
@@ -143,7 +156,9 @@ def _list_page(request, *, posted: BatchOpenForm | None = None):
     query = request.GET.copy()
     query.pop("page", None)
     coverage_year = coverage_year_current()
-    code = account_codes(account=request.user).first()
+    codes = list(account_codes(account=request.user))
+    # The unit of the page: the code of the batches listed, when they are all one code's (CODE-6).
+    listed_code_ids = list(batches.order_by().values_list("code_id", flat=True).distinct()[:2]) if len(codes) > 1 else []
     return render(
         request,
         "enrollment/batches/list.html",
@@ -153,9 +168,9 @@ def _list_page(request, *, posted: BatchOpenForm | None = None):
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
             "query": query.urlencode(),
             "coverage_year": coverage_year,
-            "dialogs": _open_dialogs(code=code, coverage_year=coverage_year, posted=posted),
-            # SPEC HND-1: with a code but no 经办人填报 saved, the dialogs lead there instead.
-            "handler_missing": code is not None and not handler_info_complete(code=code),
+            "dialogs": _open_dialogs(
+                codes=codes, listed_code_ids=listed_code_ids, coverage_year=coverage_year, posted=posted
+            ),
             "handler_missing_message": HANDLER_INFO_MISSING,
             "hnd3_note": HND3_NOTE,
         },

@@ -174,7 +174,7 @@ def code_applications_attachment_delete(request, pk: int, attachment_pk: int):
 
 
 def _application_form(request, *, application: CodeApplication | None):
-    """GET: the empty form (or the rejected application's values). POST: code_application_submit;
+    """GET: the form filled with the account's registration (or the rejected application's values). POST: code_application_submit;
     on an error the page comes back with everything typed and uploaded (X-3), the duplicate name
     with the handbook's dialog (CODE-3)."""
     duplicate_message = ""
@@ -204,7 +204,11 @@ def _application_form(request, *, application: CodeApplication | None):
     else:
         draft_token = attachment_draft_token()
         submission_token = posted_token("")
-        form = CodeApplicationForm(initial=CodeApplicationForm.initial_from(application) if application else None)
+        if application is not None:
+            initial = CodeApplicationForm.initial_from(application)
+        else:
+            initial = CodeApplicationForm.initial_from_account(request.user)  # what 企业注册 knows (ACC-2)
+        form = CodeApplicationForm(initial=initial)
     return render(
         request,
         "enrollment/codes/form.html",

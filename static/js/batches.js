@@ -6,7 +6,7 @@
   document.querySelectorAll(".modal[data-show-on-load]").forEach(function (dialog) {
     window.bootstrap.Modal.getOrCreateInstance(dialog).show();
   });
-  // UI.md: a disabled 办理 button says why (outside its window) in a tooltip.
+  // UI.md: a disabled button says why in a tooltip (专用收据; the 办理 buttons say it as text beside them).
   document.querySelectorAll("[data-bs-toggle=tooltip]").forEach(function (element) {
     window.bootstrap.Tooltip.getOrCreateInstance(element);
   });

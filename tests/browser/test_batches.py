@@ -1,13 +1,14 @@
 """【参保批次管理】 end to end (SPEC BAT-1, BAT-2, BAT-5, HND-3): a unit with a code and its 经办人填报
 opens 参保批次管理 from the menu, 【集中参保办理】 → the dialog prefilled with its code and unit →
 【确定操作】 → the new batch; a refused name comes back in the open dialog; the disabled 【即时参保办理】
-says why; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
+says why beside it; 【批次删除】 confirms with the batch number; 【参保流程】 shows the picture."""
 import pytest
 
-from enrollment.models import Batch, CoverageYear
+from enrollment.models import Batch, CoverageYear, EnrollmentCode
 from tests.browser.conftest import PHONE, log_in
 from tests.browser.helpers import wait_until_shown
-from tests.factories import UNIT_NAME
+from tests.enrollment.helpers import make_code, make_handler_info
+from tests.factories import UNIT_NAME, make_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,13 +36,13 @@ def test_a_unit_opens_a_centralised_batch_and_deletes_it(page, screenshot, unit,
     assert page.locator("#sidebar .nav-link.active").inner_text().strip() == "参保批次管理"
     assert "总共 0 条记录 每页显示 15 条记录" in page.locator(".list-footer").inner_text()
 
-    # 【即时参保办理】 is not open yet: disabled, and its tooltip says when it opens (UI.md).
+    # 【即时参保办理】 is not open yet: disabled, and the text beside it says when it opens (UI.md),
+    # without hovering; the button is described by it.
     instant = page.get_by_role("button", name="即时参保办理")
     assert instant.is_disabled()
-    page.locator("#batch-open-instant-why").hover()
-    tooltip = page.get_by_role("tooltip")
-    tooltip.wait_for()
-    assert "即时参保通道将于" in tooltip.inner_text()
+    why = page.locator("#batch-open-instant-why")
+    assert why.is_visible() and "即时参保通道将于" in why.inner_text()
+    assert instant.get_attribute("aria-describedby") == "batch-open-instant-why"
     screenshot(page, "batches-list-empty", full_page=False)
 
     # 【集中参保办理】: the dialog, prefilled with the code and its registered unit (SPEC CODE-6).
@@ -120,3 +121,25 @@ def test_the_flow_picture_and_the_phone_layout(page, screenshot, unit, current_y
     screenshot(page, "batches-list-phone")
     assert refused == []
     assert CoverageYear.objects.filter(year=current_year.year).exists()
+
+
+def test_an_account_with_two_codes_works_on_the_unit_it_chose(page, screenshot, unit, current_year):
+    """SPEC CODE-6: the first code already has its centralised batch this year, so 【集中参保办理】 offers
+    the other one, 【确定操作】 opens its batch, and the top bar of the batch's pages names that unit."""
+    make_batch(code=EnrollmentCode.objects.get(account=unit), year=current_year, number=f"{current_year.year}J000900")
+    second = make_code(unit, code="09000X", unit_name="上海长风示范物流有限公司")
+    make_handler_info(second)
+
+    open_batches_page(page, unit)
+    page.get_by_role("button", name="集中参保办理").click()
+    dialog = page.get_by_role("dialog", name="集中参保办理")
+    dialog.wait_for(state="visible")
+    assert dialog.get_by_label("参保编码").input_value() == "09000X"
+    assert dialog.get_by_label("参保单位").input_value() == "上海长风示范物流有限公司"
+    wait_until_shown(page, "#batch-open-centralised")
+    screenshot(page, "batches-open-dialog-second-code", full_page=False)
+
+    dialog.get_by_role("button", name="确定操作").click()
+    page.get_by_role("heading", name="参保批次人员管理").wait_for()
+    assert Batch.objects.get(code=second).kind == "centralised"
+    assert page.locator(".topbar .unit-name").inner_text().strip() == "上海长风示范物流有限公司"

@@ -131,7 +131,7 @@ def test_the_list_shows_only_this_accounts_batches_newest_first(unit_client, rea
     assert [batch.number for batch in response.context["page"]] == ["2023S000002", "2023S000001"]
     assertNotContains(response, "2023S000003")
     assertNotContains(response, "上海别家公司")
-    row = re.search(r"<tr>\s*<td class=\"cell-number\">2023S000002</td>.*?</tr>", response.content.decode(), re.S).group(0)
+    row = re.search(r"<tr>\s*<td class=\"cell-number\" data-label=\"参保批次\">2023S000002</td>.*?</tr>", response.content.decode(), re.S).group(0)
     for text in ["0072J3", UNIT_NAME, "即时参保", "2023", '<span class="badge badge-state-draft">清册待校验</span>']:
         assert text in row
 
@@ -193,7 +193,7 @@ def test_the_actions_column_offers_what_the_state_allows(unit_client, ready_code
     """SPEC BAT-3; UI.md: only the allowed actions, 【批次删除】 only in 清册待校验/清册校验不通过."""
     batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, state=state)
     response = unit_client.get(LIST)
-    cell = re.search(r'<td class="text-nowrap cell-actions">(.*?)</td>', response.content.decode(), re.S).group(1)
+    cell = re.search(r'<td class="cell-actions" data-label="操作">(.*?)</td>', response.content.decode(), re.S).group(1)
 
     expected = [action.label for action in batch.actions if action != BatchAction.DELETE]
     if state == S.VALIDATING:
@@ -221,10 +221,11 @@ def test_inside_the_centralised_window_its_dialog_is_offered_prefilled(unit_clie
     assert dialogs["centralised"]["unavailable"] == ""
     assert dialogs["instant"]["unavailable"] == "即时参保通道将于2023年7月1日开启，请届时办理。"
     assertContains(response, 'data-bs-target="#batch-open-centralised">集中参保办理</button>')
-    # The unavailable one: disabled, with its reason as a tooltip (UI.md).
+    # The unavailable one: disabled, with its reason as text beside it, not only on hover (UI.md).
     assert re.search(
-        r'data-bs-toggle="tooltip"[^>]*title="即时参保通道将于2023年7月1日开启，请届时办理。"[^>]*>\s*'
-        r'<button type="button" class="btn btn-primary" disabled', page
+        r'<button type="button" class="btn btn-primary" disabled aria-describedby="batch-open-instant-why">即时参保办理</button>\s*'
+        r'<span class="batch-open-why small" id="batch-open-instant-why">.*?即时参保通道将于2023年7月1日开启，请届时办理。</span>',
+        page,
     )
     assert 'id="batch-open-instant"' not in page
     dialog = page[page.index('id="batch-open-centralised"'):]
@@ -256,7 +257,7 @@ def test_an_account_without_a_code_sees_the_page_and_an_empty_dialog(unit_client
     form = response.context["dialogs"][0]["form"]
     assert form["code"].value() is None and form["unit_name"].value() is None
     assertContains(response, 'name="code"')
-    assert not response.context["handler_missing"]
+    assert not any(dialog["handler_missing_code"] for dialog in response.context["dialogs"])
 
 
 def test_without_handler_information_the_dialogs_lead_to_it(unit_client, code, handbook_year, centralised_window):
@@ -265,7 +266,7 @@ def test_without_handler_information_the_dialogs_lead_to_it(unit_client, code, h
     page = response.content.decode()
     dialog = page[page.index('id="batch-open-centralised"'):]
     assert HANDLER_INFO_MISSING in dialog
-    assert f'href="{reverse("enrollment:handler")}">经办人填报</a>' in dialog
+    assert f'href="{reverse("enrollment:handler")}?code=0072J3">经办人填报</a>' in dialog
     assert 'name="code"' not in dialog
 
 
@@ -339,6 +340,97 @@ def test_a_refusal_of_the_window_is_shown_at_the_top_of_the_dialog(unit_client, 
     assert response.status_code == 200 and not Batch.objects.exists()
     assertContains(response, "2023年度集中参保通道已关闭（截止2023年6月30日24时），请通过【即时参保办理】参保。")
     assert response.context["dialogs"][0]["show"]
+
+
+# --- SPEC CODE-6: an account with several codes ----------------------------------------------------------------
+
+SECOND_UNIT = "上海长风示范物流有限公司"
+
+
+@pytest.fixture
+def second_code(account, ready_code):
+    """A second code of the same account, after 0072J3 in alphabetical order, with its 经办人填报."""
+    code = make_code(account, code="09000X", unit_name=SECOND_UNIT)
+    make_handler_info(code)
+    return code
+
+
+def prefilled(response, kind: str) -> tuple:
+    form = next(d for d in response.context["dialogs"] if d["kind"] == kind)["form"]
+    return form["code"].value(), form["unit_name"].value()
+
+
+def test_the_centralised_dialog_prefills_the_only_code_without_its_centralised_batch(
+    unit_client, ready_code, second_code, handbook_year, centralised_window
+):
+    """SPEC CODE-6, BAT-2: the first code has its centralised batch this year; the dialog offers the
+    other one, and 【确定操作】 as prefilled opens its batch instead of refusing a code never typed."""
+    make_batch(code=ready_code, year=handbook_year, number="2023J000900")
+
+    response = unit_client.get(LIST)
+
+    assert prefilled(response, "centralised") == ("09000X", SECOND_UNIT)
+    response = unit_client.post(OPEN, open_data(response, "centralised"))
+    batch = Batch.objects.get(code=second_code)
+    assertRedirects(response, batch_views._batch_home(batch), fetch_redirect_response=False)
+    assert (batch.kind, batch.unit_name) == (BatchKind.CENTRALISED, SECOND_UNIT)
+
+
+def test_the_dialogs_prefill_the_unit_of_the_page(unit_client, ready_code, second_code, handbook_year, instant_window):
+    """SPEC CODE-6: a list showing one unit's batches prefills that unit; a list of both prefills
+    nothing and names the account's codes instead of guessing."""
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    make_batch(code=second_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000002")
+
+    filtered = unit_client.get(LIST, {"unit_name": "物流"})
+    assert prefilled(filtered, "instant") == ("09000X", SECOND_UNIT)
+
+    both = unit_client.get(LIST)
+    assert prefilled(both, "instant") == (None, None)
+    page = both.content.decode()
+    dialog = page[page.index('id="batch-open-instant"'):]
+    assert f"本账号有多个参保编码，请填写要办理的参保编码及其单位名称：0072J3（{UNIT_NAME}）；09000X（{SECOND_UNIT}）" in dialog
+
+
+def test_one_code_with_its_centralised_batch_is_still_prefilled(unit_client, ready_code, handbook_year, centralised_window):
+    """With a single code there is nothing to choose: the refusal then says why (BAT-2)."""
+    make_batch(code=ready_code, year=handbook_year, number="2023J000001")
+    assert prefilled(unit_client.get(LIST), "centralised") == ("0072J3", UNIT_NAME)
+
+
+def test_a_prefilled_code_without_handler_information_leads_to_its_own(unit_client, account, ready_code, handbook_year, centralised_window):
+    """SPEC HND-1: the link to 经办人填报 opens the prefilled code's, not the first code's."""
+    make_batch(code=ready_code, year=handbook_year, number="2023J000001")
+    make_code(account, code="09000X", unit_name=SECOND_UNIT)
+
+    response = unit_client.get(LIST)
+
+    page = response.content.decode()
+    dialog = page[page.index('id="batch-open-centralised"'):]
+    assert f'href="{reverse("enrollment:handler")}?code=09000X">经办人填报</a>' in dialog
+
+
+def test_the_top_bar_shows_the_unit_of_the_batch_being_viewed(unit_client, ready_code, second_code, handbook_year):
+    """SPEC CODE-6 (UI.md "Frame"): on a batch's pages the top bar names that batch's unit."""
+    batch = make_batch(code=second_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000002")
+
+    for url in [detail_url(batch.number), reverse("rosters:roster", kwargs={"number": batch.number})]:
+        response = unit_client.get(url)
+        assert response.status_code == 200
+        assert response.context["portal_unit_name"] == SECOND_UNIT
+        assertContains(response, f'<i class="bi bi-building"></i> {SECOND_UNIT}</span>')
+    # Elsewhere: the account's first code, as before.
+    assert unit_client.get(LIST).context["portal_unit_name"] == UNIT_NAME
+
+
+def test_another_accounts_batch_number_names_no_unit_in_the_top_bar(unit_client, ready_code, handbook_year):
+    stranger_code = make_code(UserFactory(), code="0099AB", unit_name="上海别家公司")
+    theirs = make_batch(code=stranger_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000007")
+
+    response = unit_client.get(detail_url(theirs.number))
+
+    assert response.status_code == 404
+    assertNotContains(response, "上海别家公司", status_code=404)
 
 
 def test_a_made_up_kind_is_refused_in_the_first_dialog(unit_client, ready_code, handbook_year, centralised_window):

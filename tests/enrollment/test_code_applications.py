@@ -264,6 +264,58 @@ def test_the_form_has_the_handbooks_fields_in_two_columns(unit, client, committe
     assert "<script>" not in html and "style=" not in html  # CSP: no inline script or style
 
 
+def test_the_form_is_filled_with_what_registration_asked(client, committee):
+    """SPEC ACC-2, CODE-2: 企业注册 asked for the unit name, USCC, mobile, e-mail and union already;
+    the form starts with them instead of asking again (the unit may still change them)."""
+    level2 = UnionOrganisation.objects.get(name="普陀区长风新村街道总工会")
+    account = UserFactory(
+        username="cf-registered", unit_name="上海长风注册科技有限公司", uscc=USCC, mobile=MOBILE,
+        email="hr@changfeng.example.com", union_organisation=level2,
+    )
+    client.force_login(account)
+
+    response = client.get(NEW)
+
+    form = response.context["form"]
+    assert {name: form[name].value() for name in ["unit_name", "uscc", "contact_mobile", "contact_email", "committee"]} == {
+        "unit_name": "上海长风注册科技有限公司",
+        "uscc": USCC,
+        "contact_mobile": MOBILE,
+        "contact_email": "hr@changfeng.example.com",
+        "committee": str(level2.pk),
+    }
+    html = response.content.decode()
+    assert 'value="上海长风注册科技有限公司"' in html and f'value="{USCC}"' in html
+    assert re.search(rf'<option value="{level2.pk}" selected>普陀区长风新村街道总工会</option>', html)
+    # What registration does not ask stays empty.
+    assert form["contact_name"].value() is None and form["address"].value() is None
+
+
+def test_a_unit_without_a_union_gets_no_committee_chosen(client, committee):
+    account = UserFactory(username="cf-nounion", unit_name="上海未建会商贸有限公司", uscc="", mobile="", union_organisation=None)
+    client.force_login(account)
+
+    form = client.get(NEW).context["form"]
+
+    assert form["unit_name"].value() == "上海未建会商贸有限公司"
+    assert form["committee"].value() is None and form["uscc"].value() is None
+
+
+def test_a_rejected_application_is_edited_with_its_own_values_not_the_registration(unit, client, committee):
+    """【编辑】 (SPEC CODE-4) shows what the unit sent, even where registration says otherwise."""
+    unit.unit_name, unit.mobile = "上海注册时的名称有限公司", "13700000000"
+    unit.save()
+    application = CodeApplication.objects.create(
+        account=unit, unit_name="上海申请时的名称有限公司", committee=committee, nature="企业", contact_name="丁一",
+        address="上海市普陀区长寿路1号", contact_mobile=MOBILE, postcode="200060", contact_email="a@example.com",
+        headcount=12, status=CodeApplication.Status.REJECTED, reject_reason="营业执照不清晰",
+    )
+
+    form = client.get(reverse("enrollment:code_applications_edit", kwargs={"pk": application.pk})).context["form"]
+
+    assert (form["unit_name"].value(), form["contact_mobile"].value()) == ("上海申请时的名称有限公司", MOBILE)
+
+
 def test_a_complete_form_creates_a_pending_application_with_its_attachment(unit, client, committee, django_capture_on_commit_callbacks):
     data = ready_form(client, django_capture_on_commit_callbacks, committee, uscc=" 91310107ma1g0tq2x" + USCC[-1].lower())
 

@@ -49,7 +49,7 @@ def page_text(response) -> str:
 
 
 def shown_names(response) -> list[str]:
-    return re.findall(r'<td class="cell-name">([^<]*)</td>', response.content.decode())
+    return re.findall(r'<td class="cell-name" data-label="姓名">([^<]*)</td>', response.content.decode())
 
 
 def flash(response) -> list[str]:
