@@ -406,8 +406,10 @@ def test_names_page_and_confirmation(client_of, batch):
     assert "勾选完成后，请点击“确认”按钮" in text
     assert ">确认</button>" in html
     assert number not in html and f"{number[:4]}*****{number[-4:]}" in html
-    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅" checked', html)  # the current name preselected
-    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅晓">', html)
+    # Nothing is preselected: the unit chooses every row (the 会员库 name was ticked without a reason).
+    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅"[ >]', html)
+    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅晓"[ >]', html)
+    assert " checked" not in html.split('<table', 1)[1]
     assert "没问题" not in text
 
     response = client_of.post(url("roster_names", batch), {f"name_{wang.pk}": "王梅晓", f"name_{li.pk}": "李雷"})
@@ -416,6 +418,29 @@ def test_names_page_and_confirmation(client_of, batch):
     wang.refresh_from_db(), li.refresh_from_db()
     assert (wang.name, wang.name_mismatch, li.name, li.name_mismatch) == ("王梅晓", False, "李雷", False)
     assert "已确认2位人员的姓名。" in flash(response)
+
+
+def test_names_confirmation_without_a_choice_is_refused_at_the_row(client_of, batch):
+    # SPEC ROS-5, X-3: a row left without a choice refuses the page: nothing is saved, the message is at
+    # that row and the choices made are kept.
+    wang = make_entry(batch, name="王梅", imported_name="王梅晓", member_name="王梅", name_mismatch=True)
+    li = make_entry(batch, name="李雷", imported_name="李雷", previous_name="李蕾", name_mismatch=True)
+
+    response = client_of.post(url("roster_names", batch), {"shown": [wang.pk, li.pk], f"name_{li.pk}": "李蕾"})
+
+    assert response.status_code == 200
+    html, text = response.content.decode(), page_text(response)
+    assert "还有1位人员未选择姓名：请在每行点击正确姓名前的圆圈，全部选择后再点击【确认】。" in text
+    row_of = lambda entry: html[html.index(f'name="shown" value="{entry.pk}"'):].split("</tr>", 1)[0]  # noqa: E731
+    assert "请选择该人员的正确姓名" in row_of(wang) and "请选择该人员的正确姓名" not in row_of(li)
+    assert re.search(rf'name="name_{li.pk}"[^>]*value="李蕾" checked', html)  # the choice made is kept
+    wang.refresh_from_db(), li.refresh_from_db()
+    assert (wang.name_mismatch, li.name, li.name_mismatch) == (True, "李雷", True)  # nothing saved
+
+    done = client_of.post(url("roster_names", batch), {"shown": [wang.pk, li.pk], f"name_{wang.pk}": "王梅晓", f"name_{li.pk}": "李蕾"})
+    assert done["Location"] == roster_url(batch)
+    li.refresh_from_db()
+    assert (li.name, li.name_mismatch) == ("李蕾", False)
 
 
 def test_names_confirmation_refuses_a_made_up_name(client_of, batch):
