@@ -376,7 +376,6 @@ def _names_page(request, batch, *, chosen: dict[int, str] | None = None, missing
             "batch": batch,
             "page": page,
             "rows": _name_rows(page.object_list, chosen=chosen or {}, missing=missing),
-            "missing": len(missing),
             "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
             "query": "",
             "editable": batch.roster_editable,

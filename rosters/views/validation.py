@@ -244,13 +244,15 @@ def _verdict(batch, *, current: bool, submit_offered: bool, live: ValidationOutc
     state and the live outcome, so that it never contradicts the state badge beside it:
     "stale" — the roster changed since, validate again; "stale_resubmit" — changed, and 【清册提交】 (which
     re-runs the rules) is the way on (职保会审核不通过 has no 【清册校验】); "blocking" — something must still
-    be done; "passed" — 清册待校验 with a result that found nothing (参保清册符合校验规则); "fixed" — the
-    validation did not pass (清册校验不通过, or a rejected batch), and everything it found has been dealt
-    with since: 【清册提交】 checks the current roster again."""
+    be done; "" — nothing to add (no 【清册提交】 here); "passed" — 清册待校验 with a result that found
+    nothing (参保清册符合校验规则); "fixed" — the validation did not pass (清册校验不通过, or a rejected
+    batch) and everything it found has been dealt with since: 【清册提交】 checks the current roster again."""
     if not current:
         return "stale_resubmit" if submit_offered else "stale"
     if live.blocking:
         return "blocking"
+    if not submit_offered:  # submitted (read only), or 清册提交 not open to this result: nothing to add
+        return ""
     return "passed" if batch.state == BatchState.DRAFT else "fixed"
 
 
