@@ -97,6 +97,7 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     assert page.locator("#retired").count() == 0
     assert page.get_by_text("参保清册已变动").count() == 0
     assert "退休" not in page.locator(".validation-blocking").inner_text()
+    screenshot(page, "validation_result_removed", full_page=False)
 
     # 在职超龄: tick 社保尚在缴金 (saved at once, no reload).
     open_tab(page, "在职超龄")
