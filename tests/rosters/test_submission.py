@@ -514,6 +514,17 @@ def test_a_refusal_goes_back_to_the_result_page_with_the_reason(unit_client, bat
     assert batch.state == S.INVALID
 
 
+def test_the_view_refuses_a_retired_person_with_the_reason_on_the_result_page(unit_client, batch, centralised_window):
+    # SPEC ROS-12, X-3: the refusal names the person (masked, X-1) where the unit can 【移除】 them.
+    make_entry(batch, name="陈美珠", sex=Sex.FEMALE, id_number="310101196005020021", work_status=WorkStatus.RETIRED)
+    response = unit_client.post(submit_url(batch), {"agreed": "1"})
+    assert response["Location"] == reverse("rosters:validation_result", kwargs={"number": batch.number})
+    [message] = messages_of(response)
+    assert "有1位退休人员不能参保，请移除：陈美珠（3101*****0021）" in message
+    batch.refresh_from_db()
+    assert batch.state == S.INVALID and not EnrolmentRegistry.objects.filter(batch=batch).exists()
+
+
 def _resolves(name, batch) -> bool:
     from django.urls import NoReverseMatch
 
