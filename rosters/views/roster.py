@@ -400,7 +400,7 @@ def roster_names(request, number: str):
     shown = {int(value) for value in request.POST.getlist("shown") if value.isdigit()}
     still_open = set(roster_name_mismatches(batch=batch).filter(pk__in=shown).values_list("pk", flat=True))
     missing = still_open - set(choices)
-    if missing:
+    if missing and batch.roster_editable:  # a state that forbids editing is refused by the service below
         messages.error(
             request, f"还有{len(missing)}位人员未选择姓名：请在每行点击正确姓名前的圆圈，全部选择后再点击【确认】。"
         )

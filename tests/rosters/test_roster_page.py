@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from tests.mutualaid.export_helpers import export_download
@@ -441,6 +442,17 @@ def test_names_confirmation_without_a_choice_is_refused_at_the_row(client_of, ba
     assert done["Location"] == roster_url(batch)
     li.refresh_from_db()
     assert (li.name, li.name_mismatch) == ("李蕾", False)
+
+
+def test_names_confirmation_in_a_read_only_state_says_the_state(client_of, batch):
+    # SPEC BAT-3: once submitted the roster cannot change; the state is the reason given, not the choice.
+    entry = make_entry(batch, name="王梅", imported_name="王梅晓", member_name="王梅", name_mismatch=True)
+    Batch.objects.filter(pk=batch.pk).update(state=BatchState.IN_REVIEW)
+    response = client_of.post(url("roster_names", batch), {"shown": [entry.pk]})
+    assert response.status_code == 302
+    assert flash(response) == ["批次当前状态为“职保会待审核”，参保清册不能修改。"]
+    entry.refresh_from_db()
+    assert entry.name_mismatch is True
 
 
 def test_names_confirmation_refuses_a_made_up_name(client_of, batch):
