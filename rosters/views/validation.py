@@ -284,8 +284,9 @@ def _first_tab(live: ValidationOutcome) -> str:
 @require_GET
 @unit_page
 def validation_result(request, number: str):
-    """清册校验结果 (SPEC VAL): the blocking list of retired people, the four tabs, the attachments and
-    【清册提交】; a stale result says so and offers 【清册校验】 instead."""
+    """清册校验结果 (SPEC VAL): the retired people to remove in the handbook's dialog (open on load while
+    any is left, VAL-1), the four tabs, the attachments and 【清册提交】; a stale result says so and offers
+    【清册校验】 instead."""
     batch = account_batch(request, number)
     if batch.state == BatchState.VALIDATING:
         return redirect(_progress_url(batch))

@@ -75,26 +75,37 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     page.wait_for_url(result_url)
     page.get_by_role("heading", name="清册校验结果").wait_for()
     assert Batch.objects.get(pk=roster.pk).state == BatchState.INVALID
-    retired = page.locator("#retired")
+    # SPEC VAL-1: the handbook's dialog 清册校验结果 opens on load with the people to remove.
+    page_ready(page)
+    wait_until_shown(page, "#retired-dialog")
+    retired = page.get_by_role("dialog", name="清册校验结果")
     assert "以下有1位人员,请移除!" in retired.inner_text()
     assert "陈美珠" in retired.inner_text() and "退休" in retired.inner_text()
-    assert page.locator(".validation-blocking").is_visible()
+    assert "参保清册中有1位退休人员" in page.locator("#retired").inner_text()  # the page behind says it too
+    assert page.locator(".validation-blocking").count() == 1
     assert page.locator("#validation-actions button[disabled]", has_text="清册提交").count() == 1
     screenshot(page, "validation_result_retired", full_page=False)
+    retired.locator(".btn-close").click()
+    page.locator("#retired-dialog").wait_for(state="hidden")
+    assert page.locator(".validation-blocking").is_visible()
     page.set_viewport_size(PHONE)  # the tables scroll sideways rather than breaking (UI.md "Look")
     screenshot(page, "validation_result_phone", full_page=False)
     page.set_viewport_size(DESKTOP)
 
-    # 【移除】 the retired person: the handbook's confirmation; the result stays current (SPEC VAL-1,
-    # BAT-4: the unit removed whom it listed), and what is left still blocks.
-    retired.get_by_role("button", name="移除", exact=True).click()
-    page.locator("#roster-confirm").get_by_text("确认移除“陈美珠”?").wait_for()
-    wait_until_shown(page, "#roster-confirm")
+    # 【查看需移除人员】 opens it again; 【移除】 the retired person, confirmed in the row (no second dialog);
+    # the result stays current (SPEC VAL-1, BAT-4: the unit removed whom it listed), and what is left still blocks.
+    page.get_by_role("button", name="查看需移除人员").click()
+    wait_until_shown(page, "#retired-dialog")
+    person_row = retired.locator("tbody tr", has_text="陈美珠")
+    person_row.get_by_role("button", name="移除", exact=True).click()
+    wait_until_shown(page, f"#retired-confirm-{RosterEntry.objects.get(batch=roster, name='陈美珠').pk}")
+    assert "确认移除“陈美珠”?" in person_row.inner_text()
+    assert not page.locator("#roster-confirm").is_visible()
     screenshot(page, "validation_remove_confirm", full_page=False)
-    page.locator("#roster-confirm .roster-confirm-ok").click()
+    person_row.get_by_role("button", name="确定移除").click()
     page.get_by_text("已移除“陈美珠”。").wait_for()
     page_ready(page)
-    assert page.locator("#retired").count() == 0
+    assert page.locator("#retired").count() == 0 and page.locator("#retired-dialog").count() == 0
     assert page.get_by_text("参保清册已变动").count() == 0
     assert "退休" not in page.locator(".validation-blocking").inner_text()
     screenshot(page, "validation_result_removed", full_page=False)
@@ -198,9 +209,10 @@ def test_progress_polls_and_hands_over_to_the_result(page, screenshot, roster):
 
 def test_a_retired_person_imported_from_a_file_is_listed_removed_and_the_batch_submitted(page, screenshot, current_year, tmp_path):
     """SPEC ROS-12, VAL-1, BAT-4 through the pages: a file with a retired person is imported (marked 退休,
-    not refused), 【清册校验】 lists them under `以下有1位人员,请移除!` with the handbook's columns, 【移除】
-    takes them out and the result stays usable: the line under the 清册校验不通过 badge says everything is
-    dealt with and 【清册提交】 (which re-runs the rules) goes through without validating again."""
+    not refused), 【清册校验】 lists them in the dialog 清册校验结果 under `以下有1位人员,请移除!` with the
+    handbook's columns, 【移除】 → 【确定移除】 in the row takes them out and the result stays usable: the
+    line under the 清册校验不通过 badge says everything is dealt with and 【清册提交】 (which re-runs the rules)
+    goes through without validating again."""
     refused = watch_csp(page)
     batch = make_batch(year=current_year, code=IMPORT_CODE)
     in_service, retired = resident_id("19900101", 101), resident_id("19600615", 202)
@@ -226,10 +238,12 @@ def test_a_retired_person_imported_from_a_file_is_listed_removed_and_the_batch_s
     assert "退休" in page.locator(".roster-table tbody tr", has_text="唐淑芳").inner_text()
 
     # 【清册校验】: 清册校验不通过, and the handbook's list of people to remove.
+    # It opens as the handbook's dialog 清册校验结果 (SPEC VAL-1), on load.
     page.get_by_role("button", name="清册校验").click()
     page.wait_for_url(page.base_url + f"/batches/{batch.number}/validation/")
     page_ready(page)
-    listed = page.locator("#retired")
+    wait_until_shown(page, "#retired-dialog")
+    listed = page.get_by_role("dialog", name="清册校验结果")
     listed.get_by_text("以下有1位人员,请移除!").wait_for()
     assert [cell.strip() for cell in listed.locator("thead th").all_inner_texts()] == [
         "姓名", "证件号码", "证件类型", "性别", "错误原因", "操作"
@@ -237,19 +251,37 @@ def test_a_retired_person_imported_from_a_file_is_listed_removed_and_the_batch_s
     cells = [cell.strip() for cell in listed.locator("tbody tr").first.locator("td").all_inner_texts()]
     assert cells == ["唐淑芳", f"{retired[:4]}*****{retired[-4:]}", "身份证", "女", "退休", "移除"]
     assert retired not in page.content()
-    assert page.locator(".roster-batch .badge").inner_text() == "清册校验不通过"
-    assert "有1位退休人员不能参保，请移除" in page.locator(".validation-blocking").inner_text()
-    assert page.locator("#validation-actions button[disabled]", has_text="清册提交").count() == 1
     screenshot(page, "validation_retired_imported", full_page=False)
 
-    # 【移除】 with its confirmation: the person is gone, the result stays usable, 【清册提交】 is offered.
-    listed.get_by_role("button", name="移除", exact=True).click()
-    page.locator("#roster-confirm").get_by_text("确认移除“唐淑芳”?").wait_for()
-    wait_until_shown(page, "#roster-confirm")
-    page.locator("#roster-confirm .roster-confirm-ok").click()
+    # Closed with 【关闭】, the page behind says what is to do; 【查看需移除人员】 opens the dialog again.
+    listed.locator(".modal-footer").get_by_role("button", name="关闭").click()
+    page.locator("#retired-dialog").wait_for(state="hidden")
+    assert page.locator(".roster-batch .badge").inner_text() == "清册校验不通过"
+    assert "参保清册中有1位退休人员，须全部移除后才能清册提交。" in page.locator("#retired").inner_text()
+    assert "有1位退休人员不能参保，请移除" in page.locator(".validation-blocking").inner_text()
+    assert page.locator("#validation-actions button[disabled]", has_text="清册提交").count() == 1
+    page.locator("#retired").get_by_role("button", name="查看需移除人员").click()
+    wait_until_shown(page, "#retired-dialog")
+
+    # 【移除】 reveals 【确定移除】/【取消】 in the row, inside the dialog: 【取消】 changes nothing.
+    person_row = listed.locator("tbody tr", has_text="唐淑芳")
+    confirm = f"#retired-confirm-{RosterEntry.objects.get(batch=batch, name='唐淑芳').pk}"
+    person_row.get_by_role("button", name="移除", exact=True).click()
+    wait_until_shown(page, confirm)
+    assert "确认移除“唐淑芳”?" in person_row.inner_text()
+    assert not page.locator("#roster-confirm").is_visible()  # no second dialog over this one
+    person_row.get_by_role("button", name="取消").click()
+    page.locator(confirm).wait_for(state="hidden")
+    assert RosterEntry.objects.filter(batch=batch, name="唐淑芳").exists()
+
+    # 【移除】 → 【确定移除】: the person is gone, the page comes back without the dialog, the result stays
+    # usable and 【清册提交】 is offered.
+    person_row.get_by_role("button", name="移除", exact=True).click()
+    wait_until_shown(page, confirm)
+    person_row.get_by_role("button", name="确定移除").click()
     page.get_by_text("已移除“唐淑芳”。").wait_for()
     page_ready(page)
-    assert page.locator("#retired").count() == 0
+    assert page.locator("#retired").count() == 0 and page.locator("#retired-dialog").count() == 0
     assert not RosterEntry.objects.filter(batch=batch, name="唐淑芳").exists()
     assert page.get_by_text("参保清册已变动").count() == 0
     status = page.locator("#validation-status").inner_text()

@@ -289,11 +289,34 @@ def test_retired_people_listed_masked_with_remove(client_of, batch, people, vali
     response = result(client_of, batch)
     html = response.content.decode()
     assert RETIRED_ID not in html and OVER_AGE_ID not in html and "31AB99917X" not in html
-    text = page_text(response)
+    # The handbook's dialog 清册校验结果, open on load; the page behind says it in words and reopens it.
+    assert "参保清册中有1位退休人员，须全部移除后才能清册提交。 查看需移除人员" in page_text(response)
+    assert 'data-bs-toggle="modal" data-bs-target="#retired-dialog"' in html
+    start = html.index('<div class="modal fade retired-dialog" id="retired-dialog"')
+    dialog = html[start : html.index('class="modal-footer"', start)]
+    assert 'role="dialog" aria-labelledby="retired-dialog-title"' in dialog and "data-show-on-load" in dialog
+    assert '<h2 class="modal-title fs-5" id="retired-dialog-title">清册校验结果</h2>' in dialog
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dialog))
     assert "以下有1位人员,请移除!" in text
-    assert f"陈美珠 {masked(RETIRED_ID)} 身份证 女 退休 移除" in text
-    assert f'data-row-action="{url("validation_remove", batch)}?entry={people["retired"].pk}"' in html
-    assert "全部移除" in text
+    assert f"陈美珠 {masked(RETIRED_ID)} 身份证 女 退休 移除 确认移除“陈美珠”? 确定移除 取消" in text
+    # 【移除】 confirms in its row: a plain form posting the person to the removal view, no second dialog.
+    remove = url("validation_remove", batch)
+    row_form = f'<form method="post" action="{remove}?tab=over_age" class="collapse retired-confirm" id="retired-confirm-{people["retired"].pk}">'
+    assert row_form in dialog
+    assert f'<input type="hidden" name="entry_ids" value="{people["retired"].pk}">' in dialog
+    assert "全部移除 确认移除全部1位退休人员? 确定移除 取消" in text
+    assert '<input type="hidden" name="all_retired" value="1">' in dialog
+    assert "data-row-action" not in dialog
+
+
+def test_the_retired_dialog_posts_to_the_removal_view(client_of, batch, people, validated):
+    # SPEC VAL-1: what the row's 【确定移除】 posts (entry_ids) removes the person; the page comes back
+    # without the dialog once nobody retired is left.
+    response = client_of.post(url("validation_remove", batch) + "?tab=over_age", {"entry_ids": people["retired"].pk})
+    assert response.status_code == 302 and response["Location"] == url("validation_result", batch) + "?tab=over_age"
+    assert flash(response) == ["已移除“陈美珠”。"]
+    html = result(client_of, batch).content.decode()
+    assert "retired-dialog" not in html and "data-show-on-load" not in html and "查看需移除人员" not in html
 
 
 def test_over_age_tab(client_of, batch, people, validated):
