@@ -67,7 +67,7 @@ def _load_suggested(*, people: int, year: int, seed: int, folder: Path, reload: 
                 writer.writerows(rows)
             for row in rows:
                 if row[4] == "退休":
-                    continue  # retired people would only be reported (ROS-12); the files hold the others
+                    continue  # retired people are imported marked 退休 (ROS-12); the sample holds the others
                 seen += 1
                 if len(sample) < sample_size:
                     sample.append((row[0], row[1]))

@@ -199,8 +199,9 @@ def _report(unit: CityUnit, *, year, stdout) -> None:
 
 def _demo_batch(*, account, code: EnrollmentCode, year, stdout) -> None:
     """A draft centralised batch of the demo code in the current year, filled with
-    【获取上年度参保名单】, so `make run` opens on a roster of about 200 people, a few of them
-    reported (retired people, SPEC ROS-12; passports of last year's leavers without a birth date).
+    【获取上年度参保名单】, so `make run` opens on a roster of about 200 people, the retired ones marked
+    退休 for 清册校验 to list (SPEC ROS-12, VAL-1) and a few reported (passports of last year's leavers
+    without a birth date).
     Only when the code has no batch this year: the demo user's own batches are left alone."""
     if Batch.objects.filter(code=code, coverage_year=year).exists():
         return

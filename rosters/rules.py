@@ -408,13 +408,18 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def retired_reason(count: int) -> str:
+    """SPEC VAL-1, ROS-12: the blocking reason while retired people are in the roster."""
+    return f"有{count}位退休人员不能参保，请移除"
+
+
 def blocking_reasons_of(outcome: ValidationOutcome) -> list[str]:
     """The Chinese sentences of everything the unit must still do (SPEC BAT-4), in the page's order."""
     if not outcome.total:  # nothing else to say about an empty roster
         return ["参保清册中没有人员，请先添加参保人员"]
     reasons = []
-    if outcome.retired.count:  # SPEC VAL-1, the handbook's words
-        reasons.append(f"以下有{outcome.retired.count}位人员,请移除!")
+    if outcome.retired.count:  # SPEC VAL-1, ROS-12 (the list above the tabs has the handbook's heading)
+        reasons.append(retired_reason(outcome.retired.count))
     if outcome.over_age.without_social_security:  # SPEC VAL-2
         reasons.append(f"有{outcome.over_age.without_social_security}位在职超龄人员无社保，请移除")
     if outcome.over_age.unticked:

@@ -8,7 +8,7 @@ import unicodedata
 
 from auditlog.models import LogEntry
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from enrollment.models import Batch
@@ -95,14 +95,32 @@ def roster_entries_of(*, batch: Batch):
     return RosterEntry.objects.filter(batch=batch).order_by("pk")
 
 
+def listed_for_removal(batch: Batch):
+    """The people a 清册校验结果 asks the unit to remove, or keep only when ticked: 退休 (SPEC VAL-1) and
+    在职超龄 (VAL-2, ages on the batch's reference date)."""
+    return roster_entries_of(batch=batch).filter(
+        Q(work_status=WorkStatus.RETIRED) | Q(pk__in=over_age_entries(batch).values("pk"))
+    )
+
+
 @transaction.atomic
 def roster_entries_delete(*, batch: Batch, entry_ids: list[int], acting_user) -> int:
-    """【删除】 / 【批量删除】 (SPEC ROS-6, ROS-7): remove these entries of this batch (ids of other
-    batches are ignored). Returns how many were removed. Raises RosterError if the state forbids it."""
+    """【删除】 / 【批量删除】 / 【移除】 (SPEC ROS-6, ROS-7, VAL-1, VAL-2): remove these entries of this batch
+    (ids of other batches are ignored). Returns how many were removed. Raises RosterError if the state
+    forbids it.
+
+    SPEC VAL preamble, VAL-1, VAL-2, BAT-4 [reading]: removing people makes a validation result stale,
+    except removing only people the result lists for removal (retired or over-age). Those removals are
+    the unit acting on the result, as its ticks are: VAL-1 and VAL-2 tell it to remove them, and the
+    handbook goes on from there to 【清册提交】, which re-runs every rule on the current roster (BAT-4)
+    and so is the validation VAL-1 asks for. Any other removal, and every addition, bumps the version."""
     locked = roster_lock_for_edit(batch=batch)
-    deleted, _ = roster_entries_of(batch=locked).filter(pk__in=entry_ids).delete()
+    chosen = roster_entries_of(batch=locked).filter(pk__in=entry_ids)
+    only_listed = not chosen.exclude(pk__in=listed_for_removal(locked).values("pk")).exists()
+    deleted, _ = chosen.delete()
     if deleted:
-        roster_version_bump(batch=locked)
+        if not only_listed:
+            roster_version_bump(batch=locked)
         roster_audit(batch=locked, acting_user=acting_user, action="删除参保人员", removed=deleted)
     return deleted
 

@@ -32,7 +32,7 @@ from mutualaid.audit import acting_as
 
 from .models import EnrolmentRegistry, RosterEntry, ValidationRun
 from .errors import RosterError
-from .rules import validate_roster, validation_steps_total
+from .rules import retired_entries, retired_reason, validate_roster, validation_steps_total
 from .selectors import roster_masked_id
 from .services import HELD_UNNAMED_MESSAGE, held_by_message, held_names_match, held_naming_audit, roster_audit
 from mutualaid.jobs import JobStatus
@@ -101,6 +101,19 @@ def _blocking_message(reasons: list[str]) -> str:
     """SPEC BAT-4: what still blocks, one numbered sentence each."""
     listed = "；".join(f"{number}. {reason.rstrip('。；;')}" for number, reason in enumerate(reasons, 1))
     return f"清册校验未通过，暂不能提交：{listed}。请按清册校验结果处理后再点击【清册提交】。"
+
+
+def _reasons_naming_retired(batch: Batch, outcome) -> list[str]:
+    """The blocking reasons, the retired people's one naming the first few of them with masked IDs
+    (SPEC ROS-12: 清册提交 refuses them; X-1), so the unit knows whom to remove."""
+    reasons = list(outcome.blocking_reasons)
+    count = outcome.retired.count
+    if count and retired_reason(count) in reasons:
+        listed = retired_entries(batch).only("name", "id_type", "id_cipher")[:HELD_NAMED]
+        named = "、".join(f"{entry.name}（{roster_masked_id(entry)}）" for entry in listed)
+        more = "等" if count > HELD_NAMED else ""
+        reasons[reasons.index(retired_reason(count))] += f"：{named}{more}"
+    return reasons
 
 
 def _registry_insert(*, batch: Batch, at: dt.datetime) -> int:
@@ -249,7 +262,7 @@ def batch_submit(
             registry_release(batch=locked)
             outcome = validate_roster(batch=locked, on=start)
             if outcome.blocking:
-                raise RosterError(_blocking_message(list(outcome.blocking_reasons)))
+                raise RosterError(_blocking_message(_reasons_naming_retired(locked, outcome)))
             people = _registry_insert(batch=locked, at=at)
             _record_outcome(batch=locked, outcome=outcome, acting_user=acting_user, at=at)
             # Rows already carrying these dates (a centralised batch submitted again) are not rewritten.

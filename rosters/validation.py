@@ -6,8 +6,9 @@ Celery task's body) and read its result.
                        validated_version = the checked roster version) or 清册校验不通过
 
 A run is tied to the roster version it checked (ValidationRun.roster_version): people added or removed
-make it stale (rosters.services.roster_version_bump), ticks and confirmations do not. These services
-never write roster_version themselves.
+make it stale (rosters.services.roster_version_bump), ticks and confirmations do not, and neither does
+removing the people the result lists for removal (SPEC VAL-1, VAL-2: rosters.services.roster_entries_delete
+says why). These services never write roster_version themselves.
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from .rules import (
     ValidationOutcome,
     blocking_reasons_of,
     check_attachments,
+    check_headcount,
     check_name_mismatches,
     check_over_age,
+    check_ratio,
     check_retired,
     check_unmatched,
     validate_roster,
@@ -126,8 +129,8 @@ def validation_latest(*, batch: Batch) -> ValidationRun | None:
 
 def validation_is_current(*, run: ValidationRun, batch: Batch) -> bool:
     """Is `run` a finished result of the roster as it is now (SPEC VAL preamble)? Adding or removing
-    people bumps batch.roster_version and makes it stale; ticks and confirmations do not. Pass a
-    freshly loaded batch."""
+    people bumps batch.roster_version and makes it stale; ticks, confirmations and removing the people
+    the result lists for removal (VAL-1, VAL-2) do not. Pass a freshly loaded batch."""
     return run.status == JobStatus.DONE and run.batch_id == batch.pk and run.roster_version == batch.roster_version
 
 
@@ -139,18 +142,24 @@ def validation_outcome(*, run: ValidationRun) -> ValidationOutcome | None:
 
 
 def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationOutcome:
-    """The stored outcome with what the unit can change without making it stale read again (SPEC
-    BAT-4): retired, over-age and unmatched people with their ticks and confirmations, name mismatches
-    and attachments, by the rules' own checks (a handful of aggregate queries). Headcount and ratio
-    stay as validated: they change only with the people, and then the result is stale anyway."""
+    """The stored outcome with everything the unit can change without making it stale read again (SPEC
+    BAT-4): retired, over-age and unmatched people with their ticks and confirmations, name mismatches,
+    attachments, and — since removing the people the result lists keeps it current (VAL-1, VAL-2;
+    rosters.services.roster_entries_delete) — the headcount and ratio those removals change. The
+    rules' own checks, a handful of aggregate queries; the reference date stays the validated one."""
+    total = RosterEntry.objects.filter(batch=batch).count()
+    headcount = check_headcount(batch=batch, batch_count=total)
+    ratio = check_ratio(batch=batch, headcount=headcount)
     live = replace(
         outcome,
-        total=RosterEntry.objects.filter(batch=batch).count(),
+        total=total,
         retired=check_retired(batch=batch),
         over_age=check_over_age(batch=batch, on=outcome.reference_date),
+        headcount=headcount,
+        ratio=ratio,
         unmatched=check_unmatched(batch=batch),
         name_mismatches=check_name_mismatches(batch=batch),
-        attachments=check_attachments(batch=batch, headcount=outcome.headcount, ratio=outcome.ratio),
+        attachments=check_attachments(batch=batch, headcount=headcount, ratio=ratio),
     )
     live.blocking_reasons = blocking_reasons_of(live)
     return live

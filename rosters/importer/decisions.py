@@ -18,7 +18,8 @@ _OTHER = IdType.OTHER.value
 
 
 def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
-    """SPEC ROS-5 (names), ROS-8 (职退状态, 是否有社保), ROS-11 (held by another unit), ROS-12 (retired).
+    """SPEC ROS-5 (names), ROS-8 (职退状态, 是否有社保), ROS-11 (held by another unit), ROS-12 (retired:
+    imported, marked 退休).
     Returns the people to write, each with its `entry` (the values of _ENTRY_FIELDS, in order); the
     others become problems."""
     ready = []
@@ -38,10 +39,9 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
                 message = HELD_UNNAMED_MESSAGE
             collected.fail(person.row, "证件号码", _masked(person), message)
             continue
+        # SPEC ROS-12, VAL-1: a retired person enters the roster marked 退休, from every source;
+        # 清册校验 lists them for removal and 清册提交 refuses them.
         suggested = suggested_of.get(id_hash)
-        if suggested is not None and suggested.work_status == _RETIRED:  # SPEC ROS-12
-            collected.fail(person.row, "证件号码", _masked(person), "该人员在建议清册中的职退状态为“退休”，退休人员不能参保")
-            continue
         imported_name = person.name
         previous_name = previous_names.get(id_hash, "")
         member_name = member_names.get(id_hash, "")
@@ -62,7 +62,7 @@ def _apply_rules(collected: _Collected, found: _Found) -> list[_Person]:
         else:
             name = imported_name
             work_status, insured, ss_unit_code, personal_number, medical_active = _UNKNOWN, False, "", "", False
-        if person.says_insured:
+        if person.says_insured and work_status != _RETIRED:  # 退休 from social security stays (ROS-12)
             work_status, insured = _ACTIVE, True
         person.entry = (
             name[:50], person.birth_date, person.sex, person.mobile_cipher, insured, work_status, suggested is not None,

@@ -26,7 +26,6 @@ from ..errors import RosterError
 from ..selectors import (
     LIST_COLUMNS,
     roster_birth_date_display,
-    roster_entry_names,
     roster_has_name_mismatch,
     roster_masked_id,
     roster_masked_mobile,
@@ -337,49 +336,37 @@ def roster_bulk_set_active(request, number: str):
 # --- 姓名匹配异常，请人工确认 (SPEC ROS-5) ---------------------------------------------------------------
 
 
-def _name_rows(entries) -> list[dict]:
+NAME_NOT_CHOSEN = "请选择该人员的正确姓名"
+
+
+def _name_rows(entries, *, chosen: dict[int, str], missing: set[int]) -> list[dict]:
+    """The rows of 姓名匹配异常 (SPEC ROS-5). Nothing is preselected: which name is right is the unit's
+    to say, and a preselected one would be taken without a reason. `chosen` keeps the choices of a
+    refused 【确认】, `missing` the rows that had none (their message is shown at the row, X-3)."""
     rows = []
     for entry in entries:
-        names = roster_entry_names(entry)
-        cells = []
-        for column, value in (("previous", entry.previous_name), ("member", entry.member_name), ("imported", entry.imported_name)):
-            cells.append({"column": column, "name": value})
-        preselected = next((cell["column"] for cell in cells if cell["name"] == entry.name), None)
-        for cell in cells:
-            cell["checked"] = cell["column"] == preselected
+        choice = chosen.get(entry.pk)
+        cells = [
+            {"column": column, "name": value, "checked": bool(value) and value == choice}
+            for column, value in (("previous", entry.previous_name), ("member", entry.member_name), ("imported", entry.imported_name))
+        ]
+        in_columns = any(cell["name"] == entry.name for cell in cells)
         rows.append(
             {
                 "entry": entry,
                 "masked_id": roster_masked_id(entry),
                 "cells": cells,
                 # The current name when none of the three columns holds it (an edit since): still a choice.
-                "current_only": entry.name if preselected is None else "",
-                "names": names,
+                "current_only": "" if in_columns else entry.name,
+                "current_checked": not in_columns and entry.name == choice,
+                "error": NAME_NOT_CHOSEN if entry.pk in missing else "",
             }
         )
     return rows
 
 
-@require_http_methods(["GET", "POST"])
-@unit_roster_view
-def roster_names(request, number: str):
-    """【姓名匹配异常，请人工确认】 (SPEC ROS-5): one choice per row among its names, the current one
-    preselected; 【确认】 saves the shown rows' choices and closes their mismatches."""
-    batch = _roster_batch(request, number)
-    if request.method == "POST":
-        choices = {}
-        for key, value in request.POST.items():
-            if key.startswith("name_") and key[5:].isdigit():
-                choices[int(key[5:])] = value
-        try:
-            confirmed = roster_names_confirm(batch=batch, choices=choices, acting_user=request.user)
-        except RosterError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"已确认{confirmed}位人员的姓名。")
-            if not roster_has_name_mismatch(batch=batch):
-                return redirect(_roster_url(batch))
-        return redirect(reverse("rosters:roster_names", kwargs={"number": batch.number}))
+def _names_page(request, batch, *, chosen: dict[int, str] | None = None, missing: set[int] | None = None):
+    missing = missing or set()
     paginator = Paginator(roster_name_mismatches(batch=batch), NAMES_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     return render(
@@ -388,13 +375,45 @@ def roster_names(request, number: str):
         {
             "batch": batch,
             "page": page,
-            "rows": _name_rows(page.object_list),
+            "rows": _name_rows(page.object_list, chosen=chosen or {}, missing=missing),
             "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
             "query": "",
             "editable": batch.roster_editable,
             **_breadcrumb_context(),
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+@unit_roster_view
+def roster_names(request, number: str):
+    """【姓名匹配异常，请人工确认】 (SPEC ROS-5): one choice per row among its names, none preselected;
+    【确认】 saves the shown rows' choices and closes their mismatches. A row left without a choice
+    refuses the whole page (nothing saved) with the message at that row and the choices kept."""
+    batch = _roster_batch(request, number)
+    if request.method == "GET":
+        return _names_page(request, batch)
+    choices = {}
+    for key, value in request.POST.items():
+        if key.startswith("name_") and key[5:].isdigit() and value.strip():
+            choices[int(key[5:])] = value
+    shown = {int(value) for value in request.POST.getlist("shown") if value.isdigit()}
+    still_open = set(roster_name_mismatches(batch=batch).filter(pk__in=shown).values_list("pk", flat=True))
+    missing = still_open - set(choices)
+    if missing and batch.roster_editable:  # a state that forbids editing is refused by the service below
+        messages.error(
+            request, f"还有{len(missing)}位人员未选择姓名：请在每行点击正确姓名前的圆圈，全部选择后再点击【确认】。"
+        )
+        return _names_page(request, batch, chosen=choices, missing=missing)
+    try:
+        confirmed = roster_names_confirm(batch=batch, choices=choices, acting_user=request.user)
+    except RosterError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"已确认{confirmed}位人员的姓名。")
+        if not roster_has_name_mismatch(batch=batch):
+            return redirect(_roster_url(batch))
+    return redirect(reverse("rosters:roster_names", kwargs={"number": batch.number}))
 
 
 # --- 【导出】 (SPEC ROS-6, X-1) ---------------------------------------------------------------------------

@@ -202,10 +202,12 @@ def _result_context(request, batch) -> dict:
     submit_url = reverse("rosters:submit", kwargs={"number": batch.number})
     submit_offered = roster_submit_offered(batch=batch, current=current)
     required = live.attachments.required
+    verdict = _verdict(batch, current=current, submit_offered=submit_offered, live=live)
     context.update(
         outcome=outcome,
         live=live,
         current=current,
+        verdict=verdict,
         tab=tab if tab in TABS else _first_tab(live),
         retired_page=retired_page,
         retired_rows=_person_rows(retired_page),
@@ -237,6 +239,23 @@ def _result_context(request, batch) -> dict:
     return context
 
 
+def _verdict(batch, *, current: bool, submit_offered: bool, live: ValidationOutcome) -> str:
+    """What the result page's status line says (SPEC BAT-3, BAT-4), decided here once from the batch's
+    state and the live outcome, so that it never contradicts the state badge beside it:
+    "stale" — the roster changed since, validate again; "stale_resubmit" — changed, and 【清册提交】 (which
+    re-runs the rules) is the way on (职保会审核不通过 has no 【清册校验】); "blocking" — something must still
+    be done; "" — nothing to add (no 【清册提交】 here); "passed" — 清册待校验 with a result that found
+    nothing (参保清册符合校验规则); "fixed" — the validation did not pass (清册校验不通过, or a rejected
+    batch) and everything it found has been dealt with since: 【清册提交】 checks the current roster again."""
+    if not current:
+        return "stale_resubmit" if submit_offered else "stale"
+    if live.blocking:
+        return "blocking"
+    if not submit_offered:  # submitted (read only), or 清册提交 not open to this result: nothing to add
+        return ""
+    return "passed" if batch.state == BatchState.DRAFT else "fixed"
+
+
 def _kinds_first(required: list[str]) -> list:
     """The drop-down's types, the required one first (it is preselected, SPEC VAL-6)."""
     return sorted(ATTACHMENT_KINDS, key=lambda kind: kind.value not in required)
@@ -265,8 +284,9 @@ def _first_tab(live: ValidationOutcome) -> str:
 @require_GET
 @unit_page
 def validation_result(request, number: str):
-    """清册校验结果 (SPEC VAL): the blocking list of retired people, the four tabs, the attachments and
-    【清册提交】; a stale result says so and offers 【清册校验】 instead."""
+    """清册校验结果 (SPEC VAL): the retired people to remove in the handbook's dialog (open on load while
+    any is left, VAL-1), the four tabs, the attachments and 【清册提交】; a stale result says so and offers
+    【清册校验】 instead."""
     batch = account_batch(request, number)
     if batch.state == BatchState.VALIDATING:
         return redirect(_progress_url(batch))
@@ -317,7 +337,8 @@ def validation_still_contributing(request, number: str):
 @unit_page
 def validation_remove(request, number: str):
     """【移除】 of one person, or of every retired person (`all_retired`), after a confirmation (SPEC
-    VAL-1, VAL-2): rosters.services.roster_entries_delete, which makes the result stale."""
+    VAL-1, VAL-2): rosters.services.roster_entries_delete. Removing the people the result lists keeps
+    it current, so the unit goes on to 【清册提交】 (which re-runs the rules) or deals with what is left."""
     batch = account_batch(request, number)
     tab = request.GET.get("tab", "")
     if request.GET.get("all_retired") == "1" or request.POST.get("all_retired") == "1":
@@ -334,7 +355,10 @@ def validation_remove(request, number: str):
         messages.error(request, error.message)
     else:
         who = f"“{names[0]}”" if removed == 1 else f"{removed}位人员"
-        messages.success(request, f"已移除{who}。{STALE_MESSAGE}。")
+        batch.refresh_from_db(fields=["roster_version"])
+        run = validation_latest(batch=batch)
+        still_current = run is not None and validation_is_current(run=run, batch=batch)
+        messages.success(request, f"已移除{who}。" if still_current else f"已移除{who}。{STALE_MESSAGE}。")
     return redirect(_result_url(batch, tab))
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from enrollment.states import BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, page_ready
 from tests.browser.helpers import wait_until_shown
 from tests.factories import make_batch, make_entry
 
@@ -132,10 +132,16 @@ def test_confirm_a_name_mismatch_and_edit_a_passport_holder(page, screenshot, ro
     log_in(page, roster.account.username, PASSWORD)
     page.goto(page.base_url + f"/batches/{roster.number}/roster/")
 
-    # SPEC ROS-5: the banner leads to the table; the current name is preselected; 【确认】.
+    # SPEC ROS-5: the banner leads to the table; nothing is preselected, so 【确认】 without a choice
+    # says so at the row; the unit chooses, then 【确认】.
     page.get_by_role("link", name="姓名匹配异常，请人工确认").click()
     page.get_by_text("勾选完成后，请点击“确认”按钮").wait_for()
-    assert page.get_by_label("王梅", exact=True).is_checked()
+    page_ready(page)
+    assert not page.get_by_label("王梅", exact=True).is_checked() and not page.get_by_label("王梅晓").is_checked()
+    page.get_by_role("button", name="确认").click()
+    page.locator(".roster-names-table tr.table-danger").get_by_text("请选择该人员的正确姓名").wait_for()
+    assert page.get_by_text("还有1位人员未选择姓名").first.is_visible()
+    page_ready(page)
     page.get_by_label("王梅晓").check()
     screenshot(page, "roster_names")
     page.get_by_role("button", name="确认").click()

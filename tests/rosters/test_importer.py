@@ -357,12 +357,16 @@ def test_a_draft_holds_nobody(batch, account, year):
     assert import_rows(batch, account, [row(number=ALICE)]).rows_imported == 1
 
 
-def test_retired_people_cannot_be_enrolled(batch, account, year):
-    # SPEC ROS-12
+def test_retired_people_enter_the_roster_marked_retired(batch, account, year):
+    # SPEC ROS-12: a retired person is imported marked 退休 (清册校验 lists them, VAL-1; 清册提交 refuses
+    # them); 是否有社保 = 是 in the file does not make them 在职, now or when imported again (ROS-8).
     suggest(year.year, ALICE, "王豆豆", work_status="退休", medical_active=False)
-    result = import_rows(batch, account, [row("王豆豆", number=ALICE), row("李梅", number=BETTY)])
-    assert set(entries(batch)) == {BETTY}
-    assert "退休" in result.problems[0]["reason"]
+    result = import_rows(batch, account, [row("王豆豆", number=ALICE, insured="是"), row("李梅", number=BETTY)])
+    assert (result.rows_added, result.rows_failed, result.problems) == (2, 0, [])
+    people = entries(batch)
+    assert (people[ALICE].work_status, people[ALICE].has_social_security, people[ALICE].is_suggested) == ("退休", False, True)
+    again = import_rows(batch, account, [row("王豆豆", number=ALICE, insured="是")])
+    assert again.rows_updated == 1 and entries(batch)[ALICE].work_status == "退休"
 
 
 # --- the rules -----------------------------------------------------------------------------------------
@@ -629,15 +633,16 @@ def test_previous_year_list_of_this_code(batch, account, year):
     previous(year.year - 1, "ZZZZZZ", CAROL, "别家的人")
     previous(year.year - 2, code, CAROL, "前年的人")
     previous(year.year - 1, code, "P1234567", "SMITH", id_type="非身份证")  # no birth date to be found
-    suggest(year.year, BETTY, "李梅", work_status="退休", medical_active=False)
+    suggest(year.year, BETTY, "李梅", work_status="退休", medical_active=False)  # SPEC ROS-12: in, marked 退休
     result = roster_import_previous(batch=batch, acting_user=account)
     assert result.status == JobStatus.DONE
-    assert result.summary == "-----处理完成 数据读取：3人，成功导入：1条信息（新增加1人，修改0人），导入失败：2条信息。-----"
-    assert set(entries(batch)) == {ALICE}
-    reasons = " ".join(problem["reason"] for problem in result.problems)
-    assert "退休" in reasons and "非身份证人员的出生日期和性别" in reasons
+    assert result.summary == "-----处理完成 数据读取：3人，成功导入：2条信息（新增加2人，修改0人），导入失败：1条信息。-----"
+    people = entries(batch)
+    assert set(people) == {ALICE, BETTY} and people[BETTY].work_status == "退休"
+    [problem] = result.problems
+    assert "非身份证人员的出生日期和性别" in problem["reason"]
     again = roster_import_previous(batch=batch, acting_user=account)
-    assert (again.rows_added, again.rows_updated) == (0, 1)
+    assert (again.rows_added, again.rows_updated) == (0, 2)
 
 
 def test_previous_year_other_ids_take_birth_date_and_sex_from_last_year_s_roster(batch, account, year):
@@ -669,11 +674,13 @@ def test_member_register_of_this_unit_by_code_or_uscc(batch, account, year):
     member(year.year, batch.code.code, BETTY, "李梅")  # known both ways: once
     member(year.year, "ZZZZZZ", CAROL, "别家的人")
     previous(year.year - 1, batch.code.code, ALICE, "王豆")  # last year's name differs: flagged
+    suggest(year.year, BETTY, "李梅", work_status="退休", medical_active=False)  # SPEC ROS-12: in, marked 退休
     result = roster_import_members(batch=batch, acting_user=account)
-    assert (result.rows_read, result.rows_added) == (2, 2)
+    assert (result.rows_read, result.rows_added, result.rows_failed) == (2, 2, 0)
     people = entries(batch)
     assert set(people) == {ALICE, BETTY}
     assert (people[ALICE].name_mismatch, people[ALICE].member_name, people[ALICE].previous_name) == (True, "王豆豆", "王豆")
+    assert people[BETTY].work_status == "退休"
 
 
 def test_no_members_is_refused_with_a_reason(batch, account):

@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
 from tests.mutualaid.export_helpers import export_download
@@ -406,8 +407,10 @@ def test_names_page_and_confirmation(client_of, batch):
     assert "勾选完成后，请点击“确认”按钮" in text
     assert ">确认</button>" in html
     assert number not in html and f"{number[:4]}*****{number[-4:]}" in html
-    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅" checked', html)  # the current name preselected
-    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅晓">', html)
+    # Nothing is preselected: the unit chooses every row (the 会员库 name was ticked without a reason).
+    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅"[ >]', html)
+    assert re.search(rf'name="name_{wang.pk}"[^>]*value="王梅晓"[ >]', html)
+    assert " checked" not in html.split('<table', 1)[1]
     assert "没问题" not in text
 
     response = client_of.post(url("roster_names", batch), {f"name_{wang.pk}": "王梅晓", f"name_{li.pk}": "李雷"})
@@ -416,6 +419,40 @@ def test_names_page_and_confirmation(client_of, batch):
     wang.refresh_from_db(), li.refresh_from_db()
     assert (wang.name, wang.name_mismatch, li.name, li.name_mismatch) == ("王梅晓", False, "李雷", False)
     assert "已确认2位人员的姓名。" in flash(response)
+
+
+def test_names_confirmation_without_a_choice_is_refused_at_the_row(client_of, batch):
+    # SPEC ROS-5, X-3: a row left without a choice refuses the page: nothing is saved, the message is at
+    # that row and the choices made are kept.
+    wang = make_entry(batch, name="王梅", imported_name="王梅晓", member_name="王梅", name_mismatch=True)
+    li = make_entry(batch, name="李雷", imported_name="李雷", previous_name="李蕾", name_mismatch=True)
+
+    response = client_of.post(url("roster_names", batch), {"shown": [wang.pk, li.pk], f"name_{li.pk}": "李蕾"})
+
+    assert response.status_code == 200
+    html, text = response.content.decode(), page_text(response)
+    assert "还有1位人员未选择姓名：请在每行点击正确姓名前的圆圈，全部选择后再点击【确认】。" in text
+    row_of = lambda entry: html[html.index(f'name="shown" value="{entry.pk}"'):].split("</tr>", 1)[0]  # noqa: E731
+    assert "请选择该人员的正确姓名" in row_of(wang) and "请选择该人员的正确姓名" not in row_of(li)
+    assert re.search(rf'name="name_{li.pk}"[^>]*value="李蕾" checked', html)  # the choice made is kept
+    wang.refresh_from_db(), li.refresh_from_db()
+    assert (wang.name_mismatch, li.name, li.name_mismatch) == (True, "李雷", True)  # nothing saved
+
+    done = client_of.post(url("roster_names", batch), {"shown": [wang.pk, li.pk], f"name_{wang.pk}": "王梅晓", f"name_{li.pk}": "李蕾"})
+    assert done["Location"] == roster_url(batch)
+    li.refresh_from_db()
+    assert (li.name, li.name_mismatch) == ("李蕾", False)
+
+
+def test_names_confirmation_in_a_read_only_state_says_the_state(client_of, batch):
+    # SPEC BAT-3: once submitted the roster cannot change; the state is the reason given, not the choice.
+    entry = make_entry(batch, name="王梅", imported_name="王梅晓", member_name="王梅", name_mismatch=True)
+    Batch.objects.filter(pk=batch.pk).update(state=BatchState.IN_REVIEW)
+    response = client_of.post(url("roster_names", batch), {"shown": [entry.pk]})
+    assert response.status_code == 302
+    assert flash(response) == ["批次当前状态为“职保会待审核”，参保清册不能修改。"]
+    entry.refresh_from_db()
+    assert entry.name_mismatch is True
 
 
 def test_names_confirmation_refuses_a_made_up_name(client_of, batch):
@@ -459,7 +496,7 @@ def test_export_is_masked_with_a_chinese_file_name(client_of, batch, time_machin
 
 GET_PAGES = ["roster", "roster_names", "roster_export"]
 GET_ENTRY_PAGES = ["roster_entry", "roster_entry_edit"]
-POST_PAGES = ["roster_bulk_delete", "roster_bulk_set_active"]
+POST_PAGES = ["roster_bulk_delete", "roster_bulk_set_active", "roster_names"]  # 【确认】 of 姓名匹配异常 too
 POST_ENTRY_PAGES = ["roster_entry_set_active", "roster_entry_delete"]
 
 

@@ -68,7 +68,7 @@ def test_val1_retired_people_are_counted_listed_and_block(continuing):
     outcome = validate_roster(batch=continuing)
     assert outcome.retired.count == 2
     assert list(retired_entries(continuing)) == retired
-    assert outcome.blocking_reasons == ["以下有2位人员,请移除!"]
+    assert outcome.blocking_reasons == ["有2位退休人员不能参保，请移除"]
     assert outcome.blocking
 
 

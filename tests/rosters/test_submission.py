@@ -151,9 +151,35 @@ def test_blocking_findings_are_listed_and_nothing_is_written(handbook_year, cent
 
     message = refused.value.message
     assert message.startswith("清册校验未通过，暂不能提交：1. ")
-    for reason in ["以下有1位人员,请移除!", "在职超龄人员须勾选“社保尚在缴金”或移除（1人未勾选）", f"请上传附件：{KIND_SS_FORM.value}"]:
+    for reason in ["有1位退休人员不能参保，请移除：退休者（", "在职超龄人员须勾选“社保尚在缴金”或移除（1人未勾选）", f"请上传附件：{KIND_SS_FORM.value}"]:
         assert reason in message
     assert_nothing_written(batch, S.INVALID)
+
+
+@pytest.mark.parametrize("state", [S.INVALID, S.DRAFT, S.REVIEW_REJECTED])
+def test_a_roster_still_holding_a_retired_person_is_refused(handbook_year, centralised_window, state):
+    # SPEC ROS-12, VAL-1: retired people may enter the roster (marked 退休) but 清册提交 refuses them,
+    # naming them with their masked ID, in every state that offers 【清册提交】.
+    batch = ready_batch(handbook_year, state=state)
+    number = "310101196005020021"
+    make_entry(batch, name="陈美珠", sex=Sex.FEMALE, id_number=number, work_status=WorkStatus.RETIRED)
+
+    with pytest.raises(RosterError) as refused:
+        batch_submit(batch=batch, acting_user=batch.account, agreed=True)
+
+    assert refused.value.message == (
+        "清册校验未通过，暂不能提交：1. 有1位退休人员不能参保，请移除：陈美珠（3101*****0021）。"
+        "请按清册校验结果处理后再点击【清册提交】。"
+    )
+    assert number not in refused.value.message
+    assert_nothing_written(batch, state)
+    # Removed (【移除】), the batch goes through: the submission re-ran the rules on the current roster.
+    roster_entries_delete(
+        batch=batch, entry_ids=list(RosterEntry.objects.filter(batch=batch, name="陈美珠").values_list("pk", flat=True)),
+        acting_user=batch.account,
+    )
+    batch_submit(batch=batch, acting_user=batch.account, agreed=True)
+    assert batch.state == S.ROSTER_APPROVED
 
 
 def test_fixing_the_findings_in_invalid_then_submits(handbook_year, centralised_window):
@@ -486,6 +512,17 @@ def test_a_refusal_goes_back_to_the_result_page_with_the_reason(unit_client, bat
     assert messages_of(response) == [MESSAGE_NOT_AGREED]
     batch.refresh_from_db()
     assert batch.state == S.INVALID
+
+
+def test_the_view_refuses_a_retired_person_with_the_reason_on_the_result_page(unit_client, batch, centralised_window):
+    # SPEC ROS-12, X-3: the refusal names the person (masked, X-1) where the unit can 【移除】 them.
+    make_entry(batch, name="陈美珠", sex=Sex.FEMALE, id_number="310101196005020021", work_status=WorkStatus.RETIRED)
+    response = unit_client.post(submit_url(batch), {"agreed": "1"})
+    assert response["Location"] == reverse("rosters:validation_result", kwargs={"number": batch.number})
+    [message] = messages_of(response)
+    assert "有1位退休人员不能参保，请移除：陈美珠（3101*****0021）" in message
+    batch.refresh_from_db()
+    assert batch.state == S.INVALID and not EnrolmentRegistry.objects.filter(batch=batch).exists()
 
 
 def _resolves(name, batch) -> bool:

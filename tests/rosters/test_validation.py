@@ -96,7 +96,7 @@ def test_a_blocking_finding_makes_the_batch_invalid(batch, user, django_capture_
     batch = fresh(batch)
     assert run.blocking and batch.state == BatchState.INVALID and batch.validated_version is None
     assert ValidationOutcome.from_json(run.findings).retired.count == 2
-    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.INVALID, "以下有2位人员,请移除!")
+    assert log_of(batch)[-1] == (BatchState.VALIDATING, BatchState.INVALID, "有2位退休人员不能参保，请移除")
     # 清册校验不通过 offers 【清册提交】 (BAT-4: the unit fixes and submits) and 【清册校验】 again.
     assert batch.allows(BatchAction.SUBMIT) and batch.allows(BatchAction.VALIDATE)
 
@@ -223,10 +223,13 @@ def test_progress_is_written_while_the_rules_run(batch, user, django_capture_on_
     assert seen == [(JobStatus.RUNNING, step, total, BatchState.VALIDATING) for step in range(1, total + 1)]
 
 
-def test_ticks_keep_the_result_current_and_removing_a_person_makes_it_stale(batch, user, django_capture_on_commit_callbacks):
+def test_ticks_and_removing_listed_people_keep_the_result_current_other_removals_make_it_stale(
+    batch, user, django_capture_on_commit_callbacks
+):
     # SPEC VAL preamble: ticks and confirmations are stored with the entries and do not make the result
-    # stale; adding or removing people does.
-    old = add_people(batch, 1, birth_date=dt.date(1960, 1, 1), still_contributing=True)
+    # stale; adding or removing people does — except removing the people the result lists for removal
+    # (VAL-1 退休, VAL-2 在职超龄): the unit acts on the result and goes on to 【清册提交】 (BAT-4).
+    old = add_people(batch, 2, birth_date=dt.date(1960, 1, 1), still_contributing=True)
     run = run_validation(batch, user, django_capture_on_commit_callbacks)
     batch = fresh(batch)
     assert validation_is_current(run=run, batch=batch) and batch.allows(BatchAction.SUBMIT)
@@ -235,10 +238,31 @@ def test_ticks_keep_the_result_current_and_removing_a_person_makes_it_stale(batc
     RosterEntry.objects.filter(batch=batch).update(unmatched_confirmed=True)  # 人员确认
     batch = fresh(batch)
     assert validation_is_current(run=run, batch=batch) and batch.allows(BatchAction.SUBMIT)
-    roster_entries_delete(batch=batch, entry_ids=[old[0].pk], acting_user=user)
+    roster_entries_delete(batch=batch, entry_ids=[old[0].pk], acting_user=user)  # an over-age person: listed
+    batch = fresh(batch)
+    assert validation_is_current(run=run, batch=batch) and batch.allows(BatchAction.SUBMIT)
+    # Removing the listed one together with someone the result did not list makes it stale.
+    someone = RosterEntry.objects.filter(batch=batch).exclude(pk=old[1].pk).first()
+    roster_entries_delete(batch=batch, entry_ids=[old[1].pk, someone.pk], acting_user=user)
     batch = fresh(batch)
     assert not validation_is_current(run=run, batch=batch)
     assert batch.state == BatchState.DRAFT and not batch.allows(BatchAction.SUBMIT)
+
+
+def test_removing_the_listed_retired_people_of_an_invalid_batch_keeps_it_current(
+    batch, user, django_capture_on_commit_callbacks
+):
+    # SPEC VAL-1, BAT-4: 清册校验不通过 because of a retired person; 【移除】 leaves the result current, so
+    # the unit goes on to 【清册提交】, which re-runs the rules on the current roster.
+    retired = add_people(batch, 1, work_status=WorkStatus.RETIRED)
+    run = run_validation(batch, user, django_capture_on_commit_callbacks)
+    assert run.blocking and fresh(batch).state == BatchState.INVALID
+    roster_entries_delete(batch=fresh(batch), entry_ids=[retired[0].pk], acting_user=user)
+    batch = fresh(batch)
+    assert validation_is_current(run=run, batch=batch)
+    live = validation.validation_live_outcome(batch=batch, outcome=ValidationOutcome.from_json(run.findings))
+    assert (live.retired.count, live.total, live.blocking_reasons) == (0, 100, [])
+    assert batch.state == BatchState.INVALID and batch.allows(BatchAction.SUBMIT)
 
 
 def test_a_run_that_is_not_finished_is_not_current(batch, user, django_capture_on_commit_callbacks):

@@ -289,11 +289,34 @@ def test_retired_people_listed_masked_with_remove(client_of, batch, people, vali
     response = result(client_of, batch)
     html = response.content.decode()
     assert RETIRED_ID not in html and OVER_AGE_ID not in html and "31AB99917X" not in html
-    text = page_text(response)
+    # The handbook's dialog 清册校验结果, open on load; the page behind says it in words and reopens it.
+    assert "参保清册中有1位退休人员，须全部移除后才能清册提交。 查看需移除人员" in page_text(response)
+    assert 'data-bs-toggle="modal" data-bs-target="#retired-dialog"' in html
+    start = html.index('<div class="modal fade retired-dialog" id="retired-dialog"')
+    dialog = html[start : html.index('class="modal-footer"', start)]
+    assert 'role="dialog" aria-labelledby="retired-dialog-title"' in dialog and "data-show-on-load" in dialog
+    assert '<h2 class="modal-title fs-5" id="retired-dialog-title">清册校验结果</h2>' in dialog
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dialog))
     assert "以下有1位人员,请移除!" in text
-    assert f"陈美珠 {masked(RETIRED_ID)} 身份证 女 退休 移除" in text
-    assert f'data-row-action="{url("validation_remove", batch)}?entry={people["retired"].pk}"' in html
-    assert "全部移除" in text
+    assert f"陈美珠 {masked(RETIRED_ID)} 身份证 女 退休 移除 确认移除“陈美珠”? 确定移除 取消" in text
+    # 【移除】 confirms in its row: a plain form posting the person to the removal view, no second dialog.
+    remove = url("validation_remove", batch)
+    row_form = f'<form method="post" action="{remove}?tab=over_age" class="collapse retired-confirm" id="retired-confirm-{people["retired"].pk}">'
+    assert row_form in dialog
+    assert f'<input type="hidden" name="entry_ids" value="{people["retired"].pk}">' in dialog
+    assert "全部移除 确认移除全部1位退休人员? 确定移除 取消" in text
+    assert '<input type="hidden" name="all_retired" value="1">' in dialog
+    assert "data-row-action" not in dialog
+
+
+def test_the_retired_dialog_posts_to_the_removal_view(client_of, batch, people, validated):
+    # SPEC VAL-1: what the row's 【确定移除】 posts (entry_ids) removes the person; the page comes back
+    # without the dialog once nobody retired is left.
+    response = client_of.post(url("validation_remove", batch) + "?tab=over_age", {"entry_ids": people["retired"].pk})
+    assert response.status_code == 302 and response["Location"] == url("validation_result", batch) + "?tab=over_age"
+    assert flash(response) == ["已移除“陈美珠”。"]
+    html = result(client_of, batch).content.decode()
+    assert "retired-dialog" not in html and "data-show-on-load" not in html and "查看需移除人员" not in html
 
 
 def test_over_age_tab(client_of, batch, people, validated):
@@ -423,29 +446,79 @@ def test_tick_refused_by_the_state(client_of, batch, people, validated):
     assert over_age.still_contributing is False
 
 
-def test_remove_makes_the_result_stale(client_of, batch, people, validated):
+def test_removing_a_listed_person_keeps_the_result_current(client_of, batch, people, validated):
+    # SPEC VAL-1, VAL-2, BAT-4: 【移除】 of a person the result lists (退休, 在职超龄) is the unit acting on
+    # the result: it stays current, and the page goes on towards 【清册提交】, not back to 【清册校验】.
     response = client_of.post(url("validation_remove", batch) + f"?entry={people['retired'].pk}")
     assert response.status_code == 302
-    assert flash(response) == ["已移除“陈美珠”。参保清册已变动，请重新进行清册校验。"]
+    assert flash(response) == ["已移除“陈美珠”。"]
     assert not RosterEntry.objects.filter(pk=people["retired"].pk).exists()
 
     page = result(client_of, batch)
     text = page_text(page)
-    assert "参保清册已变动，请重新进行清册校验" in text
-    assert "以下有" not in text  # the live list: the removed person is gone
-    html = page.content.decode()
-    assert f'action="{url("validate", batch)}"' in html
-    assert 'data-bs-target="#submit-dialog"' not in html
+    assert "参保清册已变动" not in text
+    assert "以下有" not in text and "退休人员不能参保" not in text  # the live list: the removed person is gone
+    assert "清册校验不通过。清册提交前，请先处理以下问题：" in text  # what is left, as the badge says
+    assert "校验时参保人数 5 人" in text and "参保人数 4 人" in text
 
     # A second click finds nobody and says so.
     again = client_of.post(url("validation_remove", batch) + f"?entry={people['retired'].pk}")
     assert flash(again) == ["该人员已不在参保清册中。"]
 
 
+def test_removing_someone_the_result_did_not_list_makes_it_stale(client_of, batch, people, validated):
+    # SPEC VAL preamble: removing people makes the result stale, unless the result listed them.
+    response = client_of.post(url("validation_remove", batch) + f"?entry={people['fine'].pk}")
+    assert flash(response) == ["已移除“胡庆庆”。参保清册已变动，请重新进行清册校验。"]
+    page = result(client_of, batch)
+    assert "参保清册已变动，请重新进行清册校验" in page_text(page)
+    html = page.content.decode()
+    assert f'action="{url("validate", batch)}"' in html
+    assert 'data-bs-target="#submit-dialog"' not in html
+
+
+def test_badge_and_status_agree_once_an_invalid_result_is_dealt_with(client_of, batch, people, validated):
+    # SPEC BAT-3, BAT-4: 清册校验不通过 stays the state until 【清册提交】 (the FAQ: fix, then 清册提交). Once
+    # everything the result found is dealt with — the retired and the uninsured over-age person removed,
+    # the other ticked, the unmatched confirmed, 情况说明 uploaded — the line under the badge says so in
+    # the badge's terms (never "符合校验规则" beside 清册校验不通过) and 【清册提交】 is offered.
+    assert batch.state == BatchState.INVALID
+    for key in ("retired", "not_insured"):
+        client_of.post(url("validation_remove", batch) + f"?entry={people[key].pk}&tab=over_age")
+    roster_still_contributing_set(batch=batch, entry_ids=[people["over_age"].pk], value=True, acting_user=batch.account)
+    roster_unmatched_confirm(batch=batch, acting_user=batch.account)
+    batch_attachment_add(batch=batch, upload=png_upload(), kind=KIND_SITUATION.value, acting_user=batch.account)
+
+    page = result(client_of, batch)
+
+    text, html = page_text(page), page.content.decode()
+    assert Batch.objects.get(pk=batch.pk).state == BatchState.INVALID
+    assert '<span class="badge badge-state-rejected">清册校验不通过</span>' in html
+    assert "参保清册符合校验规则" not in text and "validation-passed" not in html
+    assert "批次状态为“清册校验不通过”，校验结果中需处理的问题均已处理，请点击【清册提交】：提交时将按当前参保清册重新校验" in text
+    assert 'data-bs-target="#submit-dialog"' in html and "参保清册已变动" not in text
+
+
+def test_a_passed_result_says_the_roster_meets_the_rules(client_of, handbook_year, django_capture_on_commit_callbacks):
+    # SPEC BAT-4: nothing blocks → the batch stays 清册待校验 with its result and 【清册提交】.
+    batch = make_batch(year=handbook_year)
+    enrolled_last_year(batch, 1)
+    ss_unit(batch, SS_CODE, 1)
+    make_entry(batch, name="胡庆庆", birth_date=dt.date(1985, 3, 14), work_status=WorkStatus.ACTIVE,
+               has_social_security=True, is_suggested=True, ss_unit_code=SS_CODE)
+    with django_capture_on_commit_callbacks(execute=True):
+        validation_start(batch=batch, acting_user=batch.account)
+    client_of.force_login(batch.account)
+    page = result(client_of, batch)
+    assert Batch.objects.get(pk=batch.pk).state == BatchState.DRAFT
+    assert "参保清册符合校验规则，请点击【清册提交】。" in page_text(page)
+    assert "validation-fixed" not in page.content.decode()
+
+
 def test_remove_all_retired(client_of, batch, people, validated):
     make_entry(batch, name="唐淑芳", sex=Sex.FEMALE, birth_date=dt.date(1962, 1, 1), work_status=WorkStatus.RETIRED)
     response = client_of.post(url("validation_remove", batch) + "?all_retired=1")
-    assert flash(response) == ["已移除2位人员。参保清册已变动，请重新进行清册校验。"]
+    assert flash(response) == ["已移除2位人员。"]  # only people the result lists: it stays current
     assert not RosterEntry.objects.filter(batch=batch, work_status=WorkStatus.RETIRED).exists()
     assert RosterEntry.objects.filter(batch=batch).count() == 4
 
