@@ -134,7 +134,7 @@ def test_from_voucher_to_receipts_and_certificate(page, screenshot, handbook_yea
     assert dialog.get_by_label("备注").get_attribute("placeholder") == "需发票备注栏显示的内容，非必填项"
     warning = dialog.locator(".receipt-warning")
     assert warning.inner_text() == "*信息录入错误, 请在收到电子发票后, 到职保会现场进行更改!"
-    assert warning.evaluate("e => getComputedStyle(e).color") == "rgb(220, 53, 69)"
+    assert warning.evaluate("e => getComputedStyle(e).color") == "rgb(176, 42, 55)"  # the portal's red: text-danger, 4.5:1 on tints
     dialog.get_by_label("专用收据抬头").fill("上海YYYY公司")
     dialog.get_by_label("专用收据金额").fill("450")
     screenshot(page, "receipt-add-dialog", full_page=False)
