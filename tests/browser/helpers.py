@@ -49,7 +49,8 @@ def transfer_slip() -> bytes:
 
 def wait_until_shown(page, selector: str):
     """Until Bootstrap's fade has finished (a dialog, or a tab pane), so a screenshot or a click meets
-    the element, not its ghost: it has class `show`, is fully opaque and a dialog's box has slid in, its backdrop dimmed.
+    the element, not its ghost: it has class `show`, is fully opaque and a dialog's box has slid in, its backdrop
+    dimmed and the focus inside it.
     wait_for_function runs through the DevTools protocol, which the page's CSP does not restrict."""
     page.wait_for_function(
         """selector => {
@@ -62,8 +63,10 @@ def wait_until_shown(page, selector: str):
             }
             const box = element.querySelector(".modal-dialog");
             const backdrop = document.querySelector(".modal-backdrop");
+            // Bootstrap moves the focus into the dialog when its fade has ended (shown.bs.modal): a
+            // key pressed before that would act on the page behind, or be taken back.
             return getComputedStyle(box).transform === "none" && backdrop !== null
-                && getComputedStyle(backdrop).opacity === "0.5";
+                && getComputedStyle(backdrop).opacity === "0.5" && element.contains(document.activeElement);
         }""",
         arg=selector,
     )

@@ -30,6 +30,20 @@ AXE_JS = NODE_MODULES / "axe-core" / "axe.min.js"
 FAILING_IMPACTS = {"critical", "serious"}
 # Moderate in axe, but SPEC X-5 asks for them as well: headings in order.
 FAILING_RULES = {"heading-order"}
+# A dialog fading in when the page is checked would have its colours measured half transparent: wait
+# until the page's finite animations and transitions have ended (a spinner's infinite one never does).
+SETTLED = """async () => {
+    for (let round = 0; round < 20; round++) {
+        await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+        const running = document.getAnimations().filter(
+            animation => animation.playState === "running" && animation.effect.getComputedTiming().endTime !== Infinity
+        );
+        if (!running.length) {
+            return;
+        }
+        await Promise.all(running.map(animation => animation.finished.catch(() => null)));
+    }
+}"""
 # axe only asks for a review when every id of an aria-describedby is missing; a description that
 # points at nothing (Django's `<field>_helptext` when the template leaves the help text out) is a fault.
 MISSING_REFERENCES = """() => {
@@ -144,6 +158,7 @@ class Standards:
     def axe(self, page) -> list[dict]:
         # Evaluated through the DevTools protocol, which the page's Content Security Policy does not
         # restrict (a <script> tag would be refused, as it should be).
+        page.evaluate(SETTLED)
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.evaluate(self.axe_source + "\n;0")
         result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
