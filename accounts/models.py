@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -107,6 +108,11 @@ class User(AbstractUser):
         # Back-office access follows the role, so nobody has to remember to tick is_staff.
         self.is_staff = self.is_superuser or self.role in BACK_OFFICE_ROLES
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        # SPEC SEC-9: an account is deactivated (is_active), never deleted: the audit trail, the
+        # batches' 操作日志 and the batches themselves name it, and the trail cannot be rewritten.
+        raise PermissionDenied("平台账号不能删除，请停用该账号（取消“有效”）。")
 
     @property
     def email_confirmed(self) -> bool:

@@ -290,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
     # SPEC PAY-5: handlers of batches 缴费凭证待上传 are e-mailed on day 10 and 14, each reminder once;
     # daily at 09:00 Shanghai time (CELERY_TIMEZONE), when the clerks read their mail.
     "payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": crontab(hour=9, minute=0)},
+    # SPEC SEC-9: audit rows past their kind's period (AUDIT_RETENTION_YEARS) go; daily, at night.
+    "sweep-audit-trail": {"task": "enrollment.tasks.sweep_audit_trail", "schedule": crontab(hour=3, minute=30)},
 }
 
 CACHES = {
@@ -378,6 +380,12 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "rosters.EnrolmentRegistry",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# SPEC SEC-9: how long each kind of audit row is kept, in years, before the retention sweep
+# (enrollment.tasks.sweep_audit_trail, daily) deletes it. "access": access, export, look-up and denial
+# records (auditlog's ACCESS entries); "record": every change entry of auditlog (batches, payments,
+# refunds, codes, accounts …) and the batches' 操作日志 — accounting archives. On PostgreSQL the purge
+# functions refuse a shorter period than these, whatever the settings say.
+AUDIT_RETENTION_YEARS = {"access": 3, "record": 30}
 # Password hashes never go into the trail; a login is not a change of the account.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 
