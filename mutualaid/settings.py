@@ -141,6 +141,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["options"] = (options.get("options", "") + " -c random_page_cost=1.1").strip()
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# SPEC SEC-9 (README, 数据库角色): in production DATABASE_URL names the application's role, which owns
+# no table but the reference data's; migrations run with DATABASE_URL naming the owner role, and
+# DATABASE_APP_ROLE names the application's role for the migration that hands it the reference tables.
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
