@@ -55,11 +55,13 @@ def years_before(moment, years: int):
 
 def audit_entries_purge(*, access_years: int, record_years: int) -> int:
     """SPEC SEC-9: delete auditlog's entries past their kind's period: ACCESS entries (access, export,
-    look-up and denial records) older than `access_years`, every other entry older than `record_years`.
+    look-up and denial records) older than `access_years`, every other entry, and the admin's history
+    (django_admin_log: review decisions, password resets), older than `record_years`.
     Returns how many went. On PostgreSQL through `audit_purge_entries` (mutualaid 0009), the one
     deletion the append-only trigger allows, which refuses periods shorter than SPEC SEC-9's; on SQLite
     (the demo, no triggers) directly."""
     from auditlog.models import LogEntry
+    from django.contrib.admin.models import LogEntry as AdminLogEntry
     from django.db import connection
     from django.utils import timezone
 
@@ -70,4 +72,5 @@ def audit_entries_purge(*, access_years: int, record_years: int) -> int:
     now = timezone.now()
     access = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, timestamp__lt=years_before(now, access_years))
     record = LogEntry.objects.exclude(action=LogEntry.Action.ACCESS).filter(timestamp__lt=years_before(now, record_years))
-    return access.delete()[0] + record.delete()[0]
+    history = AdminLogEntry.objects.filter(action_time__lt=years_before(now, record_years))
+    return access.delete()[0] + record.delete()[0] + history.delete()[0]

@@ -6,8 +6,10 @@ On PostgreSQL (nothing happens on SQLite, the demo database):
   own the tables (README, 数据库角色), so it can only insert; the owner is the role that runs the
   migrations and owns the purge functions. A session-local setting would not do as the "key": any
   role may SET a custom setting, but no role can become the owner without its password.
-- the trigger on auditlog's entries (access, export, look-up and denial records; every change).
-- `audit_purge_entries(access_years, record_years)`, the one path that deletes entries: SECURITY
+- the trigger on auditlog's entries (access, export, look-up and denial records; every change) and on
+  the admin's history (django_admin_log: the back office's review decisions, password resets, unlocks).
+- `audit_purge_entries(access_years, record_years)`, the one path that deletes entries (the admin's
+  history counts as change records): SECURITY
   DEFINER, so it runs as its owner (the tables' owner) whoever calls it, and deletes only entries
   older than the given periods, which it refuses to shorten below SPEC SEC-9's (3 and 30 years), so
   a caller with the application's credentials cannot purge anything younger. Any role may execute it.
@@ -35,6 +37,9 @@ LOG_ENTRY_TRIGGER = """
 CREATE TRIGGER auditlog_logentry_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON auditlog_logentry
     FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER django_admin_log_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON django_admin_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 """
 
 # auditlog's action 3 is ACCESS (LogEntry.Action.ACCESS): access, export, look-up and denial records.
@@ -44,6 +49,7 @@ RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS
 DECLARE
     access_deleted bigint;
     record_deleted bigint;
+    history_deleted bigint;
 BEGIN
     IF access_years IS NULL OR record_years IS NULL OR access_years < 3 OR record_years < 30 THEN
         RAISE EXCEPTION 'audit_purge_entries: % and % years are shorter than SPEC SEC-9 allows (3 and 30)',
@@ -56,7 +62,9 @@ BEGIN
     DELETE FROM auditlog_logentry
         WHERE action <> 3 AND "timestamp" < now() - make_interval(years => record_years);
     GET DIAGNOSTICS record_deleted = ROW_COUNT;
-    RETURN access_deleted + record_deleted;
+    DELETE FROM django_admin_log WHERE action_time < now() - make_interval(years => record_years);
+    GET DIAGNOSTICS history_deleted = ROW_COUNT;
+    RETURN access_deleted + record_deleted + history_deleted;
 END
 $$;
 """
@@ -64,6 +72,7 @@ $$;
 DROP = """
 DROP FUNCTION IF EXISTS audit_purge_entries(integer, integer);
 DROP TRIGGER IF EXISTS auditlog_logentry_append_only ON auditlog_logentry;
+DROP TRIGGER IF EXISTS django_admin_log_append_only ON django_admin_log;
 DROP FUNCTION IF EXISTS audit_refuse_change();
 """
 
@@ -84,6 +93,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("mutualaid", "0008_sealed_files"),
         ("auditlog", "0017_add_actor_email"),
+        ("admin", "0003_logentry_add_action_flag_choices"),
     ]
 
     operations = [migrations.RunPython(install, uninstall)]
