@@ -243,6 +243,8 @@ def test_years_before_counts_calendar_years():
 def test_an_account_cannot_be_deleted(account):
     with pytest.raises(PermissionDenied, match="平台账号不能删除"):
         account.delete()
+    with pytest.raises(PermissionDenied, match="平台账号不能删除"):
+        User.objects.filter(pk=account.pk).delete()  # a bulk delete too
     assert User.objects.filter(pk=account.pk).exists()
 
 
@@ -260,13 +262,17 @@ def test_the_back_office_offers_no_deletion_of_accounts_only_deactivation(client
 
 @on_postgres
 def test_the_database_refuses_to_rewrite_the_trail_of_a_deleted_account(application_role):
-    """Were an account deleted anyway (a queryset's delete bypasses User.delete), auditlog's foreign key
-    would set its entries' actor to null: an UPDATE of the trail, which the trigger refuses to the
-    application's role, so the deletion fails as a whole."""
+    """Were an account deleted anyway (past User.delete and its querysets: Django's deletion
+    collector), auditlog's foreign key would set its entries' actor to null: an UPDATE of the trail,
+    which the trigger refuses to the application's role, so the deletion fails as a whole."""
+    from django.db.models.deletion import Collector
+
     someone = UserFactory(username="sec9-someone")
     an_entry(actor=someone)
     with acting_as_role(application_role):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            User.objects.filter(pk=someone.pk).delete()
+            collector = Collector(using="default")
+            collector.collect([someone])
+            collector.delete()
     assert User.objects.filter(pk=someone.pk).exists()
     assert LogEntry.objects.get(object_repr="sec9").actor == someone
