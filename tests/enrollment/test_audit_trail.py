@@ -144,6 +144,7 @@ def test_the_application_role_writes_the_trail_and_deletes_a_batch_keeping_its_l
         batch_transition(batch=batch, to=S.VALIDATING, acting_user=account, action="清册校验")
         batch_transition(batch=batch, to=S.INVALID, acting_user=account, action="清册校验")
         audit_access(batch, actor=account, ip="10.0.0.1", text="查看批次")
+        a_history_row(user=account)
         batch_delete(batch=batch, acting_user=account)
     assert not Batch.objects.filter(pk=batch.pk).exists()
     assert list(BatchLog.objects.filter(batch_number=batch.number).values_list("action", "to_state")) == [
@@ -153,6 +154,7 @@ def test_the_application_role_writes_the_trail_and_deletes_a_batch_keeping_its_l
     ]
     kinds = set(LogEntry.objects.filter(object_pk=str(batch.pk)).values_list("action", flat=True))
     assert {LogEntry.Action.ACCESS, LogEntry.Action.DELETE} <= kinds
+    assert AdminLogEntry.objects.filter(user=account).count() == 1
 
 
 # --- the retention sweep ------------------------------------------------------------------------------------
