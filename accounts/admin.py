@@ -196,6 +196,11 @@ class UserAdmin(DjangoUserAdmin):
         "email_column",
     )
 
+    def has_delete_permission(self, request, obj=None):
+        # SPEC SEC-9: accounts are deactivated (有效 unticked), never deleted, not even by a superuser;
+        # User.delete refuses too.
+        return False
+
     # --- scope ----------------------------------------------------------------------------------
 
     def get_queryset(self, request):

@@ -1,4 +1,5 @@
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import PermissionDenied
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -69,6 +70,19 @@ class UnionOrganisation(models.Model):
 NO_UNION_LABEL = "未建会"
 
 
+ACCOUNT_NOT_DELETED = "平台账号不能删除，请停用该账号（取消“有效”）。"
+
+
+class UserQuerySet(models.QuerySet):
+    def delete(self):
+        # SPEC SEC-9: see User.delete; a bulk delete (the admin's 删除所选) is refused the same way.
+        raise PermissionDenied(ACCOUNT_NOT_DELETED)
+
+
+class AccountManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
 class User(AbstractUser):
     """A platform account (申工通账号). Unit administrators use the portal; reviewers and union staff
     the back office. A superuser is any account with is_superuser, whatever its role."""
@@ -95,6 +109,8 @@ class User(AbstractUser):
     # Failed logins before this moment no longer count towards the account-wide lock (unlock).
     failures_cleared_at = models.DateTimeField("解锁时间", null=True, blank=True)
 
+    objects = AccountManager()
+
     class Meta:
         verbose_name = "平台账号"
         verbose_name_plural = "平台账号"
@@ -107,6 +123,11 @@ class User(AbstractUser):
         # Back-office access follows the role, so nobody has to remember to tick is_staff.
         self.is_staff = self.is_superuser or self.role in BACK_OFFICE_ROLES
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        # SPEC SEC-9: an account is deactivated (is_active), never deleted: the audit trail, the
+        # batches' 操作日志 and the batches themselves name it, and the trail cannot be rewritten.
+        raise PermissionDenied(ACCOUNT_NOT_DELETED)
 
     @property
     def email_confirmed(self) -> bool:

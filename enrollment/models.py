@@ -552,16 +552,27 @@ class Batch(models.Model):
 
 
 class BatchLog(models.Model):
-    """操作日志 (SPEC BAT-7): one row per transition, written in the transition's transaction."""
+    """操作日志 (SPEC BAT-7): one row per transition, written in the transition's transaction.
 
-    batch = models.ForeignKey(Batch, verbose_name="参保批次", on_delete=models.CASCADE, related_name="log")
+    SPEC SEC-9: append-only (a PostgreSQL trigger refuses UPDATE, DELETE and TRUNCATE to the
+    application's role) and it outlives its batch: 【批次删除】 (SPEC BAT-5) keeps the rows, which hold
+    the batch's number as text. `batch` therefore has no foreign-key constraint and nothing happens to
+    the rows when the batch goes: SET_NULL would be an UPDATE the trigger refuses, CASCADE a DELETE.
+    The id it keeps is never given to another batch (ids come from a sequence on PostgreSQL and from
+    AUTOINCREMENT on SQLite), so `batch.log` still finds exactly a live batch's rows."""
+
+    batch = models.ForeignKey(
+        Batch, verbose_name="参保批次", on_delete=models.DO_NOTHING, db_constraint=False, related_name="log"
+    )
+    batch_number = models.CharField("参保批次号", max_length=12, editable=False)
     at = models.DateTimeField("操作时间", default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField("操作", max_length=30)
     from_state = models.CharField("原状态", max_length=20, choices=BatchState.choices, blank=True)
-    to_state = models.CharField("新状态", max_length=20, choices=BatchState.choices)
+    # Blank only on the row of 【批次删除】, after which the batch has no state.
+    to_state = models.CharField("新状态", max_length=20, choices=BatchState.choices, blank=True)
     reason = models.TextField("原因", blank=True)
 
     class Meta:
@@ -569,8 +580,13 @@ class BatchLog(models.Model):
         verbose_name_plural = "操作日志"
         ordering = ["at", "pk"]
 
+    def save(self, *args, **kwargs):
+        if not self.batch_number:
+            self.batch_number = self.batch.number
+        super().save(*args, **kwargs)
+
     def __str__(self):
-        return f"{self.batch.number} {self.action}"
+        return f"{self.batch_number} {self.action}"
 
 
 # --- Per-batch figures for the statistics (SPEC BO-3) --------------------------------------

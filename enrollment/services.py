@@ -3,11 +3,11 @@ import secrets
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from mutualaid.audit import acting_as
+from mutualaid.audit import acting_as, audit_entries_purge, years_before
 from mutualaid.errors import DomainError
 from mutualaid.models import Attachment
 from mutualaid.pii import mask_mobile
@@ -743,13 +743,42 @@ def batch_open(*, account, kind: str, code: str, unit_name: str, at=None) -> Bat
 def batch_delete(*, batch: Batch, acting_user) -> None:
     """【批次删除】 (SPEC BAT-5): only in 清册待校验 or 清册校验不通过; deletes the batch and its roster.
     Deleting the batch that bound an imported code, with no other batch left, releases the binding
-    (SPEC CODE-5, the handbook's remedy for 用错参保编码). Raises EnrollmentError."""
+    (SPEC CODE-5, the handbook's remedy for 用错参保编码). SPEC SEC-9: the batch's 操作日志 stays, with
+    a last row that says who deleted it. Raises EnrollmentError."""
     locked = batch_locked(batch, action=BatchAction.DELETE)
     code = locked.code
     with acting_as(acting_user):
+        BatchLog.objects.create(
+            batch=locked, actor=acting_user, action=BatchAction.DELETE.label, from_state=locked.state, to_state=""
+        )
         locked.delete()
     if not Batch.objects.filter(code=code).exists():
         code_release(code=code, acting_user=acting_user)
+
+
+# --- SPEC SEC-9: the audit trail's retention sweep -----------------------------------------------------
+
+
+def batch_log_purge(*, record_years: int) -> int:
+    """Delete the 操作日志 rows older than `record_years` (SPEC SEC-9: 30 years, accounting archives).
+    On PostgreSQL through `batch_log_purge` (enrollment 0012), the one deletion the append-only trigger
+    allows, which refuses a shorter period; on SQLite (the demo, no triggers) directly. Returns how many
+    rows went."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT batch_log_purge(%s)", [record_years])
+            return cursor.fetchone()[0]
+    return BatchLog.objects.filter(at__lt=years_before(timezone.now(), record_years)).delete()[0]
+
+
+def audit_trail_sweep() -> dict[str, int]:
+    """SPEC SEC-9: the retention sweep (beat, daily): every audit row past its kind's period
+    (settings.AUDIT_RETENTION_YEARS) goes, nothing younger. Safe to run twice."""
+    years = settings.AUDIT_RETENTION_YEARS
+    return {
+        "entries": audit_entries_purge(access_years=years["access"], record_years=years["record"]),
+        "batch_log": batch_log_purge(record_years=years["record"]),
+    }
 
 
 # --- Per-batch figures for the statistics (SPEC BO-3) --------------------------------------------------

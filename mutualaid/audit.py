@@ -42,3 +42,35 @@ def audit_access(obj, *, actor, ip: str | None, text: str, **data) -> None:
         changes_text=text[:1000],
         additional_data={"ip": ip or "", **data},
     )
+
+
+def years_before(moment, years: int):
+    """`moment` `years` calendar years earlier (29 February becomes the 28th), as PostgreSQL's
+    `now() - make_interval(years => …)` counts."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def audit_entries_purge(*, access_years: int, record_years: int) -> int:
+    """SPEC SEC-9: delete auditlog's entries past their kind's period: ACCESS entries (access, export,
+    look-up and denial records) older than `access_years`, every other entry, and the admin's history
+    (django_admin_log: review decisions, password resets), older than `record_years`.
+    Returns how many went. On PostgreSQL through `audit_purge_entries` (mutualaid 0009), the one
+    deletion the append-only trigger allows, which refuses periods shorter than SPEC SEC-9's; on SQLite
+    (the demo, no triggers) directly."""
+    from auditlog.models import LogEntry
+    from django.contrib.admin.models import LogEntry as AdminLogEntry
+    from django.db import connection
+    from django.utils import timezone
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT audit_purge_entries(%s, %s)", [access_years, record_years])
+            return cursor.fetchone()[0]
+    now = timezone.now()
+    access = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, timestamp__lt=years_before(now, access_years))
+    record = LogEntry.objects.exclude(action=LogEntry.Action.ACCESS).filter(timestamp__lt=years_before(now, record_years))
+    history = AdminLogEntry.objects.filter(action_time__lt=years_before(now, record_years))
+    return access.delete()[0] + record.delete()[0] + history.delete()[0]

@@ -141,6 +141,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["options"] = (options.get("options", "") + " -c random_page_cost=1.1").strip()
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# SPEC SEC-9 (README, 数据库角色): in production DATABASE_URL names the application's role, which owns
+# no table but the reference data's; migrations run with DATABASE_URL naming the owner role, and
+# DATABASE_APP_ROLE names the application's role for the migration that hands it the reference tables.
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -290,6 +294,8 @@ CELERY_BEAT_SCHEDULE = {
     # SPEC PAY-5: handlers of batches 缴费凭证待上传 are e-mailed on day 10 and 14, each reminder once;
     # daily at 09:00 Shanghai time (CELERY_TIMEZONE), when the clerks read their mail.
     "payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": crontab(hour=9, minute=0)},
+    # SPEC SEC-9: audit rows past their kind's period (AUDIT_RETENTION_YEARS) go; daily, at night.
+    "sweep-audit-trail": {"task": "enrollment.tasks.sweep_audit_trail", "schedule": crontab(hour=3, minute=30)},
 }
 
 CACHES = {
@@ -378,6 +384,12 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "rosters.EnrolmentRegistry",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# SPEC SEC-9: how long each kind of audit row is kept, in years, before the retention sweep
+# (enrollment.tasks.sweep_audit_trail, daily) deletes it. "access": access, export, look-up and denial
+# records (auditlog's ACCESS entries); "record": every change entry of auditlog (batches, payments,
+# refunds, codes, accounts …) and the batches' 操作日志 — accounting archives. On PostgreSQL the purge
+# functions refuse a shorter period than these, whatever the settings say.
+AUDIT_RETENTION_YEARS = {"access": 3, "record": 30}
 # Password hashes never go into the trail; a login is not a change of the account.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 

@@ -413,7 +413,7 @@ def test_batch_open_reads_the_clock_when_no_time_is_given(handbook_year, account
 
 
 @pytest.mark.parametrize("state", [S.DRAFT, S.INVALID])
-def test_a_batch_is_deleted_with_its_roster_and_log(code, handbook_year, account, state):
+def test_a_batch_is_deleted_with_its_roster_and_keeps_its_log(code, handbook_year, account, state):
     batch = make_batch(code=code, year=handbook_year, kind=INSTANT, state=state)
     make_entry(batch)
     make_entry(batch, id_number="310101199003074271", name="李四")
@@ -425,7 +425,14 @@ def test_a_batch_is_deleted_with_its_roster_and_log(code, handbook_year, account
 
     assert not Batch.objects.filter(pk=batch.pk).exists()
     assert not RosterEntry.objects.filter(batch_id=batch.pk).exists()
-    assert not BatchLog.objects.filter(batch_id=batch.pk).exists()
+    # SPEC SEC-9: the 操作日志 stays, under the batch's number, with who deleted it and when.
+    log = list(BatchLog.objects.filter(batch_id=batch.pk).order_by("pk"))
+    assert [(row.batch_number, row.action, row.from_state, row.to_state) for row in log] == [
+        (batch.number, "即时参保办理", "", S.DRAFT),
+        (batch.number, "批次删除", state, ""),
+    ]
+    assert log[-1].actor == account
+    assert str(log[-1]) == f"{batch.number} 批次删除"
     assert RosterEntry.objects.filter(batch=kept).count() == 1
     # SPEC X-2: the deletion is in the audit trail with who did it.
     entry = LogEntry.objects.filter(object_pk=str(batch.pk), action=LogEntry.Action.DELETE, object_repr=batch.number).get()
