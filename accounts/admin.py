@@ -25,6 +25,7 @@ from django.views.decorators.cache import add_never_cache_headers
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
 
+from .second_factor import second_factor_enabled, second_factor_reset
 from .models import NO_UNION_LABEL, Role, SupportContact, UnionOrganisation, User
 from .services import (
     ACCOUNT_FAILURE_LIMIT,
@@ -354,6 +355,8 @@ class UserAdmin(DjangoUserAdmin):
                 "reset_url": self._url("reset_password", obj),
                 "unlock_url": self._url("unlock", obj) if self._locked_until(obj) else "",
             }
+        if obj is not None and request.user.is_superuser and second_factor_enabled(obj):
+            context["second_factor_reset_url"] = self._url("second_factor_reset", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- 【重置密码】 and 【解锁】 (SPEC ACC-3, ACC-4) ------------------------------------------
@@ -373,6 +376,11 @@ class UserAdmin(DjangoUserAdmin):
                 name="accounts_user_reset_password_done",
             ),
             path("<path:object_id>/unlock/", wrap(self.unlock_view), name="accounts_user_unlock"),
+            path(
+                "<path:object_id>/second-factor-reset/",
+                wrap(self.second_factor_reset_view),
+                name="accounts_user_second_factor_reset",
+            ),
         ] + super().get_urls()
 
     def _context(self, request, account: User, title: str, **extra):
@@ -465,6 +473,29 @@ class UserAdmin(DjangoUserAdmin):
             ],
         )
         return with_page_styles(TemplateResponse(request, "admin/accounts/user/unlock.html", context))
+
+    def second_factor_reset_view(self, request, object_id):
+        """【重置两步验证】 (SPEC SEC-8): superusers only, for any account with a device (a staff member or
+        a unit administrator who lost the phone); confirmed on this page, then audited."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        account = self.get_object(request, object_id)
+        change_url = reverse("admin:accounts_user_change", args=[account.pk], current_app=self.admin_site.name)
+        if request.method == "POST":
+            try:
+                second_factor_reset(account=account, acting_user=request.user)
+            except AccountError as error:
+                messages.error(request, error.message)
+            else:
+                self.log_change(request, account, "重置两步验证")
+                messages.success(
+                    request, f"账号 {account.username} 的两步验证已重置，该账号下次登录时需重新绑定身份验证器。"
+                )
+            return redirect(change_url)
+        context = self._context(
+            request, account, "重置两步验证", change_url=change_url, enabled=second_factor_enabled(account)
+        )
+        return with_page_styles(TemplateResponse(request, "admin/accounts/user/second_factor_reset.html", context))
 
 
 @admin.register(UnionOrganisation)

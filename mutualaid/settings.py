@@ -95,10 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # SPEC SEC-8: request.user.is_verified(), then no page for an account that needs a second factor
-    # and has not passed it in this session (it is logged out and sent to the login).
+    # SPEC SEC-8: request.user.is_verified() (SecondFactorMiddleware below acts on it).
     "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.SecondFactorMiddleware",
     # SPEC SEC-4: no-store on every response to a logged-in user (wraps the ones below, 400 included).
     "mutualaid.middleware.NoStoreForUsersMiddleware",
     # SPEC SEC-5: control characters in a query or form value are a 400, never a view's 500.
@@ -106,6 +104,9 @@ MIDDLEWARE = [
     # Every page needs a login unless its view says otherwise (login_not_required).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # SPEC SEC-8: no page for an account that needs a second factor and has not passed it in this
+    # session (it is logged out and sent to the login, with a message).
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
