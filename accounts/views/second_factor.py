@@ -28,11 +28,11 @@ from mutualaid.pii import pii_decrypt, pii_encrypt
 
 from ..middleware import LOGIN_AT
 from ..models import User
+from .. import second_factor as services
 from ..second_factor import (
     BACKUP_CODE_COUNT,
     backup_codes_left,
     second_factor_enabled,
-    second_factor_verify,
     totp_enrolment_confirm,
     totp_enrolment_start,
     totp_qr_data_uri,
@@ -154,7 +154,7 @@ def second_factor_verify(request):
         return locked
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = second_factor_verify(user=user, code=form.cleaned_data["code"])
+        device = services.second_factor_verify(user=user, code=form.cleaned_data["code"])
         if device is not None:
             if isinstance(device, StaticDevice):
                 left = backup_codes_left(user)
