@@ -43,6 +43,10 @@ PUBLIC_VIEWS = {
     "accounts:password_reset_complete",
     # The page a receipt's QR code opens (SPEC RCP-2): number, title and amount, no personal data.
     "receipts:verify",
+    # The login's second step (SPEC SEC-8): for the account that passed the password in this session
+    # (nobody is logged in yet); without one they send the visitor back to the login.
+    "accounts:second_factor_verify",
+    "accounts:second_factor_enrol",
 }
 
 
