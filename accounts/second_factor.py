@@ -60,7 +60,7 @@ def totp_enrolment_start(*, user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def totp_enrolment_confirm(*, user: User, code: str, acting_user: User | None = None) -> tuple[TOTPDevice, list[str]]:
+def totp_enrolment_confirm(*, user: User, code: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm `user`'s device with a code from the app, and give it a fresh set of backup codes.
 
     Returns the device (to mark the session verified) and the backup codes, to be shown once. Raises
@@ -75,7 +75,7 @@ def totp_enrolment_confirm(*, user: User, code: str, acting_user: User | None = 
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     codes = _backup_codes_replace(user=user)
-    _audit(user, actor=acting_user or user, text="开启两步验证（绑定身份验证器，生成备用验证码）")
+    _audit(user, actor=user, text="开启两步验证（绑定身份验证器，生成备用验证码）")
     return device, codes
 
 
