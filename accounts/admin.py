@@ -21,6 +21,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import add_never_cache_headers
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
@@ -37,6 +39,13 @@ from .services import (
     accounts_in_scope,
     lock_states,
 )
+
+# SPEC SEC-8: django-otp's own device pages would show a superuser every account's secret, QR code and
+# backup codes; 【重置两步验证】 on an account's page is all the back office does with the devices.
+# (Its admin modules load before this one: the plugins come before `accounts` in INSTALLED_APPS.)
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 # The temporary password waits here, encrypted, between the reset (POST) and the result page (GET),
 # which pops it: shown once, never in clear at rest, never in a URL (SPEC ACC-3 [departure]).

@@ -4,6 +4,8 @@ Logins here go through the real pages (password, then code), with a plain Django
 needs a session that has *not* passed the second factor.
 """
 import re
+import time
+from base64 import b32encode
 
 import pytest
 from auditlog.models import LogEntry
@@ -12,6 +14,7 @@ from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -71,8 +74,6 @@ def test_a_staff_member_without_a_device_enrols_at_the_first_login():
     assert 'src="data:image/svg+xml' in content  # segno's QR code, allowed by the CSP's img-src
     device = TOTPDevice.objects.get(user=reviewer, confirmed=False)
     secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', content).group(1)
-    from base64 import b32encode
-
     assert secret.replace(" ", "") == b32encode(device.bin_key).decode().rstrip("=")
     # A reload shows the same secret (the app may have scanned it already).
     assert secret in client.get(ENROL).content.decode()
@@ -191,9 +192,6 @@ def test_a_right_code_ends_the_failure_count():
 def test_a_code_is_accepted_once():
     reviewer = UserFactory(username="reviewer-a", role="reviewer")
     device = confirmed_device(reviewer)
-    from django_otp.oath import TOTP
-    import time
-
     totp = TOTP(device.bin_key)
     totp.time = time.time()
     code = f"{totp.token():06d}"
@@ -254,16 +252,15 @@ def test_a_staff_session_without_the_second_factor_gets_no_page(url):
 
 
 def test_the_back_office_site_itself_asks_for_the_second_factor(rf):
+    """Defence in depth: the site's own permission check wants a verified session too."""
     from django.contrib import admin
-    from django_otp.middleware import OTPMiddleware
 
     reviewer = UserFactory(role="reviewer")
     request = rf.get("/backoffice/")
     request.user = reviewer
-    request.session = {}
-    OTPMiddleware(lambda r: None)._verify_user_sync(request, reviewer)
+    reviewer.is_verified = lambda: False
     assert not admin.site.has_permission(request)
-    reviewer.otp_device = confirmed_device(reviewer)
+    reviewer.is_verified = lambda: True
     assert admin.site.has_permission(request)
 
 
@@ -352,3 +349,10 @@ def test_a_unit_admin_without_it_is_never_asked(client):
     unit = UserFactory(username="unit-a")
     client.force_login(unit)
     assert client.get(reverse("accounts:landing")).status_code == 200
+
+
+def test_the_back_office_shows_no_device_secrets(client):
+    """django-otp's own device pages (secret, QR code, backup codes) are not in the back office."""
+    client.force_login(UserFactory(role="reviewer", is_superuser=True))
+    assert client.get("/backoffice/otp_totp/totpdevice/").status_code == 404
+    assert client.get("/backoffice/otp_static/staticdevice/").status_code == 404
