@@ -3,16 +3,19 @@
 Logins here go through the real pages (password, then code), with a plain Django client where a test
 needs a session that has *not* passed the second factor.
 """
+import datetime as dt
 import re
 import time
 from base64 import b32encode
 
 import pytest
+import time_machine
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
 from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -356,3 +359,33 @@ def test_the_back_office_shows_no_device_secrets(client):
     client.force_login(UserFactory(role="reviewer", is_superuser=True))
     assert client.get("/backoffice/otp_totp/totpdevice/").status_code == 404
     assert client.get("/backoffice/otp_static/staticdevice/").status_code == 404
+
+
+def test_the_password_step_lasts_five_minutes():
+    reviewer = UserFactory(username="reviewer-a", role="reviewer")
+    client = Client()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        post_login(client, "reviewer-a")
+    with time_machine.travel(start + dt.timedelta(minutes=6), tick=False):
+        response = post_code(client, VERIFY, totp_code(confirmed_device(reviewer)))
+    assert response["Location"] == reverse("accounts:login")
+    assert not logged_in(client)
+
+
+def test_a_temporary_password_is_changed_after_the_code():
+    """SPEC ACC-3 with SEC-8: a unit administrator with the second factor and a temporary password
+    types the code, then must set a new password."""
+    unit = UserFactory(username="unit-a", second_factor=True, must_change_password=True)
+    client = Client()
+    post_login(client, "unit-a")
+    response = post_code(client, VERIFY, totp_code(confirmed_device(unit)))
+    assert response["Location"] == reverse("accounts:password_change")
+    assert logged_in(client)
+
+
+def test_staff_find_their_second_factor_page_in_the_back_office(client):
+    client.force_login(UserFactory(role="reviewer"))
+    assert 'href="/accounts/second-factor/"' in client.get("/backoffice/").content.decode()
+    page = client.get("/accounts/second-factor/").content.decode()
+    assert "已开启" in page
