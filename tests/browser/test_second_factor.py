@@ -95,3 +95,21 @@ def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page
             sign_out(page)
     assert page.url.endswith("/accounts/login/verify/")
     assert "验证码错误" in page.locator("main").inner_text()
+
+
+def test_a_superuser_resets_a_reviewers_device_after_a_confirmation(new_page):
+    root = UserFactory(username="root-admin", role="reviewer", is_superuser=True, password=PASSWORD)
+    reviewer = UserFactory(username="reviewer-zhao", role="reviewer", password=PASSWORD)
+    assert root.is_staff
+    page = new_page()
+    log_in(page, "root-admin", PASSWORD)  # types the code of its device (tests/browser/conftest.py)
+    page.wait_for_url("**/backoffice/")
+
+    page.goto(page.base_url + f"/backoffice/accounts/user/{reviewer.pk}/change/")
+    page.get_by_role("link", name="重置两步验证").click()
+    page_ready(page)
+    assert page.get_by_role("heading", name="重置两步验证：reviewer-zhao").is_visible()
+    page.get_by_role("button", name="确认重置").click()
+    page_ready(page)
+    assert "两步验证已重置" in page.locator("body").inner_text()
+    assert page.get_by_role("link", name="重置两步验证").count() == 0
