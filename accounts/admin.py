@@ -2,7 +2,7 @@
 
 Union staff and reviewers see only the unit accounts in their scope (`accounts_in_scope`), read only,
 with two actions: 【重置密码】 and 【解锁】. An account outside the scope answers 404 on every URL.
-Superusers see and edit every account.
+Superusers see and edit every account, and reset an account's second factor (【重置两步验证】, SEC-8).
 """
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
@@ -27,8 +27,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
 
-from .second_factor import second_factor_enabled, second_factor_reset
 from .models import NO_UNION_LABEL, Role, SupportContact, UnionOrganisation, User
+from .second_factor import second_factor_enabled, second_factor_reset
 from .services import (
     ACCOUNT_FAILURE_LIMIT,
     ACCOUNT_FAILURE_WINDOW,
@@ -497,9 +497,8 @@ class UserAdmin(DjangoUserAdmin):
                 messages.error(request, error.message)
             else:
                 self.log_change(request, account, "重置两步验证")
-                messages.success(
-                    request, f"账号 {account.username} 的两步验证已重置，该账号下次登录时需重新绑定身份验证器。"
-                )
+                next_login = "需重新绑定身份验证器" if account.is_staff else "只需密码，可在【两步验证】页面重新开启"
+                messages.success(request, f"账号 {account.username} 的两步验证已重置，该账号下次登录时{next_login}。")
             return redirect(change_url)
         context = self._context(
             request, account, "重置两步验证", change_url=change_url, enabled=second_factor_enabled(account)

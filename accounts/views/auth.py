@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from ..forms import LoginForm, PortalPasswordChangeForm, minutes_left
 from ..middleware import LOGIN_AT
-from .second_factor import login_pending_start
 from ..second_factor import second_factor_required
 from ..services import account_locked_until, account_password_changed, pair_locked_until
+from .second_factor import login_pending_start
 
 
 class LoginView(auth_views.LoginView):
