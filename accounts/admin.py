@@ -2,7 +2,7 @@
 
 Union staff and reviewers see only the unit accounts in their scope (`accounts_in_scope`), read only,
 with two actions: 【重置密码】 and 【解锁】. An account outside the scope answers 404 on every URL.
-Superusers see and edit every account.
+Superusers see and edit every account, and reset an account's second factor (【重置两步验证】, SEC-8).
 """
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
@@ -21,11 +21,14 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import add_never_cache_headers
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mutualaid.admin_pages import PAGE_CONTEXT, with_page_styles
 from mutualaid.pii import mask_mobile, pii_decrypt, pii_encrypt
 
 from .models import NO_UNION_LABEL, Role, SupportContact, UnionOrganisation, User
+from .second_factor import second_factor_enabled, second_factor_reset
 from .services import (
     ACCOUNT_FAILURE_LIMIT,
     ACCOUNT_FAILURE_WINDOW,
@@ -36,6 +39,13 @@ from .services import (
     accounts_in_scope,
     lock_states,
 )
+
+# SPEC SEC-8: django-otp's own device pages would show a superuser every account's secret, QR code and
+# backup codes; 【重置两步验证】 on an account's page is all the back office does with the devices.
+# (Its admin modules load before this one: the plugins come before `accounts` in INSTALLED_APPS.)
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 # The temporary password waits here, encrypted, between the reset (POST) and the result page (GET),
 # which pops it: shown once, never in clear at rest, never in a URL (SPEC ACC-3 [departure]).
@@ -359,6 +369,8 @@ class UserAdmin(DjangoUserAdmin):
                 "reset_url": self._url("reset_password", obj),
                 "unlock_url": self._url("unlock", obj) if self._locked_until(obj) else "",
             }
+        if obj is not None and request.user.is_superuser and second_factor_enabled(obj):
+            context["second_factor_reset_url"] = self._url("second_factor_reset", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- 【重置密码】 and 【解锁】 (SPEC ACC-3, ACC-4) ------------------------------------------
@@ -378,6 +390,11 @@ class UserAdmin(DjangoUserAdmin):
                 name="accounts_user_reset_password_done",
             ),
             path("<path:object_id>/unlock/", wrap(self.unlock_view), name="accounts_user_unlock"),
+            path(
+                "<path:object_id>/second-factor-reset/",
+                wrap(self.second_factor_reset_view),
+                name="accounts_user_second_factor_reset",
+            ),
         ] + super().get_urls()
 
     def _context(self, request, account: User, title: str, **extra):
@@ -470,6 +487,28 @@ class UserAdmin(DjangoUserAdmin):
             ],
         )
         return with_page_styles(TemplateResponse(request, "admin/accounts/user/unlock.html", context))
+
+    def second_factor_reset_view(self, request, object_id):
+        """【重置两步验证】 (SPEC SEC-8): superusers only, for any account with a device (a staff member or
+        a unit administrator who lost the phone); confirmed on this page, then audited."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        account = self.get_object(request, object_id)
+        change_url = reverse("admin:accounts_user_change", args=[account.pk], current_app=self.admin_site.name)
+        if request.method == "POST":
+            try:
+                second_factor_reset(account=account, acting_user=request.user)
+            except AccountError as error:
+                messages.error(request, error.message)
+            else:
+                self.log_change(request, account, "重置两步验证")
+                next_login = "需重新绑定身份验证器" if account.is_staff else "只需密码，可在【两步验证】页面重新开启"
+                messages.success(request, f"账号 {account.username} 的两步验证已重置，该账号下次登录时{next_login}。")
+            return redirect(change_url)
+        context = self._context(
+            request, account, "重置两步验证", change_url=change_url, enabled=second_factor_enabled(account)
+        )
+        return with_page_styles(TemplateResponse(request, "admin/accounts/user/second_factor_reset.html", context))
 
 
 @admin.register(UnionOrganisation)

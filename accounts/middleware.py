@@ -5,6 +5,7 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 
 LOGIN_AT = "login_at"
@@ -46,3 +47,41 @@ def _view_name(request) -> str:
     except Resolver404:
         return ""
     return f"{match.namespace}:{match.url_name}" if match.namespace else (match.url_name or "")
+
+
+# What an account that still owes its second factor may open (SPEC SEC-8): the steps themselves.
+_SECOND_FACTOR_STEPS = {
+    "accounts:second_factor_verify",
+    "accounts:second_factor_enrol",
+    "accounts:logout",
+    "accounts:login",
+}
+
+
+class SecondFactorMiddleware:
+    """No page for a logged-in staff account (SPEC SEC-8) unless this session passed the second factor
+    (django-otp's `is_verified`). The login asks for the code before it logs anyone in; this catches
+    the rest — a session from before the account's device was reset, or one logged in some other way —
+    by logging it out and sending it to the login, so a back-office URL opened directly gets nothing.
+
+    A unit administrator who turned the second factor on is asked for it by the login alone: checking
+    its devices here would cost every portal request a query (the pages' query budgets are tight), and
+    its sessions opened without a code predate the switch."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and not user.is_verified()
+            and not request.path.startswith(settings.STATIC_URL)
+            and _view_name(request) not in _SECOND_FACTOR_STEPS
+        ):
+            logout(request)
+            messages.warning(request, "为保障账号安全，请重新登录并完成两步验证。")
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return self.get_response(request)

@@ -42,3 +42,13 @@ urlpatterns += [
     path("help/downloads/change-request-form.pdf", help_views.download_change_form, name="download_change_form"),
     path("help/faq/", help_views.faq, name="faq"),
 ]
+
+# The second factor (SPEC SEC-8): the login's second step, enrolment, backup codes, 【两步验证】.
+from .views import second_factor  # noqa: E402
+
+urlpatterns += [
+    path("login/verify/", second_factor.second_factor_verify, name="second_factor_verify"),
+    path("second-factor/enrol/", second_factor.second_factor_enrol, name="second_factor_enrol"),
+    path("second-factor/backup-codes/", second_factor.second_factor_backup_codes, name="second_factor_backup_codes"),
+    path("second-factor/", second_factor.second_factor_settings, name="second_factor"),
+]

@@ -33,6 +33,13 @@ class BackOfficeSite(admin.AdminSite):
             *super().get_urls(),
         ]
 
+    def has_permission(self, request):
+        """Staff, and (SPEC SEC-8) only once this session passed the second factor. The portal's
+        middleware already logs out an unverified staff session; this keeps the site closed should
+        it ever be mounted without that middleware."""
+        user = request.user
+        return super().has_permission(request) and getattr(user, "is_verified", lambda: False)()
+
     def index(self, request, extra_context=None):
         """The index starts with the 待办 panel (UI.md: "the queues first"), its styles allowed by the
         content security policy with the response's nonce."""

@@ -73,6 +73,10 @@ INSTALLED_APPS = [
     "csp",
     "captcha",
     "axes",
+    # SPEC SEC-8: the second factor (TOTP devices and one-time backup codes).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "mutualaid",
     "accounts",
     "enrollment",
@@ -91,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # SPEC SEC-8: request.user.is_verified() (SecondFactorMiddleware below acts on it).
+    "django_otp.middleware.OTPMiddleware",
     # SPEC SEC-4: no-store on every response to a logged-in user (wraps the ones below, 400 included).
     "mutualaid.middleware.NoStoreForUsersMiddleware",
     # SPEC SEC-5: control characters in a query or form value are a 400, never a view's 500.
@@ -98,6 +104,9 @@ MIDDLEWARE = [
     # Every page needs a login unless its view says otherwise (login_not_required).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # SPEC SEC-8: no page for an account that needs a second factor and has not passed it in this
+    # session (it is logged out and sent to the login, with a message).
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -350,6 +359,13 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)  # proxi
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
 AXES_VERBOSE = False
 
+# The second factor (SPEC SEC-8, django-otp). Wrong codes count towards the login lockout above
+# (ACC-4), which says how long the wait is; django-otp's own throttle would on top silently refuse
+# the right code for seconds after a wrong one, so it is off.
+OTP_TOTP_ISSUER = "上海市职工保障互助会"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
 # SMS abuse limits (SPEC SEC-3): per IP address and in all, per clock hour; the per-number limits
 # (60 s, 5 an hour) are in mutualaid.sms. Reaching the budget logs an alarm (CRITICAL).
 SMS_PER_IP_PER_HOUR = env.int("SMS_PER_IP_PER_HOUR", default=10)
@@ -372,6 +388,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
     "axes",
     "captcha",
+    # SPEC SEC-8: the devices hold secrets and backup codes, and change at every verification; the
+    # second-factor services write their own events (enrolled, reset) instead.
+    "otp_totp",
+    "otp_static",
     "mutualaid.SmsCode",
     # Reference data is written in bulk only and audited as one event per load (ReferenceLoad).
     "rosters.SuggestedPerson",

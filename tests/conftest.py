@@ -13,6 +13,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -57,6 +58,12 @@ def clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's client, whose logins pass the second factor (SPEC SEC-8, tests/second_factor.py)."""
+    return PortalClient()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """factory-boy factories and the object helpers shared by the suite (STYLE.md §10).
 
-- UserFactory, CoverageYearFactory;
+- UserFactory (staff accounts enrolled in the second factor, tests/second_factor.py), CoverageYearFactory;
 - EnrollmentCodeFactory, UnitFactory (a lead unit), HandlerInfoFactory (经办人填报), BatchFactory (a batch
   put straight into `state`), and make_batch, the one batch helper that builds a batch with its code;
 - resident_id, RosterEntryFactory and make_entry (roster people), roster_audit_events;
@@ -17,11 +17,15 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
 from accounts.models import Role, User
+from accounts.second_factor import DEVICE_NAME
 from enrollment.models import Batch, EnrollmentCode, HandlerInfo, Unit
 from enrollment.states import BatchKind, BatchState
 from mutualaid.validators import resident_id_check_character, uscc_check_character
 from payments.models import Voucher
+from tests.second_factor import STAFF_TOTP_KEY
 from rosters.models import IdType, RosterEntry, Sex
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -31,12 +35,24 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True  # the second_factor hook saves a device, not the user
 
     username = factory.Sequence(lambda n: f"user{n:04d}")
     first_name = factory.Sequence(lambda n: f"经办人{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     role = Role.UNIT_ADMIN
     password = factory.django.Password("Portal#2026")
+
+    @factory.post_generation
+    def second_factor(user, create, extracted, **kwargs):
+        """SPEC SEC-8: a staff account comes enrolled — a confirmed authenticator device with the
+        known secret STAFF_TOTP_KEY (tests/second_factor.py). `second_factor=False` makes one that has
+        not enrolled yet; `second_factor=True` gives a unit administrator one (turned on)."""
+        if not create or extracted is False or not (user.is_staff or extracted):
+            return
+        TOTPDevice.objects.get_or_create(
+            user=user, confirmed=True, defaults={"name": DEVICE_NAME, "key": STAFF_TOTP_KEY}
+        )
 
 
 class CoverageYearFactory(factory.django.DjangoModelFactory):

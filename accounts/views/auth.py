@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from ..forms import LoginForm, PortalPasswordChangeForm, minutes_left
 from ..middleware import LOGIN_AT
+from ..second_factor import second_factor_required
 from ..services import account_locked_until, account_password_changed, pair_locked_until
+from .second_factor import login_pending_start
 
 
 class LoginView(auth_views.LoginView):
@@ -18,6 +20,10 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
+        user = form.get_user()
+        if second_factor_required(user):
+            # SPEC SEC-8: not logged in until the code (or enrolment) step passes.
+            return redirect(login_pending_start(self.request, user=user, next_url=self.get_success_url()))
         response = super().form_valid(form)  # logs in with a new session key
         self.request.session[LOGIN_AT] = time.time()
         user = form.get_user()

@@ -11,7 +11,6 @@ from auditlog.models import LogEntry
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -28,6 +27,7 @@ from accounts.services import (
     pair_locked_until,
 )
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -501,7 +501,7 @@ def test_a_resubmitted_or_double_clicked_reset_resets_once(client, units, distri
 
 
 def test_the_temporary_password_forces_a_change(client, units, district_staff):
-    staff = Client()
+    staff = PortalClient()
     staff.force_login(district_staff)
     password = reset_through_the_back_office(staff, units["street"])
 
@@ -520,7 +520,7 @@ def test_the_temporary_password_forces_a_change(client, units, district_staff):
 def test_a_failed_change_does_not_spend_the_temporary_password(client, units, district_staff):
     # SPEC ACC-3: the successful change consumes the temporary password, not the login; one failed
     # attempt (原密码 left empty) and a logout must not cost the unit a second reset.
-    staff = Client()
+    staff = PortalClient()
     staff.force_login(district_staff)
     password = reset_through_the_back_office(staff, units["street"])
     post_login(client, "unit-street", password)
@@ -532,7 +532,7 @@ def test_a_failed_change_does_not_spend_the_temporary_password(client, units, di
     assert failed.status_code == 200
     client.post(reverse("accounts:logout"))
 
-    again = Client()
+    again = PortalClient()
     response = post_login(again, "unit-street", password)
     assert response.status_code == 302 and response["Location"] == reverse("accounts:password_change")
     response = again.post(
@@ -541,13 +541,13 @@ def test_a_failed_change_does_not_spend_the_temporary_password(client, units, di
     )
     assert response.status_code == 302 and response["Location"] == reverse("accounts:landing")
     # Spent by the change: the temporary password no longer logs in, the new one does.
-    assert post_login(Client(), "unit-street", password).status_code == 200
-    assert post_login(Client(), "unit-street", NEW_PASSWORD).status_code == 302
+    assert post_login(PortalClient(), "unit-street", password).status_code == 200
+    assert post_login(PortalClient(), "unit-street", NEW_PASSWORD).status_code == 302
 
 
 def test_an_expired_temporary_password_is_refused(client, units, district_staff):
     # SPEC ACC-3: it still lapses as before.
-    staff = Client()
+    staff = PortalClient()
     staff.force_login(district_staff)
     password = reset_through_the_back_office(staff, units["street"])
     User.objects.filter(username="unit-street").update(temporary_password_expires_at=timezone.now() - dt.timedelta(minutes=1))
@@ -559,7 +559,7 @@ def test_an_expired_temporary_password_is_refused(client, units, district_staff)
 
 
 def test_after_the_change_the_new_password_works_and_the_temporary_one_does_not(client, units, district_staff):
-    staff = Client()
+    staff = PortalClient()
     staff.force_login(district_staff)
     password = reset_through_the_back_office(staff, units["street"])
     post_login(client, "unit-street", password)
@@ -573,17 +573,17 @@ def test_after_the_change_the_new_password_works_and_the_temporary_one_does_not(
     assert client.get(reverse("accounts:landing")).status_code == 200
     account = User.objects.get(username="unit-street")
     assert account.must_change_password is False
-    assert post_login(Client(), "unit-street", NEW_PASSWORD).status_code == 302
-    assert post_login(Client(), "unit-street", password).status_code == 200
+    assert post_login(PortalClient(), "unit-street", NEW_PASSWORD).status_code == 302
+    assert post_login(PortalClient(), "unit-street", password).status_code == 200
 
 
 def test_a_reset_ends_every_session_of_the_account(client, units, district_staff):
-    before = Client()
+    before = PortalClient()
     assert post_login(before, "unit-street", PASSWORD).status_code == 302
-    also_before = Client()
+    also_before = PortalClient()
     also_before.force_login(units["street"])
     assert before.get(reverse("accounts:landing")).status_code == 200
-    staff = Client()
+    staff = PortalClient()
     staff.force_login(district_staff)
 
     reset_through_the_back_office(staff, units["street"])
@@ -655,8 +655,8 @@ def unlock_through_the_back_office(client, account):
 
 def test_unlock_clears_a_pair_lock_made_by_five_failed_logins(client, units, district_staff):
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        post_login(Client(), "unit-street", "wrong-password", ip="10.2.2.2")
-    locked = post_login(Client(), "unit-street", PASSWORD, ip="10.2.2.2")
+        post_login(PortalClient(), "unit-street", "wrong-password", ip="10.2.2.2")
+    locked = post_login(PortalClient(), "unit-street", PASSWORD, ip="10.2.2.2")
     assert locked.status_code == 429
     assertContains(locked, "请于15分钟后再试", status_code=429)
     assert pair_locked_until(username="unit-street", ip_address="10.2.2.2")
@@ -670,12 +670,12 @@ def test_unlock_clears_a_pair_lock_made_by_five_failed_logins(client, units, dis
     assertContains(response, "已解锁")
     assert pair_locked_until(username="unit-street", ip_address="10.2.2.2") is None
     assert lock_states(usernames=["unit-street"]) == {}
-    assert post_login(Client(), "unit-street", PASSWORD, ip="10.2.2.2").status_code == 302
+    assert post_login(PortalClient(), "unit-street", PASSWORD, ip="10.2.2.2").status_code == 302
 
 
 def test_unlock_clears_the_account_wide_lock(client, units, district_staff):
     lock_account("unit-street")
-    refused = post_login(Client(), "unit-street", PASSWORD, ip="10.3.3.3")
+    refused = post_login(PortalClient(), "unit-street", PASSWORD, ip="10.3.3.3")
     assert refused.status_code == 200
     assertContains(refused, "已被锁定")
     assert account_locked_until(username="unit-street")
@@ -687,7 +687,7 @@ def test_unlock_clears_the_account_wide_lock(client, units, district_staff):
     assertContains(response, "已解锁")
     assertContains(response, "正常")
     assert account_locked_until(username="unit-street") is None
-    assert post_login(Client(), "unit-street", PASSWORD, ip="10.3.3.3").status_code == 302
+    assert post_login(PortalClient(), "unit-street", PASSWORD, ip="10.3.3.3").status_code == 302
 
 
 def test_unlock_does_not_touch_other_accounts(client, units, district_staff):
@@ -729,7 +729,7 @@ def test_a_get_on_unlock_changes_nothing(client, units, district_staff):
 @pytest.mark.parametrize("url_name", ["admin:accounts_user_reset_password", "admin:accounts_user_unlock"])
 def test_the_posts_need_a_csrf_token(units, district_staff, url_name):
     lock_pair("unit-street")
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(district_staff)
     url = reverse(url_name, args=[units["street"].pk])
     confirm = client.get(reverse("admin:accounts_user_reset_password", args=[units["street"].pk]))

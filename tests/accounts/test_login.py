@@ -4,13 +4,13 @@ import datetime as dt
 import pytest
 import time_machine
 from axes.models import AccessAttempt, AccessFailureLog
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UnionOrganisation
 from accounts.services import ACCOUNT_FAILURE_LIMIT, account_locked_until, account_unlock
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_a_wrong_password_is_a_chinese_form_error(client, unit):
 
 
 def test_the_login_post_needs_its_csrf_token(unit):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     response = post_login(client, "unit-a")
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
@@ -103,7 +103,7 @@ def test_five_failures_lock_the_pair_with_the_time_left(client, unit):
     # Locked: even the right password is refused from this address…
     assert post_login(client, "unit-a").status_code == 429
     # …but the account still logs in from another address (a pair lock, not an account lock).
-    other = Client()
+    other = PortalClient()
     assert post_login(other, "unit-a", ip="10.0.0.2").status_code == 302
 
 
@@ -242,7 +242,7 @@ def test_back_office_accounts_land_in_the_back_office(client, role):
 
 
 def test_changing_the_password_keeps_this_session_and_ends_the_others(client, unit):
-    other_browser = Client()
+    other_browser = PortalClient()
     post_login(other_browser, "unit-a", ip="10.0.0.9")
     post_login(client, "unit-a")
     response = client.post(

@@ -9,12 +9,12 @@ import time_machine
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertRedirects
 
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_no_mail_without_a_confirmed_active_unit_account_and_the_same_answer(cli
 
 def test_an_unknown_address_gets_the_same_answer(client, confirmed):
     known = ask(client, "hr@example.com")
-    unknown = ask(Client(), "nobody@example.com")
+    unknown = ask(PortalClient(), "nobody@example.com")
 
     assert len(mail.outbox) == 1
     strip = lambda response: re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())  # noqa: E731
@@ -138,7 +138,7 @@ def test_the_link_sets_a_new_password_and_clears_temporary_state_and_locks(clien
 
 
 def test_the_reset_ends_the_accounts_other_sessions(client, confirmed):
-    elsewhere = Client()
+    elsewhere = PortalClient()
     elsewhere.force_login(confirmed)
     assert elsewhere.get(reverse("accounts:landing")).status_code == 200
     ask(client, "hr@example.com")
@@ -154,7 +154,7 @@ def test_the_link_is_used_once(client, confirmed):
     link = link_in(mail.outbox[0])
     set_password(client, link)
 
-    response = Client().get(link, follow=True)
+    response = PortalClient().get(link, follow=True)
 
     assertContains(response, "链接已失效")
     assertContains(response, "30分钟内有效，且只能使用一次")
@@ -168,9 +168,9 @@ def test_the_link_expires_after_thirty_minutes(client, confirmed):
     link = link_in(mail.outbox[0])
 
     with time_machine.travel(start + dt.timedelta(minutes=29), tick=False):
-        assertContains(Client().get(link, follow=True), "设置新密码")
+        assertContains(PortalClient().get(link, follow=True), "设置新密码")
     with time_machine.travel(start + dt.timedelta(minutes=30, seconds=1), tick=False):
-        late = Client()
+        late = PortalClient()
         assertContains(late.get(link, follow=True), "链接已失效")
         assert late.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}).status_code == 200
 
@@ -194,11 +194,11 @@ def test_the_new_password_gets_chinese_messages_at_its_field(client, confirmed):
 
 
 def test_the_posts_need_their_csrf_token(confirmed):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     assert client.post(FORGOT, {"email": "hr@example.com"}).status_code == 403
     assert mail.outbox == []
 
-    Client().post(FORGOT, {"email": "hr@example.com"})
+    PortalClient().post(FORGOT, {"email": "hr@example.com"})
     form_url = client.get(link_in(mail.outbox[0]))["Location"]
     response = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert response.status_code == 403

@@ -8,7 +8,6 @@ import time_machine
 from django.core import mail, signing
 from django.core.cache import cache
 from django.db import IntegrityError
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -19,6 +18,7 @@ from accounts.services import EMAIL_CONFIRM_SALT, email_confirmation_token
 from mutualaid import sms
 from mutualaid.validators import uscc_check_character
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -503,7 +503,7 @@ def test_resend_only_takes_posts_and_only_from_units(client, unconfirmed, review
 
 
 def test_the_posts_need_their_csrf_token(unconfirmed):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     assert client.post(REGISTER, form_data()).status_code == 403
     assert client.post(REGISTER_SMS, {"mobile": MOBILE}).status_code == 403
     assert sms.outbox == []

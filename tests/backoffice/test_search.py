@@ -6,7 +6,6 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import UnionOrganisation
@@ -16,6 +15,7 @@ from rosters.models import IdType
 from tests.enrollment.queue_helpers import make_application, shanghai
 from tests.factories import UserFactory, make_batch, make_entry
 from tests.rosters.helpers import submitted_for_review
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture
 def reviewer_client(reviewer):
-    client = Client()
+    client = PortalClient()
     client.force_login(reviewer)
     return client
 
@@ -140,7 +140,7 @@ def test_nothing_found_says_so(reviewer_client):
 
 def test_union_staff_are_forbidden(union_staff):
     cache.clear()  # SPEC SEC-6's once-a-minute marks of earlier tests
-    client = Client()
+    client = PortalClient()
     client.force_login(union_staff)
     assert client.get(URL).status_code == 403
     assert client.post(URL, {"q": PERSON_ID}).status_code == 403
@@ -149,15 +149,15 @@ def test_union_staff_are_forbidden(union_staff):
 
 
 def test_anonymous_and_unit_administrators_go_to_the_login(unit_admin):
-    response = Client().get(URL)
+    response = PortalClient().get(URL)
     assert response.status_code == 302 and "/login" in response["Location"]
-    client = Client()
+    client = PortalClient()
     client.force_login(unit_admin)
     response = client.post(URL, {"q": PERSON_ID})
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
 def test_the_post_needs_its_csrf_token(reviewer):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(URL, {"q": PERSON_ID}).status_code == 403

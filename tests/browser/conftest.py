@@ -158,10 +158,26 @@ def forget_session(page):
 
 
 def log_in(page, username, password):
-    """Log in through the portal's login page, as a person would (captcha test mode: "PASSED")."""
+    """Log in through the portal's login page, as a person would (captcha test mode: "PASSED"); an
+    account with the second factor (SPEC SEC-8: every staff account, tests/factories.py enrols them)
+    then types the code its authenticator app shows (tests/second_factor.py)."""
     page.goto(page.base_url + "/accounts/login/")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(password)
     page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
     page.get_by_role("button", name="登录").click()
     page_ready(page)  # the click waited for the navigation it started to commit
+    if page.url.endswith("/accounts/login/verify/"):
+        enter_second_factor_code(page, username)
+
+
+def enter_second_factor_code(page, username):
+    """The login's second step: the current code of the account's authenticator device."""
+    from accounts.models import User
+    from tests.second_factor import confirmed_device, totp_code
+
+    device = confirmed_device(User.objects.get(username=username))
+    assert device is not None, f"{username} has no authenticator device: UserFactory enrols staff"
+    page.get_by_label("验证码").fill(totp_code(device))
+    page.get_by_role("button", name="验证并登录").click()
+    page_ready(page)

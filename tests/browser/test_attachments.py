@@ -6,13 +6,13 @@ import io
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from PIL import Image
 
 from mutualaid.attachments import attachments_of
 from mutualaid.models import Attachment
 from tests.factories import UserFactory
 from tests.mutualaid.urls_attachments import PAGE_PATH
+from tests.second_factor import PortalClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,7 @@ def attachment_pages(settings, tmp_path):
 
 
 def sign_in(page, user):
-    client = Client()
+    client = PortalClient()
     client.force_login(user)
     page.context.add_cookies(
         [{"name": django_settings.SESSION_COOKIE_NAME, "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value, "url": page.base_url}]

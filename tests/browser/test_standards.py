@@ -17,6 +17,7 @@ from tests.browser.conftest import forget_session
 from tests.factories import CoverageYearFactory, UserFactory
 from tests.mutualaid.test_object_urls import OBJECT_PATTERNS, OBJECT_URLS, World
 from tests.mutualaid.url_walker import _portal_pages
+from tests.second_factor import PortalClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +59,7 @@ def world(handbook_year, reviewer, union_organisations):
 
 
 def test_every_page_of_a_unit_meets_the_standards(page, world):
-    client = Client()
+    client = PortalClient()
     client.force_login(world.owner)
     urls = []
     for url, name, _ in _portal_pages():
@@ -75,7 +76,7 @@ def test_every_page_of_a_unit_meets_the_standards(page, world):
 
 
 def test_every_public_page_and_the_error_pages_meet_the_standards(page, world):
-    client = Client()
+    client = PortalClient()
     urls = [url for url, name, _ in _portal_pages() if name not in OBJECT_PATTERNS and _is_page(client, url)]
     receipt = world.receipt
     urls.append(reverse("receipts:verify", kwargs={"token": receipt.verification}))
@@ -87,7 +88,7 @@ def test_every_public_page_and_the_error_pages_meet_the_standards(page, world):
     # 404 to anyone; the back office's 403 to a unit.
     page.goto(page.base_url + "/no-such-page/")
     assert page.get_by_role("heading").first.is_visible()
-    _log_in_as(page, Client(), world.owner)
+    _log_in_as(page, PortalClient(), world.owner)
     page.goto(page.base_url + reverse("admin:index"))
 
 
@@ -115,7 +116,7 @@ def test_every_back_office_page_meets_the_standards(page, world, reviewer):
     # One object of every kind, so change pages exist: the unit's world, reviewed.
     _ = world.completed_batch, world.receipt, world.roster_import, world.code_application, world.change_request
     superuser = UserFactory(username="std-admin", is_staff=True, is_superuser=True)
-    client = Client()
+    client = PortalClient()
     client.force_login(superuser)
     urls = _backoffice_urls(client, superuser)
     _log_in_as(page, client, superuser)

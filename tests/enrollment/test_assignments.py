@@ -41,6 +41,7 @@ from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, paid as voucher_paid
 from tests.receipts.helpers import paid as completed_batch, submitted as receipts_submitted
 from tests.rosters.helpers import submitted_for_review
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +194,7 @@ def other_reviewer(db):
 
 
 def client_of(user) -> Client:
-    client = Client()
+    client = PortalClient()
     client.force_login(user)
     return client
 
@@ -381,12 +382,12 @@ def test_who_may_take(queue, items, union_staff, unit_admin):
     older, _, _ = items
     assert client_of(union_staff).post(queue.url("take", older)).status_code == 403
     assert client_of(union_staff).post(queue.url("release", older)).status_code == 403
-    response = Client().post(queue.url("take", older))
+    response = PortalClient().post(queue.url("take", older))
     assert response.status_code == 302 and "/login" in response["Location"]
     response = client_of(unit_admin).post(queue.url("take", older))
     assert response.status_code == 302 and "/login" in response["Location"]
     assert not QueueAssignment.objects.exists()
     # The CSRF check of the admin's views.
-    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client = PortalClient(enforce_csrf_checks=True)
     csrf_client.force_login(UserFactory(role="reviewer"))
     assert csrf_client.post(queue.url("take", older)).status_code == 403

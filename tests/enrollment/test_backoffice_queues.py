@@ -17,7 +17,6 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from PIL import Image
 from pytest_django.asserts import assertContains, assertNotContains
@@ -43,6 +42,7 @@ from mutualaid.models import Attachment, CalendarDay
 from mutualaid.workdays import working_deadline
 from tests.enrollment.queue_helpers import change_page, make_application, make_change_request, make_code, shanghai
 from tests.factories import CoverageYearFactory, UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -864,7 +864,7 @@ def test_unit_admins_and_strangers_are_sent_to_the_login(client, who, pages):
 
 
 def test_every_post_needs_its_csrf_token(reviewer, pages, django_capture_on_commit_callbacks):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -878,7 +878,7 @@ def test_every_post_needs_its_csrf_token(reviewer, pages, django_capture_on_comm
 
 
 def test_with_its_token_the_same_post_goes_through(reviewer, pages, django_capture_on_commit_callbacks):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     page = client.get(change_page(pages["application"]))
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)

@@ -12,7 +12,6 @@ import time_machine
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -22,6 +21,7 @@ from enrollment.states import BatchAction, BatchKind, BatchState
 from enrollment.views import batches as batch_views
 from tests.enrollment.helpers import make_code, make_handler_info
 from tests.factories import UNIT_NAME, UserFactory, make_batch, make_entry
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -489,7 +489,7 @@ def test_a_new_dialog_opens_a_new_instant_batch(unit_client, ready_code, handboo
 def test_a_double_click_at_the_same_moment_opens_one_instant_batch(handbook_year):
     account = UserFactory(username="cf-double")
     make_handler_info(make_code(account))
-    setup = Client()
+    setup = PortalClient()
     setup.force_login(account)
     with time_machine.travel(IN_INSTANT_WINDOW, tick=True):
         data = open_data(setup.get(LIST), "instant")
@@ -498,7 +498,7 @@ def test_a_double_click_at_the_same_moment_opens_one_instant_batch(handbook_year
         barrier = threading.Barrier(2)
 
         def click():
-            browser = Client()
+            browser = PortalClient()
             browser.cookies[settings.SESSION_COOKIE_NAME] = cookie
             barrier.wait()
             try:

@@ -9,7 +9,6 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -30,6 +29,7 @@ from mutualaid.attachments import attachment_store, attachments_of
 from mutualaid.models import Attachment
 from mutualaid.validators import uscc_check_character
 from tests.factories import UserFactory
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def ready_form(client, capture, organisation, /, **overrides):
 
 def apply(account, committee, capture, **overrides) -> CodeApplication:
     """An application of `account` submitted through the pages."""
-    client = Client()
+    client = PortalClient()
     client.force_login(account)
     response = client.post(NEW, ready_form(client, capture, committee, **overrides))
     assertRedirects(response, LIST, fetch_redirect_response=False)
@@ -537,7 +537,7 @@ def test_posting_the_same_form_twice_creates_one_application(unit, client, commi
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="two requests at once need PostgreSQL's row locks")
 def test_a_double_click_at_the_same_moment_creates_one_application(unit_admin, committee, django_capture_on_commit_callbacks):
-    setup = Client()
+    setup = PortalClient()
     setup.force_login(unit_admin)
     data = ready_form(setup, django_capture_on_commit_callbacks, committee)
     cookie = setup.cookies["sessionid"].value
@@ -545,7 +545,7 @@ def test_a_double_click_at_the_same_moment_creates_one_application(unit_admin, c
     barrier = threading.Barrier(2)
 
     def click():
-        browser = Client()
+        browser = PortalClient()
         browser.cookies["sessionid"] = cookie
         barrier.wait()
         try:
@@ -787,7 +787,7 @@ def test_anonymous_visitors_are_sent_to_the_login(client, someone_elses):
 
 
 def test_csrf_is_enforced(unit_admin, committee):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(unit_admin)
     assert client.post(NEW, form_data(committee)).status_code == 403
     assert client.post(SMS, {"contact_mobile": MOBILE}).status_code == 403

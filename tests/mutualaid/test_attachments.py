@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.template import engines
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from PIL import ExifTags, Image, PngImagePlugin
@@ -34,6 +34,7 @@ from mutualaid.attachments import (
 from mutualaid.models import Attachment
 from tests.factories import CoverageYearFactory, UserFactory
 from tests.mutualaid.urls_attachments import PAGE_PATH
+from tests.second_factor import PortalClient
 
 TEN_MB = 10 * 1024 * 1024
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
@@ -621,7 +622,7 @@ def test_anonymous_users_are_sent_to_login(client, unit_admin, token):
 @pytest.mark.django_db
 def test_the_posts_need_the_csrf_token(unit_admin, token):
     attachment = store(unit_admin, token)
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(unit_admin)
 
     refused_upload = client.post(_upload_url(), {"draft_token": token, "file": upload("a.pdf", PDF)})

@@ -40,6 +40,7 @@ from tests.mutualaid.url_walker import _portal_pages
 from tests.payments.helpers import awaiting_payment_batch
 from tests.receipts.helpers import issued_receipt, paid
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
+from tests.second_factor import PortalClient
 
 
 class World:
@@ -128,7 +129,7 @@ class World:
     @cached_property
     def export_job(self):
         """A finished export of A's roster (【导出】, UI.md "Long work"), its file ready."""
-        client = Client()
+        client = PortalClient()
         client.force_login(self.owner)
         with TestCase.captureOnCommitCallbacks(execute=True):
             response = client.get(reverse("rosters:roster_export", kwargs={"number": self.draft_batch.number}))
@@ -284,7 +285,7 @@ def other_unit(other_world):
     """Unit B's account and client. Its code, 经办人填报 and batch make it pass the pages' checks (a 302
     to 参保编码申请 would hide the answer under test)."""
     _ = other_world.draft_batch
-    client = Client()
+    client = PortalClient()
     client.force_login(other_world.owner)
     return other_world.owner, client
 
@@ -311,7 +312,7 @@ def _values(name: str, world: World) -> dict:
 
 
 def _client_of(account) -> Client:
-    client = Client()
+    client = PortalClient()
     client.force_login(account)
     return client
 

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import resolve, reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -13,6 +13,7 @@ from mutualaid.views import server_error
 from tests.factories import CoverageYearFactory, UserFactory
 from tests.mutualaid.url_walker import _portal_pages
 from tests.mutualaid.urls_raising import RAISING_PATH
+from tests.second_factor import PortalClient
 
 # Views that answer without a login (by URL name, or by URL when unnamed), reviewed one by one.
 # A new public page must be added here on purpose; the walker fails on one that is not listed.
@@ -42,6 +43,10 @@ PUBLIC_VIEWS = {
     "accounts:password_reset_complete",
     # The page a receipt's QR code opens (SPEC RCP-2): number, title and amount, no personal data.
     "receipts:verify",
+    # The login's second step (SPEC SEC-8): for the account that passed the password in this session
+    # (nobody is logged in yet); without one they send the visitor back to the login.
+    "accounts:second_factor_verify",
+    "accounts:second_factor_enrol",
 }
 
 
@@ -188,7 +193,7 @@ def test_server_error_view_survives_a_broken_template():
 def test_a_crashing_view_gives_the_500_page_with_the_request_id(settings, unit_admin):
     settings.DEBUG = False
     settings.ROOT_URLCONF = "tests.mutualaid.urls_raising"
-    client = Client(raise_request_exception=False)
+    client = PortalClient(raise_request_exception=False)
     client.force_login(unit_admin)
 
     response = client.get(RAISING_PATH, HTTP_X_REQUEST_ID="hotline-case-4711")

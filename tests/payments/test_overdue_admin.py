@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -20,6 +19,7 @@ from rosters.models import EnrolmentRegistry
 from rosters.submission import _registry_insert
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def overdue(handbook_year):
 
 @pytest.fixture
 def reviewer_client(reviewer):
-    client = Client()
+    client = PortalClient()
     client.force_login(reviewer)
     return client
 
@@ -238,7 +238,7 @@ def test_the_reviewer_role_holds_the_permissions(reviewer):
 
 
 def test_a_post_without_its_csrf_token_is_refused(overdue, reviewer, later):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(cancel_url(overdue), {"reason": "逾期"}).status_code == 403
     overdue.refresh_from_db()

@@ -12,7 +12,6 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -27,6 +26,7 @@ from payments.models import Voucher
 from payments.services import RefundDetails, voucher_approve, voucher_reject
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, paid
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def refund_voucher(handbook_year):
 
 @pytest.fixture
 def reviewer_client(reviewer):
-    client = Client()
+    client = PortalClient()
     client.force_login(reviewer)
     return client
 
@@ -404,7 +404,7 @@ def test_the_reviewer_role_holds_the_queue_permissions(reviewer):
 
 
 def test_a_post_without_its_csrf_token_is_refused(voucher, reviewer):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(approve_url(voucher)).status_code == 403
     voucher.refresh_from_db()

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 
 from enrollment.states import BatchKind, BatchState
@@ -21,6 +20,7 @@ from payments.services import voucher_reject, voucher_submit
 from tests.enrollment.helpers import png_upload
 from tests.factories import SHANGHAI, UserFactory, VoucherFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -412,14 +412,14 @@ def test_a_double_click_creates_one_voucher(unit_client, account, batch):
 
 def click_twice_at_once(account, payloads: list[dict]) -> list:
     """Two requests of one session at the same moment (a double click, or two windows)."""
-    setup = Client()
+    setup = PortalClient()
     setup.force_login(account)
     cookie = setup.cookies["sessionid"].value
     responses = []
     barrier = threading.Barrier(len(payloads))
 
     def click(data):
-        browser = Client()
+        browser = PortalClient()
         browser.cookies["sessionid"] = cookie
         barrier.wait()
         try:

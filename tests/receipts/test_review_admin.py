@@ -10,7 +10,6 @@ import subprocess
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -24,6 +23,7 @@ from receipts.services import receipt_add, receipts_approve, receipts_reject
 from tests.factories import SHANGHAI, UserFactory
 from tests.payments.helpers import awaiting_payment_batch, proof_draft
 from tests.receipts.helpers import paid, submitted
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def in_review(completed):
 
 @pytest.fixture
 def reviewer_client(reviewer):
-    client = Client()
+    client = PortalClient()
     client.force_login(reviewer)
     return client
 
@@ -356,7 +356,7 @@ def test_the_reviewer_role_holds_the_permissions(reviewer):
 
 
 def test_a_post_without_its_csrf_token_is_refused(in_review, reviewer):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(approve_url(in_review)).status_code == 403
     assert Receipt.objects.filter(batch=in_review, status=RS.SUBMITTED).count() == 2

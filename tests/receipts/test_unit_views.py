@@ -9,7 +9,6 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import Client
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +20,7 @@ from receipts.services import receipts_approve, receipts_reject, receipts_submit
 from tests.factories import make_batch
 from tests.payments.helpers import awaiting_payment_batch
 from tests.receipts.helpers import issued_receipt, needs_pdf_tools, paid, pdf_text
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -381,14 +381,14 @@ def test_the_certificate_only_for_a_completed_batch(client, handbook_year, state
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="two requests at once need PostgreSQL's row locks")
 def test_a_double_click_at_the_same_moment_adds_one_line(handbook_year, reviewer):
     batch = paid(awaiting_payment_batch(year=handbook_year), reviewer)
-    setup = Client()
+    setup = PortalClient()
     setup.force_login(batch.account)
     token = setup.get(page_url(batch)).context["form"]["submission_token"].value()
     cookie = setup.cookies[settings.SESSION_COOKIE_NAME].value
     responses, barrier = [], threading.Barrier(2)
 
     def click():
-        browser = Client()
+        browser = PortalClient()
         browser.cookies[settings.SESSION_COOKIE_NAME] = cookie
         barrier.wait()
         try:

@@ -22,7 +22,6 @@ from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -39,6 +38,7 @@ from tests.factories import CoverageYearFactory, UserFactory
 from tests.rosters.importfiles import template_xlsx, with_macros
 from mutualaid.jobs import JobStatus
 from tests.rosters.referencefiles import suggested_csv
+from tests.second_factor import PortalClient
 
 pytestmark = pytest.mark.django_db
 
@@ -656,7 +656,7 @@ def test_nobody_changes_or_deletes_a_load(reviewer_client, reviewer, media_root)
 
 def test_the_upload_needs_its_csrf_token(reviewer, year, use_loader, django_capture_on_commit_callbacks):
     loader = use_loader(FakeLoader())
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
 
     response = post_upload(client, django_capture_on_commit_callbacks, file=upload(suggested_csv(GOOD_ROWS)))

@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -21,6 +20,7 @@ from rosters.rules import KIND_SITUATION
 from rosters.submission import batch_review_approve, batch_review_reject, batch_submit
 from tests.factories import SHANGHAI, UserFactory
 from tests.rosters.helpers import IN_CENTRALISED_WINDOW, attach, ready_batch, submitted_for_review
+from tests.second_factor import PortalClient
 
 S = BatchState
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def in_review(handbook_year):
 
 @pytest.fixture
 def reviewer_client(reviewer):
-    client = Client()
+    client = PortalClient()
     client.force_login(reviewer)
     return client
 
@@ -329,7 +329,7 @@ def test_the_reviewer_role_holds_the_queue_permissions(reviewer):
 
 
 def test_a_post_without_its_csrf_token_is_refused(in_review, reviewer):
-    client = Client(enforce_csrf_checks=True)
+    client = PortalClient(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(approve_url(in_review)).status_code == 403
     in_review.refresh_from_db()

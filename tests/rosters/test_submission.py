@@ -8,7 +8,6 @@ from auditlog.models import LogEntry
 import time_machine
 from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 
 from enrollment.models import Batch, BatchLog
@@ -29,6 +28,7 @@ from rosters.submission import (
 from tests.factories import SHANGHAI, UserFactory, make_batch, make_entry, roster_audit_events
 from tests.rosters.helpers import IN_CENTRALISED_WINDOW, SS_CODE, attach, ready_batch
 from tests.rosters.importfiles import hold, previous
+from tests.second_factor import PortalClient
 
 S = BatchState
 AFTER_CENTRALISED_WINDOW = dt.datetime(2023, 7, 1, 0, 0, tzinfo=SHANGHAI)
@@ -428,7 +428,7 @@ def test_two_units_submitting_the_same_person_at_once_one_wins(handbook_year):
     responses = {}
 
     def submit(batch):
-        browser = Client()
+        browser = PortalClient()
         browser.force_login(batch.account)
         barrier.wait()
         try:
@@ -479,7 +479,7 @@ def batch(handbook_year):
 
 @pytest.fixture
 def unit_client(batch):
-    client = Client()
+    client = PortalClient()
     client.force_login(batch.account)
     return client
 
@@ -495,7 +495,7 @@ def test_the_view_submits_and_goes_to_the_batch_list(unit_client, batch, central
 def test_the_view_says_to_wait_for_the_review(handbook_year, centralised_window):
     batch = ready_batch(handbook_year, continuing=False)
     attach(batch)
-    client = Client()
+    client = PortalClient()
     client.force_login(batch.account)
     response = client.post(submit_url(batch), {"agreed": "on"})
     assert response["Location"] == reverse("enrollment:batches")
