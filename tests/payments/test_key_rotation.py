@@ -262,3 +262,22 @@ def test_a_submission_is_refused_for_a_person_held_under_the_old_hash(mid_rotati
         RosterEntry.objects.filter(pk=entry.pk).delete()
         batch_submit(batch=batch, acting_user=batch.account, agreed=True)
     assert all(value.startswith("2:") for value in EnrolmentRegistry.objects.filter(batch=batch).values_list("id_hash", flat=True))
+
+
+def test_audit_rows_keep_the_key_they_were_written_with(data, new_pii_key):
+    # SPEC SEC-10, SEC-9: the audit trail is not rewritten; its ciphers name their key, so the old
+    # key, kept for reading, still opens them.
+    from auditlog.models import LogEntry
+
+    handler = HandlerInfo.objects.first()
+    handler.handler_mobile = "13600001111"  # under key 2 now, and audited so
+    handler.save()
+    trail = {entry.pk: entry.changes for entry in LogEntry.objects.all()}
+    call_command("rotate_pii_key", stdout=io.StringIO())
+    assert {entry.pk: entry.changes for entry in LogEntry.objects.all()} == trail
+    written = [
+        value for changes in trail.values() for old_new in changes.values() if isinstance(old_new, list)
+        for value in old_new if isinstance(value, str) and value[:2] in ("1:", "2:") and len(value) > 40
+    ]
+    assert {value[:2] for value in written} == {"1:", "2:"}
+    assert "13600001111" in [pii_decrypt(value) for value in written]
