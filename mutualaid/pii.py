@@ -156,12 +156,12 @@ def pii_hash_aliases(values: Iterable[str]) -> dict[str, str]:
     dict: a row not yet re-hashed is then found as if it had been. With one active key (the usual
     case) the dict maps each current hash to itself."""
     aliases = {}
-    key_ids = pii_hash_key_ids_active()
+    current_hash, *other_hashes = [pii_hasher(key_id) for key_id in pii_hash_key_ids_active()]
     for value in values:
-        current = pii_hash(value, key_id=key_ids[0])
+        current = current_hash(value)
         aliases[current] = current
-        for key_id in key_ids[1:]:
-            aliases[pii_hash(value, key_id=key_id)] = current
+        for other_hash in other_hashes:
+            aliases[other_hash(value)] = current
     return aliases
 
 

@@ -141,3 +141,13 @@ def test_key_id_1_given_twice_must_agree(settings):
     settings.PII_KEYS = {1: _new_key()}
     with pytest.raises(ImproperlyConfigured):
         pii_encrypt(NUMBER)
+
+
+def test_the_suggested_roster_look_up_takes_hashes_of_any_key(second_keys):
+    # SPEC SEC-10: rosters.reference.lookup keeps "<id>:" hashes (all of one key, or mixed) and drops junk.
+    from rosters.reference.lookup import _distinct_hashes
+
+    new, old = pii_hash(NUMBER), pii_hash(NUMBER, key_id=1)
+    other = pii_hash("310101199001011025")
+    assert _distinct_hashes([new, other, new]) == sorted([new, other])
+    assert _distinct_hashes([new, old, "junk", "2:" + "z" * 64]) == sorted([new, old])
