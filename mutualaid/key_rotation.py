@@ -60,12 +60,15 @@ def _key_types(model, keys: tuple[str, ...]) -> list[str]:
     return [model._meta.get_field(name).cast_db_type(connection) for name in keys]
 
 
-def _update_rows(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _update_rows(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: list[tuple]) -> int:
     """UPDATE `columns` of the rows `rows` ((*key values, *new values)) of `model`'s table, found by
-    `keys`: one statement on PostgreSQL (arrays unnested), executemany elsewhere."""
+    `keys`: one statement on PostgreSQL (arrays unnested), executemany elsewhere. `keys` may name
+    the updated columns too: then a row is updated only if it still holds the value read (a
+    compare-and-set: a value the portal wrote meanwhile is never overwritten with an older one).
+    Returns how many rows were updated."""
     table = _quote(model._meta.db_table)
     if not rows:
-        return
+        return 0
     if connection.vendor == "postgresql":
         types = _key_types(model, keys) + ["text"] * len(columns)
         names = [f"k{index}" for index in range(len(keys))] + [f"v{index}" for index in range(len(columns))]
@@ -80,7 +83,7 @@ def _update_rows(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: l
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, [list(values) for values in zip(*rows)], binary=True)
-        return
+            return cursor.rowcount
     sets = ", ".join(f"{_quote(column)} = %s" for column in columns)
     where = " AND ".join(f"{_quote(key)} = %s" for key in keys)
     with connection.cursor() as cursor:
@@ -88,6 +91,7 @@ def _update_rows(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: l
             f"UPDATE {table} SET {sets} WHERE {where}",
             [(*row[len(keys):], *row[: len(keys)]) for row in rows],
         )
+        return cursor.rowcount
 
 
 def _pending(model, condition: tuple[str, list]) -> int:
@@ -143,11 +147,12 @@ def rotate_cipher_columns(
     total = _pending(model, condition)
     reencrypt = pii_reencrypter()
     for rows in _rows_batches(model, keys, columns, condition, batch_size):
-        width = len(keys)
-        updated = [(*row[:width], *(reencrypt(value) for value in row[width:])) for row in rows]
+        # (key, the ciphers as read, the new ciphers): the ciphers as read are matched too, so a
+        # row the portal changed since it was read keeps the portal's value (already under the
+        # current key; if not, the next run finds it).
+        updated = [(*row, *(reencrypt(value) for value in row[len(keys) :])) for row in rows]
         with transaction.atomic():
-            _update_rows(model, keys, columns, updated)
-        result.rewritten += len(rows)
+            result.rewritten += _update_rows(model, (*keys, *columns), columns, updated)
         if progress:
             progress(result.rewritten, total)
         if after_batch:
@@ -182,9 +187,9 @@ def rotate_hash_column(
     for rows in _rows_batches(model, keys, (cipher_column,), condition, batch_size):
         updated = [(*row[: len(keys)], hasher(decrypt(row[-1]))) for row in rows]
         with transaction.atomic():
-            # The old hash finds the row; the new one replaces it (in the key, too).
-            _update_rows(model, keys, (hash_column,), updated)
-        result.rewritten += len(rows)
+            # The old hash finds the row (a row loaded again meanwhile is not found: nothing is
+            # overwritten); the new one replaces it, in the key too.
+            result.rewritten += _update_rows(model, keys, (hash_column,), updated)
         if progress:
             progress(result.rewritten, total)
         if after_batch:

@@ -281,3 +281,30 @@ def test_audit_rows_keep_the_key_they_were_written_with(data, new_pii_key):
     ]
     assert {value[:2] for value in written} == {"1:", "2:"}
     assert "13600001111" in [pii_decrypt(value) for value in written]
+
+
+def test_a_value_the_portal_writes_during_the_rotation_is_never_overwritten(data, new_pii_key, monkeypatch):
+    # SPEC SEC-10: the rotation runs while the portal serves. A handler's mobile changed between the
+    # rotation's read and its write keeps the new value (the write compares the cipher it read).
+    from mutualaid import key_rotation
+    from mutualaid.key_rotation import rotate_cipher_columns
+    from mutualaid.pii import pii_encrypt
+
+    real = key_rotation.pii_reencrypter
+
+    def racing_reencrypter():
+        reencrypt = real()
+        raced = []
+
+        def reencrypt_after_a_portal_write(token):
+            if not raced:
+                raced.append(True)
+                HandlerInfo.objects.update(handler_mobile_cipher=pii_encrypt("13900000000"))
+            return reencrypt(token)
+
+        return reencrypt_after_a_portal_write
+
+    monkeypatch.setattr(key_rotation, "pii_reencrypter", racing_reencrypter)
+    step = rotate_cipher_columns(HandlerInfo, keys=("id",), columns=("handler_mobile_cipher",))
+    assert {handler.handler_mobile for handler in HandlerInfo.objects.all()} == {"13900000000"}
+    assert step.rewritten == 0  # every row had changed under it: nothing of the rotation's was written
