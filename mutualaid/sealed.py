@@ -241,8 +241,17 @@ def reseal(path: str | Path) -> bool:
     partial = path.with_name(path.name + ".resealing")
     partial.unlink(missing_ok=True)
     with open_sealed(path) as source:
+        before = os.fstat(source.raw._file.fileno())
         seal_stream(iter(lambda: source.read(COPY_CHUNK_BYTES), b""), partial)
-    shutil.copymode(path, partial)
+    try:
+        shutil.copymode(path, partial)
+        now = os.stat(path)
+    except FileNotFoundError:
+        now = None
+    if now is None or (now.st_ino, now.st_dev) != (before.st_ino, before.st_dev):
+        # Removed (a purge) or replaced meanwhile: a purged file must not come back.
+        partial.unlink(missing_ok=True)
+        return False
     os.replace(partial, path)
     return True
 

@@ -151,3 +151,20 @@ def test_the_suggested_roster_look_up_takes_hashes_of_any_key(second_keys):
     other = pii_hash("310101199001011025")
     assert _distinct_hashes([new, other, new]) == sorted([new, other])
     assert _distinct_hashes([new, old, "junk", "2:" + "z" * 64]) == sorted([new, old])
+
+
+def test_resealing_never_brings_back_a_file_purged_meanwhile(tmp_path, second_keys, monkeypatch):
+    # SPEC SEC-10, SEC-4: a file deleted while it is re-sealed stays deleted.
+    second_keys.PII_KEY_ID = 1
+    path = tmp_path / "export.csv"
+    seal_stream([b"x" * 100], path)
+    second_keys.PII_KEY_ID = 2
+    real = sealed.seal_stream
+
+    def purge_meanwhile(chunks, target):
+        real(chunks, target)
+        path.unlink()
+
+    monkeypatch.setattr(sealed, "seal_stream", purge_meanwhile)
+    assert reseal(path) is False
+    assert not path.exists() and list(tmp_path.iterdir()) == []
