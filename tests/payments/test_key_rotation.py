@@ -308,3 +308,15 @@ def test_a_value_the_portal_writes_during_the_rotation_is_never_overwritten(data
     step = rotate_cipher_columns(HandlerInfo, keys=("id",), columns=("handler_mobile_cipher",))
     assert {handler.handler_mobile for handler in HandlerInfo.objects.all()} == {"13900000000"}
     assert step.rewritten == 0  # every row had changed under it: nothing of the rotation's was written
+
+
+def test_rotate_pii_key_without_the_old_key_stops_cleanly_and_resumes(data, new_pii_key):
+    from django.core.management.base import CommandError
+
+    old = new_pii_key.PII_KEY
+    new_pii_key.PII_KEY = ""  # key id 1 forgotten in the settings
+    with pytest.raises(CommandError, match="密钥 1 未配置"):
+        call_command("rotate_pii_key", stdout=io.StringIO())
+    new_pii_key.PII_KEY = old
+    call_command("rotate_pii_key", stdout=io.StringIO())
+    assert all(value.startswith("2:") for value in all_ciphers())

@@ -4,11 +4,12 @@ after every process has the new key as the current one and the old one still act
 PII_HASH_KEYS_RETIRED): until the old key is retired, look-ups search with both. When it reports
 nothing left, list the old key in PII_HASH_KEYS_RETIRED (kept for audit queries, never for
 look-ups): that is the switch. Safe to stop and run again."""
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from payments.key_rotation import hash_key_rotate
 from mutualaid.key_rotation import BATCH_ROWS
-from mutualaid.pii import pii_hash_key_id, pii_hash_key_ids_active
+from mutualaid.pii import PiiError, pii_hash_key_id, pii_hash_key_ids_active
 
 
 class Command(BaseCommand):
@@ -20,6 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size, **options):
         key_id = pii_hash_key_id()
         active = pii_hash_key_ids_active()
+        if key_id in getattr(settings, "PII_HASH_KEYS_RETIRED", ()):
+            raise CommandError(f"当前摘要密钥 {key_id} 已列入 PII_HASH_KEYS_RETIRED。")
         self.stdout.write(f"当前摘要密钥 {key_id}；查询同时使用：{', '.join(map(str, active))}")
 
         def report(name, done, total):
@@ -27,8 +30,9 @@ class Command(BaseCommand):
 
         try:
             steps = hash_key_rotate(batch_size=batch_size, report=report)
-        except KeyError as error:
-            raise CommandError(f"有数据的摘要使用了未配置的密钥 {error}") from error
+        except PiiError as error:
+            # The numbers are read from the ciphers: a PII key is missing (or a cipher is damaged).
+            raise CommandError(f"{error}；已完成的部分保留，配置好密钥后重新运行。") from error
         problems = 0
         for step in steps:
             self.stdout.write(f"{step.name}：重新计算 {step.rewritten}，用时 {step.seconds:.1f} 秒")

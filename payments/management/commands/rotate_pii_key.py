@@ -3,11 +3,11 @@ with the current PII key (PII_KEY_ID). Run it after every web and worker process
 the new key as the current one (the old one still configured, for reading); when it reports
 nothing left, the old key may be removed from the settings. Safe to stop and run again: rows and
 files already under the current key are skipped (the key id is in each of them)."""
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from payments.key_rotation import pii_key_rotate
 from mutualaid.key_rotation import BATCH_ROWS
-from mutualaid.pii import pii_key_id, pii_keys
+from mutualaid.pii import PiiError, pii_key_id, pii_keys
 
 
 class Command(BaseCommand):
@@ -25,7 +25,11 @@ class Command(BaseCommand):
         def report(name, done, total):
             self.stdout.write(f"  {name}：{done}/{total}")
 
-        steps = pii_key_rotate(batch_size=batch_size, report=report, files=not no_files)
+        try:
+            steps = pii_key_rotate(batch_size=batch_size, report=report, files=not no_files)
+        except PiiError as error:
+            # An old key is missing from the settings (or a cipher is damaged): what is done stays done.
+            raise CommandError(f"{error}；已完成的部分保留，配置好旧密钥后重新运行。") from error
         problems = 0
         for step in steps:
             self.stdout.write(f"{step.name}：重新加密 {step.rewritten}，用时 {step.seconds:.1f} 秒")
