@@ -60,7 +60,7 @@ def _key_types(model, keys: tuple[str, ...]) -> list[str]:
     return [model._meta.get_field(name).cast_db_type(connection) for name in keys]
 
 
-def _update_rows(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: list[tuple]) -> int:
+def rows_update(model, keys: tuple[str, ...], columns: tuple[str, ...], rows: list[tuple]) -> int:
     """UPDATE `columns` of the rows `rows` ((*key values, *new values)) of `model`'s table, found by
     `keys`: one statement on PostgreSQL (arrays unnested), executemany elsewhere. `keys` may name
     the updated columns too: then a row is updated only if it still holds the value read (a
@@ -152,7 +152,7 @@ def rotate_cipher_columns(
         # current key; if not, the next run finds it).
         updated = [(*row, *(reencrypt(value) for value in row[len(keys) :])) for row in rows]
         with transaction.atomic():
-            result.rewritten += _update_rows(model, (*keys, *columns), columns, updated)
+            result.rewritten += rows_update(model, (*keys, *columns), columns, updated)
         if progress:
             progress(result.rewritten, total)
         if after_batch:
@@ -189,7 +189,7 @@ def rotate_hash_column(
         with transaction.atomic():
             # The old hash finds the row (a row loaded again meanwhile is not found: nothing is
             # overwritten); the new one replaces it, in the key too.
-            result.rewritten += _update_rows(model, keys, (hash_column,), updated)
+            result.rewritten += rows_update(model, keys, (hash_column,), updated)
         if progress:
             progress(result.rewritten, total)
         if after_batch:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from django.db import transaction
 
 from enrollment.models import Batch
-from mutualaid.key_rotation import StepResult, not_under_hash_key
-from mutualaid.pii import hash_key_id_of, pii_decrypt, pii_hash, pii_hash_key_id, pii_hash_key_ids_active
+from mutualaid.key_rotation import StepResult, not_under_hash_key, rows_update
+from mutualaid.pii import hash_key_id_of, pii_decrypt, pii_decrypter, pii_hash, pii_hash_key_id, pii_hash_key_ids_active, pii_hasher
 
 from .models import EnrolmentRegistry, RosterEntry
 
@@ -40,17 +40,18 @@ def roster_batch_rehash(*, batch_id: int) -> int:
     key_id = pii_hash_key_id()
     entries = list(_stale(RosterEntry.objects.filter(batch_id=batch_id), key_id).values_list("pk", "id_hash", "id_cipher"))
     new_of: dict[str, str] = {}
-    changed = []
-    for pk, old, cipher in entries:
-        new = new_of.get(old) or pii_hash(pii_decrypt(cipher), key_id=key_id)
-        new_of[old] = new
-        changed.append(RosterEntry(pk=pk, id_hash=new))
-    RosterEntry.objects.bulk_update(changed, ["id_hash"], batch_size=2000)
+    decrypt, hasher = pii_decrypter(), pii_hasher(key_id)
+    for _pk, old, cipher in entries:
+        if old not in new_of:
+            new_of[old] = hasher(decrypt(cipher))
+    # Matched by key and old hash: the batch is locked, so the hash is the one read.
+    rewritten = rows_update(RosterEntry, ("id", "id_hash"), ("id_hash",), [(pk, old, new_of[old]) for pk, old, _ in entries])
     registry = list(_stale(EnrolmentRegistry.objects.filter(batch_id=batch_id), key_id).values_list("pk", "id_hash"))
     if registry:
-        # A registry row whose entry was re-hashed earlier (by a run that died between the two
-        # updates cannot happen: one transaction) or whose entry is gone keeps no cipher: it is
-        # re-hashed from the batch's entries, looked up by every active key's hash.
+        # A registry row has no cipher: it takes the new hash of the entry it was made from (same
+        # batch, same old hash). Should that entry be under the current key already (written so by
+        # an import during the rotation), it is found by its hash under every active key; a row
+        # whose entry is gone stays as it is and is reported by roster_batches_rehash.
         missing = [old for _, old in registry if old not in new_of]
         if missing:
             for _pk, current, cipher in RosterEntry.objects.filter(batch_id=batch_id).values_list("pk", "id_hash", "id_cipher"):
@@ -58,10 +59,9 @@ def roster_batch_rehash(*, batch_id: int) -> int:
                     number = pii_decrypt(cipher)
                     for other in pii_hash_key_ids_active():
                         new_of.setdefault(pii_hash(number, key_id=other), current)
-        rows = [EnrolmentRegistry(pk=pk, id_hash=new_of[old]) for pk, old in registry if old in new_of]
-        EnrolmentRegistry.objects.bulk_update(rows, ["id_hash"], batch_size=2000)
-        changed += rows
-    return len(changed)
+        rows = [(pk, old, new_of[old]) for pk, old in registry if old in new_of]
+        rewritten += rows_update(EnrolmentRegistry, ("id", "id_hash"), ("id_hash",), rows)
+    return rewritten
 
 
 def roster_batches_rehash(
@@ -77,6 +77,7 @@ def roster_batches_rehash(
     pending |= set(_stale(EnrolmentRegistry.objects.all(), key_id).values_list("batch_id", flat=True).distinct())
     total = _stale(RosterEntry.objects.all(), key_id).count() + _stale(EnrolmentRegistry.objects.all(), key_id).count()
     since_report = 0
+    last = max(pending, default=None)
     for batch_id in sorted(pending):
         with transaction.atomic():
             if not Batch.objects.select_for_update(of=("self",)).filter(pk=batch_id).exists():
@@ -87,7 +88,7 @@ def roster_batches_rehash(
             result.problems.append(f"批次 {batch_id}：{left} 条参保登记找不到对应的参保人员，未能重新计算摘要")
         result.rewritten += rewritten
         since_report += rewritten
-        if since_report >= batch_rows or batch_id == max(pending):
+        if since_report >= batch_rows or batch_id == last:
             since_report = 0
             if progress:
                 progress(result.rewritten, total)
@@ -104,10 +105,11 @@ def registry_held_under_old_keys(*, batch: Batch) -> bool:
     others = [key_id for key_id in pii_hash_key_ids_active() if key_id != pii_hash_key_id()]
     if not others:
         return False
+    decrypt, hashers = pii_decrypter(), [pii_hasher(key_id) for key_id in others]
     hashes = [
-        pii_hash(pii_decrypt(cipher), key_id=key_id)
+        hasher(decrypt(cipher))
         for cipher in RosterEntry.objects.filter(batch=batch).values_list("id_cipher", flat=True).iterator(chunk_size=5000)
-        for key_id in others
+        for hasher in hashers
     ]
     year = batch.coverage_year.year
     found = False

@@ -320,3 +320,23 @@ def test_rotate_pii_key_without_the_old_key_stops_cleanly_and_resumes(data, new_
     new_pii_key.PII_KEY = old
     call_command("rotate_pii_key", stdout=io.StringIO())
     assert all(value.startswith("2:") for value in all_ciphers())
+
+
+def test_registry_rows_follow_their_entries_and_orphans_are_reported(data, new_hash_key):
+    # SPEC SEC-10, ROS-11: a registry row takes its entry's new hash, even when the entry is under
+    # the new key already; a row whose entry is gone cannot be re-hashed and is reported.
+    from rosters.key_rotation import roster_batches_rehash
+
+    held = data["held"]
+    entry = RosterEntry.objects.filter(batch=held).order_by("pk").first()
+    RosterEntry.objects.filter(pk=entry.pk).update(id_hash=pii_hash(entry.id_number))  # under key 2 already
+    orphan = EnrolmentRegistry.objects.create(year=held.coverage_year.year, id_hash=pii_hash(PEOPLE[8], key_id=1), batch=held)
+
+    result = roster_batches_rehash()
+
+    assert set(EnrolmentRegistry.objects.filter(batch=held).exclude(pk=orphan.pk).values_list("id_hash", flat=True)) == set(
+        RosterEntry.objects.filter(batch=held).values_list("id_hash", flat=True)
+    )
+    orphan.refresh_from_db()
+    assert ":" not in orphan.id_hash
+    assert result.problems == [f"批次 {held.pk}：1 条参保登记找不到对应的参保人员，未能重新计算摘要"]
