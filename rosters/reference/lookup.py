@@ -94,14 +94,14 @@ def _distinct_hashes(values: Iterable[str]) -> list[str]:
     one value at a time. Sorting costs 11 ms and saves the server 30 ms (suggested_people_by_hash):
     hex digits (and ":") compare alike in Python and in the "C" collation of the key."""
     distinct = list(dict.fromkeys(values))
+    digits = None
     try:
-        # SPEC SEC-10: all hashes of one key share its prefix ("" for key id 1, else "<id>:").
-        lengths = set(map(len, distinct))
-        prefix = distinct[0][:-64] if len(lengths) == 1 and distinct else ""
-        fast = len(lengths) == 1 and (not prefix or _HASH.fullmatch(prefix + "0" * 64)) and all(
-            value.startswith(prefix) for value in distinct
-        ) if prefix else lengths == {64}
-        digits = "".join(value[len(prefix) :] for value in distinct).encode("ascii") if fast else None
+        # SPEC SEC-10: the hashes of one key share its prefix ("" for key id 1, else "<id>:"): the
+        # usual case is all of one key, of one length, with one prefix in front of the hex digits.
+        if len(set(map(len, distinct))) == 1 and len(distinct[0]) >= 64:
+            prefix = distinct[0][:-64]
+            if _HASH.fullmatch(prefix + "0" * 64) and all(value.startswith(prefix) for value in distinct):
+                digits = "".join(value[len(prefix) :] for value in distinct).encode("ascii")
     except (TypeError, UnicodeEncodeError, AttributeError):
         digits = None
     if digits is None or digits.translate(None, b"0123456789abcdef"):

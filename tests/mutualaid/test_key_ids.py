@@ -151,6 +151,8 @@ def test_the_suggested_roster_look_up_takes_hashes_of_any_key(second_keys):
     other = pii_hash("310101199001011025")
     assert _distinct_hashes([new, other, new]) == sorted([new, other])
     assert _distinct_hashes([new, old, "junk", "2:" + "z" * 64]) == sorted([new, old])
+    assert _distinct_hashes(["abc", "def"]) == []  # hex, but no hash
+    assert _distinct_hashes(["9" * 66, "9" * 66]) == []  # no "<id>:" in front
 
 
 def test_resealing_never_brings_back_a_file_purged_meanwhile(tmp_path, second_keys, monkeypatch):
