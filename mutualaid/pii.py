@@ -281,7 +281,7 @@ def pii_property(
     """A model attribute that reads the decrypted value and writes cipher and hash together.
 
         id_cipher = models.TextField()
-        id_hash = models.CharField(max_length=64, db_index=True)
+        id_hash = models.CharField(max_length=72, db_index=True)  # "<key id>:" + 64 hex digits
         id_number = pii_property("id_cipher", "id_hash")
 
         mobile_cipher = models.TextField(blank=True)

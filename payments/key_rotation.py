@@ -72,6 +72,8 @@ def pii_key_rotate(*, batch_size: int, report: Report | None = None, after_batch
         steps.append(rotate_cipher_columns(
             model, keys=keys, columns=("id_cipher",), batch_size=batch_size, progress=_step_progress(report, name), after_batch=after_batch
         ))
+        if steps[-1].rewritten:
+            vacuum_analyse(model)  # every row has a new version: the look-up's index-only scan needs the visibility map again
     for model, columns, name in (
         (RosterEntry, ("id_cipher", "mobile_cipher"), "参保人员"),
         (HandlerInfo, ("handler_mobile_cipher",), "经办人信息"),
