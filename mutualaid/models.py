@@ -37,7 +37,7 @@ class SmsCode(models.Model):
 
     mobile = models.CharField("手机号", max_length=11, db_index=True)
     purpose = models.CharField("用途", max_length=30)
-    code_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=72)  # SPEC SEC-10: the hash key id in front (mutualaid.pii)
     created_at = models.DateTimeField("发送时间", default=timezone.now, db_index=True)
     expires_at = models.DateTimeField("失效时间")
     used_at = models.DateTimeField("使用时间", null=True, blank=True)

@@ -4,11 +4,13 @@ Roster and reference uploads, attachments and export files are written "sealed":
 authenticated encryption with the PII key, streamed, so a 1 GB reference file never sits whole in
 memory. The construction is the STREAM one of Tink's AES-GCM-HKDF streaming AEAD:
 
-    header  = MAGIC (4) | salt (16) | nonce prefix (7)
+    header  = "MAS" | PII key id (1) | salt (16) | nonce prefix (7)
     chunk i = AES-GCM(file key, nonce prefix | i (4 bytes) | last (1 byte), 64 KiB of plain text)
 
-The file key is HKDF-SHA256(PII_KEY, salt): every file has its own key, so nonces never repeat
-across files. The last chunk carries its own flag (a file cut after a whole chunk does not decrypt),
+The file key is HKDF-SHA256(PII key, salt): every file has its own key, so nonces never repeat
+across files. The header's fourth byte is the id of that PII key (SPEC SEC-10): files sealed before
+keys rotated start "MAS\x01", key id 1, which is PII_KEY; key ids stay below 0x20, so a text file
+never looks sealed. `manage.py rotate_pii_key` re-seals the files of older keys (`reseal`). The last chunk carries its own flag (a file cut after a whole chunk does not decrypt),
 and every chunk its index (chunks cannot be swapped).
 
 - `SealedWriter` / `seal_to(path)`: write plain bytes, sealed on disk.
@@ -34,7 +36,10 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
-MAGIC = b"MAS\x01"
+from .pii import MAX_KEY_ID, PiiError, pii_key, pii_key_id
+
+MAGIC_PREFIX = b"MAS"
+MAGIC = MAGIC_PREFIX + b"\x01"  # the header of a file sealed with key id 1
 CHUNK_BYTES = 64 * 1024
 _SALT_BYTES = 16
 _PREFIX_BYTES = 7
@@ -48,11 +53,29 @@ class SealedFileError(OSError):
     """A sealed file that does not decrypt: another key, a damaged or truncated file."""
 
 
-def _file_aead(salt: bytes) -> AESGCM:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"mutualaid sealed file").derive(
-        base64.b64decode(settings.PII_KEY)
-    )
+def _file_aead(salt: bytes, key_id: int) -> AESGCM:
+    try:
+        key_text = pii_key(key_id)
+    except PiiError:
+        raise SealedFileError(f"密封文件无法解密：密钥 {key_id} 未配置") from None
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"mutualaid sealed file").derive(base64.b64decode(key_text))
     return AESGCM(key)
+
+
+def magic(key_id: int) -> bytes:
+    """The first 4 bytes of a file sealed with the PII key `key_id`."""
+    if not 1 <= key_id <= MAX_KEY_ID:
+        raise ValueError(f"PII key ids go from 1 to {MAX_KEY_ID}")
+    return MAGIC_PREFIX + bytes([key_id])
+
+
+def sealed_key_id(path: str | Path) -> int | None:
+    """The PII key id of the sealed file `path`, None for a plain file."""
+    with open(path, "rb") as stream:
+        head = stream.read(len(MAGIC))
+    if len(head) == len(MAGIC) and head.startswith(MAGIC_PREFIX) and 1 <= head[-1] <= MAX_KEY_ID:
+        return head[-1]
+    return None
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
@@ -60,8 +83,7 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
 
 
 def is_sealed(path: str | Path) -> bool:
-    with open(path, "rb") as stream:
-        return stream.read(len(MAGIC)) == MAGIC
+    return sealed_key_id(path) is not None
 
 
 def plain_size(sealed_size: int) -> int:
@@ -82,12 +104,13 @@ class SealedWriter(io.RawIOBase):
         super().__init__()
         self.path = Path(path)
         salt, self._prefix = os.urandom(_SALT_BYTES), os.urandom(_PREFIX_BYTES)
-        self._aead = _file_aead(salt)
+        key_id = pii_key_id()
+        self._aead = _file_aead(salt, key_id)
         self._index = 0
         self._pending = bytearray()
         mode = settings.FILE_UPLOAD_PERMISSIONS or 0o640
         self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
-        self._file.write(MAGIC + salt + self._prefix)
+        self._file.write(magic(key_id) + salt + self._prefix)
 
     def writable(self) -> bool:
         return True
@@ -126,10 +149,11 @@ class SealedReader(io.RawIOBase):
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
             header = self._file.read(HEADER_BYTES)
-            if len(header) != HEADER_BYTES or not header.startswith(MAGIC):
+            if len(header) != HEADER_BYTES or not header.startswith(MAGIC_PREFIX) or not 1 <= header[3] <= MAX_KEY_ID:
                 raise SealedFileError("不是密封文件")
             salt, self._prefix = header[len(MAGIC) : len(MAGIC) + _SALT_BYTES], header[-_PREFIX_BYTES:]
-            self._aead = _file_aead(salt)
+            self.key_id = header[3]
+            self._aead = _file_aead(salt, self.key_id)
             sealed_size = os.fstat(self._file.fileno()).st_size
             self.size = plain_size(sealed_size)
             self._chunks = -(-(sealed_size - HEADER_BYTES) // _SEALED_CHUNK)
@@ -205,6 +229,31 @@ def seal_file(source: str | Path, path: str | Path) -> None:
     """Seal the plain file `source` into the new file `path`."""
     with open(source, "rb") as plain:
         seal_stream(iter(lambda: plain.read(COPY_CHUNK_BYTES), b""), path)
+
+
+def reseal(path: str | Path) -> bool:
+    """SPEC SEC-10: re-seal the sealed file `path` with the current PII key, unless it is sealed with
+    it already (then False). Written beside it and moved over it (os.replace), so a crash leaves
+    either file whole, and a reader that opened the old one reads it to the end."""
+    path = Path(path)
+    if sealed_key_id(path) in (None, pii_key_id()):
+        return False
+    partial = path.with_name(path.name + ".resealing")
+    partial.unlink(missing_ok=True)
+    with open_sealed(path) as source:
+        before = os.fstat(source.raw._file.fileno())
+        seal_stream(iter(lambda: source.read(COPY_CHUNK_BYTES), b""), partial)
+    try:
+        shutil.copymode(path, partial)
+        now = os.stat(path)
+    except FileNotFoundError:
+        now = None
+    if now is None or (now.st_ino, now.st_dev) != (before.st_ino, before.st_dev):
+        # Removed (a purge) or replaced meanwhile: a purged file must not come back.
+        partial.unlink(missing_ok=True)
+        return False
+    os.replace(partial, path)
+    return True
 
 
 @contextmanager

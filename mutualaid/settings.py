@@ -34,6 +34,33 @@ PII_KEY = env.str("PII_KEY", default=_DEV_PII_KEY)
 PII_HASH_KEY = env.str("PII_HASH_KEY", default=_DEV_PII_HASH_KEY)
 
 
+def _key_ids(name: str) -> dict[int, str]:
+    """SPEC SEC-10: `NAME=2:key,3:key` — keys by id, besides key id 1 (PII_KEY / PII_HASH_KEY).
+    The id comes before the first colon; keys must not contain a comma (base64 never does)."""
+    keys = {}
+    for item in filter(None, (part.strip() for part in env.str(name, default="").split(","))):
+        key_id, separator, key = item.partition(":")
+        if not separator or not key_id.isdigit() or not 1 <= int(key_id) <= 31 or not key:
+            raise ImproperlyConfigured(f"{name}: write the keys as id:key,id:key with ids from 1 to 31.")
+        keys[int(key_id)] = key
+    return keys
+
+
+# SPEC SEC-10: keys rotate. PII_KEY is key id 1 (every cipher written before keys rotated starts
+# with "1:"); PII_KEYS adds others; PII_KEY_ID is the one that encrypts, the rest decrypt only until
+# `manage.py rotate_pii_key` has re-encrypted their data. The same for the hash key, where a key
+# listed in PII_HASH_KEYS_RETIRED is kept for audit queries only (README.md, 密钥轮换与托管).
+PII_KEYS = _key_ids("PII_KEYS")
+PII_KEY_ID = env.int("PII_KEY_ID", default=1)
+PII_HASH_KEYS = _key_ids("PII_HASH_KEYS")
+PII_HASH_KEY_ID = env.int("PII_HASH_KEY_ID", default=1)
+PII_HASH_KEYS_RETIRED = env.list("PII_HASH_KEYS_RETIRED", cast=int, default=[])
+
+
+def _current_key_id(name: str) -> int:
+    return PII_KEY_ID if name == "PII_KEY" else PII_HASH_KEY_ID
+
+
 def _require_production_secrets():
     missing = [
         name
@@ -42,7 +69,13 @@ def _require_production_secrets():
             ("PII_KEY", PII_KEY, _DEV_PII_KEY),
             ("PII_HASH_KEY", PII_HASH_KEY, _DEV_PII_HASH_KEY),
         )
-        if not value or value == dev_value
+        # Key id 1 may be retired once a rotation has moved its data (SPEC SEC-10): then it is empty.
+        if value == dev_value or not value and (name == "SECRET_KEY" or _current_key_id(name) == 1)
+    ]
+    missing += [
+        f"{name}S (key {_current_key_id(name)})"
+        for name, keys in (("PII_KEY", PII_KEYS), ("PII_HASH_KEY", PII_HASH_KEYS))
+        if _current_key_id(name) != 1 and _current_key_id(name) not in keys
     ]
     if missing:
         raise ImproperlyConfigured(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import SmsCode
-from .pii import mask_mobile, pii_hash
+from .pii import hash_key_id_of, mask_mobile, pii_hash, pii_hash_keys
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def send_sms(*, mobile: str, text: str) -> None:
     import_string(settings.SMS_BACKEND)().send(mobile, text)
 
 
-def _code_hash(mobile: str, purpose: str, code: str) -> str:
-    return pii_hash(f"sms:{purpose}:{mobile}:{code}")
+def _code_hash(mobile: str, purpose: str, code: str, key_id: int | None = None) -> str:
+    return pii_hash(f"sms:{purpose}:{mobile}:{code}", key_id=key_id)
 
 
 def _hourly_count(name: str, now: dt.datetime) -> tuple[int, int]:
@@ -146,7 +146,11 @@ def _sms_code_consume(*, mobile: str, purpose: str, code: str) -> str | None:
         return "验证码已过期，请重新获取。"
     if latest.failed_attempts >= MAX_WRONG_TRIES:
         return "验证码错误次数过多，请重新获取。"
-    if not secrets.compare_digest(latest.code_hash, _code_hash(mobile, purpose, (code or "").strip())):
+    # SPEC SEC-10: a code sent just before the hash key changed is checked with the key it was hashed with.
+    key_id = hash_key_id_of(latest.code_hash)
+    if key_id not in pii_hash_keys() or not secrets.compare_digest(
+        latest.code_hash, _code_hash(mobile, purpose, (code or "").strip(), key_id)
+    ):
         latest.failed_attempts += 1
         latest.save(update_fields=["failed_attempts"])
         return "验证码错误，请核对后重新输入。"

@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from mutualaid.identifiers import canonical_id_number, canonical_mobile
-from mutualaid.pii import PiiError, pii_decrypt, pii_encrypt, pii_hash
+from mutualaid.pii import PiiError, hash_key_id_of, pii_decrypt, pii_encrypt, pii_hash
 from mutualaid.validators import resident_id_problem
 
 from .models import EnrolmentRegistry, IdType, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
@@ -74,7 +74,8 @@ def stored_problem(value: str, id_hash: str) -> str | None:
     number, problem = canonical_id_number(value)
     if problem or number != value:
         return "非规范形式"
-    if pii_hash(value) != id_hash:
+    # SPEC SEC-10: compared under the key the stored hash names (a rotation may be half way).
+    if pii_hash(value, key_id=hash_key_id_of(id_hash)) != id_hash:
         return "摘要与号码不符"
     return None
 

@@ -36,7 +36,7 @@ class SuggestedPerson(models.Model):
 
     pk = models.CompositePrimaryKey("year", "id_hash")
     year = models.PositiveSmallIntegerField("保障年度")
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (mutualaid.pii)
     id_cipher = models.TextField()
     ss_name = models.CharField("社保姓名", max_length=50)
     ss_unit_code = models.CharField("单位社保编码", max_length=20, blank=True)
@@ -74,7 +74,7 @@ class UnionMember(models.Model):
     pk = models.CompositePrimaryKey("year", "unit_key", "id_hash")
     year = models.PositiveSmallIntegerField("保障年度")
     unit_key = models.CharField("单位（参保编码或统一社会信用代码）", max_length=18)
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (mutualaid.pii)
     id_cipher = models.TextField()
     name = models.CharField("姓名", max_length=50)
 
@@ -93,7 +93,7 @@ class PreviousEnrolment(models.Model):
     pk = models.CompositePrimaryKey("year", "code", "id_hash")
     year = models.PositiveSmallIntegerField("保障年度")
     code = models.CharField("参保编码", max_length=6)
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (mutualaid.pii)
     id_cipher = models.TextField()
     id_type = models.CharField("证件类型", max_length=10, default="身份证")
     name = models.CharField("姓名", max_length=50)
@@ -173,7 +173,7 @@ class RosterEntry(models.Model):
         "enrollment.Batch", verbose_name="参保批次", on_delete=models.CASCADE, related_name="entries", db_index=False
     )
     id_type = models.CharField("证件类型", max_length=4, choices=IdType.choices)
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (mutualaid.pii)
     id_cipher = models.TextField()
     name = models.CharField("姓名", max_length=50)
     birth_date = models.DateField("出生日期")
@@ -232,7 +232,7 @@ class EnrolmentRegistry(models.Model):
     written at 清册提交 and released by withdrawal (BAT-6) or cancellation (BAT-11)."""
 
     year = models.PositiveSmallIntegerField("保障年度")
-    id_hash = models.CharField(max_length=64)
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (mutualaid.pii)
     # No index of its own: Meta's registry_batch serves look-ups by batch (a second one slowed the
     # 50,000-row insert at 清册提交 by about a tenth).
     batch = models.ForeignKey(

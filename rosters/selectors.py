@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from enrollment.models import Batch
 from enrollment.states import HOLDING_STATES, BatchAction, BatchKind
-from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hash
+from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number, mask_mobile, pii_decrypt, pii_hashes
 from mutualaid.identifiers import canonical_id_number
 from mutualaid.workdays import working_deadline
 
@@ -70,23 +70,25 @@ def roster_over_age_q(*, batch: Batch, on: dt.date | None = None) -> Q:
     )
 
 
-def roster_id_hash(value: str) -> str | None:
-    """The hash a typed 证件号 is looked up by: its canonical form, as the importer makes it (SPEC
+def roster_id_hashes(value: str) -> list[str]:
+    """The hashes a typed 证件号 is looked up by: its canonical form, as the importer makes it (SPEC
     SEC-1: spaces removed, full-width to half-width, upper case, so a lower-case x and 非身份证
-    letters match), then hashed; None (which matches no row) when the value has no canonical form."""
+    letters match), then hashed with every active hash key (SPEC SEC-10: while `rotate_hash_key`
+    runs, a row may still carry the old key's hash); none (which matches no row) when the value has
+    no canonical form."""
     number, problem = canonical_id_number(value)
-    return None if problem else pii_hash(number)
+    return [] if problem else pii_hashes(number)
 
 
 def person_batch_ids(*, id_number: str) -> list[int]:
     """The batches whose roster holds the person with this full ID number, through its keyed hash
     (ARCHITECTURE.md: searching by 证件号码 is an exact match through the hash): the year's registry
     for the batches that hold people, the rosters for those that hold nobody (drafts, cancelled)."""
-    id_hash = roster_id_hash(id_number)
+    id_hashes = roster_id_hashes(id_number)
     # The registry's unique (year, id_hash) index answers per year; there are few years.
     years = list(Batch.objects.order_by().values_list("coverage_year__year", flat=True).distinct())
-    held = EnrolmentRegistry.objects.filter(year__in=years, id_hash=id_hash).values_list("batch_id", flat=True)
-    not_held = RosterEntry.objects.filter(id_hash=id_hash).exclude(batch__state__in=HOLDING_STATES).values_list(
+    held = EnrolmentRegistry.objects.filter(year__in=years, id_hash__in=id_hashes).values_list("batch_id", flat=True)
+    not_held = RosterEntry.objects.filter(id_hash__in=id_hashes).exclude(batch__state__in=HOLDING_STATES).values_list(
         "batch_id", flat=True
     )
     return sorted(set(held) | set(not_held))
@@ -111,7 +113,7 @@ def roster_search_q(
         cased = name.upper() != name.lower()
         condition &= Q(name__icontains=name) if cased else Q(name__contains=name)
     if id_number:
-        condition &= Q(id_hash=roster_id_hash(id_number))
+        condition &= Q(id_hash__in=roster_id_hashes(id_number))
     if ss_unit_code:
         condition &= Q(ss_unit_code=ss_unit_code)
     if work_status:

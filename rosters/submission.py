@@ -32,6 +32,7 @@ from mutualaid.audit import acting_as
 
 from .models import EnrolmentRegistry, RosterEntry, ValidationRun
 from .errors import RosterError
+from .key_rotation import hash_rotation_running, registry_held_under_old_keys, roster_batch_rehash
 from .rules import retired_entries, retired_reason, validate_roster, validation_steps_total
 from .selectors import roster_masked_id
 from .services import HELD_UNNAMED_MESSAGE, held_by_message, held_names_match, held_naming_audit, roster_audit
@@ -260,9 +261,16 @@ def batch_submit(
             _refuse_state(locked)  # checked again under the lock: a double click stops here
             # A resubmission's own rows go first, so the rules and the insert see only other batches.
             registry_release(batch=locked)
+            if hash_rotation_running():
+                # SPEC SEC-10: the registry's UNIQUE (year, id_hash) compares hashes of one key. While
+                # a hash rotation runs, this batch's people go under the current key first, and a
+                # holder not yet re-hashed is looked for under the old keys.
+                roster_batch_rehash(batch_id=locked.pk)
             outcome = validate_roster(batch=locked, on=start)
             if outcome.blocking:
                 raise RosterError(_blocking_message(_reasons_naming_retired(locked, outcome)))
+            if hash_rotation_running() and registry_held_under_old_keys(batch=locked):
+                raise IntegrityError("SPEC SEC-10: a person is held under an older hash key")
             people = _registry_insert(batch=locked, at=at)
             _record_outcome(batch=locked, outcome=outcome, acting_user=acting_user, at=at)
             # Rows already carrying these dates (a centralised batch submitted again) are not rewritten.

@@ -11,6 +11,7 @@ from django.db.models import BooleanField, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 
 from enrollment.models import Batch, Unit
+from mutualaid.pii import pii_hash_aliases, pii_hash_key_ids_active
 
 from ..models import EnrolmentRegistry, IdType, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
 from .people import _Person
@@ -51,6 +52,27 @@ def _of_hashes(queryset, model, hashes: list[str]):
     return queryset.filter(_hash_in(model, hashes))
 
 
+def _hash_aliases(people: list[_Person]) -> dict[str, str] | None:
+    """SPEC SEC-10: while a hash rotation runs (more than one active hash key), every active key's
+    hash of each person → the person's hash under the current key (the one `_protect` made), for
+    look-ups to find rows not re-hashed yet; None otherwise, and nothing is computed."""
+    if len(pii_hash_key_ids_active()) < 2:
+        return None
+    return pii_hash_aliases(person.number for person in people)
+
+
+def _searched(hashes: list[str], aliases: dict[str, str] | None) -> list[str]:
+    """The hashes a look-up of `hashes` (current key) sends: with every active key's during a rotation."""
+    if aliases is None:
+        return hashes
+    wanted = set(hashes)
+    return [alias for alias, current in aliases.items() if current in wanted]
+
+
+def _current(id_hash: str, aliases: dict[str, str] | None) -> str:
+    return id_hash if aliases is None else aliases.get(id_hash, id_hash)
+
+
 class _SuggestedRow(NamedTuple):
     id_hash: str
     ss_name: str
@@ -78,38 +100,44 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
     hashes = [person.id_hash for person in people]
     if not hashes:
         return _Found({}, {}, {}, {})
+    # SPEC SEC-10: during a hash rotation, rows are found under any active key and known by the
+    # person's current hash (one pass over the found rows; nothing at all outside a rotation).
+    aliases = _hash_aliases(people)
     suggested = {}
     if resident:
         # Only what the rules use (not the cipher): about half the bytes of suggested_people_by_hash.
         rows = (
-            SuggestedPerson.objects.filter(_hash_in(SuggestedPerson, resident), year=year)
+            SuggestedPerson.objects.filter(_hash_in(SuggestedPerson, _searched(resident, aliases)), year=year)
             .values_list(*_SuggestedRow._fields)
         )
         new = tuple.__new__
-        suggested = {row[0]: new(_SuggestedRow, row) for row in rows}
+        if aliases is None:
+            suggested = {row[0]: new(_SuggestedRow, row) for row in rows}
+        else:
+            suggested = {aliases[row[0]]: _SuggestedRow(aliases[row[0]], *row[1:]) for row in rows}
     wanted = set(hashes)
     previous_names = {
-        id_hash: name
+        _current(id_hash, aliases): name
         for id_hash, name in _of_hashes(
-            PreviousEnrolment.objects.filter(year=year - 1, code=batch.code.code), PreviousEnrolment, hashes
+            PreviousEnrolment.objects.filter(year=year - 1, code=batch.code.code), PreviousEnrolment, _searched(hashes, aliases)
         ).values_list("id_hash", "name")
-        if id_hash in wanted
+        if _current(id_hash, aliases) in wanted
     }
     if member_names is None:
         member_names = {}
         if resident:
             for id_hash, name in _of_hashes(
-                UnionMember.objects.filter(year=year, unit_key__in=_unit_keys(batch)), UnionMember, resident
+                UnionMember.objects.filter(year=year, unit_key__in=_unit_keys(batch)), UnionMember, _searched(resident, aliases)
             ).values_list("id_hash", "name"):
-                if id_hash in wanted:
-                    member_names.setdefault(id_hash, name)
+                if _current(id_hash, aliases) in wanted:
+                    member_names.setdefault(_current(id_hash, aliases), name)
     # SPEC ROS-11: the name the holder enrolled comes with each registry row (a correlated look-up
     # on the roster's (batch, id_hash, id_type) index, in the same query: still one query per file).
     holder_name = RosterEntry.objects.filter(batch=OuterRef("batch_id"), id_hash=OuterRef("id_hash")).values("name")[:1]
     held = {
-        id_hash: (unit_name, handler_name or "", handler_mobile_cipher or "", holder_batch, enrolled_name or "")
+        _current(id_hash, aliases): (unit_name, handler_name or "", handler_mobile_cipher or "", holder_batch, enrolled_name or "")
         for id_hash, unit_name, handler_name, handler_mobile_cipher, holder_batch, enrolled_name in (
-            EnrolmentRegistry.objects.filter(_hash_in(EnrolmentRegistry, hashes), year=year)
+            EnrolmentRegistry.objects.filter(_hash_in(EnrolmentRegistry, _searched(hashes, aliases)), year=year)
             .exclude(batch_id=batch.pk)
             .annotate(enrolled_name=Subquery(holder_name))
             .values_list(

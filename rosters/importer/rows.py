@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from django.conf import settings
 
 from mutualaid.jobs import job_heartbeat
 from mutualaid.pii import ID_TYPE_OTHER, ID_TYPE_RESIDENT, mask_id_number
@@ -216,7 +215,7 @@ def _protect(people: list[_Person]) -> None:
     cipher of its mobile (SPEC SEC-4: no hash, nothing looks people up by mobile), with the formats of
     mutualaid.pii (the reference loader's fast path: one HMAC state copy and one AES-GCM object for
     the whole file)."""
-    protector = BulkPiiProtector(hash_key=settings.PII_HASH_KEY, encryption_key=settings.PII_KEY)
+    protector = BulkPiiProtector.current()
     protect = protector.begin_chunk(len(people))
     seal = protector.begin_sealing(sum(1 for person in people if person.mobile))
     for person in people:

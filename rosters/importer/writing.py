@@ -17,7 +17,7 @@ from ..models import RosterEntry, RosterImport
 from ..services import held_naming_audit, roster_audit, roster_lock_for_edit, roster_version_bump
 from .messages import PROBLEMS_KEPT
 from .people import _Collected, _Person
-from .lookups import _of_hashes
+from .lookups import _current, _hash_aliases, _of_hashes, _searched
 from .decisions import _ACTIVE, _RETIRED
 
 
@@ -142,10 +142,13 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
         batch = roster_lock_for_edit(batch=roster_import.batch)
         current = {}
         if people:
+            # SPEC SEC-10: during a hash rotation a person already in the batch may carry the old
+            # key's hash; found under either, they are updated, never added twice.
+            aliases = _hash_aliases(people)
             for row in _of_hashes(
-                RosterEntry.objects.filter(batch=batch), RosterEntry, [person.id_hash for person in people]
+                RosterEntry.objects.filter(batch=batch), RosterEntry, _searched([person.id_hash for person in people], aliases)
             ).values_list("id_hash", "id_type", *_CURRENT_FIELDS):
-                current[(row[0], row[1])] = row[2:]
+                current[(_current(row[0], aliases), row[1])] = row[2:]
         new_rows, update_rows = [], []
         adapt = _row_adapter()
         batch_pk = batch.pk

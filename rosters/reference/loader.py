@@ -14,6 +14,7 @@ from django.db import connection
 
 from mutualaid.audit import acting_as
 from mutualaid.jobs import job_fail, job_finish, job_run
+from mutualaid.pii_bulk import BulkPiiProtector
 
 from ..errors import RosterError
 from ..models import ReferenceLoad
@@ -143,8 +144,7 @@ def reference_load(
             positions=positions,
             encoding=source.encoding,
             copy_text=writer_class.copy_text,
-            hash_key=settings.PII_HASH_KEY,
-            encryption_key=settings.PII_KEY,
+            keys=BulkPiiProtector.current_keys(),
         )
         preparer = _ChunkPreparer(context)
         use_pool = postgres and path.stat().st_size >= POOL_MIN_BYTES and _pool_possible()

@@ -17,7 +17,7 @@ from .writer import _quote
 # --- look-up ---------------------------------------------------------------------------------------
 
 
-_HASH = re.compile(r"[0-9a-f]{64}")
+_HASH = re.compile(r"(?:[0-9]{1,2}:)?[0-9a-f]{64}")  # SPEC SEC-10: "<key id>:" unless key id 1
 
 
 class SuggestedPersonRow(NamedTuple):
@@ -41,7 +41,8 @@ class SuggestedPersonRow(NamedTuple):
 
 def suggested_people_by_hash(*, year: int, id_hashes: Iterable[str]) -> dict[str, SuggestedPersonRow]:
     """The suggested-roster people of `year` among `id_hashes` (pii_hash of normalised IDs), by hash,
-    in one set-based query: `= ANY(array)` on PostgreSQL, chunks within SQLite's parameter limit
+    in one set-based query (SPEC SEC-10: while a hash rotation runs, pass the keys of
+    mutualaid.pii.pii_hash_aliases and map the result's hashes through it): `= ANY(array)` on PostgreSQL, chunks within SQLite's parameter limit
     elsewhere. People not in the roster, and values that are no hash at all, are absent from the
     result.
 
@@ -84,19 +85,26 @@ def suggested_people_by_hash(*, year: int, id_hashes: Iterable[str]) -> dict[str
 
 
 def _distinct_hashes(values: Iterable[str]) -> list[str]:
-    """The distinct values that are pii_hash values (64 lower-case hex digits), sorted.
+    """The distinct values that are pii_hash values (64 lower-case hex digits, after "<key id>:"
+    for key ids other than 1), sorted.
 
     The usual case, all of them hashes, is recognised by a few passes in C over all of them (about
     10 ms for 50,000, where a regular expression per value takes 30 ms): every value is a string
     of 64 characters, and their concatenation holds hex digits only. Anything else is sorted out
     one value at a time. Sorting costs 11 ms and saves the server 30 ms (suggested_people_by_hash):
-    hex digits compare alike in Python and in any collation."""
+    hex digits (and ":") compare alike in Python and in the "C" collation of the key."""
     distinct = list(dict.fromkeys(values))
+    digits = None
     try:
-        digits = "".join(distinct).encode("ascii")
-    except (TypeError, UnicodeEncodeError):
+        # SPEC SEC-10: the hashes of one key share its prefix ("" for key id 1, else "<id>:"): the
+        # usual case is all of one key, of one length, with one prefix in front of the hex digits.
+        if len(set(map(len, distinct))) == 1 and len(distinct[0]) >= 64:
+            prefix = distinct[0][:-64]
+            if _HASH.fullmatch(prefix + "0" * 64) and all(value.startswith(prefix) for value in distinct):
+                digits = "".join(value[len(prefix) :] for value in distinct).encode("ascii")
+    except (TypeError, UnicodeEncodeError, AttributeError):
         digits = None
-    if digits is None or set(map(len, distinct)) != {64} or digits.translate(None, b"0123456789abcdef"):
+    if digits is None or digits.translate(None, b"0123456789abcdef"):
         distinct = [value for value in distinct if isinstance(value, str) and _HASH.fullmatch(value)]
     distinct.sort()
     return distinct

@@ -39,8 +39,7 @@ class _Context:
     positions: list[int]
     encoding: str
     copy_text: bool  # PostgreSQL: one COPY text block; otherwise the records (tab-separated strings)
-    hash_key: str
-    encryption_key: str
+    keys: dict  # BulkPiiProtector.current_keys(): the current hash and PII keys with their ids (SPEC SEC-10)
 
 
 @dataclass
@@ -56,7 +55,7 @@ class _ChunkPreparer:
     def __init__(self, context: _Context):
         self.context = context
         self.spec = SPECS[context.kind]
-        self.protector = BulkPiiProtector(hash_key=context.hash_key, encryption_key=context.encryption_key)
+        self.protector = BulkPiiProtector(**context.keys)
         self._getter = itemgetter(*context.positions)
         self._year_prefix = f"{context.year}\t"
 
