@@ -33,7 +33,7 @@ def sign_out(page):
     page.wait_for_url("**/accounts/login/")
 
 
-def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page):
+def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page, screenshot):
     UserFactory(username="reviewer-li", first_name="李审核", role="reviewer", password=PASSWORD, second_factor=False)
     page = new_page()
 
@@ -44,6 +44,7 @@ def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page
     assert page.get_by_role("img", name=re.compile("二维码")).is_visible()
     secret = page.locator("#totp-secret").inner_text()
     assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{1,4})+", secret)
+    screenshot(page, "second-factor-enrol")
 
     page.get_by_label("验证码").fill("000000")
     page.get_by_role("button", name="确认绑定").click()
@@ -57,6 +58,7 @@ def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page
     page.wait_for_url("**/accounts/second-factor/backup-codes/")
     codes = page.locator("ul.backup-codes code").all_inner_texts()
     assert len(codes) == 10
+    screenshot(page, "second-factor-backup-codes")
     page.get_by_role("link", name="我已保存，继续").click()
     page_ready(page)
     page.wait_for_url("**/backoffice/")
