@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from enrollment.models import Batch
 from rosters.models import RosterEntry, WorkStatus
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, page_ready
 from tests.rosters.importfiles import resident_id, wrong_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,6 +36,7 @@ def test_open_a_batch_build_its_roster_from_a_file_fix_it_and_set_people_active(
     # 【添加参保人员】 → 【点击下载参保名单导入模板】: the handbook's header (ROS-2).
     page.get_by_role("link", name="添加参保人员").click()
     page.get_by_role("heading", name="导入人员名单").wait_for()
+    page_ready(page)  # the file chosen below is uploaded by static/js/roster_import.js
     with page.expect_download() as download:
         page.get_by_role("link", name="点击下载参保名单导入模板").click()
     template = load_workbook(io.BytesIO(download.value.path().read_bytes()))
