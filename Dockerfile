@@ -6,9 +6,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml ./
+# SPEC OPS-5: the pinned, hashed dependency set first (a layer of its own), then the portal without deps.
+COPY pyproject.toml requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
     && SECRET_KEY=build-only-collectstatic-key-0000000000000000000000000 PII_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
        PII_HASH_KEY=build-only-not-a-secret EMAIL_BACKEND=build-only SMS_BACKEND=build-only \
        PORTAL_BASE_URL=https://build-only.invalid python manage.py collectstatic --noinput

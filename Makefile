@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install migrate seed screenshots clean
+.PHONY: run test test-fast install lock migrate seed screenshots clean
 
-$(STAMP): pyproject.toml
+# SPEC OPS-5: the dependency set is pinned with hashes (requirements-dev.lock: the portal and its test
+# tools; requirements.lock: the portal alone, for the image), made by pip-tools from pyproject.toml with
+# `make lock`. The portal itself is installed editable, without dependencies.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -40,6 +43,16 @@ test-fast: $(STAMP)
 # Refresh docs/screenshots from the browser tests.
 screenshots: $(STAMP)
 	SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+# Refresh both lock files after a change of pyproject.toml's dependencies; `make lock LOCK_ARGS=--upgrade`
+# takes the newest releases too.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet $(LOCK_ARGS) --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file=requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet $(LOCK_ARGS) --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra=dev --output-file=requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
