@@ -324,6 +324,27 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# SPEC OPS-4: two queues, each with its own workers (docker-compose.yml: worker, worker-bulk), so a
+# city-scale reference load or a night's sweep never waits in front of a unit's validation. Every task
+# of the portal is named here (tests/mutualaid/test_queues.py fails for one that is not); a task not
+# named would go to the default queue, interactive.
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_ROUTES = {
+    # interactive: what a person waits for (imports, validations, submissions), reminders, health
+    "mutualaid.tasks.ping": {"queue": "interactive"},
+    "rosters.tasks.run_roster_import": {"queue": "interactive"},
+    "rosters.tasks.run_validation": {"queue": "interactive"},
+    "payments.tasks.send_payment_reminders": {"queue": "interactive"},
+    # bulk: reference loads, exports, sweeps and purges
+    "rosters.tasks.load_reference_file": {"queue": "bulk"},
+    "mutualaid.tasks.run_export": {"queue": "bulk"},
+    "mutualaid.tasks.sweep_jobs": {"queue": "bulk"},
+    "mutualaid.tasks.purge_stale_drafts": {"queue": "bulk"},
+    "mutualaid.tasks.purge_exports": {"queue": "bulk"},
+    "rosters.tasks.purge_roster_uploads": {"queue": "bulk"},
+    "enrollment.tasks.sweep_audit_trail": {"queue": "bulk"},
+}
+CELERY_QUEUE_NAMES = ("interactive", "bulk")
 # Schedules (django-celery-beat copies these into its tables, where reviewers may adjust them).
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},
