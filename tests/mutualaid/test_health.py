@@ -141,3 +141,25 @@ def test_beats_scheduler_stamps_its_time_on_a_tick(celery_checked, monkeypatch):
     assert not health.check_beat().ok
     assert scheduler.tick() == 5.0
     assert health.check_beat().ok
+
+
+@pytest.mark.real_worker
+def test_a_real_worker_stamps_the_queues_it_consumes_in_redis(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("a real worker needs Redis (REDIS_URL)")
+    from django.core.cache.backends.redis import RedisCache
+
+    from tests.celery_worker import worker_start, worker_stop
+
+    shared = RedisCache(settings.REDIS_URL, {})  # the worker's cache (the tests' own is in memory)
+    keys = [health.worker_stamp_key(queue) for queue in settings.CELERY_QUEUE_NAMES]
+    shared.delete_many(keys)
+    queue, process = worker_start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and shared.get(health.worker_stamp_key(queue)) is None:
+            time.sleep(0.5)
+        stamps = {key: shared.get(key) for key in [*keys, health.worker_stamp_key(queue)]}
+    finally:
+        worker_stop(process)
+    assert all(stamped is not None and time.time() - stamped < 60 for stamped in stamps.values()), stamps
