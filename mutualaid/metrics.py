@@ -6,6 +6,7 @@ to files there and /metrics sums them across processes (prometheus_client.multip
 and queue depths are read at scrape time, by whichever process answers, so they are never summed.
 """
 import ipaddress
+import logging
 import os
 import time
 
@@ -23,6 +24,8 @@ REQUEST_DURATION = Histogram(
 # and those of the other priority steps in "<queue>\x06\x16<priority>".
 _PRIORITY_SEPARATOR = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
+
+logger = logging.getLogger(__name__)
 
 
 def status_class(status_code: int) -> str:
@@ -72,16 +75,21 @@ class PortalCollector:
 
     def collect(self):
         from django.conf import settings
+        from django.db import DatabaseError
         from django.db.models import Count
 
         from .health import health_checks
         from .jobs import JobStatus, job_models
 
+        # One GROUP BY per job kind: job tables keep weeks of history, not millions of rows.
         jobs = GaugeMetricFamily("mutualaid_jobs", "Jobs by kind and state (mutualaid.jobs).", labels=["kind", "state"])
-        for model in job_models():
-            counts = dict(model.objects.values_list("status").annotate(n=Count("pk")).order_by())
-            for state in JobStatus.values:
-                jobs.add_metric([model._meta.label_lower, state], counts.get(state, 0))
+        try:
+            for model in job_models():
+                counts = dict(model.objects.values_list("status").annotate(n=Count("pk")).order_by())
+                for state in JobStatus.values:
+                    jobs.add_metric([model._meta.label_lower, state], counts.get(state, 0))
+        except DatabaseError:  # the database away: no counts this scrape; mutualaid_health says why
+            logger.warning("job counts for /metrics failed", exc_info=True)
         yield jobs
 
         if settings.REDIS_URL:
@@ -90,7 +98,7 @@ class PortalCollector:
                 for queue, length in queue_depths().items():
                     depth.add_metric([queue], length)
             except Exception:  # Redis away: no depths this scrape; mutualaid_health says why
-                pass
+                logger.warning("queue depths for /metrics failed", exc_info=True)
             yield depth
 
         health = GaugeMetricFamily("mutualaid_health", "1 when the health check passes, else 0.", labels=["check"])
