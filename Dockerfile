@@ -17,4 +17,5 @@ RUN pip install --no-cache-dir --no-deps . \
 RUN useradd --system --uid 10001 portal && mkdir -p /app/media && chown portal /app/media
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "mutualaid.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+# Bind, workers, threads, timeout and the metrics folder (SPEC OPS-2): mutualaid/gunicorn_conf.py.
+CMD ["gunicorn", "-c", "python:mutualaid.gunicorn_conf", "mutualaid.wsgi:application"]

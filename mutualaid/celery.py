@@ -13,3 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutualaid.settings")
 app = Celery("mutualaid")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# SPEC OPS-2: each worker stamps its queues for the health checks (mutualaid.health).
+from mutualaid.health import WorkerStamp  # noqa: E402 - the app must exist first
+
+app.steps["worker"].add(WorkerStamp)

@@ -120,6 +120,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # SPEC OPS-2: request latency for /metrics (outermost but one: it times all the others).
+    "mutualaid.metrics.RequestMetricsMiddleware",
     "mutualaid.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -322,8 +324,42 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, stamping beat's time for the health checks (SPEC OPS-2).
+CELERY_BEAT_SCHEDULER = "mutualaid.beat:StampingScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# SPEC OPS-4: two queues, each with its own workers (docker-compose.yml: worker, worker-bulk), so a
+# city-scale reference load or a night's sweep never waits in front of a unit's validation. Every task
+# of the portal is named here (tests/mutualaid/test_queues.py fails for one that is not); a task not
+# named would go to the default queue, interactive.
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_ROUTES = {
+    # interactive: what a person waits for (imports, validations, submissions), reminders, health
+    "mutualaid.tasks.ping": {"queue": "interactive"},
+    "rosters.tasks.run_roster_import": {"queue": "interactive"},
+    "rosters.tasks.run_validation": {"queue": "interactive"},
+    "payments.tasks.send_payment_reminders": {"queue": "interactive"},
+    # bulk: reference loads, exports, sweeps and purges
+    "rosters.tasks.load_reference_file": {"queue": "bulk"},
+    "mutualaid.tasks.run_export": {"queue": "bulk"},
+    "mutualaid.tasks.sweep_jobs": {"queue": "bulk"},
+    "mutualaid.tasks.purge_stale_drafts": {"queue": "bulk"},
+    "mutualaid.tasks.purge_exports": {"queue": "bulk"},
+    "rosters.tasks.purge_roster_uploads": {"queue": "bulk"},
+    "enrollment.tasks.sweep_audit_trail": {"queue": "bulk"},
+}
+CELERY_QUEUE_NAMES = ("interactive", "bulk")
+
+# SPEC OPS-2 (mutualaid/health.py): /healthz asks the database, Redis (with REDIS_URL) and, when tasks
+# run on workers, each queue's worker stamp and beat's stamp. Workers and beat stamp every
+# HEALTH_STAMP_SECONDS; a stamp older than its threshold fails the check (a few missed stamps, not one).
+HEALTH_CHECK_CELERY = env.bool("HEALTH_CHECK_CELERY", default=not CELERY_TASK_ALWAYS_EAGER)
+HEALTH_STAMP_SECONDS = env.float("HEALTH_STAMP_SECONDS", default=15.0)
+HEALTH_WORKER_STALE_SECONDS = env.float("HEALTH_WORKER_STALE_SECONDS", default=90.0)
+HEALTH_BEAT_STALE_SECONDS = env.float("HEALTH_BEAT_STALE_SECONDS", default=90.0)
+# SPEC OPS-2 (mutualaid/metrics.py): /metrics and /healthz/detail answer 404 to any client outside these
+# networks (CIDRs; the client address as the lockout reads it, mutualaid.audit.client_ip: REMOTE_ADDR,
+# or behind AXES_IPWARE_PROXY_COUNT proxies the forwarded one). Staff may also read /healthz/detail.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 # Schedules (django-celery-beat copies these into its tables, where reviewers may adjust them).
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-attachment-drafts": {"task": "mutualaid.tasks.purge_stale_drafts", "schedule": 6 * 3600},

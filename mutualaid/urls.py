@@ -18,6 +18,8 @@ urlpatterns = [
     # (its login is the portal's: captcha, both lockouts).
     path("backoffice/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/detail", views.healthz_detail, name="healthz-detail"),
+    path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", views.favicon),
 ]
 

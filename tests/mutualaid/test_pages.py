@@ -20,6 +20,10 @@ from tests.second_factor import PortalClient
 PUBLIC_VIEWS = {
     "accounts:login",
     "healthz",
+    # SPEC OPS-2: operators' views, without a login but 404 outside METRICS_ALLOWED_NETWORKS (the
+    # detail also for logged-in staff): tests/mutualaid/test_health.py, test_metrics.py.
+    "healthz-detail",
+    "metrics",
     "/favicon.ico",
     # The login captcha (SPEC ACC-1): its image and a new challenge, before anyone is logged in.
     "captcha-image",
