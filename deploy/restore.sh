@@ -1,5 +1,5 @@
 #!/bin/sh
-# SPEC OPS-1: restore a backup of deploy/backup.sh into a new, empty database and an empty media folder.
+# SPEC OPS-1: restore a backup of deploy/backup.sh into a new (or empty) database and an empty media folder.
 # README: 运维：备份与恢复.
 #
 #   PGHOST=db PGUSER=postgres deploy/restore.sh /backups/2026-12-06 mutualaid_restored /app/media-restored
@@ -28,8 +28,19 @@ if [ -n "$media" ] && [ -d "$media" ] && [ -n "$(ls -A "$media")" ]; then
     echo "restore.sh: $media is not empty" >&2
     exit 1
 fi
-# createdb refuses a name that exists: never restored over live data.
-createdb --owner="$owner" "$database"
+# Never restored over data: an existing database is used only when its schema holds nothing (one that
+# deploy/database-roles.sql has just made on a new server); otherwise it is created here.
+exists=$(echo "SELECT 1 FROM pg_database WHERE datname = :'name'" | psql -X -At -v ON_ERROR_STOP=1 -v name="$database" -d postgres)
+if [ "$exists" = 1 ]; then
+    objects=$(psql -X -At -v ON_ERROR_STOP=1 -d "$database" \
+        -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+    if [ "$objects" != 0 ]; then
+        echo "restore.sh: database $database exists and is not empty" >&2
+        exit 1
+    fi
+else
+    createdb --owner="$owner" "$database"
+fi
 if [ -n "$app" ]; then
     psql -X -q -v ON_ERROR_STOP=1 -d "$database" \
         -c "REVOKE ALL ON DATABASE \"$database\" FROM PUBLIC" \

@@ -90,6 +90,10 @@ def ownership(url: str) -> dict[str, list]:
                 " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE n.nspname = 'public' AND NOT t.tgisinternal"
             ),
+            "schema": rows("SELECT nspname, pg_get_userbyid(nspowner), coalesce(nspacl::text, '') FROM pg_namespace"
+                           " WHERE nspname = 'public'"),
+            "default_privileges": rows("SELECT pg_get_userbyid(defaclrole), defaclobjtype::text, defaclacl::text"
+                                       " FROM pg_default_acl"),
             "grants": rows(
                 "SELECT c.relname, coalesce(c.relacl::text, '') FROM pg_class c"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace"

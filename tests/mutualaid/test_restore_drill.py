@@ -92,13 +92,15 @@ def test_a_backup_restores_into_a_new_database_with_its_rows_keys_triggers_and_l
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_drill_reports_a_wrong_password_and_a_trail_that_accepts_updates(handbook_year, media_root, tmp_path):
+def test_the_drill_restores_into_an_empty_database_and_reports_a_failed_login_and_an_open_trail(handbook_year, media_root, tmp_path):
     # SPEC OPS-1: the checks can fail — a drill that cannot fail proves nothing.
     _require_postgresql()
     UserFactory(username="drill-unit", password="Drill#2026")
     media_root.mkdir(parents=True)
     target = f"{connection.settings_dict['NAME']}_drill"
     drop_database(_source_url(), target)
+    with connection.cursor() as cursor:  # an empty database made beforehand (database-roles.sql) is used
+        cursor.execute(f'CREATE DATABASE "{target}"')
     result = restore_drill(
         source_url=_source_url(), media_root=media_root, target_database=target, workdir=tmp_path / "drill",
         username="drill-unit", password="wrong", owner=connection.settings_dict["USER"] or "postgres", keep=True,
