@@ -90,27 +90,34 @@ def ownership(url: str) -> dict[str, list]:
                 " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE n.nspname = 'public' AND NOT t.tgisinternal"
             ),
-            "schema": rows("SELECT nspname, pg_get_userbyid(nspowner), coalesce(nspacl::text, '') FROM pg_namespace"
+            "schema": rows("SELECT nspname, pg_get_userbyid(nspowner), coalesce(nspacl, acldefault('n', nspowner))::text"
+                           " FROM pg_namespace"
                            " WHERE nspname = 'public'"),
             "default_privileges": rows("SELECT pg_get_userbyid(defaclrole), defaclobjtype::text, defaclacl::text"
                                        " FROM pg_default_acl"),
             "grants": rows(
-                "SELECT c.relname, coalesce(c.relacl::text, '') FROM pg_class c"
+                # No ACL means the owner's default one, which is how pg_restore leaves an ACL equal to it.
+                "SELECT c.relname, coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\","
+                " c.relowner))::text FROM pg_class c"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S')"
             ),
         }
 
 
-def audit_update_refusal(url: str) -> str:
-    """The error the restored audit trail gives an UPDATE from a role that does not own it: a probe
-    role made, granted UPDATE and used inside one transaction that is rolled back (CREATE ROLE is
+def audit_update_refusal(url: str, *, role: str = "") -> str:
+    """The error the restored audit trail gives an UPDATE from `role` (the application's role, with the
+    grants it was restored with), or, where the portal has one role, from a probe role made, granted
+    UPDATE and used inside the transaction. The transaction is rolled back (CREATE ROLE is
     transactional), so nothing is left behind. Empty when the UPDATE was allowed."""
     with psycopg.connect(url) as connection:
         try:
-            connection.execute("CREATE ROLE restore_drill_probe NOLOGIN")
-            connection.execute("GRANT SELECT, UPDATE ON auditlog_logentry TO restore_drill_probe")
-            connection.execute("SET ROLE restore_drill_probe")
+            if not role:
+                role = "restore_drill_probe"
+                connection.execute("CREATE ROLE restore_drill_probe NOLOGIN")
+                connection.execute("GRANT USAGE ON SCHEMA public TO restore_drill_probe")
+                connection.execute("GRANT SELECT, UPDATE ON auditlog_logentry TO restore_drill_probe")
+            connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
             try:
                 with connection.transaction():  # a savepoint: the refusal aborts only it
                     connection.execute("UPDATE auditlog_logentry SET changes_text = changes_text")
@@ -166,7 +173,7 @@ def restore_drill(
     try:
         restored_rows = table_counts(target_url)
         ownership_equal = ownership(target_url) == source_owners
-        refusal = audit_update_refusal(target_url)
+        refusal = audit_update_refusal(target_url, role=app_role)
         started = time.perf_counter()
         restored_environment = {
             **environment, **(verify_environment or {}), "DATABASE_URL": target_url, "MEDIA_ROOT": str(restored_media)
