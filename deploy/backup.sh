@@ -18,9 +18,10 @@ if [ -n "$(ls -A "$destination")" ]; then
     echo "backup.sh: $destination is not empty" >&2
     exit 1
 fi
-# One consistent snapshot of the database (a single repeatable-read transaction); the rows are
-# already encrypted where personal, so compression is what shrinks the rest.
-pg_dump --format=custom --compress=6 --no-password --file="$destination/database.dump" --dbname="$DATABASE_URL"
+# One consistent snapshot of the database (a single repeatable-read transaction). Light compression:
+# ciphers and hashes do not compress, so level 6 took twice as long as level 1 at city scale (37 s
+# against 19 s) for a dump 4 % smaller (704 MB against 735 MB). BACKUP_COMPRESS overrides it (0-9).
+pg_dump --format=custom --compress="${BACKUP_COMPRESS:-1}" --no-password --file="$destination/database.dump" --dbname="$DATABASE_URL"
 # Media after the database: a file the database names was written before its row was committed, so
 # every file the dump refers to is in the tar (a newer file without a row is harmless).
 tar -C "$MEDIA_ROOT" -cf "$destination/media.tar" .
