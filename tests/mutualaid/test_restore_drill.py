@@ -6,12 +6,14 @@ PostgreSQL only: the drill is pg_dump/pg_restore. Under CI=true it must run, nev
 import csv
 import os
 import shutil
+import subprocess
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.db import connection
 
-from mutualaid.restore_drill import audit_update_refusal, drop_database, restore_drill
+from mutualaid.restore_drill import ROOT, audit_update_refusal, drop_database, restore_drill
 from mutualaid.sealed import seal_stream
 from rosters.models import RosterEntry, SuggestedPerson
 from rosters.reference import reference_load
@@ -110,10 +112,42 @@ def test_the_drill_restores_into_an_empty_database_and_reports_a_failed_login_an
         assert result.verify["login_ok"] is False
         assert any("restore_verify" in problem for problem in result.problems)
         restored = _source_url().rsplit("/", 1)[0] + f"/{target}"
-        import psycopg
-
         with psycopg.connect(restored, autocommit=True) as restored_connection:
             restored_connection.execute("DROP TRIGGER auditlog_logentry_append_only ON auditlog_logentry")
         assert audit_update_refusal(restored) == ""
     finally:
         drop_database(_source_url(), target)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_refuses_a_database_that_holds_tables_and_a_damaged_backup(media_root, tmp_path):
+    # SPEC OPS-1: a restore never writes over data, and never restores a backup whose checksum fails.
+    _require_postgresql()
+    UserFactory(username="drill-unit")
+    media_root.mkdir(parents=True)
+    settings = connection.settings_dict
+    environment = {
+        **os.environ, "DATABASE_URL": _source_url(), "MEDIA_ROOT": str(media_root),
+        "PGHOST": settings["HOST"] or "127.0.0.1", "PGPORT": str(settings["PORT"] or 5432),
+        "PGUSER": settings["USER"] or "postgres", "DATABASE_APP_ROLE": "",
+    }
+    if settings["PASSWORD"]:
+        environment["PGPASSWORD"] = settings["PASSWORD"]
+    backup = tmp_path / "backup"
+    subprocess.run(["sh", "deploy/backup.sh", str(backup)], env=environment, cwd=ROOT, check=True, capture_output=True)
+    assert sorted(path.name for path in backup.iterdir()) == ["SHA256SUMS", "database.dump", "media.tar"]
+
+    over_live = subprocess.run(["sh", "deploy/restore.sh", str(backup), settings["NAME"]], env=environment, cwd=ROOT,
+                               capture_output=True, text=True)
+    assert over_live.returncode == 1
+    assert f"database {settings['NAME']} exists and is not empty" in over_live.stderr
+
+    with open(backup / "database.dump", "r+b") as dump:
+        dump.seek(100)
+        dump.write(b"\0\0\0\0")
+    damaged = subprocess.run(["sh", "deploy/restore.sh", str(backup), f"{settings['NAME']}_never"], env=environment,
+                             cwd=ROOT, capture_output=True, text=True)
+    assert damaged.returncode != 0 and "FAILED" in damaged.stdout + damaged.stderr
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [f"{settings['NAME']}_never"])
+        assert cursor.fetchone()[0] == 0
