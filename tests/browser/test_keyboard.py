@@ -35,6 +35,13 @@ def tab_to(page, selector: str, *, limit: int = 60, backwards: bool = False):
     pytest.fail(f"{selector} was not reached with {limit} presses of {key}")
 
 
+def intercept_file_choosers(page):
+    """Turn Playwright's file-chooser interception on now: a listener added only by expect_file_chooser
+    switches it on without waiting for the browser, and a key pressed at once may open the chooser
+    before it is intercepted (no filechooser event then)."""
+    page.on("filechooser", lambda chooser: None)
+
+
 def focus_is_visible(page) -> bool:
     return page.evaluate(
         """() => {
@@ -83,6 +90,7 @@ def test_log_in_with_the_keyboard_alone(page):
 
 def test_import_a_roster_with_the_keyboard_alone(page, handbook_year, tmp_path):
     batch = make_batch(UserFactory(username="kb-import"), year=handbook_year, code="0072K1")
+    intercept_file_choosers(page)
     log_in(page, batch.account.username, PASSWORD)
     page.goto(page.base_url + f"/batches/{batch.number}/roster/import/")
     upload = tmp_path / "本单位名单.xlsx"
@@ -132,6 +140,7 @@ def test_choose_plan_items_and_confirm_the_premium_with_the_keyboard_alone(page,
 
 def test_add_a_payment_voucher_with_the_keyboard_alone(page, handbook_year):
     batch = awaiting_payment_batch(year=handbook_year)  # 4 × 180 = 720.00
+    intercept_file_choosers(page)
     log_in(page, batch.account.username, PASSWORD)
     page.goto(page.base_url + "/vouchers/new/")
 
