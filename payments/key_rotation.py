@@ -100,3 +100,14 @@ def hash_key_rotate(*, batch_size: int, report: Report | None = None, after_batc
             vacuum_analyse(model)
     steps.append(roster_batches_rehash(progress=_step_progress(report, "参保人员与年度参保登记"), after_batch=after_batch, batch_rows=batch_size))
     return steps
+
+
+def steps_written(command, steps: list[StepResult], *, verb: str) -> int:
+    """Each step's count and time on the command's stdout, its problems on stderr; the problems' number."""
+    problems = 0
+    for step in steps:
+        command.stdout.write(f"{step.name}：{verb} {step.rewritten}，用时 {step.seconds:.1f} 秒")
+        for problem in step.problems:
+            problems += 1
+            command.stderr.write(f"  {problem}")
+    return problems

@@ -7,7 +7,7 @@ look-ups): that is the switch. Safe to stop and run again."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.key_rotation import hash_key_rotate
+from payments.key_rotation import hash_key_rotate, steps_written
 from mutualaid.key_rotation import BATCH_ROWS
 from mutualaid.pii import PiiError, pii_hash_key_id, pii_hash_key_ids_active
 
@@ -33,12 +33,7 @@ class Command(BaseCommand):
         except PiiError as error:
             # The numbers are read from the ciphers: a PII key is missing (or a cipher is damaged).
             raise CommandError(f"{error}；已完成的部分保留，配置好密钥后重新运行。") from error
-        problems = 0
-        for step in steps:
-            self.stdout.write(f"{step.name}：重新计算 {step.rewritten}，用时 {step.seconds:.1f} 秒")
-            for problem in step.problems:
-                problems += 1
-                self.stderr.write(f"  {problem}")
+        problems = steps_written(self, steps, verb="重新计算")
         if problems:
             self.stderr.write(f"有 {problems} 项未完成，请处理后重新运行；旧密钥暂不能停用。")
         else:

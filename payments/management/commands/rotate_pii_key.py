@@ -5,7 +5,7 @@ nothing left, the old key may be removed from the settings. Safe to stop and run
 files already under the current key are skipped (the key id is in each of them)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.key_rotation import pii_key_rotate
+from payments.key_rotation import pii_key_rotate, steps_written
 from mutualaid.key_rotation import BATCH_ROWS
 from mutualaid.pii import PiiError, pii_key_id, pii_keys
 
@@ -30,12 +30,7 @@ class Command(BaseCommand):
         except PiiError as error:
             # An old key is missing from the settings (or a cipher is damaged): what is done stays done.
             raise CommandError(f"{error}；已完成的部分保留，配置好旧密钥后重新运行。") from error
-        problems = 0
-        for step in steps:
-            self.stdout.write(f"{step.name}：重新加密 {step.rewritten}，用时 {step.seconds:.1f} 秒")
-            for problem in step.problems:
-                problems += 1
-                self.stderr.write(f"  {problem}")
+        problems = steps_written(self, steps, verb="重新加密")
         if problems:
             self.stderr.write(f"有 {problems} 项未完成，请处理后重新运行；旧密钥暂不能移除。")
         else:
