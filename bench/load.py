@@ -133,7 +133,7 @@ def _units(year, *, count: int) -> list[dict]:
         if account is None or not all(path.exists() for path in [*files, small]):
             if ids is None:
                 print(f"writing {count} units' files ({wanted:,} new people)…")
-                ids = resident_ids(wanted, seed=20261206, year=year.year)
+                ids = _new_people(resident_ids(wanted * 3, seed=20261206, year=year.year), year=year.year)[:wanted]
             rng = random.Random(index)
             start = index * (FILES_PER_UNIT * FILE_ROWS + SMALL_ROSTER)
             for visit, path in enumerate(files):
@@ -161,6 +161,19 @@ def _units(year, *, count: int) -> list[dict]:
             _small_roster(b, small, account)
         units.append({"username": username, "a": a.number, "b": b.number, "files": [str(path) for path in files]})
     return units
+
+
+def _new_people(ids: list[str], *, year: int) -> list[str]:
+    """Those of `ids` nobody has enrolled: the generator's people overlap the city's enrolment, and a
+    file of people held by other units is not what units upload at the deadline."""
+    from mutualaid.pii import pii_hash
+    from rosters.models import EnrolmentRegistry
+
+    held = set()
+    for start in range(0, len(ids), 20_000):
+        hashes = [pii_hash(number) for number in ids[start:start + 20_000]]
+        held.update(EnrolmentRegistry.objects.filter(year=year, id_hash__in=hashes).values_list("id_hash", flat=True))
+    return [number for number in ids if pii_hash(number) not in held]
 
 
 def _small_roster(batch, path: Path, account) -> None:
@@ -298,27 +311,26 @@ def _cpu_seconds(processes: list[subprocess.Popen], locust: subprocess.Popen) ->
     PostgreSQL, Redis and locust itself."""
     import psutil
 
+    def used(process) -> float:
+        """The process's CPU time and that of its children it has reaped (a recycled connection's
+        backend, a replaced worker)."""
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return times.user + times.system + times.children_user + times.children_system
+
     def tree(pid: int) -> float:
         try:
             root = psutil.Process(pid)
-            members = [root, *root.children(recursive=True)]
+            return sum(used(member) for member in [root, *root.children(recursive=True)])
         except psutil.NoSuchProcess:
             return 0.0
-        total = 0.0
-        for member in members:
-            try:
-                times = member.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
 
     def named(name: str) -> float:
-        total = 0.0
-        for process in psutil.process_iter(["name", "cpu_times"]):
-            if process.info["name"] and process.info["name"].startswith(name) and process.info["cpu_times"]:
-                total += process.info["cpu_times"].user + process.info["cpu_times"].system
-        return total
+        """Every process of that program: PostgreSQL's postmaster (with the backends it reaped) and its
+        live backends; Redis."""
+        return sum(used(process) for process in psutil.process_iter(["name"]) if (process.info["name"] or "").startswith(name))
 
     return {
         "web": tree(processes[0].pid),
