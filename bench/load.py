@@ -110,7 +110,7 @@ def _write_file(path: Path, ids: list[str], rng: random.Random) -> None:
 
 def _units(year, *, count: int) -> list[dict]:
     """`count` units of their own, created once; their files written once."""
-    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.hashers import get_hasher, make_password
     from django.db import transaction
     from django.utils import timezone
 
@@ -120,7 +120,9 @@ def _units(year, *, count: int) -> list[dict]:
     from rosters.models import RosterEntry
     from rosters.synthetic import resident_ids
 
-    hashed = make_password(PASSWORD)  # one hash for all: 0.25 s each
+    hashed = make_password(PASSWORD)  # one hash for all: each costs what a login costs
+    # Accounts of an earlier run under an older hasher would be re-hashed at their first login.
+    User.objects.filter(username__startswith="load-").exclude(password__startswith=get_hasher().algorithm + "$").update(password=hashed)
     DATA.mkdir(exist_ok=True)
     wanted = count * (FILES_PER_UNIT * FILE_ROWS + SMALL_ROSTER)
     ids = None

@@ -76,7 +76,7 @@ class PortalUser(FastHttpUser):
         """GET a page as a browser does; fails unless it answers 200 (after redirects) holding `must_show`."""
         with self.client.get(path, name=name, catch_response=True, **kwargs) as response:
             if response.status_code != 200:
-                response.failure(f"{response.status_code}")
+                response.failure(f"{response.status_code} {response.error or ''}")
             elif must_show and must_show not in response.text:
                 response.failure(f"without {must_show!r}")
             return response
@@ -90,7 +90,7 @@ class PortalUser(FastHttpUser):
         headers = {"Referer": self.host + (referer or path), "Content-Type": "application/x-www-form-urlencoded"}
         with self.client.post(path, data=urlencode(data, doseq=True), name=name, headers=headers, allow_redirects=False, catch_response=True) as response:
             if response.status_code not in expect:
-                response.failure(f"{response.status_code}")
+                response.failure(f"{response.status_code} {response.error or ''}")
             return response
 
     def log_in(self, username: str, password: str) -> bool:
@@ -203,7 +203,7 @@ class UnitAdmin(PortalUser):
         ) as response:
             result = response.headers.get("Location", "") if response.status_code == 302 else ""
             if not result:
-                response.failure(f"{response.status_code}: no import result")
+                response.failure(f"{response.status_code}: no import result {response.error or ''}")
                 return
         result_page = self.page(result, name="导入结果", must_show="-----信息处理开始-----")
         if "-----处理完成" not in (result_page.text or ""):

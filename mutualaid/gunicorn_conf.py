@@ -13,6 +13,10 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 60
+# Longer than a person's pause between two pages under the load benchmark (1–3 s): with gunicorn's 2 s, a
+# request sent on a kept-alive connection as the server closed it failed (bench/load.py, SPEC OPS-3).
+# Behind nginx (README, Deployment) nginx's upstream keepalive is what matters.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = "-"
 
 
