@@ -505,15 +505,5 @@ LOGGING = {
     },
 }
 
-# SPEC OPS-3: Argon2id first (RFC 9106, Django's recommended hasher; memory-hard, so a stolen table costs
-# an attacker's GPUs more than PBKDF2's) at half PBKDF2's CPU per login here: 0.12 s instead of 0.25 s,
-# which was the deadline load's dearest request (README, "The deadline crush"). Existing PBKDF2 hashes
-# still verify and are upgraded to Argon2 at the account's next login.
-PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
-]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
