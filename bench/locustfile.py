@@ -31,12 +31,23 @@ from urllib.parse import urlencode
 from locust import FastHttpUser, between, constant, events, task
 
 PLAN = json.loads(open(os.environ["LOAD_PLAN"], encoding="utf-8").read()) if os.environ.get("LOAD_PLAN") else None
+PAUSE = float(os.environ.get("LOAD_PAUSE", "1"))  # scales the people's pauses (the harness's test: 0)
+STOP_AFTER = int(os.environ.get("LOAD_STOP_AFTER", "0"))  # stop once this many visits and queue rounds are done
 POLL_SECONDS = 1.0  # the pages poll every second (UI.md "Long work")
 POLL_LIMIT = 120
 HX = {"HX-Request": "true"}
 
 _units = itertools.count()
 _reviewers = itertools.count()
+_done = {"visits": 0, "rounds": 0}
+
+
+def _count(user, kind: str) -> None:
+    """With LOAD_STOP_AFTER: the run ends once that many unit visits and reviewer rounds have ended."""
+    _done[kind] += 1
+    reviewers = int(os.environ.get("LOAD_REVIEWERS", "0"))
+    if STOP_AFTER and _done["visits"] >= STOP_AFTER and (not reviewers or _done["rounds"] >= STOP_AFTER):
+        user.environment.runner.quit()
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CAPTCHA_KEY = re.compile(r'name="captcha_0" value="([^"]+)"')
@@ -120,7 +131,7 @@ class PortalUser(FastHttpUser):
 
 
 class UnitAdmin(PortalUser):
-    wait_time = between(1, 3)
+    wait_time = between(1 * PAUSE, 3 * PAUSE)
     weight = 20
 
     def next_unit(self) -> tuple[dict, str]:
@@ -146,7 +157,7 @@ class UnitAdmin(PortalUser):
     def visit(self):
         unit, file_path = self.next_unit()
         a, b = unit["a"], unit["b"]
-        if not self.log_in(unit["username"], PLAN["password"]):
+        if not self.log_in(unit["username"], unit.get("password", PLAN["password"])):
             return
         for path, name in (
             ("/accounts/platform/", "网上工作平台"), ("/accounts/platform/workbench/", "工作台"), ("/handler/", "经办人信息"),
@@ -186,6 +197,7 @@ class UnitAdmin(PortalUser):
             self.wait()
         batches = self.page("/batches/", name="参保批次管理", must_show=a)
         self.log_out(batches.text)
+        _count(self, "visits")
 
     def import_file(self, a: str, file_path: str) -> None:
         """导入人员名单: the page, 【上传本地参保名单文件】 (500 rows), the result (polled while it runs)."""
@@ -214,7 +226,7 @@ class UnitAdmin(PortalUser):
 
 
 class Reviewer(PortalUser):
-    wait_time = between(2, 5)
+    wait_time = between(2 * PAUSE, 5 * PAUSE)
     fixed_count = int(os.environ.get("LOAD_REVIEWERS", "4"))
 
     def on_start(self):
@@ -223,7 +235,7 @@ class Reviewer(PortalUser):
         self.signed_in = False
 
     def sign_in(self) -> bool:
-        if not self.log_in(self.account["username"], PLAN["password"]):
+        if not self.log_in(self.account["username"], self.account.get("password", PLAN["password"])):
             return False
         verify = self.page("/accounts/login/verify/", name="两步验证", must_show="验证并登录")
         response = self.post_form(
@@ -245,6 +257,7 @@ class Reviewer(PortalUser):
         self.wait()
         voucher = next(self.vouchers, None)
         if voucher is None:
+            _count(self, "rounds")
             return
         page = self.page(f"/backoffice/payments/voucher/{voucher}/change/", name="back office voucher page", must_show="审核通过")
         self.wait()
@@ -252,6 +265,7 @@ class Reviewer(PortalUser):
             f"/backoffice/payments/voucher/{voucher}/approve/", {"csrfmiddlewaretoken": self.csrf(page.text)},
             name="back office 审核通过", referer=f"/backoffice/payments/voucher/{voucher}/change/",
         )
+        _count(self, "rounds")
 
 
 class Reader(PortalUser):
