@@ -28,6 +28,7 @@ import time
 import uuid
 from urllib.parse import urlencode
 
+import gevent
 from locust import FastHttpUser, between, constant, events, task
 
 PLAN = json.loads(open(os.environ["LOAD_PLAN"], encoding="utf-8").read()) if os.environ.get("LOAD_PLAN") else None
@@ -39,21 +40,23 @@ HX = {"HX-Request": "true"}
 
 _units = itertools.count()
 _reviewers = itertools.count()
-_done = {"visits": 0, "rounds": 0}
-
-
-def _count(user, kind: str) -> None:
-    """With LOAD_STOP_AFTER: the run ends once that many unit visits and reviewer rounds have ended."""
-    _done[kind] += 1
-    reviewers = int(os.environ.get("LOAD_REVIEWERS", "0"))
-    if STOP_AFTER and _done["visits"] >= STOP_AFTER and (not reviewers or _done["rounds"] >= STOP_AFTER):
-        user.environment.runner.quit()
-
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CAPTCHA_KEY = re.compile(r'name="captcha_0" value="([^"]+)"')
 CAPTCHA_IMAGE = re.compile(r'src="(/captcha/image/[^"]+)"')
 ASSETS = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
 SUBMISSION = re.compile(r'name="submission" value="([^"]+-file)"')
+_done = {"visits": 0, "rounds": 0}
+
+
+def _count(user, kind: str) -> None:
+    """With LOAD_STOP_AFTER: the run ends once each kind of person in it has done that many visits
+    (unit administrators) or queue rounds (reviewers)."""
+    _done[kind] += 1
+    kinds = {"UnitAdmin": "visits", "Reviewer": "rounds"}
+    counts = user.environment.runner.user_classes_count  # users running now, by class
+    running = {kinds[name] for name, count in counts.items() if count and name in kinds}
+    if STOP_AFTER and all(_done[each] >= STOP_AFTER for each in running):
+        gevent.spawn(user.environment.runner.quit)  # from its own greenlet: quit() kills the users' ones
 
 
 def totp(secret_hex: str, at: float, step: int = 30) -> str:
@@ -295,5 +298,15 @@ class Reader(PortalUser):
 
 
 @events.quitting.add_listener
-def _exit_code(environment, **kwargs):
+def _on_quitting(environment, **kwargs):
     environment.process_exit_code = 0  # load.py reads the figures and judges them itself
+    if os.environ.get("LOAD_SUMMARY"):  # every request counted up to the end (the CSV lags up to 2 s)
+        summary = {
+            name: {"requests": entry.num_requests, "failures": entry.num_failures}
+            for (name, _method), entry in environment.stats.entries.items()
+        }
+        summary["errors"] = [f"{error.name}: {error.error} × {error.occurrences}" for error in environment.stats.errors.values()] + [
+            f"exception: {entry['msg']}" for entry in environment.runner.exceptions.values()
+        ]
+        with open(os.environ["LOAD_SUMMARY"], "w", encoding="utf-8") as stream:
+            json.dump(summary, stream, ensure_ascii=False)
