@@ -4,6 +4,8 @@ Python puts bench/ on the path, so `from _common import …` finds this file."""
 import contextlib
 import datetime as dt
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -78,3 +80,16 @@ def coverage_year(year: int):
         return existing
     handbook = CoverageYear.objects.get(year=2023)
     return coverage_year_copy_shifted(source=handbook, year=year, centralised_opens_on=dt.date(year, 6, 1))
+
+
+def services_stop(processes: list[subprocess.Popen], *, timeout: float = 30) -> None:
+    """Stop services started with `start_new_session=True` (gunicorn, Celery workers, beat): SIGTERM to
+    each one's process group, then SIGKILL to a group still there after `timeout` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, setup_django  # noqa: E402 - bench/ is on the path
+from _common import ROOT, services_stop, setup_django  # noqa: E402 - bench/ is on the path
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -290,19 +289,8 @@ def _start(environment: dict, logs: Path) -> list[subprocess.Popen]:
         if any(process.poll() is not None for process in processes):
             break
         time.sleep(0.5)
-    _stop(processes)
+    services_stop(processes)
     raise SystemExit(f"the services did not come up: see {logs}")
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 # --- 3. locust ----------------------------------------------------------------------------------------------
@@ -428,7 +416,7 @@ def main() -> None:
         )
         load_after = os.getloadavg()[0]
     finally:
-        _stop(processes)
+        services_stop(processes)
 
     print(f"\n{'request':<36} {'count':>7} {'fail':>5} {'p50':>6} {'p95':>6} {'p99':>6} {'req/s':>7}")
     for row in rows:

@@ -28,7 +28,6 @@ import argparse
 import csv
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
+from _common import ROOT, coverage_year, services_stop, setup_django  # noqa: E402 - bench/ is on the path
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_queues"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -112,17 +111,6 @@ def _workers(environment: dict, logs: Path) -> list[subprocess.Popen]:
         if len(replies) >= 2:
             return processes
     raise SystemExit(f"the workers did not answer: see {logs}")
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _validate(batch, account) -> tuple[float, float]:
@@ -202,7 +190,7 @@ def main() -> None:
             load.refresh_from_db()
         reference_seconds = time.monotonic() - load_started
     finally:
-        _stop(processes)
+        services_stop(processes)
 
     print(f"\n{'validation of ' + str(ROSTER) + ' people':<34} {'waited in queue':>16} {'in all':>8}")
     for label, runs in (("alone", alone), ("during the reference load", during)):
