@@ -22,7 +22,7 @@ class LookupRequest(models.Model):
     answers to a wrong, late or sixth code never differ between them."""
 
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits
+    id_hash = models.CharField(max_length=72)  # SPEC SEC-10: "<key id>:" + 64 hex digits (no prefix for key 1)
     entry = models.ForeignKey(
         "rosters.RosterEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="参保人员"
     )
