@@ -299,7 +299,7 @@ def test_result_of_a_completed_centralised_batch(client, handbook_year, django_c
     text = page_text(response)
     assert "2023年度" in text and "上海长风示范科技有限公司" in text and "参保已完成" in text
     for code in ("A0", "B0", "C0"):
-        assert re.search(rf"{code} \S+ 2023-07-01 2024-06-30", text), code
+        assert re.search(rf"{code} \S+ \S+ 2023-07-01 2024-06-30", text), code
     assert "139****5678" in text  # shown only now, after the right code
     assert ID_NUMBER not in response.content.decode() and "元" not in text  # no ID, no amounts
     assert "no-store" in response["Cache-Control"]
@@ -318,9 +318,9 @@ def test_result_in_progress_with_waiting_periods(client, handbook_year, django_c
     text = page_text(client.get(reverse("lookup:result")))
 
     assert "参保办理中（单位缴费后生效）" in text
-    assert re.search(r"A0 \S+ 2023-10-15 2024-06-30", text)
-    assert re.search(r"B0 \S+ 2023-11-14 2024-06-30", text)
-    assert re.search(r"C0 \S+ 2023-09-15 2024-06-30", text)
+    assert re.search(r"A0 \S+ \S+ 2023-10-15 2024-06-30", text)
+    assert re.search(r"B0 \S+ \S+ 2023-11-14 2024-06-30", text)
+    assert re.search(r"C0 \S+ \S+ 2023-09-15 2024-06-30", text)
 
 
 def test_waiting_period_outlasting_the_coverage_says_never(client, handbook_year, django_capture_on_commit_callbacks, clock):
@@ -335,8 +335,8 @@ def test_waiting_period_outlasting_the_coverage_says_never(client, handbook_year
 
     text = page_text(client.get(reverse("lookup:result")))
 
-    assert re.search(r"A0 \S+ 不生效 2024-06-30", text) and re.search(r"B0 \S+ 不生效 2024-06-30", text)
-    assert re.search(r"C0 \S+ 2024-06-01 2024-06-30", text)
+    assert re.search(r"A0 \S+ \S+ 不生效 2024-06-30", text) and re.search(r"B0 \S+ \S+ 不生效 2024-06-30", text)
+    assert re.search(r"C0 \S+ \S+ 2024-06-01 2024-06-30", text)
 
 
 def test_result_before_items_are_chosen(client, handbook_year, django_capture_on_commit_callbacks):
