@@ -157,8 +157,12 @@ def lookup_verified(*, token: str | None) -> LookupRequest | None:
 
 
 def coverage_proof_create(*, request: LookupRequest, batch_id: int, ip: str) -> CoverageProof:
-    """The 参保证明's verification token (SPEC LOOK-2), one per verified look-up: a second download
-    of the same look-up reuses it. Audited."""
-    proof, _created = CoverageProof.objects.get_or_create(batch_id=batch_id, entry_id=request.entry_id)
+    """The 参保证明's verification token (SPEC LOOK-2), one per person and batch: every later download
+    (of this look-up or another) reuses it, so one person has one verification page. Audited."""
+    # first() rather than get_or_create: two downloads at once may each create one (no unique constraint
+    # is needed for that: both tokens verify the same record), and neither may then fail.
+    proof = CoverageProof.objects.filter(batch_id=batch_id, entry_id=request.entry_id).order_by("pk").first()
+    if proof is None:
+        proof = CoverageProof.objects.create(batch_id=batch_id, entry_id=request.entry_id)
     lookup_audit(id_hash=request.id_hash, ip=ip, outcome=LookupAudit.Outcome.PROOF)
     return proof

@@ -516,3 +516,21 @@ def test_other_id_type_is_found_by_its_own_number(client, handbook_year, django_
     EnrolmentRegistry.objects.create(year=2023, id_hash=entry.id_hash, batch=batch)
     look_up(client, django_capture_on_commit_callbacks, name="john smith".upper(), id_type="非身份证", id_number="e1234-5678".replace("-", ""))
     assert sms.outbox[-1][0] == "13800001111"
+
+
+def test_a_second_download_reuses_the_proof_token(client, handbook_year, django_capture_on_commit_callbacks):
+    entry = enrol(handbook_year)
+    verified(client, django_capture_on_commit_callbacks)
+    first = client.get(reverse("lookup:proof_pdf"))
+    if first.status_code == 503:
+        pytest.skip("WeasyPrint's system libraries are missing")
+    client.get(reverse("lookup:proof_pdf"))
+    assert CoverageProof.objects.filter(entry=entry).count() == 1
+    assert LookupAudit.objects.filter(outcome=OUTCOME.PROOF).count() == 2
+
+
+def test_held_in_both_years_the_current_one_is_shown(client, handbook_year, previous_year, django_capture_on_commit_callbacks):
+    enrol(previous_year)
+    enrol(handbook_year)
+    verified(client, django_capture_on_commit_callbacks)
+    assert "2023年度" in page_text(client.get(reverse("lookup:result")))
