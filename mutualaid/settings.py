@@ -117,6 +117,8 @@ INSTALLED_APPS = [
     "plans",
     "payments",
     "receipts",
+    # SPEC LOOK-1: 参保查询, a top app beside the back office (ARCHITECTURE.md).
+    "lookup",
 ]
 
 MIDDLEWARE = [
@@ -346,6 +348,7 @@ CELERY_TASK_ROUTES = {
     "rosters.tasks.run_roster_import": {"queue": "interactive"},
     "rosters.tasks.run_validation": {"queue": "interactive"},
     "payments.tasks.send_payment_reminders": {"queue": "interactive"},
+    "lookup.tasks.send_lookup_code": {"queue": "interactive"},
     # bulk: reference loads, exports, sweeps and purges
     "rosters.tasks.load_reference_file": {"queue": "bulk"},
     "mutualaid.tasks.run_export": {"queue": "bulk"},
@@ -447,6 +450,12 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 # (60 s, 5 an hour) are in mutualaid.sms. Reaching the budget logs an alarm (CRITICAL).
 SMS_PER_IP_PER_HOUR = env.int("SMS_PER_IP_PER_HOUR", default=10)
 SMS_BUDGET_PER_HOUR = env.int("SMS_BUDGET_PER_HOUR", default=5000)
+# 参保查询 limits (SPEC LOOK-2, SEC-3): look-ups per IP address and per ID number (by its hash), per
+# clock hour and per calendar day (lookup/limits.py); over them: 429 with Retry-After.
+LOOKUP_PER_IP_PER_HOUR = env.int("LOOKUP_PER_IP_PER_HOUR", default=20)
+LOOKUP_PER_IP_PER_DAY = env.int("LOOKUP_PER_IP_PER_DAY", default=100)
+LOOKUP_PER_ID_PER_HOUR = env.int("LOOKUP_PER_ID_PER_HOUR", default=3)
+LOOKUP_PER_ID_PER_DAY = env.int("LOOKUP_PER_ID_PER_DAY", default=10)
 
 # Login captcha (django-simple-captcha, drawn locally). Test mode also accepts "PASSED": on for the
 # demo and the tests, never in production unless asked.

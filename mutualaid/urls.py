@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("receipts.urls")),
     path("captcha/", include("accounts.captcha_urls")),
+    # 参保查询 (SPEC LOOK-1): public pages for insured people.
+    path("lookup/", include("lookup.urls")),
     # Export jobs (UI.md "Long work"): progress and download, for the job's owner only.
     path("exports/", include("mutualaid.export_views")),
     # The back office: the default admin site, which backoffice/apps.py makes backoffice.site.BackOfficeSite

@@ -231,6 +231,7 @@ NOT_OBJECT_URLS = {
     "accounts:email_confirm": "a signed token from the confirmation e-mail, public (SPEC ACC-2)",
     "accounts:password_reset_confirm": "Django's signed reset link, public (SPEC ACC-3)",
     "receipts:verify": "the receipt's QR token, public by design: number, title and amount only (SPEC RCP-2)",
+    "lookup:proof": "the 参保证明's QR token, public by design: year, unit, items, masked name, no ID (SPEC LOOK-2)",
     "captcha-image": "a captcha challenge key, public before login (SPEC ACC-1)",
     "captcha-image-2x": "a captcha challenge key, public before login (SPEC ACC-1)",
     "plans:price_table": "a coverage year: the same price table for every unit (SPEC PREM-1)",

@@ -47,6 +47,13 @@ PUBLIC_VIEWS = {
     "accounts:password_reset_complete",
     # The page a receipt's QR code opens (SPEC RCP-2): number, title and amount, no personal data.
     "receipts:verify",
+    # 参保查询 for insured people, without an account (SPEC LOOK-1, LOOK-2): the steps hold only a random
+    # token in the session; the result and the PDF need a right SMS code; the proof page shows no ID.
+    "lookup:start",
+    "lookup:code",
+    "lookup:result",
+    "lookup:proof_pdf",
+    "lookup:proof",
     # The login's second step (SPEC SEC-8): for the account that passed the password in this session
     # (nobody is logged in yet); without one they send the visitor back to the login.
     "accounts:second_factor_verify",
