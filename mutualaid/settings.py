@@ -488,6 +488,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     # one event on its batch with its counts (rosters.services.roster_audit).
     "rosters.RosterEntry",
     "rosters.EnrolmentRegistry",
+    # SPEC LOOK-2, SEC-3: 参保查询 keeps its own append-only record of every look-up (lookup.LookupAudit:
+    # the ID's keyed hash, address, outcome); copying its rows into the general log added four statements
+    # to every look-up (bench/lookup.py) and a second place holding who asked about whom.
+    "lookup",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 # SPEC SEC-9: how long each kind of audit row is kept, in years, before the retention sweep
