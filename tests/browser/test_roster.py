@@ -150,7 +150,7 @@ def test_confirm_a_name_mismatch_and_edit_a_passport_holder(page, screenshot, ro
     wang.refresh_from_db()
     assert (wang.name, wang.name_mismatch) == ("王梅晓", False)
 
-    # SPEC ROS-7: 编辑 only for the 非身份证 row; the number is shown masked and never editable.
+    # SPEC ROS-7: 编辑 of the 非身份证 row; the number is shown masked and never editable.
     row = page.locator(".roster-table tbody tr", has_text="张贺")
     row.get_by_role("link", name="编辑").click()
     page.get_by_role("heading", name="编辑参保人员").wait_for()
