@@ -8,6 +8,9 @@
   【保障项目选择】 shows the centralised selection read only (SPEC PREM-4), 【生成保费信息】 prices it at
   half-year prices without the bundle (PREM-2) and 【保费详细】 shows each item's 生效日期 after its waiting
   period (COV-2). One of its people has no 社保: every item but A0 (PLAN-3).
+- Three people of the completed centralised batch have a known 手机号 (LOOKUP_MOBILES), printed with
+  their masked IDs, so 【参保查询】 (SPEC LOOK-1) can be tried up to its SMS step (the demo's SMS back end
+  prints the code). A database seeded before they had mobiles gets them on the next run.
 
 The instant batch is submitted with the steps of 【清册提交】 without the rules, as plans/demo.py does:
 its people are not in the demo reference data. Created once: when the code has a batch in that year
@@ -23,14 +26,16 @@ from PIL import Image
 
 from accounts.models import Role, User
 from enrollment.models import Batch, BatchKind, CoverageYear, Industry
+from enrollment.states import BatchState
 from enrollment.selectors import coverage_year_current
 from enrollment.services import EnrollmentError
 from mutualaid.attachments import AttachmentError, attachment_draft_token, attachment_store
+from mutualaid.pii import ID_TYPE_RESIDENT, mask_id_number
 from mutualaid.validators import uscc_check_character
 from plans.demo import demo_batch_submitted
 from plans.services import plan_items_of, premium_confirm
 from rosters.demo import DemoUnit, demo_code
-from rosters.models import Sex
+from rosters.models import IdType, Sex
 
 from .models import PaymentMethod
 from .services import voucher_approve, voucher_submit
@@ -59,6 +64,10 @@ INSTANT_PEOPLE = (  # joined the unit after the centralised enrolment
     ("唐悦", dt.date(1998, 10, 6), Sex.FEMALE, True),
     ("冯凯", dt.date(2001, 1, 30), Sex.MALE, False),
 )
+# SPEC ROS-7 [departure], LOOK-1: people of the completed centralised batch with a 手机号 on their
+# roster entry, to try 【参保查询】 with (README "Demo accounts"). Fictitious numbers of the demo.
+LOOKUP_MOBILES = {"高建华": "13900139001", "林晓梅": "13900139002", "何志刚": "13900139003"}
+
 INSTANT_UNIT = DemoUnit(
     name=INSTANT_UNIT_NAME, uscc=INSTANT_USCC, address="上海市普陀区武宁路300号", postcode="200063",
     phone="021-62000002", headcount=len(CENTRALISED_PEOPLE) + len(INSTANT_PEOPLE), handler_name="赵晓兰",
@@ -84,6 +93,7 @@ def seed(*, stdout):
         stdout.write(f"“{INSTANT_UNIT_NAME}”的参保编码已绑定其他账号，未创建即时参保演示数据。")
         return
     if Batch.objects.filter(code=code, coverage_year=year).exists():
+        _lookup_people(code=code, year=year, stdout=stdout)
         return  # from an earlier run, or the visitor's own: left as it is
     try:
         with transaction.atomic():
@@ -98,6 +108,25 @@ def seed(*, stdout):
         f"即时参保批次 {instant.number}（{instant.get_state_display()}，{instant.entries.count()} 人，"
         f"起保日期 {instant.coverage_start:%Y-%m-%d}）：可直接进行【保障项目选择】"
     )
+    _lookup_people(code=code, year=year, stdout=stdout)
+
+
+def _lookup_people(*, code, year, stdout) -> None:
+    """Print the LOOKUP_MOBILES people of the code's completed centralised batch (name, masked ID,
+    mobile: SPEC LOOK-1 can be tried with them). A batch seeded before they had mobiles gets them here:
+    demo data only, written directly (a completed roster is otherwise never changed, BAT-8); an entry
+    that has a mobile already, or a visitor's own batch without these people, is left alone."""
+    batch = Batch.objects.filter(code=code, coverage_year=year, kind=BatchKind.CENTRALISED, state=BatchState.COMPLETED).first()
+    if batch is None:
+        return
+    entries = list(batch.entries.filter(name__in=LOOKUP_MOBILES, id_type=IdType.RESIDENT).order_by("pk"))
+    for entry in entries:
+        if not entry.mobile_cipher:
+            entry.mobile = LOOKUP_MOBILES[entry.name]
+            entry.save(update_fields=["mobile_cipher", "updated_at"])
+    people = [f"{entry.name} {mask_id_number(entry.id_number, ID_TYPE_RESIDENT)} 手机号 {entry.mobile}" for entry in entries]
+    if people:
+        stdout.write(f"参保查询演示（{INSTANT_UNIT_NAME} 集中参保批次 {batch.number}，参保已完成）：" + "；".join(people))
 
 
 def _shanghai_moment(day: dt.date, hour: int) -> dt.datetime:
@@ -110,7 +139,7 @@ def _centralised_completed(*, account, code, year) -> Batch:
     opened_at = timezone.localtime(year.centralised_opens_at) + dt.timedelta(days=1, hours=10)
     batch = demo_batch_submitted(
         account=account, code=code, year=year, kind=BatchKind.CENTRALISED, people=CENTRALISED_PEOPLE,
-        first_sequence=600, opened_at=opened_at, submitted_at=opened_at,
+        first_sequence=600, opened_at=opened_at, submitted_at=opened_at, mobiles=LOOKUP_MOBILES,
     )
     premium = premium_confirm(batch=batch, codes=CENTRALISED_CODES, acting_user=account, at=opened_at + dt.timedelta(days=1))
     token = attachment_draft_token()

@@ -137,12 +137,13 @@ def _ready_batch(*, account, code: EnrollmentCode, year) -> Batch:
 
 def demo_batch_submitted(
     *, account, code: EnrollmentCode, year, kind: str, people, first_sequence: int = 500,
-    opened_at: dt.datetime | None = None, submitted_at: dt.datetime | None = None,
+    opened_at: dt.datetime | None = None, submitted_at: dt.datetime | None = None, mobiles: dict[str, str] | None = None,
 ) -> Batch:
     """【集中参保办理】 / 【即时参保办理】 for `code` (at `opened_at`, so a demo can open a batch of a
     window that has closed), its roster of `people`, then the steps of 【清册提交】 at `submitted_at`
     (SPEC BAT-4, ROS-11, COV-1, COV-3) without the rules (see the module's docstring): 清册校验通过.
     Coverage: the year for a centralised batch, from the day after the submission for an instant one.
+    `mobiles`: name → 手机号 (canonical) of the people who get one (SPEC ROS-7 [departure], LOOK-1).
     Raises EnrollmentError."""
     batch = batch_open(account=account, kind=kind, code=code.code, unit_name=code.unit_name, at=opened_at)
     at = submitted_at or timezone.now()
@@ -162,6 +163,7 @@ def demo_batch_submitted(
             sex=sex,
             has_social_security=insured,
             work_status=WorkStatus.ACTIVE if insured else WorkStatus.UNKNOWN,
+            mobile=(mobiles or {}).get(name, ""),
             coverage_start=start,
             coverage_end=end,
         )

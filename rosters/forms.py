@@ -51,55 +51,22 @@ class RosterFilterForm(forms.Form):
 YES_NO = [(True, "是"), (False, "否")]
 
 
-class RosterEntryForm(forms.Form):
-    """【编辑】 of a 非身份证 entry (SPEC ROS-7), checked like an imported row (ROS-3): 姓名 1–50 characters,
-    出生日期 a real past date, 性别, 手机号 11 digits or empty, 是否有社保. The number and 证件类型 are shown,
-    never posted. The mobile is not sent back to the browser (SPEC X-1): left empty, it stays as it is."""
+class RosterEntryMobileForm(forms.Form):
+    """【编辑】 of a 身份证 entry: its 手机号 only (SPEC ROS-7 [departure], for 参保查询 LOOK-1; name, birth
+    date and sex come from the number). The mobile goes through SEC-1's normaliser and must be 11 digits
+    starting with 1, as at import (ROS-3). It is not sent back to the browser (X-1): left empty, the
+    entry keeps the mobile it has (an empty mobile is allowed)."""
 
-    name = forms.CharField(label="姓名", max_length=50, error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50个字符。"})
-    birth_date = forms.DateField(
-        label="出生日期",
-        input_formats=["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"required": "请填写出生日期。", "invalid": "请按 1990-01-01 的格式填写出生日期。"},
-    )
-    sex = forms.ChoiceField(
-        label="性别",
-        choices=Sex.choices,
-        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        error_messages={"required": "请选择性别。"},
-    )
-    mobile = forms.CharField(label="手机号", required=False, max_length=11, error_messages={"max_length": "请输入11位手机号码。"})
-    has_social_security = forms.TypedChoiceField(
-        label="是否有社保",
-        choices=YES_NO,
-        coerce=lambda value: value in (True, "True"),
-        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        error_messages={"required": "请选择是否有社保。"},
-    )
+    mobile = forms.CharField(label="手机号", required=False, max_length=20, error_messages={"max_length": "请输入11位手机号码。"})
 
     def __init__(self, *args, current_mobile_masked: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["name"].widget.attrs.update({"class": "form-control", "autocomplete": "off"})
-        self.fields["birth_date"].widget.attrs.update({"class": "form-control"})
         self.fields["mobile"].widget.attrs.update({"class": "form-control", "inputmode": "numeric", "autocomplete": "off"})
         if current_mobile_masked:
             self.fields["mobile"].widget.attrs["placeholder"] = current_mobile_masked
             self.fields["mobile"].help_text = f"当前：{current_mobile_masked}。不修改请留空。"
         else:
-            self.fields["mobile"].help_text = "选填，11位手机号码。"
-
-    def clean_name(self):
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise ValidationError("请填写姓名。")
-        return name
-
-    def clean_birth_date(self):
-        birth_date = self.cleaned_data["birth_date"]
-        if birth_date > dt.date.today() or birth_date.year < 1900:
-            raise ValidationError("出生日期不正确，请核对。")
-        return birth_date
+            self.fields["mobile"].help_text = "选填，11位手机号码；未登记手机号的人员无法通过【参保查询】查看本人参保情况。"
 
     def clean_mobile(self):
         mobile, problem = canonical_mobile(self.cleaned_data["mobile"])  # SPEC SEC-1
@@ -115,3 +82,49 @@ class RosterEntryForm(forms.Form):
         if not fields.get("mobile"):
             fields.pop("mobile", None)
         return fields
+
+
+class RosterEntryForm(RosterEntryMobileForm):
+    """【编辑】 of a 非身份证 entry (SPEC ROS-7), checked like an imported row (ROS-3): 姓名 1–50 characters,
+    出生日期 a real past date, 性别, 手机号 11 digits or empty (as RosterEntryMobileForm), 是否有社保. The
+    number and 证件类型 are shown, never posted."""
+
+    field_order = ["name", "birth_date", "sex", "mobile", "has_social_security"]
+
+    name = forms.CharField(label="姓名", max_length=50, error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50个字符。"})
+    birth_date = forms.DateField(
+        label="出生日期",
+        input_formats=["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "请填写出生日期。", "invalid": "请按 1990-01-01 的格式填写出生日期。"},
+    )
+    sex = forms.ChoiceField(
+        label="性别",
+        choices=Sex.choices,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={"required": "请选择性别。"},
+    )
+    has_social_security = forms.TypedChoiceField(
+        label="是否有社保",
+        choices=YES_NO,
+        coerce=lambda value: value in (True, "True"),
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={"required": "请选择是否有社保。"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget.attrs.update({"class": "form-control", "autocomplete": "off"})
+        self.fields["birth_date"].widget.attrs.update({"class": "form-control"})
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError("请填写姓名。")
+        return name
+
+    def clean_birth_date(self):
+        birth_date = self.cleaned_data["birth_date"]
+        if birth_date > dt.date.today() or birth_date.year < 1900:
+            raise ValidationError("出生日期不正确，请核对。")
+        return birth_date

@@ -166,6 +166,13 @@ def roster_has_name_mismatch(*, batch: Batch) -> bool:
     return RosterEntry.objects.filter(batch=batch, name_mismatch=True).exists()
 
 
+def roster_missing_mobiles(*, batch: Batch) -> int:
+    """How many of the batch's people have no 手机号 (SPEC ROS-7 [departure], LOOK-1: 参保查询 sends its
+    code to the roster entry's mobile, so they cannot use it). One count on the batch's rows with an
+    empty cipher (SEC-4: the mobile is only ever stored encrypted, "" when there is none)."""
+    return RosterEntry.objects.filter(batch=batch, mobile_cipher="").count()
+
+
 def roster_name_mismatches(*, batch: Batch) -> QuerySet[RosterEntry]:
     """The rows of the 姓名匹配异常 table (SPEC ROS-5), in the order they were added."""
     return (

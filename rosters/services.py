@@ -127,19 +127,24 @@ def roster_entries_delete(*, batch: Batch, entry_ids: list[int], acting_user) ->
 
 # --- Row actions of the roster page (SPEC ROS-5, ROS-7, ROS-8) ----------------------------------------
 
-# What 【编辑】 may change (SPEC ROS-7): never the 证件类型 or the number.
+# What 【编辑】 may change (SPEC ROS-7): never the 证件类型 or the number. A 身份证 entry only its 手机号
+# (ROS-7 [departure], for 参保查询 LOOK-1): its name, birth date and sex come from the number and the
+# suggested roster.
 EDITABLE_FIELDS = frozenset({"name", "birth_date", "sex", "mobile", "has_social_security"})
+RESIDENT_EDITABLE_FIELDS = frozenset({"mobile"})
 _FIELD_LABELS = {"name": "姓名", "birth_date": "出生日期", "sex": "性别", "mobile": "手机号", "has_social_security": "是否有社保"}
 _COLUMNS = {"mobile": "mobile_cipher"}  # SPEC SEC-4: RosterEntry.mobile is stored as its cipher
 
 
 @transaction.atomic
 def roster_entry_update(*, entry, fields: dict, acting_user) -> RosterEntry:
-    """【编辑】 of one 非身份证 entry (SPEC ROS-7): 姓名, 出生日期, 性别, 手机号, 是否有社保, already
-    validated by the form. 是否有社保 = 是 makes an unknown 职退状态 在职, as a template row does at import
-    (SPEC ROS-8); a 退休 status from social security stays (ROS-12). The roster version is not bumped:
-    nobody was added or removed. Raises RosterError for a 身份证 entry (its name, birth date and sex come
-    from the number and the suggested roster), for a field outside the list, or when the state forbids it."""
+    """【编辑】 of one entry (SPEC ROS-7), with values already validated by the form (the mobile in
+    canonical form, SEC-1). A 非身份证 entry: 姓名, 出生日期, 性别, 手机号, 是否有社保. A 身份证 entry: its
+    手机号 only (ROS-7 [departure]: 参保查询, LOOK-1, sends its code to that mobile). 是否有社保 = 是
+    makes an unknown 职退状态 在职, as a template row does at import (SPEC ROS-8); a 退休 status from
+    social security stays (ROS-12). The roster version is not bumped: nobody was added or removed.
+    Raises RosterError for a field outside the entry's list, when the entry left the batch, or when
+    the state forbids it."""
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise RosterError("证件类型和证件号码不能修改。")
@@ -147,12 +152,12 @@ def roster_entry_update(*, entry, fields: dict, acting_user) -> RosterEntry:
     current = roster_entries_of(batch=locked).filter(pk=entry.pk).first()
     if current is None:
         raise RosterError("该人员已不在本批次的参保清册中。")
-    if current.id_type != IdType.OTHER:
-        raise RosterError("只有证件类型为“非身份证”的人员可以编辑；身份证人员的信息以证件号码和社保数据为准。")
+    if current.id_type != IdType.OTHER and set(fields) - RESIDENT_EDITABLE_FIELDS:
+        raise RosterError("身份证人员只能修改手机号；姓名、出生日期和性别以证件号码和社保数据为准。")
     changed = [key for key, value in fields.items() if getattr(current, key) != value]
     for key in changed:
         setattr(current, key, fields[key])
-    if current.has_social_security and current.work_status == WorkStatus.UNKNOWN:
+    if current.has_social_security and current.work_status == WorkStatus.UNKNOWN and "has_social_security" in fields:
         current.work_status = WorkStatus.ACTIVE
         changed.append("work_status")
     if changed:

@@ -38,8 +38,12 @@ _CURRENT_FIELDS = (
 def _merge(entry: tuple, current: tuple) -> tuple:
     """SPEC ROS-4: a person already in the batch is updated. What the unit settled stays settled: a
     name mismatch it confirmed (same three names, closed) keeps its chosen name; 在职 with 社保 it set
-    (【设置在职】 or an earlier 是) is not taken back by a later file; a mobile left empty keeps the old one
-    (both are ciphers here, "" for none)."""
+    (【设置在职】 or an earlier 是) is not taken back by a later file.
+
+    SPEC ROS-7 [departure] (参保查询, LOOK-1, sends its code to this mobile): a filled 手机号 cell fills
+    or replaces the person's mobile; an empty cell (or no 手机号 column, or a source without mobiles:
+    上年度参保名单, 会员库) keeps the one on file, so importing a list again never erases mobiles the
+    unit entered by 【编辑】. Both are ciphers here, "" for none."""
     (_pk, name, mobile_cipher, insured, work_status, imported_name, previous_name, member_name, mismatch) = current
     merged = dict(zip(_ENTRY_FIELDS, entry))
     names_unchanged = (imported_name, previous_name, member_name) == (

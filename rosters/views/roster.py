@@ -9,7 +9,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, QueryDict
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,7 +20,7 @@ from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
 from mutualaid.audit import client_ip
 
-from ..forms import RosterEntryForm, RosterFilterForm
+from ..forms import RosterEntryForm, RosterEntryMobileForm, RosterFilterForm
 from ..models import IdType, RosterEntry, WorkStatus
 from ..errors import RosterError
 from ..selectors import (
@@ -29,6 +29,7 @@ from ..selectors import (
     roster_has_name_mismatch,
     roster_masked_id,
     roster_masked_mobile,
+    roster_missing_mobiles,
     roster_name_mismatches,
     roster_reference_date,
     roster_search_q,
@@ -109,11 +110,12 @@ def _breadcrumb_context() -> dict:
 
 
 def _row_actions(batch, entry: RosterEntry) -> dict:
-    """SPEC ROS-6, ROS-7, ROS-8: 查看 always; while the state allows editing, 编辑 for 非身份证, 设置在职
-    unless already 在职 with 社保 (and not for 退休: ROS-12, they are removed), 删除."""
+    """SPEC ROS-6, ROS-7, ROS-8: 查看 always; while the state allows editing, 编辑 (every entry: a
+    身份证 entry for its 手机号 only, ROS-7 [departure]), 设置在职 unless already 在职 with 社保 (and not
+    for 退休: ROS-12, they are removed), 删除."""
     editable = batch.roster_editable
     return {
-        "edit": editable and entry.id_type == IdType.OTHER,
+        "edit": editable,
         "set_active": editable
         and entry.work_status != WorkStatus.RETIRED
         and not (entry.work_status == WorkStatus.ACTIVE and entry.has_social_security),
@@ -157,6 +159,7 @@ def roster(request, number: str):
             "return_field": RETURN_FIELD,
             "editable": batch.roster_editable,
             "has_name_mismatch": roster_has_name_mismatch(batch=batch),
+            "missing_mobiles": roster_missing_mobiles(batch=batch),
             "import_url": reverse("rosters:roster_import", kwargs={"number": batch.number}) if batch.roster_editable else None,
             "reference_date": roster_reference_date(batch=batch),
             **_breadcrumb_context(),
@@ -199,28 +202,35 @@ def roster_entry(request, number: str, entry_id: int):
 @require_http_methods(["GET", "POST"])
 @unit_roster_view
 def roster_entry_edit(request, number: str, entry_id: int):
-    """【编辑】 (SPEC ROS-7): 非身份证 entries only (a 身份证 entry answers 404), while the state allows it."""
+    """【编辑】 (SPEC ROS-7), while the state allows it: a 非身份证 entry's 姓名, 出生日期, 性别, 手机号 and
+    是否有社保; a 身份证 entry's 手机号 only (ROS-7 [departure], for 参保查询 LOOK-1)."""
     batch = _roster_batch(request, number)
     entry = _own_entry(batch, entry_id)
-    if entry.id_type != IdType.OTHER:
-        raise Http404
+    mobile_only = entry.id_type != IdType.OTHER
     return_query = _clean_query(request.POST.get(RETURN_FIELD) or request.GET.get(RETURN_FIELD, ""))
     if not batch.roster_editable:
         messages.error(request, f"批次当前状态为“{batch.get_state_display()}”，参保清册不能修改。")
         return redirect(_roster_url(batch, return_query))
     masked_mobile = roster_masked_mobile(entry)
+    form_class = RosterEntryMobileForm if mobile_only else RosterEntryForm
     if request.method == "POST":
-        form = RosterEntryForm(request.POST, current_mobile_masked=masked_mobile)
+        form = form_class(request.POST, current_mobile_masked=masked_mobile)
         if form.is_valid():
+            fields = form.changed_fields()
             try:
-                roster_entry_update(entry=entry, fields=form.changed_fields(), acting_user=request.user)
+                roster_entry_update(entry=entry, fields=fields, acting_user=request.user)
             except RosterError as error:
                 messages.error(request, error.message)
             else:
-                messages.success(request, f"已保存“{form.cleaned_data['name']}”的人员信息。")
+                if fields:
+                    messages.success(request, f"已保存“{form.cleaned_data.get('name', entry.name)}”的人员信息。")
+                else:
+                    messages.info(request, f"未填写新的手机号，“{entry.name}”的人员信息未修改。")
             return redirect(_roster_url(batch, return_query))
+    elif mobile_only:
+        form = form_class(current_mobile_masked=masked_mobile)
     else:
-        form = RosterEntryForm(
+        form = form_class(
             initial={
                 "name": entry.name,
                 "birth_date": entry.birth_date,
@@ -236,7 +246,9 @@ def roster_entry_edit(request, number: str, entry_id: int):
             "batch": batch,
             "entry": entry,
             "form": form,
+            "mobile_only": mobile_only,
             "masked_id": roster_masked_id(entry),
+            "birth_date_display": roster_birth_date_display(entry),
             "return_query": return_query,
             "return_field": RETURN_FIELD,
             "back_url": _roster_url(batch, return_query),

@@ -150,7 +150,7 @@ def test_confirm_a_name_mismatch_and_edit_a_passport_holder(page, screenshot, ro
     wang.refresh_from_db()
     assert (wang.name, wang.name_mismatch) == ("王梅晓", False)
 
-    # SPEC ROS-7: 编辑 only for the 非身份证 row; the number is shown masked and never editable.
+    # SPEC ROS-7: 编辑 of the 非身份证 row; the number is shown masked and never editable.
     row = page.locator(".roster-table tbody tr", has_text="张贺")
     row.get_by_role("link", name="编辑").click()
     page.get_by_role("heading", name="编辑参保人员").wait_for()
@@ -164,3 +164,16 @@ def test_confirm_a_name_mismatch_and_edit_a_passport_holder(page, screenshot, ro
     page.get_by_text("已保存“张贺明”的人员信息。").wait_for()
     entry = RosterEntry.objects.get(batch=roster, id_type=IdType.OTHER)
     assert (entry.name, entry.mobile) == ("张贺明", "13912345678")
+
+    # SPEC ROS-7 [departure] (参保查询, LOOK-1): the page counts who has no mobile; a 身份证 entry's
+    # 【编辑】 holds the 手机号 only.
+    page.get_by_text("有5人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。").wait_for()
+    page.locator(".roster-table tbody tr", has_text="胡庆庆").get_by_role("link", name="编辑").click()
+    page.get_by_role("heading", name="编辑参保人员").wait_for()
+    assert page.get_by_label("姓名").count() == 0 and page.get_by_text("只能修改手机号").is_visible()
+    page.get_by_label("手机号").fill("139 0000 1111")
+    screenshot(page, "roster_edit_resident_mobile")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_text("已保存“胡庆庆”的人员信息。").wait_for()
+    page.get_by_text("有4人未登记手机号").wait_for()
+    assert RosterEntry.objects.get(batch=roster, name="胡庆庆").mobile == "13900001111"

@@ -62,7 +62,7 @@ class World:
 
     @cached_property
     def entry(self):
-        # 非身份证: 【编辑】 answers 404 for a 身份证 entry (SPEC ROS-7), whoever asks.
+        # 非身份证: 【编辑】 shows every field (SPEC ROS-7); a 身份证 entry's form has its 手机号 only.
         return make_entry(self.draft_batch, name="张贺", id_type=IdType.OTHER, id_number="31AB99917X", birth_date=dt.date(1990, 1, 1))
 
     @cached_property

@@ -21,11 +21,13 @@ from payments.demo import (
     INSTANT_PEOPLE,
     INSTANT_UNIT_NAME,
     INSTANT_USERNAME,
+    LOOKUP_MOBILES,
     instant_year,
 )
 from payments.models import Voucher
 from plans.services import premium_confirm, premium_generate
-from rosters.models import EnrolmentRegistry
+from mutualaid.pii import pii_decrypt
+from rosters.models import EnrolmentRegistry, IdType, RosterEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +71,28 @@ def test_its_centralised_batch_is_completed_with_a_confirmed_selection(demo_data
         BatchState.DRAFT, BatchState.ROSTER_APPROVED, BatchState.AWAITING_PAYMENT, BatchState.PAYMENT_REVIEW,
         BatchState.COMPLETED,
     ]
+
+
+def test_three_people_of_the_completed_batch_have_known_mobiles_and_are_printed(handbook_year, union_organisations):
+    """SPEC ROS-7 [departure], LOOK-1: 【参保查询】 can be tried with people of a 参保已完成 batch whose
+    roster entries hold a mobile (encrypted, SEC-4); seed_demo prints them (name, masked ID, mobile)
+    every time, as the README says."""
+    first = _seed()
+    centralised = _batches()[BatchKind.CENTRALISED]
+    assert centralised.state == BatchState.COMPLETED
+    with_mobile = {entry.name: entry for entry in centralised.entries.exclude(mobile_cipher="")}
+    assert {name: entry.mobile for name, entry in with_mobile.items()} == LOOKUP_MOBILES
+    assert all(entry.id_type == IdType.RESIDENT and pii_decrypt(entry.mobile_cipher) for entry in with_mobile.values())
+    assert EnrolmentRegistry.objects.filter(batch=centralised, id_hash__in=[e.id_hash for e in with_mobile.values()]).count() == 3
+    for name, entry in with_mobile.items():
+        line = f"{name} {entry.id_number[:4]}*****{entry.id_number[-4:]} 手机号 {LOOKUP_MOBILES[name]}"
+        assert line in first and entry.id_number not in first
+
+    # A demo database seeded before the people had mobiles gets them on the next run; nothing else changes.
+    RosterEntry.objects.filter(batch=centralised).update(mobile_cipher="")
+    second = _seed()
+    assert {entry.name: entry.mobile for entry in centralised.entries.exclude(mobile_cipher="")} == LOOKUP_MOBILES
+    assert f"参保查询演示（{INSTANT_UNIT_NAME} 集中参保批次 {centralised.number}，参保已完成）" in second
 
 
 def test_its_instant_batch_starts_in_the_half_year_and_ends_with_the_year(demo_data):

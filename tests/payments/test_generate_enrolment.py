@@ -1,6 +1,7 @@
 """manage.py generate_enrolment (issue 10 items 2 and 5): completed batches for N people in bulk, whose
 figures add up (the statistics read them as they read the portal's own), refused a second time."""
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,9 @@ from django.db.models import Sum
 
 from enrollment.models import Batch, BatchItemTotal, BatchTotals
 from enrollment.states import BatchKind, BatchState
+from mutualaid.identifiers import canonical_mobile
+from mutualaid.pii import pii_decrypt, pii_hash
+from payments.management.commands.generate_enrolment import generated_mobiles
 from payments import statistics
 from payments.models import Voucher, VoucherBatch
 from plans.models import BatchPremium, PremiumLine
@@ -66,6 +70,19 @@ def test_people_rows_cover_whole_batches(handbook_year, union_organisations):
     assert entries.values("id_hash").distinct().count() == entries.count()
     entry = entries.first()
     assert len(entry.id_number) == 18 and entry.birth_date.isoformat().replace("-", "") == entry.id_number[6:14]
+    assert entry.id_hash == pii_hash(entry.id_number)  # found by the portal's own look-ups
+
+
+def test_people_rows_have_mobiles_that_decrypt_the_same_for_the_same_seed(handbook_year, union_organisations):
+    """SPEC ROS-7 [departure], LOOK-1, SEC-4: every generated entry has a 手机号, stored as a cipher only,
+    so a benchmark of 参保查询 reaches the SMS step; generated_mobiles(seed, N) tells which."""
+    generate("--people", "400", "--people-rows", "100", "--seed", "11")
+    entries = list(RosterEntry.objects.order_by("pk"))
+    stored = [pii_decrypt(entry.mobile_cipher) for entry in entries]
+    assert stored == generated_mobiles(11, len(entries))
+    assert all(canonical_mobile(mobile) == (mobile, None) and re.fullmatch(r"1[3-9]\d{9}", mobile) for mobile in stored)
+    assert not RosterEntry.objects.filter(mobile_cipher="").exists()
+    assert generated_mobiles(11, 5) == generated_mobiles(11, 5) != generated_mobiles(12, 5)
 
 
 def test_a_second_run_for_the_year_is_refused(handbook_year, union_organisations):

@@ -438,6 +438,29 @@ def test_importing_again_updates_instead_of_duplicating(batch, account):
     assert entries(batch)[ALICE].mobile == "13800000000"  # an empty mobile keeps the one we had
 
 
+def test_importing_the_same_people_with_mobiles_fills_them_and_an_empty_cell_keeps_them(batch, account, year):
+    """SPEC ROS-7 [departure] (参保查询, LOOK-1) with ROS-4: people from 上年度参保名单 arrive without a
+    mobile; the template with 手机号 filled gives them one (the 修改 count), a filled cell replaces a
+    mobile, and an empty cell or a source without mobiles never erases one."""
+    code = batch.code.code
+    previous(year.year - 1, code, ALICE, "王豆豆")
+    previous(year.year - 1, code, BETTY, "李梅")
+    roster_import_previous(batch=batch, acting_user=account)
+    assert {number: entry.mobile for number, entry in entries(batch).items()} == {ALICE: "", BETTY: ""}
+
+    result = import_rows(batch, account, [row("王豆豆", number=ALICE, mobile="139 1234 5678"), row("李梅", number=BETTY)])
+
+    assert "新增加0人，修改2人" in result.summary
+    people = entries(batch)
+    assert (people[ALICE].mobile, people[BETTY].mobile) == ("13912345678", "")
+
+    import_rows(batch, account, [row("王豆豆", number=ALICE, mobile="13800001111"), row("李梅", number=BETTY, mobile="13700002222")])
+    roster_import_previous(batch=batch, acting_user=account)  # no 手机号 in that source: kept
+    import_rows(batch, account, [row("王豆豆", number=ALICE), row("李梅", number=BETTY)])  # empty cells: kept
+    people = entries(batch)
+    assert (people[ALICE].mobile, people[BETTY].mobile) == ("13800001111", "13700002222")
+
+
 def test_importing_again_keeps_what_the_unit_settled(batch, account, year):
     # SPEC ROS-4 with ROS-5 and ROS-8: a confirmed name and 【设置在职】 survive a re-import of the same file.
     member(year.year, batch.code.code, ALICE, "王梅")

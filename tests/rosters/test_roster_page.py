@@ -198,10 +198,11 @@ def test_actions_shown_while_editable(client_of, batch):
 
     text = page_text(client_of.get(roster_url(batch)))
 
-    assert re.search(r"身份证未知 .*? 查看 设置在职 删除 ", text)
-    assert re.search(r"身份证在职有社保 .*? 是 - - 查看 删除 ", text)
+    # ROS-7 [departure]: 编辑 for every entry (a 身份证 entry's 手机号 only).
+    assert re.search(r"身份证未知 .*? 查看 编辑 设置在职 删除 ", text)
+    assert re.search(r"身份证在职有社保 .*? 是 - - 查看 编辑 删除 ", text)
     assert re.search(r"护照在职无社保 .*? 查看 编辑 设置在职 删除 ", text)
-    assert re.search(r"退休 .*? 退休 否 - - 查看 删除 ", text)  # ROS-12: removed, not set 在职
+    assert re.search(r"退休 .*? 退休 否 - - 查看 编辑 删除 ", text)  # ROS-12: removed, not set 在职
     for button in ("批量设置为在职", "批量删除", "导出"):
         assert button in text
     html = client_of.get(roster_url(batch)).content.decode()
@@ -269,16 +270,7 @@ def test_view_shows_every_field_masked(client_of, batch):
     assert number not in html and "13912345678" not in html and "1985-03-14" not in html
     for shown in ("胡庆庆", f"{number[:4]}*****{number[-4:]}", "139****5678", "00108537", "P123", "1985年**月**日", "男"):
         assert shown in text
-    assert "编辑" not in text  # 身份证: no 编辑
-
-
-def test_edit_only_for_non_resident_entries(client_of, batch):
-    resident = make_entry(batch, name="李四")
-    assert client_of.get(url("roster_entry_edit", batch, resident)).status_code == 404
-    response = client_of.post(url("roster_entry_edit", batch, resident), {"name": "李四四", "birth_date": "1985-01-01", "sex": "男", "has_social_security": "True"})
-    assert response.status_code == 404
-    resident.refresh_from_db()
-    assert resident.name == "李四"
+    assert "编辑" in text  # ROS-7 [departure]: a 身份证 entry's 手机号 can be edited
 
 
 def test_edit_a_non_resident_entry(client_of, batch):
@@ -324,6 +316,129 @@ def test_edit_validates_like_the_import(client_of, batch, field, value, message)
     assert message in response.content.decode()
     entry.refresh_from_db()
     assert entry.name == "PAUL"
+
+
+# --- 手机号 of any entry (SPEC ROS-7 [departure], for 参保查询 LOOK-1; SEC-1, SEC-4, X-1, X-4) ------------
+
+
+def test_edit_a_resident_entry_fills_its_mobile_only(client_of, batch):
+    number = resident_id(dt.date(1985, 3, 14), 427)
+    entry = make_entry(batch, name="胡庆庆", id_number=number, work_status=WorkStatus.UNKNOWN)
+
+    form = client_of.get(url("roster_entry_edit", batch, entry))
+    html, text = form.content.decode(), page_text(form)
+    assert form.status_code == 200
+    assert number not in html and f"{number[:4]}*****{number[-4:]}" in text and "1985年**月**日" in text  # X-1
+    assert 'name="mobile"' in html
+    for absent in ('name="name"', 'name="birth_date"', 'name="sex"', 'name="has_social_security"'):
+        assert absent not in html  # 身份证: name, birth date and sex come from the number
+    assert "只能修改手机号" in text
+
+    # Full-width digits and spaces go through SEC-1's normaliser; posted extra fields are ignored.
+    response = client_of.post(
+        url("roster_entry_edit", batch, entry),
+        {"mobile": "１３９ 1234-5678", "name": "改名", "birth_date": "1990-01-01", "sex": "女", "has_social_security": "True"},
+    )
+
+    assert response.status_code == 302 and response["Location"] == roster_url(batch)
+    assert flash(response) == ["已保存“胡庆庆”的人员信息。"]
+    entry.refresh_from_db()
+    assert entry.mobile == "13912345678"
+    assert (entry.name, entry.birth_date, entry.sex, entry.has_social_security, entry.work_status) == (
+        "胡庆庆", dt.date(1985, 3, 14), Sex.MALE, False, WorkStatus.UNKNOWN
+    )
+    assert entry.id_type == IdType.RESIDENT and entry.id_number == number
+    assert roster_audit_events(batch) == [["编辑参保人员", "edited=1, fields=手机号"]]
+
+    # Changed later; the form shows the current one masked, never in full (X-1).
+    html = client_of.get(url("roster_entry_edit", batch, entry)).content.decode()
+    assert "139****5678" in html and "13912345678" not in html
+    client_of.post(url("roster_entry_edit", batch, entry), {"mobile": "13700001111"})
+    entry.refresh_from_db()
+    assert entry.mobile == "13700001111"
+
+
+def test_an_empty_mobile_keeps_the_one_on_file(client_of, batch):
+    entry = make_entry(batch, name="胡庆庆", mobile="13912345678")
+    response = client_of.post(url("roster_entry_edit", batch, entry), {"mobile": ""})
+    assert response.status_code == 302
+    assert flash(response) == ["未填写新的手机号，“胡庆庆”的人员信息未修改。"]
+    entry.refresh_from_db()
+    assert entry.mobile == "13912345678"
+    assert roster_audit_events(batch) == []
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("1391234567", "请输入11位手机号码。"),
+        ("23912345678", "请输入11位手机号码。"),
+        ("139123456789", "请输入11位手机号码。"),
+        ("139一二三45678", "手机号"),  # SEC-1: not digits → refused with a message, never a server error
+    ],
+)
+def test_a_bad_mobile_is_a_field_error_and_nothing_is_saved(client_of, batch, value, message):
+    entry = make_entry(batch, name="胡庆庆", mobile="13912345678")
+
+    response = client_of.post(url("roster_entry_edit", batch, entry), {"mobile": value})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r'<div class="invalid-feedback d-block">[^<]*' + re.escape(message), html)
+    entry.refresh_from_db()
+    assert entry.mobile == "13912345678"
+    assert roster_audit_events(batch) == []
+
+
+def test_another_accounts_entry_cannot_be_edited(client, batch, handbook_year):
+    """SPEC X-4: another account's entry answers 404, under its own batch or under ours."""
+    theirs = make_batch(UserFactory(username="other-unit"), year=handbook_year, number="2023J900999")
+    entry = make_entry(theirs, name="外人")
+    client.force_login(batch.account)
+
+    assert client.get(url("roster_entry_edit", theirs, entry)).status_code == 404
+    assert client.post(url("roster_entry_edit", theirs, entry), {"mobile": "13912345678"}).status_code == 404
+    assert client.post(url("roster_entry_edit", batch, entry), {"mobile": "13912345678"}).status_code == 404
+    entry.refresh_from_db()
+    assert entry.mobile == ""
+
+
+@pytest.mark.parametrize("state", [BatchState.IN_REVIEW, BatchState.COMPLETED])
+def test_a_locked_roster_refuses_a_mobile(client, handbook_year, state):
+    """SPEC ROS-7, BAT-3, BAT-8: the mobile changes only while the state allows editing the roster."""
+    batch = make_batch(year=handbook_year, state=state)
+    entry = make_entry(batch, name="胡庆庆")
+    client.force_login(batch.account)
+
+    response = client.post(url("roster_entry_edit", batch, entry), {"mobile": "13912345678"})
+
+    assert response.status_code == 302
+    assert any("参保清册不能修改" in message for message in flash(response))
+    entry.refresh_from_db()
+    assert entry.mobile == ""
+
+
+def test_the_roster_page_counts_the_people_without_a_mobile(client_of, batch, django_assert_num_queries):
+    """SPEC ROS-7 [departure], LOOK-1: the unit sees how many people cannot use 参保查询, and why."""
+    make_entry(batch, name="有手机", mobile="13912345678")
+    make_entry(batch, name="无手机甲")
+    make_entry(batch, name="无手机乙", id_type=IdType.OTHER, id_number="E12345678")
+
+    text = page_text(client_of.get(roster_url(batch)))
+    assert "有2人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。可通过【编辑】或重新导入" in text
+    # The count is the whole roster's, whatever the filter shows.
+    assert "有2人未登记手机号" in page_text(client_of.get(roster_url(batch, name="有手机")))
+
+    RosterEntry.objects.filter(batch=batch).exclude(name="有手机").delete()
+    assert "未登记手机号" not in page_text(client_of.get(roster_url(batch)))
+
+
+def test_a_locked_roster_counts_them_without_offering_the_edit(client, handbook_year):
+    batch = make_batch(year=handbook_year, state=BatchState.COMPLETED)
+    make_entry(batch, name="无手机")
+    client.force_login(batch.account)
+    text = page_text(client.get(roster_url(batch)))
+    assert "有1人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。" in text and "编辑" not in text
 
 
 # --- 设置在职, 删除 and the bulk actions (SPEC ROS-6, ROS-7, ROS-8) -----------------------------------------

@@ -143,18 +143,34 @@ def test_edit_keeps_a_retired_status(batch, actor):
     assert entry.work_status == WorkStatus.RETIRED  # from social security (ROS-8, ROS-12)
 
 
+def test_edit_of_a_resident_entry_changes_its_mobile_only(batch, actor):
+    """SPEC ROS-7 [departure] (参保查询, LOOK-1): a 身份证 entry's 手机号 can be filled or changed; its
+    name, birth date and sex come from the number and stay as they are."""
+    resident = make_entry(batch, name="李四", work_status=WorkStatus.UNKNOWN)
+
+    roster_entry_update(entry=resident, fields={"mobile": "13900001111"}, acting_user=actor)
+
+    resident.refresh_from_db()
+    assert resident.mobile == "13900001111" and pii_decrypt(resident.mobile_cipher) == "13900001111"
+    assert (resident.name, resident.work_status) == ("李四", WorkStatus.UNKNOWN)
+    batch.refresh_from_db()
+    assert batch.roster_version == 0
+    assert roster_audit_events(batch) == [["编辑参保人员", "edited=1, fields=手机号"]]
+
+
 def test_edit_refuses_resident_id_entries_and_the_id_fields(batch, actor):
     resident = make_entry(batch, name="李四")
     other = make_entry(batch, name="PAUL", id_type=IdType.OTHER)
 
-    with pytest.raises(RosterError, match="非身份证"):
-        roster_entry_update(entry=resident, fields={"name": "李四四"}, acting_user=actor)
+    for field, value in (("name", "李四四"), ("birth_date", dt.date(1990, 1, 1)), ("sex", Sex.FEMALE), ("has_social_security", True)):
+        with pytest.raises(RosterError, match="身份证人员只能修改手机号"):
+            roster_entry_update(entry=resident, fields={field: value, "mobile": "13900001111"}, acting_user=actor)
     for field in ("id_type", "id_number", "id_hash", "work_status"):
         with pytest.raises(RosterError, match="不能修改"):
             roster_entry_update(entry=other, fields={field: "x"}, acting_user=actor)
 
     resident.refresh_from_db()
-    assert resident.name == "李四"
+    assert (resident.name, resident.mobile) == ("李四", "")
     assert roster_audit_events(batch) == []
 
 

@@ -13,7 +13,10 @@ organisations are the seeded ones (level 1, with a level 2 under it where it has
 
 Without people: the statistics never read them. `--people-rows N` also writes the roster entries and
 registry rows of the first batches until N people are covered (valid, unique IDs from
-rosters.synthetic; hashed and encrypted as the portal stores them), for the export benchmarks.
+rosters.synthetic; hashed and encrypted as the portal stores them), for the export benchmarks. Every
+such entry has a 手机号 (encrypted as the importer stores it, SPEC SEC-4), the same for the same
+`--seed`, so a benchmark of 参保查询 (LOOK-1) can reach its SMS step: `generated_mobiles(seed, N)`
+gives the first N in the order the entries are written (their primary-key order).
 
 Writes with COPY on PostgreSQL (bulk_create in chunks elsewhere), ids taken from the tables' sequences,
 in one transaction: 6,000,000 people (≈150,000 batches) take about a minute. Bulk writes bypass save()
@@ -122,6 +125,14 @@ class _Writer:
                             value = json.dumps(value, ensure_ascii=False)
                         values.append(value)
                     copy.write_row(values)
+
+
+def generated_mobiles(seed: int, count: int) -> list[str]:
+    """The mobiles of the first `count` generated roster entries for `seed`, in the order they are
+    written: 11 digits from 1[3-9] (canonical, SPEC SEC-1). Their own random stream, so the names and
+    IDs of a seed are the ones they were before entries had mobiles."""
+    rng = random.Random(f"generate_enrolment mobiles {seed}")
+    return [f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}" for _ in range(count)]
 
 
 def _weighted_days(first: dt.date, last: dt.date, rng: random.Random, count: int, *, late: bool) -> list[dt.date]:
@@ -343,7 +354,7 @@ class Command(BaseCommand):
     def _people(self, *, coverage_year: CoverageYear, batch_ids: list[int], wanted: int, seed: int, writer: _Writer) -> None:
         """Roster entries and registry rows of the first batches until `wanted` people are covered (whole
         batches, so each batch's roster matches its totals)."""
-        from mutualaid.pii import pii_encrypt, pii_hash
+        from mutualaid.pii_bulk import BulkPiiProtector
         from rosters.models import IdType, Sex, WorkStatus
         from rosters.synthetic import resident_ids
 
@@ -356,20 +367,26 @@ class Command(BaseCommand):
             chosen.append(batch_id)
             covered += totals[batch_id]
         ids = iter(resident_ids(covered, seed=seed, year=coverage_year.year))
+        mobiles = iter(generated_mobiles(seed, covered))
         batches = {row["id"]: row for row in Batch.objects.filter(pk__in=chosen).values("id", "coverage_start", "coverage_end")}
         surnames, given = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗", "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
         rng = random.Random(seed)
+        # The importer's fast path (rosters/importer/rows.py _protect): the same hash and cipher formats
+        # as mutualaid.pii, keys and nonces prepared once a chunk rather than once a value.
+        protector = BulkPiiProtector.current()
+        protect, seal = protector.begin_chunk(CHUNK), protector.begin_sealing(CHUNK)
         entries, registry = [], []
         for batch_id in chosen:
             batch = batches[batch_id]
             for position in range(totals[batch_id]):
                 id_number = next(ids)
-                id_hash = pii_hash(id_number)
+                id_hash, id_cipher, _digest = protect(id_number)
                 entries.append(
-                    {"batch_id": batch_id, "id_type": IdType.RESIDENT, "id_hash": id_hash, "id_cipher": pii_encrypt(id_number),
+                    {"batch_id": batch_id, "id_type": IdType.RESIDENT, "id_hash": id_hash, "id_cipher": id_cipher,
                      "name": rng.choice(surnames) + rng.choice(given) + rng.choice(given),
                      "birth_date": dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])),
                      "sex": Sex.MALE if int(id_number[16]) % 2 else Sex.FEMALE,
+                     "mobile_cipher": seal(next(mobiles)),  # SPEC SEC-4, LOOK-1
                      "has_social_security": position < social[batch_id], "work_status": WorkStatus.ACTIVE,
                      "is_suggested": True, "medical_active": True, "still_contributing": False, "unmatched_confirmed": False,
                      "coverage_start": batch["coverage_start"], "coverage_end": batch["coverage_end"]}
@@ -379,6 +396,7 @@ class Command(BaseCommand):
                 writer.write(RosterEntry, entries)
                 writer.write(EnrolmentRegistry, registry)
                 entries, registry = [], []
+                protect, seal = protector.begin_chunk(CHUNK), protector.begin_sealing(CHUNK)
         writer.write(RosterEntry, entries)
         writer.write(EnrolmentRegistry, registry)
         if connection.vendor == "postgresql":
