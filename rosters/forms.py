@@ -52,8 +52,9 @@ YES_NO = [(True, "是"), (False, "否")]
 
 
 class RosterEntryMobileForm(forms.Form):
-    """【编辑】 of a 身份证 entry: its 手机号 only (SPEC ROS-7 [departure], for 参保查询 LOOK-1; name, birth
-    date and sex come from the number). The mobile goes through SEC-1's normaliser and must be 11 digits
+    """【修改手机号】 of a 身份证 entry (the 【编辑】 view; SPEC ROS-7 keeps 【编辑】 for 非身份证
+    entries): its 手机号 only ([departure], for 参保查询 LOOK-1; name, birth date and sex come from the
+    number). The mobile goes through SEC-1's normaliser and must be 11 digits
     starting with 1, as at import (ROS-3). It is not sent back to the browser (X-1): left empty, the
     entry keeps the mobile it has (an empty mobile is allowed)."""
 

@@ -166,10 +166,10 @@ def test_confirm_a_name_mismatch_and_edit_a_passport_holder(page, screenshot, ro
     assert (entry.name, entry.mobile) == ("张贺明", "13912345678")
 
     # SPEC ROS-7 [departure] (参保查询, LOOK-1): the page counts who has no mobile; a 身份证 entry's
-    # 【编辑】 holds the 手机号 only.
+    # 【修改手机号】 (not 【编辑】, which stays the 非身份证 entries') holds the 手机号 only.
     page.get_by_text("有5人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。").wait_for()
-    page.locator(".roster-table tbody tr", has_text="胡庆庆").get_by_role("link", name="编辑").click()
-    page.get_by_role("heading", name="编辑参保人员").wait_for()
+    page.locator(".roster-table tbody tr", has_text="胡庆庆").get_by_role("link", name="修改手机号").click()
+    page.get_by_role("heading", name="修改手机号").wait_for()
     assert page.get_by_label("姓名").count() == 0 and page.get_by_text("只能修改手机号").is_visible()
     page.get_by_label("手机号").fill("139 0000 1111")
     screenshot(page, "roster_edit_resident_mobile")

@@ -198,11 +198,12 @@ def test_actions_shown_while_editable(client_of, batch):
 
     text = page_text(client_of.get(roster_url(batch)))
 
-    # ROS-7 [departure]: 编辑 for every entry (a 身份证 entry's 手机号 only).
-    assert re.search(r"身份证未知 .*? 查看 编辑 设置在职 删除 ", text)
-    assert re.search(r"身份证在职有社保 .*? 是 - - 查看 编辑 删除 ", text)
+    # ROS-7: 【编辑】 for 非身份证 entries only; [departure] (LOOK-1): 【修改手机号】 for 身份证 ones.
+    assert re.search(r"身份证未知 .*? 查看 修改手机号 设置在职 删除 ", text)
+    assert re.search(r"身份证在职有社保 .*? 是 - - 查看 修改手机号 删除 ", text)
     assert re.search(r"护照在职无社保 .*? 查看 编辑 设置在职 删除 ", text)
-    assert re.search(r"退休 .*? 退休 否 - - 查看 编辑 删除 ", text)  # ROS-12: removed, not set 在职
+    assert re.search(r"退休 .*? 退休 否 - - 查看 修改手机号 删除 ", text)  # ROS-12: removed, not set 在职
+    assert not re.search(r"身份证未知 .*? 编辑 ", text.split("护照在职无社保")[0])
     for button in ("批量设置为在职", "批量删除", "导出"):
         assert button in text
     html = client_of.get(roster_url(batch)).content.decode()
@@ -270,7 +271,7 @@ def test_view_shows_every_field_masked(client_of, batch):
     assert number not in html and "13912345678" not in html and "1985-03-14" not in html
     for shown in ("胡庆庆", f"{number[:4]}*****{number[-4:]}", "139****5678", "00108537", "P123", "1985年**月**日", "男"):
         assert shown in text
-    assert "编辑" in text  # ROS-7 [departure]: a 身份证 entry's 手机号 can be edited
+    assert "修改手机号" in text and "编辑" not in text  # ROS-7: no 【编辑】; [departure]: 【修改手机号】
 
 
 def test_edit_a_non_resident_entry(client_of, batch):
@@ -425,7 +426,7 @@ def test_the_roster_page_counts_the_people_without_a_mobile(client_of, batch, dj
     make_entry(batch, name="无手机乙", id_type=IdType.OTHER, id_number="E12345678")
 
     text = page_text(client_of.get(roster_url(batch)))
-    assert "有2人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。可通过【编辑】或重新导入" in text
+    assert "有2人未登记手机号：未登记的人员无法通过【参保查询】查看本人参保情况。可通过【修改手机号】或重新导入" in text
     # The count is the whole roster's, whatever the filter shows.
     assert "有2人未登记手机号" in page_text(client_of.get(roster_url(batch, name="有手机")))
 
