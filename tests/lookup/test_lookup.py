@@ -305,17 +305,25 @@ def test_result_of_a_completed_centralised_batch(client, handbook_year, django_c
     assert "no-store" in response["Cache-Control"]
 
 
-def test_result_in_progress_with_waiting_periods(client, handbook_year, django_capture_on_commit_callbacks):
-    # SPEC COV-2: an instant batch from 2023-09-15: A 30 days, B 60, C none.
-    batch = approved_batch(year=handbook_year, kind=BatchKind.INSTANT, social_security=1, start=dt.date(2023, 9, 15))
-    confirmed_items(batch, codes=("A0", "B0", "C0"), at=dt.datetime(2023, 9, 14, 10, 0, tzinfo=SHANGHAI))
+def instant_result(client, capture, year, *, start: dt.date, confirmed_at: dt.datetime) -> str:
+    """The result page's text for the one person of an instant batch starting on `start` (A0 B0 C0
+    confirmed at `confirmed_at`), looked up and verified."""
+    batch = approved_batch(year=year, kind=BatchKind.INSTANT, social_security=1, start=start)
+    confirmed_items(batch, codes=("A0", "B0", "C0"), at=confirmed_at)
     entry = RosterEntry.objects.get(batch=batch)
     entry.mobile = MOBILE
     entry.save()
     EnrolmentRegistry.objects.create(year=2023, id_hash=entry.id_hash, batch=batch)
-    verified(client, django_capture_on_commit_callbacks, name=entry.name, id_number=entry.id_number)
+    verified(client, capture, name=entry.name, id_number=entry.id_number)
+    return page_text(client.get(reverse("lookup:result")))
 
-    text = page_text(client.get(reverse("lookup:result")))
+
+def test_result_in_progress_with_waiting_periods(client, handbook_year, django_capture_on_commit_callbacks):
+    # SPEC COV-2: an instant batch from 2023-09-15: A 30 days, B 60, C none.
+    text = instant_result(
+        client, django_capture_on_commit_callbacks, handbook_year,
+        start=dt.date(2023, 9, 15), confirmed_at=dt.datetime(2023, 9, 14, 10, 0, tzinfo=SHANGHAI),
+    )
 
     assert "参保办理中（单位缴费后生效）" in text
     assert re.search(r"A0 \S+ \S+ 2023-10-15 2024-06-30", text)
@@ -325,15 +333,10 @@ def test_result_in_progress_with_waiting_periods(client, handbook_year, django_c
 
 def test_waiting_period_outlasting_the_coverage_says_never(client, handbook_year, django_capture_on_commit_callbacks, clock):
     clock.move_to(dt.datetime(2024, 6, 2, 10, 0, tzinfo=SHANGHAI))
-    batch = approved_batch(year=handbook_year, kind=BatchKind.INSTANT, social_security=1, start=dt.date(2024, 6, 1))
-    confirmed_items(batch, codes=("A0", "B0", "C0"), at=dt.datetime(2024, 5, 31, 10, 0, tzinfo=SHANGHAI))
-    entry = RosterEntry.objects.get(batch=batch)
-    entry.mobile = MOBILE
-    entry.save()
-    EnrolmentRegistry.objects.create(year=2023, id_hash=entry.id_hash, batch=batch)
-    verified(client, django_capture_on_commit_callbacks, name=entry.name, id_number=entry.id_number)
-
-    text = page_text(client.get(reverse("lookup:result")))
+    text = instant_result(
+        client, django_capture_on_commit_callbacks, handbook_year,
+        start=dt.date(2024, 6, 1), confirmed_at=dt.datetime(2024, 5, 31, 10, 0, tzinfo=SHANGHAI),
+    )
 
     assert re.search(r"A0 \S+ \S+ 不生效 2024-06-30", text) and re.search(r"B0 \S+ \S+ 不生效 2024-06-30", text)
     assert re.search(r"C0 \S+ \S+ 2024-06-01 2024-06-30", text)
