@@ -8,20 +8,14 @@ never in clear (a cache key is not a secret store)."""
 import datetime as dt
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
+
+from mutualaid.quotas import window_count
 
 
 def _take(key: str, *, limit: int, window_end: dt.datetime, now: dt.datetime) -> int:
     """Count one more; 0 when it fits `limit`, else the seconds until the window ends."""
-    timeout = int((window_end - now).total_seconds()) + 60
-    cache.add(key, 0, timeout=timeout)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=timeout)
-        count = 1
-    if count <= limit:
+    if window_count(key, timeout=int((window_end - now).total_seconds()) + 60) <= limit:
         return 0
     return max(1, int((window_end - now).total_seconds()) + 1)
 

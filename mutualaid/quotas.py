@@ -24,19 +24,26 @@ LIMIT_SETTINGS = {
 }
 
 
+def window_count(key: str, *, timeout: int, amount: int = 1) -> int:
+    """Add `amount` to the counter `key` in the shared cache and return its new value (SPEC SEC-3): the
+    one counter of the quotas, the SMS limits and 参保查询's limits. add() then incr() is atomic on
+    Redis, so parallel requests cannot both slip through; a key that expired between the two starts
+    again at `amount`."""
+    cache.add(key, 0, timeout=timeout)  # atomic: only the first of many creates it
+    try:
+        return cache.incr(key, amount)
+    except ValueError:  # the key expired between add and incr
+        cache.add(key, amount, timeout=timeout)
+        return amount
+
+
 def quota_take(*, account_id: int, action: str, amount: int = 1, now: float | None = None) -> int:
     """Count `amount` uses of `action` by the account in the current hour. Returns 0 when they fit
     the quota, else the seconds until the window ends (the count stays: a refused try counts too)."""
     limit = getattr(settings, LIMIT_SETTINGS[action])
     now = int(time.time() if now is None else now)
     window_start = now - now % WINDOW_SECONDS
-    key = f"quota:{action}:{account_id}:{window_start}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 60)  # atomic: only the first of many creates it
-    try:
-        count = cache.incr(key, amount)
-    except ValueError:  # the key expired between add and incr
-        cache.add(key, amount, timeout=WINDOW_SECONDS + 60)
-        count = amount
+    count = window_count(f"quota:{action}:{account_id}:{window_start}", timeout=WINDOW_SECONDS + 60, amount=amount)
     if count <= limit:
         return 0
     return window_start + WINDOW_SECONDS - now

@@ -11,13 +11,13 @@ import logging
 import secrets
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import SmsCode
 from .pii import hash_key_id_of, mask_mobile, pii_hash, pii_hash_keys
+from .quotas import window_count
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,7 @@ def _hourly_count(name: str, now: dt.datetime) -> tuple[int, int]:
     """Count one more in this clock hour's counter `name` (SPEC SEC-3); (the count, the seconds left
     in the hour). add() then incr() is atomic on Redis, so parallel senders cannot both slip through."""
     hour_start = now.replace(minute=0, second=0, microsecond=0)
-    key = f"sms-limit:{name}:{hour_start:%Y%m%d%H}"
-    cache.add(key, 0, timeout=3600 + 60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=3600 + 60)
-        count = 1
+    count = window_count(f"sms-limit:{name}:{hour_start:%Y%m%d%H}", timeout=3600 + 60)
     return count, int((hour_start + dt.timedelta(hours=1) - now).total_seconds()) + 1
 
 
