@@ -157,16 +157,21 @@ def forget_session(page):
     page.context.clear_cookies()
 
 
-def log_in(page, username, password):
-    """Log in through the portal's login page, as a person would (captcha test mode: "PASSED"); an
-    account with the second factor (SPEC SEC-8: every staff account, tests/factories.py enrols them)
-    then types the code its authenticator app shows (tests/second_factor.py)."""
+def enter_password(page, username, password):
+    """The login page's step, as a person types it (captcha test mode: "PASSED")."""
     page.goto(page.base_url + "/accounts/login/")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(password)
     page.get_by_label("验证码").fill("PASSED")  # django-simple-captcha's test mode (CAPTCHA_TEST_MODE)
     page.get_by_role("button", name="登录").click()
     page_ready(page)  # the click waited for the navigation it started to commit
+
+
+def log_in(page, username, password):
+    """Log in through the portal's login page, as a person would; an account with the second factor
+    (SPEC SEC-8: every staff account, tests/factories.py enrols them) then types the code its
+    authenticator app shows (tests/second_factor.py)."""
+    enter_password(page, username, password)
     if page.url.endswith("/accounts/login/verify/"):
         enter_second_factor_code(page, username)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django_otp.oath import TOTP
 
-from tests.browser.conftest import log_in, page_ready
+from tests.browser.conftest import enter_password, log_in, page_ready
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,12 +65,7 @@ def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page
     sign_out(page)
 
     # Next login: the password, then the code of the app.
-    page.goto(page.base_url + "/accounts/login/")
-    page.get_by_label("账号").fill("reviewer-li")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_label("验证码").fill("PASSED")
-    page.get_by_role("button", name="登录").click()
-    page_ready(page)
+    enter_password(page, "reviewer-li", PASSWORD)
     page.wait_for_url("**/accounts/login/verify/")
     code, used_step = app_code(secret, after_step=used_step)
     page.get_by_label("验证码").fill(code)
@@ -81,12 +76,7 @@ def test_a_reviewer_enrols_signs_in_with_a_code_then_with_a_backup_code(new_page
 
     # The phone is not at hand: a backup code, once.
     for attempt in range(2):
-        page.goto(page.base_url + "/accounts/login/")
-        page.get_by_label("账号").fill("reviewer-li")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_label("验证码").fill("PASSED")
-        page.get_by_role("button", name="登录").click()
-        page_ready(page)
+        enter_password(page, "reviewer-li", PASSWORD)
         page.wait_for_url("**/accounts/login/verify/")
         page.get_by_label("验证码").fill(codes[0])
         page.get_by_role("button", name="验证并登录").click()
