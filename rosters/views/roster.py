@@ -110,12 +110,13 @@ def _breadcrumb_context() -> dict:
 
 
 def _row_actions(batch, entry: RosterEntry) -> dict:
-    """SPEC ROS-6, ROS-7, ROS-8: 查看 always; while the state allows editing, 编辑 (every entry: a
-    身份证 entry for its 手机号 only, ROS-7 [departure]), 设置在职 unless already 在职 with 社保 (and not
-    for 退休: ROS-12, they are removed), 删除."""
+    """SPEC ROS-6, ROS-7, ROS-8: 查看 always; while the state allows editing, 【编辑】 of a 非身份证 entry or
+    【修改手机号】 of a 身份证 one (the same page, its 手机号 only: ROS-7 [departure], for 参保查询 LOOK-1),
+    设置在职 unless already 在职 with 社保 (and not for 退休: ROS-12, they are removed), 删除."""
     editable = batch.roster_editable
     return {
         "edit": editable,
+        "edit_label": "编辑" if entry.id_type == IdType.OTHER else "修改手机号",
         "set_active": editable
         and entry.work_status != WorkStatus.RETIRED
         and not (entry.work_status == WorkStatus.ACTIVE and entry.has_social_security),
