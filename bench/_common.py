@@ -93,3 +93,16 @@ def services_stop(processes: list[subprocess.Popen], *, timeout: float = 30) -> 
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def not_enrolled(ids: list[str], *, year: int) -> list[str]:
+    """Those of `ids` nobody has enrolled in `year` (the registry, looked up 20,000 hashes at a time):
+    rosters.synthetic's people overlap a generated city's enrolment."""
+    from mutualaid.pii import pii_hash
+    from rosters.models import EnrolmentRegistry
+
+    hashes = [pii_hash(number) for number in ids]
+    held = set()
+    for start in range(0, len(hashes), 20_000):
+        held.update(EnrolmentRegistry.objects.filter(year=year, id_hash__in=hashes[start:start + 20_000]).values_list("id_hash", flat=True))
+    return [number for number, id_hash in zip(ids, hashes) if id_hash not in held]

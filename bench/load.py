@@ -42,7 +42,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, services_stop, setup_django  # noqa: E402 - bench/ is on the path
+from _common import ROOT, not_enrolled, services_stop, setup_django  # noqa: E402 - bench/ is on the path
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -134,7 +134,7 @@ def _units(year, *, count: int) -> list[dict]:
         if account is None or not all(path.exists() for path in [*files, small]):
             if ids is None:
                 print(f"writing {count} units' files ({wanted:,} new people)…")
-                ids = _new_people(resident_ids(wanted * 3, seed=20261206, year=year.year), year=year.year)[:wanted]
+                ids = not_enrolled(resident_ids(wanted * 3, seed=20261206, year=year.year), year=year.year)[:wanted]
             rng = random.Random(index)
             start = index * (FILES_PER_UNIT * FILE_ROWS + SMALL_ROSTER)
             for visit, path in enumerate(files):
@@ -162,19 +162,6 @@ def _units(year, *, count: int) -> list[dict]:
             _small_roster(b, small, account)
         units.append({"username": username, "a": a.number, "b": b.number, "files": [str(path) for path in files]})
     return units
-
-
-def _new_people(ids: list[str], *, year: int) -> list[str]:
-    """Those of `ids` nobody has enrolled: the generator's people overlap the city's enrolment, and a
-    file of people held by other units is not what units upload at the deadline."""
-    from mutualaid.pii import pii_hash
-    from rosters.models import EnrolmentRegistry
-
-    held = set()
-    for start in range(0, len(ids), 20_000):
-        hashes = [pii_hash(number) for number in ids[start:start + 20_000]]
-        held.update(EnrolmentRegistry.objects.filter(year=year, id_hash__in=hashes).values_list("id_hash", flat=True))
-    return [number for number in ids if pii_hash(number) not in held]
 
 
 def _small_roster(batch, path: Path, account) -> None:

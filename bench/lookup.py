@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import counting, setup_django  # noqa: E402 - bench/ is on the path
+from _common import counting, not_enrolled, setup_django  # noqa: E402 - bench/ is on the path
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_lookup"
 CITY = 6_000_000
@@ -60,8 +60,7 @@ def _people(*, year: int, asks: int) -> tuple[list[tuple[str, str]], list[str]]:
     many resident IDs nobody enrolled."""
     from django.db.models import Max
 
-    from mutualaid.pii import pii_hash
-    from rosters.models import EnrolmentRegistry, RosterEntry
+    from rosters.models import RosterEntry
     from rosters.synthetic import resident_ids
 
     rng = random.Random(5)
@@ -71,7 +70,7 @@ def _people(*, year: int, asks: int) -> tuple[list[tuple[str, str]], list[str]]:
         picks = [rng.randrange(1, last + 1) for _ in range(asks * 2)]
         for entry in RosterEntry.objects.filter(pk__in=picks, batch__coverage_year__year=year, id_type="身份证").exclude(mobile_cipher=""):
             enrolled.append((entry.id_number, entry.name))
-    strangers = [number for number in resident_ids(asks * 20, seed=77, year=year) if not EnrolmentRegistry.objects.filter(year=year, id_hash=pii_hash(number)).exists()]
+    strangers = not_enrolled(resident_ids(asks * 20, seed=77, year=year), year=year)
     return enrolled[:asks], strangers[:asks]
 
 
