@@ -471,6 +471,26 @@ def test_audit_rows_are_append_only(handbook_year):
         row.delete()
 
 
+def test_a_task_delivered_again_after_a_dead_worker_sends_one_code(client, handbook_year, django_capture_on_commit_callbacks):
+    # The task is acks_late: a worker killed after sending but before acknowledging gets the message
+    # delivered again; the person still receives one code, and that code still works (SPEC LOOK-1).
+    from lookup.tasks import send_lookup_code
+
+    enrol(handbook_year)
+    look_up(client, django_capture_on_commit_callbacks)
+    request = LookupRequest.objects.get()
+
+    assert send_lookup_code(request.pk) is False  # the redelivered message: no second SMS
+    assert len(sms.outbox) == 1
+    assert enter_code(client, sent_code())["Location"] == reverse("lookup:result")
+
+
+def test_a_task_for_a_look_up_gone_sends_nothing(handbook_year):
+    from lookup.tasks import send_lookup_code
+
+    assert send_lookup_code(999_999) is False and not sms.outbox
+
+
 # --- hostile input (SPEC SEC-1, SEC-5) ----------------------------------------------------------------
 
 
