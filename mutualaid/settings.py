@@ -198,6 +198,15 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.LockoutBackend",  # first: refuses a locked (account, address) pair
     "accounts.roles.RolePermissionBackend",
 ]
+# SPEC ACC-1, OPS-3: Argon2id with OWASP's parameters first (accounts/hashers.py); the others only read
+# older hashes, which Django upgrades at the next login.
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
