@@ -59,10 +59,15 @@ def portal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_unit_admin:
         return {}
-    codes = list(account_codes(account=user).values_list("unit_name", flat=True)[:1])
+    # What the view read already (enrollment.views.access: code_required, account_batch) is not read again.
+    code = getattr(request, "enrollment_code", None)
+    if code is not None:
+        first_unit_name = code.unit_name
+    else:
+        first_unit_name = account_codes(account=user).values_list("unit_name", flat=True).first()
     return {
-        "portal_menu": _menu_for(request, has_code=bool(codes)),
-        "portal_unit_name": _batch_unit_name(request, user) or (codes[0] if codes else user.unit_name),
+        "portal_menu": _menu_for(request, has_code=first_unit_name is not None),
+        "portal_unit_name": _batch_unit_name(request, user) or first_unit_name or user.unit_name,
     }
 
 
@@ -74,4 +79,7 @@ def _batch_unit_name(request, user) -> str:
     number = match.kwargs.get("number") if match else None
     if not number:
         return ""
+    batch = getattr(request, "portal_batch", None)
+    if batch is not None and batch.number == number and batch.account_id == user.pk:
+        return batch.unit_name
     return Batch.objects.filter(account=user, number=number).values_list("unit_name", flat=True).first() or ""

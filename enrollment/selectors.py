@@ -55,11 +55,27 @@ def account_has_code(*, account) -> bool:
     return account_codes(account=account).exists()
 
 
-def handler_info_complete(*, code) -> bool:
-    """SPEC HND-1: 经办人填报 saved (or its e-mail and phone already complete) for this code."""
+def _complete_handler_infos():
     from .models import HandlerInfo
 
-    return HandlerInfo.objects.filter(code=code).exclude(handler_email="").exclude(handler_mobile_cipher="").exists()
+    return HandlerInfo.objects.exclude(handler_email="").exclude(handler_mobile_cipher="")
+
+
+def handler_info_complete(*, code) -> bool:
+    """SPEC HND-1: 经办人填报 saved (or its e-mail and phone already complete) for this code."""
+    return _complete_handler_infos().filter(code=code).exists()
+
+
+def account_first_code(*, account):
+    """The account's first code (account_codes' order) or None, with `handler_complete` (HND-1,
+    handler_info_complete) read in the same query: every page of the unit workspace asks both."""
+    from django.db.models import Exists, OuterRef
+
+    return (
+        account_codes(account=account)
+        .annotate(handler_complete=Exists(_complete_handler_infos().filter(code=OuterRef("pk"))))
+        .first()
+    )
 
 
 def union_units_in_scope(*, acting_user):

@@ -191,36 +191,65 @@ EXTRA_RULES: list[Callable[[Batch, dt.date], ExtraFinding | None]] = []
 # --- The rules ----------------------------------------------------------------------------------------
 
 
+# The people each finding is about, as conditions on a batch's entries: the lists below and the one
+# aggregate of roster_findings (清册校验结果's live counts) read the same definitions.
+RETIRED_Q = Q(work_status=WorkStatus.RETIRED)
+NOT_RETIRED_Q = ~RETIRED_Q
+UNMATCHED_Q = Q(ss_unit_code="") & NOT_RETIRED_Q
+NAME_MISMATCH_Q = Q(name_mismatch=True)
+
+
+def _over_age_q(batch: Batch, on: dt.date | None) -> Q:
+    return roster_over_age_q(batch=batch, on=on) & NOT_RETIRED_Q
+
+
 def retired_entries(batch: Batch) -> QuerySet[RosterEntry]:
     """SPEC VAL-1, ROS-12: the retired people (职退状态 退休), to be removed; in the order added."""
-    return RosterEntry.objects.filter(batch=batch, work_status=WorkStatus.RETIRED).order_by("pk")
+    return RosterEntry.objects.filter(RETIRED_Q, batch=batch).order_by("pk")
 
-
-def check_retired(*, batch: Batch) -> RetiredFinding:
-    """SPEC VAL-1: how many retired people the roster holds."""
-    return RetiredFinding(count=retired_entries(batch).count())
 
 
 def over_age_entries(batch: Batch, on: dt.date | None = None) -> QuerySet[RosterEntry]:
     """SPEC VAL-2: 在职超龄 — people at or over the year's age limit on `on` (default: the batch's
     reference date, rosters.selectors.roster_reference_date), retired ones excepted (VAL-1 lists them)."""
-    return (
-        RosterEntry.objects.filter(batch=batch)
-        .filter(roster_over_age_q(batch=batch, on=on))
-        .exclude(work_status=WorkStatus.RETIRED)
-        .order_by("pk")
-    )
+    return RosterEntry.objects.filter(_over_age_q(batch, on), batch=batch).order_by("pk")
 
 
-def check_over_age(*, batch: Batch, on: dt.date | None = None) -> OverAgeFinding:
-    """SPEC VAL-2: over-age people, those without 社保 (must be removed) and those with 社保 whose
-    社保尚在缴金 is not ticked (every kept one must be)."""
-    counts = over_age_entries(batch, on).aggregate(
+
+@dataclass
+class RosterFindings:
+    """The counts of VAL-1, VAL-2, VAL-5 and ROS-5 with the roster's size, from one aggregate."""
+
+    total: int
+    retired: RetiredFinding
+    over_age: OverAgeFinding
+    unmatched: UnmatchedFinding
+    name_mismatches: NameMismatchFinding
+
+
+def roster_findings(*, batch: Batch, on: dt.date | None = None) -> RosterFindings:
+    """SPEC VAL-1, VAL-2, VAL-5, ROS-5 in one pass over the batch's entries (one query: 清册校验结果 reads
+    them again on every view, SPEC BAT-4)."""
+    over_age = _over_age_q(batch, on)
+    counts = RosterEntry.objects.filter(batch=batch).aggregate(
         total=Count("pk"),
-        without=Count("pk", filter=Q(has_social_security=False)),
-        unticked=Count("pk", filter=Q(has_social_security=True, still_contributing=False)),
+        retired=Count("pk", filter=RETIRED_Q),
+        over_age=Count("pk", filter=over_age),
+        over_age_without=Count("pk", filter=over_age & Q(has_social_security=False)),
+        over_age_unticked=Count("pk", filter=over_age & Q(has_social_security=True, still_contributing=False)),
+        unmatched=Count("pk", filter=UNMATCHED_Q),
+        unmatched_unconfirmed=Count("pk", filter=UNMATCHED_Q & Q(unmatched_confirmed=False)),
+        name_mismatches=Count("pk", filter=NAME_MISMATCH_Q),
     )
-    return OverAgeFinding(total=counts["total"], without_social_security=counts["without"], unticked=counts["unticked"])
+    return RosterFindings(
+        total=counts["total"],
+        retired=RetiredFinding(count=counts["retired"]),
+        over_age=OverAgeFinding(
+            total=counts["over_age"], without_social_security=counts["over_age_without"], unticked=counts["over_age_unticked"]
+        ),
+        unmatched=UnmatchedFinding(total=counts["unmatched"], unconfirmed=counts["unmatched_unconfirmed"]),
+        name_mismatches=NameMismatchFinding(count=counts["name_mismatches"]),
+    )
 
 
 def _held_elsewhere_q(batch: Batch) -> Q:
@@ -301,22 +330,9 @@ def check_ratio(*, batch: Batch, headcount: HeadcountFinding) -> RatioFinding:
 def unmatched_entries(batch: Batch) -> QuerySet[RosterEntry]:
     """SPEC VAL-5: 无单位社保编码 — people without an SS unit code (not found in the suggested roster, or
     found without a code), retired ones excepted (VAL-1 lists them); in the order added."""
-    return (
-        RosterEntry.objects.filter(batch=batch, ss_unit_code="").exclude(work_status=WorkStatus.RETIRED).order_by("pk")
-    )
+    return RosterEntry.objects.filter(UNMATCHED_Q, batch=batch).order_by("pk")
 
 
-def check_unmatched(*, batch: Batch) -> UnmatchedFinding:
-    """SPEC VAL-5: how many people have no SS unit code, and how many of them are not confirmed."""
-    counts = unmatched_entries(batch).aggregate(
-        total=Count("pk"), unconfirmed=Count("pk", filter=Q(unmatched_confirmed=False))
-    )
-    return UnmatchedFinding(total=counts["total"], unconfirmed=counts["unconfirmed"])
-
-
-def check_name_mismatches(*, batch: Batch) -> NameMismatchFinding:
-    """SPEC ROS-5 [interpretation]: an unconfirmed 姓名匹配异常 blocks 清册提交."""
-    return NameMismatchFinding(count=RosterEntry.objects.filter(batch=batch, name_mismatch=True).count())
 
 
 def check_attachments(*, batch: Batch, headcount: HeadcountFinding, ratio: RatioFinding) -> AttachmentFinding:
@@ -462,18 +478,15 @@ def validate_roster(
         if progress is not None:
             progress(done, total_steps)
 
-    retired = check_retired(batch=batch)
+    counts = roster_findings(batch=batch, on=on)  # VAL-1, VAL-2, VAL-5, ROS-5
     step()
-    over_age = check_over_age(batch=batch, on=on)
     step()
-    batch_count = RosterEntry.objects.filter(batch=batch).count()
+    batch_count = counts.total
     headcount = check_headcount(batch=batch, batch_count=batch_count)
     step()
     ratio = check_ratio(batch=batch, headcount=headcount)
     step()
-    unmatched = check_unmatched(batch=batch)
     step()
-    name_mismatches = check_name_mismatches(batch=batch)
     step()
     attachments = check_attachments(batch=batch, headcount=headcount, ratio=ratio)
     step()
@@ -486,12 +499,12 @@ def validate_roster(
     outcome = ValidationOutcome(
         reference_date=on,
         total=batch_count,
-        retired=retired,
-        over_age=over_age,
+        retired=counts.retired,
+        over_age=counts.over_age,
         headcount=headcount,
         ratio=ratio,
-        unmatched=unmatched,
-        name_mismatches=name_mismatches,
+        unmatched=counts.unmatched,
+        name_mismatches=counts.name_mismatches,
         attachments=attachments,
         extra=extra,
     )

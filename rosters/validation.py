@@ -23,18 +23,15 @@ from enrollment.states import BatchAction, BatchState
 from mutualaid.audit import acting_as
 from mutualaid.tasks import enqueue_on_commit
 
-from .models import RosterEntry, ValidationRun
+from .models import ValidationRun
 from .errors import RosterError
 from .rules import (
     ValidationOutcome,
     blocking_reasons_of,
     check_attachments,
     check_headcount,
-    check_name_mismatches,
-    check_over_age,
     check_ratio,
-    check_retired,
-    check_unmatched,
+    roster_findings,
     validate_roster,
     validation_steps_total,
 )
@@ -147,18 +144,18 @@ def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationO
     attachments, and — since removing the people the result lists keeps it current (VAL-1, VAL-2;
     rosters.services.roster_entries_delete) — the headcount and ratio those removals change. The
     rules' own checks, a handful of aggregate queries; the reference date stays the validated one."""
-    total = RosterEntry.objects.filter(batch=batch).count()
-    headcount = check_headcount(batch=batch, batch_count=total)
+    counts = roster_findings(batch=batch, on=outcome.reference_date)
+    headcount = check_headcount(batch=batch, batch_count=counts.total)
     ratio = check_ratio(batch=batch, headcount=headcount)
     live = replace(
         outcome,
-        total=total,
-        retired=check_retired(batch=batch),
-        over_age=check_over_age(batch=batch, on=outcome.reference_date),
+        total=counts.total,
+        retired=counts.retired,
+        over_age=counts.over_age,
         headcount=headcount,
         ratio=ratio,
-        unmatched=check_unmatched(batch=batch),
-        name_mismatches=check_name_mismatches(batch=batch),
+        unmatched=counts.unmatched,
+        name_mismatches=counts.name_mismatches,
         attachments=check_attachments(batch=batch, headcount=headcount, ratio=ratio),
     )
     live.blocking_reasons = blocking_reasons_of(live)

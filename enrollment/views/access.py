@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
-from ..selectors import account_codes, handler_info_complete
+from ..selectors import account_first_code
 
 
 def unit_admin_required(view):
@@ -28,7 +28,7 @@ def code_required(view):
     @wraps(view)
     @unit_admin_required
     def wrapper(request, *args, **kwargs):
-        code = account_codes(account=request.user).first()
+        code = account_first_code(account=request.user)
         if code is None:
             messages.warning(request, "请先申请参保编码（已有参保编码的单位请在【参保批次管理】中办理时填写参保编码）。")
             return redirect("enrollment:code_applications")
@@ -44,7 +44,7 @@ def handler_info_required(view):
     @wraps(view)
     @code_required
     def wrapper(request, *args, **kwargs):
-        if not handler_info_complete(code=request.enrollment_code):
+        if not request.enrollment_code.handler_complete:
             messages.warning(request, "请先完成【经办人填报】并保存，才可以进行后续操作。")
             return redirect("enrollment:handler")
         return view(request, *args, **kwargs)
@@ -77,4 +77,5 @@ def account_batch(request, number: str, *, action: str = ""):
     )
     if action and not batch.allows(action):
         raise Http404
+    request.portal_batch = batch  # the top bar names its unit (enrollment.context_processors.portal)
     return batch

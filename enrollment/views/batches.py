@@ -122,9 +122,12 @@ def _open_dialogs(*, codes, listed_code_ids, coverage_year, posted: BatchOpenFor
     errors, to open on load. A prefilled code without 经办人填报 leads there instead (HND-1)."""
     problems = _window_problems(coverage_year)
     dialogs = []
+    complete = {}  # code id → handler_info_complete: both dialogs usually prefill the same code
     for kind, label in OPEN_BUTTONS.items():
         code = batch_open_code(codes=codes, kind=kind, coverage_year=coverage_year, listed_code_ids=listed_code_ids)
-        handler_missing = code is not None and not handler_info_complete(code=code)
+        if code is not None and code.pk not in complete:
+            complete[code.pk] = handler_info_complete(code=code)
+        handler_missing = code is not None and not complete[code.pk]
         if posted is not None and posted.auto_id == f"id_{kind}_%s":
             form, show = posted, True
         else:
