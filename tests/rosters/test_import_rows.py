@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
 
 from enrollment.models import BatchState
 from mutualaid.jobs import JobStatus
@@ -356,3 +358,22 @@ def test_hostile_input_ends_done_or_refused_never_failed(batch, account, body):
     result = post(batch, account, body, chunk=7)
     assert result.status in (JobStatus.DONE, JobStatus.REFUSED), (result.status, result.error)
     assert result.error or result.rows_read
+
+
+# --- the pages show an import of JSON rows ---------------------------------------------------------------------
+
+
+def test_the_result_page_and_the_history_show_json_rows_without_a_marked_copy(client, batch, account):
+    # SPEC ROS-1, X-1, API-2: the log and bad rows by 行号 (position in rows), no marked copy to download.
+    result = post(batch, account, document([row("王豆豆", number=ALICE), row("李梅", number=wrong_check(BETTY))]))
+    client.login(username=account.username, password="Portal#2026")
+    page = client.get(reverse("rosters:roster_import_result", kwargs={"number": batch.number, "import_id": result.pk}))
+    assertContains(page, "接口提交的JSON参保名单")
+    assertContains(page, "<th scope=\"col\">行号</th>", html=False)
+    assertContains(page, "证件号码校验位错误")
+    assertNotContains(page, "下载标注错误的名单文件")
+    assertNotContains(page, reverse("rosters:roster_import_marked", kwargs={"number": batch.number, "import_id": result.pk}))
+    marked = client.get(reverse("rosters:roster_import_marked", kwargs={"number": batch.number, "import_id": result.pk}))
+    assert marked.status_code == 404
+    history = client.get(reverse("rosters:roster_import", kwargs={"number": batch.number}))
+    assertContains(history, "接口提交的JSON参保名单")
