@@ -141,6 +141,11 @@ class _OverLimit(Exception):
     """The bytes received passed the upload's limit (_store_and_run turns it into RosterUploadTooLarge)."""
 
 
+class _ReceiveFailed(Exception):
+    """Reading the upload itself failed (a client gone mid-body: UnreadablePostError); its cause is
+    raised again once _store_and_run has removed what it started."""
+
+
 class _Counted:
     """The byte chunks of an upload, counted as they pass; _OverLimit as soon as they pass `max_bytes`."""
 
@@ -148,7 +153,14 @@ class _Counted:
         self.chunks, self.max_bytes, self.size = chunks, max_bytes, 0
 
     def __iter__(self):
-        for chunk in self.chunks:
+        chunks = iter(self.chunks)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except Exception as error:  # told apart from the disk's OSError below
+                raise _ReceiveFailed from error
             self.size += len(chunk)
             if self.size > self.max_bytes:
                 raise _OverLimit
@@ -163,9 +175,9 @@ def _store_and_run(
     `chunks` into its folder as `stored_name`, then run it inline when small (INLINE_MAX_BYTES) or as
     a Celery task started on commit (the page or the API polls rows_done / rows_total).
 
-    An upload that passes `max_bytes` (RosterUploadTooLarge with `too_large()`) or turns out empty
-    (RosterError EMPTY_FILE) leaves nothing: its RosterImport and folder are deleted. A disk that
-    fails leaves the RosterImport "failed" (RosterError)."""
+    An upload that passes `max_bytes` (RosterUploadTooLarge with `too_large()`), turns out empty
+    (RosterError EMPTY_FILE) or cannot be received (the chunks' own exception) leaves nothing: its
+    RosterImport and folder are deleted. A disk that fails leaves the RosterImport "failed" (RosterError)."""
     with acting_as(acting_user):
         roster_import = RosterImport.objects.create(
             batch=batch,
@@ -181,19 +193,21 @@ def _store_and_run(
     counted = _Counted(chunks, max_bytes)
     try:
         seal_stream(counted, target)  # SPEC SEC-4: sealed at rest
-        refused = None if counted.size else RosterError(EMPTY_FILE)
+        undo_with = None if counted.size else RosterError(EMPTY_FILE)  # raised once nothing is left
     except _OverLimit:
-        refused = RosterUploadTooLarge(too_large())
+        undo_with = RosterUploadTooLarge(too_large())
+    except _ReceiveFailed as failed:
+        undo_with = failed.__cause__
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).update(
             status=JobStatus.FAILED, error=FAILED_UNEXPECTEDLY.format(id=roster_import.pk), finished_at=timezone.now()
         )
         raise RosterError("服务器保存文件失败，参保清册未改变。请稍后重试，或联系技术支持。") from None
-    if refused is not None:
+    if undo_with is not None:
         shutil.rmtree(folder, ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).delete()
-        raise refused
+        raise undo_with
     roster_import.stored_file = str(target.relative_to(Path(settings.MEDIA_ROOT)))
     RosterImport.objects.filter(pk=roster_import.pk).update(stored_file=roster_import.stored_file)
     if counted.size < INLINE_MAX_BYTES:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.http import UnreadablePostError
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
@@ -284,6 +285,17 @@ def test_a_stream_that_passes_the_limit_stops_there_and_leaves_nothing(batch, ac
     # a body exactly at the limit is accepted (and then read as the JSON it is not)
     body = b" " * (100 * 1024 - 2) + b"[]"
     assert post(batch, account, body, content_length=len(body)).status == JobStatus.REFUSED
+
+
+def test_a_body_that_cannot_be_received_leaves_nothing(batch, account, media_root):
+    # A client gone mid-body: the request's own exception comes through, nothing recorded or kept.
+    def broken():
+        yield b'{"rows": ['
+        raise UnreadablePostError("connection reset")
+
+    with pytest.raises(UnreadablePostError):
+        roster_import_start_rows(batch=batch, chunks=broken(), acting_user=account)
+    assert not RosterImport.objects.exists() and folders(media_root) == []
 
 
 def test_the_file_path_reports_too_large_with_the_same_exception(batch, account, settings):
