@@ -36,11 +36,9 @@ import time
 from pathlib import Path
 
 from _common import counting, coverage_year, setup_django  # noqa: E402 - bench/ is on the path
+from _rows import roster_rows  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mutualaid_bench_import"
 PEOPLE_PER_UNIT = 40
-BAD_SHARE = 0.05
-UNKNOWN_SHARE = 0.05
-OTHER_ID_SHARE = 0.01
 
 
 def _load_suggested(*, people: int, year: int, seed: int, folder: Path, reload: bool, sample_size: int) -> list[tuple[str, str]]:
@@ -96,49 +94,18 @@ def _load_suggested(*, people: int, year: int, seed: int, folder: Path, reload: 
 
 
 def _write_file(path: Path, *, rows: int, known: list[tuple[str, str]], seed: int) -> int:
-    """A filled template of `rows` rows; returns how many rows were made bad on purpose."""
+    """A filled template of `rows` rows (bench/_rows.py, the rows the API benchmark posts as JSON);
+    returns how many rows were made bad on purpose."""
     from openpyxl import Workbook
 
-    from rosters.synthetic import resident_ids
     from rosters.workbooks import TEMPLATE_HEADER
 
-    rng = random.Random(seed)
-    unknown_count = int(rows * UNKNOWN_SHARE)
-    strangers = resident_ids(unknown_count, seed=seed + 7, year=1990)
+    values, bad = roster_rows(rows, known=known, seed=seed)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("参保名单")
     sheet.append(list(TEMPLATE_HEADER))
-    bad = 0
-    used = 0
-    for index in range(rows):
-        draw = rng.random()
-        if draw < OTHER_ID_SHARE:
-            values = [f"SMITH {index}", "非身份证", f"E{seed:02d}{index:08d}", "1988-05-06", "男", "", "是"]
-        elif draw < OTHER_ID_SHARE + UNKNOWN_SHARE and strangers:
-            values = [f"新员工{index}", "身份证", strangers.pop(), None, None, f"139{index:08d}", "是"]
-        else:
-            number, name = known[used % len(known)]
-            used += 1
-            values = [name, "身份证", number, None, None, f"138{index:08d}" if index % 3 else "", "是" if index % 4 else "否"]
-        if rng.random() < BAD_SHARE:
-            bad += 1
-            kind = rng.randrange(5)
-            if kind == 0:  # wrong check character
-                number = values[2]
-                values[2] = number[:-1] + ("0" if number[-1] != "0" else "1")
-            elif kind == 1:  # Excel made it a number
-                values[2] = float(values[2][:17] + "0") if values[2][:17].isdigit() else values[2]
-            elif kind == 2:
-                values[5] = "1381234"
-            elif kind == 3:
-                values[6] = ""
-            else:  # the same person again further down: the repeat is the error (ROS-4)
-                if index:
-                    values = list(last)
-                else:
-                    values[6] = "不知道"
-        last = values
-        sheet.append(values)
+    for row in values:
+        sheet.append(row)
     workbook.save(path)
     return bad
 

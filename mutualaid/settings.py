@@ -267,6 +267,9 @@ STORAGES = {
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENTS_PER_OBJECT = env.int("ATTACHMENTS_PER_OBJECT", default=20)
 ROSTER_UPLOAD_MAX_BYTES = env.int("ROSTER_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# SPEC API-2: a roster posted as JSON rows (rosters.importer.roster_import_start_rows) is streamed to disk,
+# never held whole in memory, so it has its own limit instead of DATA_UPLOAD_MAX_MEMORY_SIZE.
+ROSTER_API_MAX_BYTES = env.int("ROSTER_API_MAX_BYTES", default=64 * 1024 * 1024)
 # SPEC SEC-3: per-account quotas per clock hour (mutualaid/quotas.py); over them: 429 and Retry-After.
 QUOTA_ROSTER_IMPORTS_PER_HOUR = env.int("QUOTA_ROSTER_IMPORTS_PER_HOUR", default=30)
 QUOTA_ATTACHMENT_UPLOADS_PER_HOUR = env.int("QUOTA_ATTACHMENT_UPLOADS_PER_HOUR", default=200)

@@ -248,8 +248,8 @@ class EnrolmentRegistry(models.Model):
 
 
 class RosterImport(Job):
-    """One run of 导入人员名单 (SPEC ROS-1): a file upload, the previous year's list or the union
-    members. It is the progress record the page polls, the summary line's counts, the bad rows
+    """One run of 导入人员名单 (SPEC ROS-1): a file upload, the previous year's list, the union
+    members or JSON rows posted to the roster API (API-2). It is the progress record the page polls, the summary line's counts, the bad rows
     (ROS-10) and the bulk operation's audit event (X-2). The uploaded file is kept 7 days for the
     marked copy (X-1), then purged with its problems."""
 
@@ -257,6 +257,7 @@ class RosterImport(Job):
         FILE = "file", "上传本地参保名单文件"
         PREVIOUS = "previous", "获取上年度参保名单"
         MEMBERS = "members", "获取“会员库”本单位工会会员名单"
+        ROWS = "rows", "接口提交的JSON参保名单"  # SPEC API-2: rows posted to the roster API
 
     status = job_status_field(running="导入中", refused="文件未导入")
     task_name = "rosters.tasks.run_roster_import"

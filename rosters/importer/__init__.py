@@ -3,8 +3,9 @@
     read → normalise → validate every row (row, column, reason) → look up (set-based) → rules →
     one short transaction (lock the batch, insert new, update known people, counts, audit) → report
 
-Three sources feed the same look-up, rules and write stages: an uploaded spreadsheet
-(`roster_import_start` / `roster_import_run`), the code's previous-year enrolment
+Four sources feed the same look-up, rules and write stages: an uploaded spreadsheet
+(`roster_import_start` / `roster_import_run`), JSON rows posted to the roster API
+(`roster_import_start_rows`, SPEC API-2), the code's previous-year enrolment
 (`roster_import_previous`, 【获取上年度参保名单】) and the unit's union members
 (`roster_import_members`, 【获取“会员库”本单位工会会员名单】). Each run is a RosterImport row: the
 progress the page polls, the handbook's summary line, the bad rows, and (with the batch's audit
@@ -16,11 +17,21 @@ before anything is unpacked, and an Office file encrypted with a password (a CFB
 `EncryptedPackage` stream) is refused. The upload is kept under MEDIA_ROOT/roster_imports/<id>/ for
 7 days so the uploader can download it marked (rosters/workbooks.py), then purged (X-1).
 
+JSON rows (SPEC API-2). `{"rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "…", "是否有社保": "是"}, …]}`:
+each element is one person, its keys the template's column names (the full header text or its leading
+name, as a file's header is read; other keys are ignored like extra columns). The body is streamed
+sealed to disk as upload.json (its own limit, ROSTER_API_MAX_BYTES: RosterUploadTooLarge, nothing
+kept), read back by `read_stored_rows` into a `Sheet` and validated by the very code that validates a
+file. For JSON rows, 行号 is the element's 1-based position in the `rows` array (`Sheet.row_number`).
+A document that is not UTF-8 JSON of that shape ends the import "refused" with its message; there is
+no marked copy (X-1 is for spreadsheets), so upload.json is deleted once the run is done.
+
 Numbers typed into Excel. A cell that holds a number (not text) is read as its digits only when the
 number is exact: an int, or a float that is a whole number below 2^53. An 18-digit resident ID never
 fits there (doubles keep 15–16 digits), so it is always the row error "证件号码被Excel转换为数字…"; a
 15-digit old ID typed as a number still gets the 15-digit message, and a numeric passport number of
-a few digits is accepted.
+a few digits is accepted. A number in JSON rows is read the same way (3.1e+17 is that row error; a
+JSON integer keeps every digit).
 
 No query per row (STYLE.md §6). A look-up passes all hashes of the file as one parameter (an array on
 PostgreSQL, a JSON array read with json_each on SQLite), or, for a large file, reads the unit's or the
@@ -33,7 +44,7 @@ UPDATE … FROM (known people) on PostgreSQL; on SQLite one INSERT … SELECT an
 their query count would grow with the file.
 
 The package by job: `messages` (limits and messages), `checks` (what an upload is: macros,
-passwords, zip bombs), `reading` (the sheet and its header), `values` and `rows` (normalising and
+passwords, zip bombs), `reading` (the sheet and its header, and JSON rows as a sheet), `values` and `rows` (normalising and
 validating every row), `sources` (previous year, union members), `lookups`, `decisions` (the rules
 of a row against what was found), `writing`, and `service` (the services and their job).
 """
@@ -49,10 +60,12 @@ from .messages import (
     PASSWORD_PROTECTED,
     UNREADABLE,
     problem_message,
+    rows_too_large_message,
     state_message,
     too_large_message,
 )
-from .reading import Sheet, find_header, read_sheet, read_stored_sheet
+from ..errors import RosterUploadTooLarge
+from .reading import Sheet, find_header, read_rows, read_sheet, read_stored_rows, read_stored_sheet
 from .service import (
     INLINE_MAX_BYTES,
     UPLOAD_DIR,
@@ -62,6 +75,7 @@ from .service import (
     roster_import_previous,
     roster_import_run,
     roster_import_start,
+    roster_import_start_rows,
     roster_import_work,
     roster_imports_purge,
     stored_path,
@@ -78,6 +92,7 @@ __all__ = [
     "NO_DATA",
     "NO_HEADER",
     "PASSWORD_PROTECTED",
+    "RosterUploadTooLarge",
     "UNREADABLE",
     "UPLOAD_DIR",
     "UPLOAD_KEEP",
@@ -85,14 +100,18 @@ __all__ = [
     "find_header",
     "marked_copy_available",
     "problem_message",
+    "read_rows",
     "read_sheet",
+    "read_stored_rows",
     "read_stored_sheet",
     "roster_import_members",
     "roster_import_previous",
     "roster_import_run",
     "roster_import_start",
+    "roster_import_start_rows",
     "roster_import_work",
     "roster_imports_purge",
+    "rows_too_large_message",
     "spreadsheet_extension",
     "state_message",
     "stored_path",

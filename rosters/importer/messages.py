@@ -33,11 +33,33 @@ EMPTY_FILE = "文件是空的，请填写参保人员后重新导入。"
 NO_HEADER = "未找到标题行：文件中应有模板的标题行（*姓名、*证件类型、*证件号码、*是否有社保 等）。" + TEMPLATE_HINT
 NO_DATA = "文件中没有参保人员数据：标题行下面没有填写任何人员，请填写后重新导入。"
 EXCEL_NUMBER = "证件号码被Excel转换为数字，请将该列设置为文本格式后重新填写"
+# SPEC API-2: a roster posted as JSON rows ({"rows": [{"姓名": …}, …]}), refused as a whole.
+ROWS_FORMAT_HINT = '格式应为 {"rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "…", "是否有社保": "是"}, …]}，每个参保人员一个对象，键为模板的列名。'
+ROWS_NOT_UTF8 = "无法读取提交的参保名单：内容不是UTF-8编码的文字。请以UTF-8编码提交JSON。"
+ROWS_NOT_JSON = "提交的参保名单不是有效的JSON（第 {line} 行第 {column} 列附近有误），未导入。"  # + ROWS_FORMAT_HINT
+ROWS_BAD_NUMBER = "提交的参保名单含有无法读取的数值（NaN、Infinity 或过长的数字），未导入。"
+ROWS_UNREADABLE = "服务器上保存的参保名单无法读取，未导入，请重新提交。"
+ROWS_TOO_DEEP = "提交的参保名单嵌套层数过多，不是参保名单的格式，未导入。" + ROWS_FORMAT_HINT
+ROWS_NOT_ROWS = "提交的参保名单应为含有 rows 数组的JSON对象，未导入。" + ROWS_FORMAT_HINT
+ROWS_NO_DATA = "提交的参保名单中没有参保人员数据：rows 为空，或每一项都没有填写，请填写后重新提交。"
+ROWS_NOT_OBJECT = "rows 的第 {row} 项不是JSON对象，未导入。"  # + ROWS_FORMAT_HINT
+ROWS_NESTED_VALUE = "rows 的第 {row} 项中“{column}”的值是对象或数组，未导入：值只能是文字、数字或 null。"
 FAILED_UNEXPECTEDLY = "导入失败：系统处理时出错，参保清册未改变。请稍后重试；如仍失败，请联系技术支持（导入编号 {id}）。"
 
 
 def too_large_message() -> str:
     return f"文件过大：单个文件不能超过 {settings.ROSTER_UPLOAD_MAX_BYTES // (1024 * 1024)}MB，请分成多个文件逐个导入。"
+
+
+def rows_too_large_message() -> str:
+    """SPEC API-2: the limit of a roster posted as JSON rows (ROSTER_API_MAX_BYTES)."""
+    return f"提交的参保名单过大：单次不能超过 {settings.ROSTER_API_MAX_BYTES // (1024 * 1024)}MB，请分成多次提交。"
+
+
+def missing_columns_message(missing: list[str]) -> str:
+    """SPEC ROS-2: the refusal of a file (or JSON rows) without a required column, naming it."""
+    listed = "、".join(f"“{name}”" for name in missing)
+    return f"缺少必填列{listed}：请保持模板的标题行不变（列的顺序可以调整）。" + TEMPLATE_HINT
 
 
 def state_message(batch: Batch) -> str:

@@ -1,8 +1,9 @@
 """Reading the first sheet of an upload (python-calamine) and finding the template's header row by name
-(SPEC ROS-2)."""
+(SPEC ROS-2); reading JSON rows posted to the roster API into the same Sheet (API-2)."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,26 @@ from mutualaid.sealed import SealedFileError, open_sealed
 
 from ..errors import RosterError
 from ..reference import header_name
-from .messages import COLUMNS, EMPTY_FILE, HEADER_SEARCH_ROWS, NO_HEADER, PASSWORD_PROTECTED, REQUIRED_COLUMNS, TEMPLATE_HINT, UNREADABLE
+from .messages import (
+    COLUMNS,
+    EMPTY_FILE,
+    HEADER_SEARCH_ROWS,
+    NO_HEADER,
+    PASSWORD_PROTECTED,
+    REQUIRED_COLUMNS,
+    ROWS_BAD_NUMBER,
+    ROWS_FORMAT_HINT,
+    ROWS_NESTED_VALUE,
+    ROWS_NO_DATA,
+    ROWS_NOT_JSON,
+    ROWS_NOT_OBJECT,
+    ROWS_NOT_ROWS,
+    ROWS_NOT_UTF8,
+    ROWS_TOO_DEEP,
+    ROWS_UNREADABLE,
+    UNREADABLE,
+    missing_columns_message,
+)
 from .checks import spreadsheet_extension
 
 logger = logging.getLogger(__package__)  # "rosters.importer", as before the package
@@ -25,15 +45,20 @@ logger = logging.getLogger(__package__)  # "rosters.importer", as before the pac
 @dataclass
 class Sheet:
     """The first sheet as calamine reads it: `rows[i]` is spreadsheet row i + 1 (empty rows above the
-    data included), its values starting at column `first_column` (0-based)."""
+    data included), its values starting at column `first_column` (0-based).
+
+    JSON rows (`read_rows`, SPEC API-2) make a Sheet too: `rows[0]` is the header (the columns the
+    document names) and `rows[i]` is the i-th element of its `rows` array, so `first_row_number` is 0
+    and a problem's 行号 is the element's 1-based position in that array."""
 
     rows: list[list]
     first_column: int
     header_index: int = -1  # index in rows of the header row
     positions: dict[str, int] = field(default_factory=dict)  # column name → index in a row
+    first_row_number: int = 1  # the row number (行号) of rows[0]
 
     def row_number(self, index: int) -> int:
-        return index + 1
+        return index + self.first_row_number
 
 
 def read_sheet(stream: BinaryIO) -> Sheet:
@@ -104,8 +129,7 @@ def find_header(sheet: Sheet) -> None:
                     positions[name] = position
             missing = [name for name in REQUIRED_COLUMNS if name not in positions]
             if missing:
-                listed = "、".join(f"“{name}”" for name in missing)
-                raise RosterError(f"缺少必填列{listed}：请保持模板的标题行不变（列的顺序可以调整）。" + TEMPLATE_HINT)
+                raise RosterError(missing_columns_message(missing))
             sheet.header_index, sheet.positions = index, positions
             return
         if seen >= HEADER_SEARCH_ROWS:
@@ -113,3 +137,96 @@ def find_header(sheet: Sheet) -> None:
     if seen == 0:
         raise RosterError(EMPTY_FILE)
     raise RosterError(NO_HEADER)
+
+
+# --- JSON rows (SPEC API-2) ------------------------------------------------------------------------------
+
+
+def read_stored_rows(path: Path) -> Sheet:
+    """read_rows of a stored upload.json, sealed at rest (SPEC SEC-4); RosterError when it does not decrypt."""
+    try:
+        with open_sealed(path) as stream:
+            data = stream.read()
+    except SealedFileError:
+        logger.warning("roster rows %s do not decrypt", path)
+        raise RosterError(ROWS_UNREADABLE) from None
+    return read_rows(data)
+
+
+def read_rows(data: bytes) -> Sheet:
+    """SPEC API-2: the JSON document `{"rows": [{"姓名": "张三", "证件号码": "…", …}, …]}` as a Sheet that
+    `_validate_sheet` checks like a file's. A key names a column as a file's header cell does (its
+    leading name: `*证件号码` and `证件号码` are both 证件号码, ROS-2); keys that name no template column
+    are ignored like extra columns, and of two keys naming one column in an object the first counts.
+    The header is the columns named anywhere in the document, in order of first appearance; a row
+    without a key has the column empty. Values stay as they come (text, number, true/false, null):
+    a number is a cell typed as a number in Excel, so an ID that does not fit a double exactly
+    (3.1e+17) is the row error EXCEL_NUMBER (ROS-3), while a JSON integer keeps all its digits.
+    A NUL character or a lone surrogate in a text becomes U+FFFD (they cannot be stored, SEC-1); other
+    control characters are left for the column's checks.
+
+    Raises RosterError for a document refused as a whole: not UTF-8, not JSON (NaN and Infinity
+    included), not an object with a `rows` array, no filled element, an element that is not an
+    object, an object or array as a column's value, or a required column named nowhere."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RosterError(ROWS_NOT_UTF8) from None
+    del data
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise RosterError(ROWS_NOT_JSON.format(line=error.lineno, column=error.colno) + ROWS_FORMAT_HINT) from None
+    except ValueError:  # NaN, Infinity, an integer of more than 4,300 digits
+        raise RosterError(ROWS_BAD_NUMBER) from None
+    except RecursionError:
+        raise RosterError(ROWS_TOO_DEEP) from None
+    del text
+    elements = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(elements, list):
+        raise RosterError(ROWS_NOT_ROWS)
+    if not elements:
+        raise RosterError(ROWS_NO_DATA)
+    positions: dict[str, int] = {}  # column name → index in a row, in order of first appearance
+    column_of: dict[str, str] = {}  # key → its column name, "" for a key that names none
+    rows: list[list] = [[]]  # rows[0], the header, is filled in at the end
+    for number, element in enumerate(elements, start=1):
+        if not isinstance(element, dict):
+            raise RosterError(ROWS_NOT_OBJECT.format(row=number) + ROWS_FORMAT_HINT)
+        row: list = [None] * len(positions)
+        filled = set()
+        for key, value in element.items():
+            name = column_of.get(key)
+            if name is None:
+                name = header_name(key)
+                name = column_of[key] = name if name in COLUMNS else ""
+            if not name or name in filled:
+                continue
+            filled.add(name)
+            if isinstance(value, (dict, list)):
+                raise RosterError(ROWS_NESTED_VALUE.format(row=number, column=name))
+            if value.__class__ is str and not value.isprintable():
+                value = _storable(value)
+            position = positions.get(name)
+            if position is None:
+                position = positions[name] = len(positions)
+                row.append(None)
+            row[position] = value
+        rows.append(row)
+    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+    if missing:
+        raise RosterError(missing_columns_message(missing))
+    if all(_blank_row(row) for row in rows):
+        raise RosterError(ROWS_NO_DATA)
+    rows[0] = list(positions)
+    return Sheet(rows=rows, first_column=0, header_index=0, positions=positions, first_row_number=0)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(name)
+
+
+def _storable(text: str) -> str:
+    """`text` without what PostgreSQL cannot store in text or jsonb (NUL) or UTF-8 cannot encode (a
+    lone surrogate, which JSON's \\ud800 escapes can make)."""
+    return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in text)

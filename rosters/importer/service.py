@@ -1,5 +1,5 @@
-"""The import services: start (store the upload, run inline or as a task), run, the other two
-sources, and the purge of old uploads (SPEC ROS-1, ROS-9, X-1)."""
+"""The import services: start (store the upload — a file or JSON rows — and run it inline or as a
+task), run, the other two sources, and the purge of old uploads (SPEC ROS-1, ROS-9, X-1, API-2)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,10 +18,10 @@ from mutualaid.sealed import seal_stream
 from mutualaid.tasks import enqueue_on_commit
 
 from ..models import RosterImport
-from ..errors import RosterError
-from .messages import EMPTY_FILE, FAILED_UNEXPECTEDLY, state_message, too_large_message
+from ..errors import RosterError, RosterUploadTooLarge
+from .messages import EMPTY_FILE, FAILED_UNEXPECTEDLY, rows_too_large_message, state_message, too_large_message
 from .checks import spreadsheet_extension
-from .reading import read_stored_sheet
+from .reading import read_stored_rows, read_stored_sheet
 from .rows import _Progress, _protect, _validate_sheet
 from .sources import _collect_members, _collect_previous
 from .lookups import _look_up
@@ -37,6 +37,9 @@ UPLOAD_KEEP = dt.timedelta(days=7)  # SPEC X-1: the marked copy is offered 7 day
 # Smaller files run inside the request (about 6,000 rows of the template, well under a second);
 # larger ones run as a Celery task while the page shows the progress (UI.md "Long work").
 INLINE_MAX_BYTES = 256 * 1024
+STORE_CHUNK_BYTES = 1024 * 1024
+# The sources whose upload is stored (upload_folder) and read back by _run; the others read tables.
+_STORED_READERS = {RosterImport.Source.FILE: read_stored_sheet, RosterImport.Source.ROWS: read_stored_rows}
 
 
 # --- the services ----------------------------------------------------------------------------------------------
@@ -77,38 +80,137 @@ def roster_import_start(*, batch: Batch, upload, acting_user, remote_addr: str |
     Raises RosterError, with nothing recorded and nothing changed, when the batch's state forbids
     editing, the file is empty or too large, not a spreadsheet, password-protected or a suspicious zip.
     A file refused later (no header, a required column missing, no data rows) comes back as a
-    RosterImport with status "refused" and its message in `error`."""
+    RosterImport with status "refused" and its message in `error`. Too large is RosterUploadTooLarge."""
     if not batch.roster_editable:
         raise RosterError(state_message(batch))
     size = upload.size
     if not size:
         raise RosterError(EMPTY_FILE)
     if size > settings.ROSTER_UPLOAD_MAX_BYTES:
-        raise RosterError(too_large_message())
+        raise RosterUploadTooLarge(too_large_message())
     extension = spreadsheet_extension(upload)
+    return _store_and_run(
+        batch=batch,
+        acting_user=acting_user,
+        remote_addr=remote_addr,
+        source=RosterImport.Source.FILE,
+        file_name=Path(upload.name or "").name[:255],
+        stored_name=f"upload{extension}",
+        chunks=upload.chunks(STORE_CHUNK_BYTES),
+        max_bytes=settings.ROSTER_UPLOAD_MAX_BYTES,
+        too_large=too_large_message,
+    )
+
+
+def roster_import_start_rows(
+    *, batch: Batch, chunks, acting_user, remote_addr: str | None = None, content_length: int | None = None
+) -> RosterImport:
+    """SPEC API-2: import a roster posted as JSON rows, `{"rows": [{"姓名": …, "证件号码": …}, …]}`
+    (rosters.importer.reading.read_rows), through the same checks, look-ups, rules and write as a file
+    (ROS-1…ROS-12): the same RosterImport, progress, summary and problems, a problem's 行号 being the
+    row's 1-based position in `rows`.
+
+    `chunks` is an iterable of bytes, the request body as it arrives (the API view passes
+    `iter(lambda: request.read(64 * 1024), b"")`): it is sealed to disk chunk by chunk (SEC-4), never
+    held whole in memory, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply; the limit is
+    ROSTER_API_MAX_BYTES, checked against `content_length` (the request's Content-Length, if it has
+    one) before anything is read and against the bytes counted while they are received.
+
+    Raises, with nothing recorded and nothing kept: RosterError when the batch's state forbids editing
+    or the body is empty; RosterUploadTooLarge (a RosterError) over the limit. A document refused as
+    a whole (not UTF-8, not JSON, no `rows` array, a required column missing, …) comes back as a
+    RosterImport "refused" with its message in `error`, like a file without a header."""
+    if not batch.roster_editable:
+        raise RosterError(state_message(batch))
+    if content_length is not None and content_length > settings.ROSTER_API_MAX_BYTES:
+        raise RosterUploadTooLarge(rows_too_large_message())
+    return _store_and_run(
+        batch=batch,
+        acting_user=acting_user,
+        remote_addr=remote_addr,
+        source=RosterImport.Source.ROWS,
+        file_name="",
+        stored_name="upload.json",
+        chunks=chunks,
+        max_bytes=settings.ROSTER_API_MAX_BYTES,
+        too_large=rows_too_large_message,
+    )
+
+
+class _OverLimit(Exception):
+    """The bytes received passed the upload's limit (_store_and_run turns it into RosterUploadTooLarge)."""
+
+
+class _ReceiveFailed(Exception):
+    """Reading the upload itself failed (a client gone mid-body: UnreadablePostError); its cause is
+    raised again once _store_and_run has removed what it started."""
+
+
+class _Counted:
+    """The byte chunks of an upload, counted as they pass; _OverLimit as soon as they pass `max_bytes`."""
+
+    def __init__(self, chunks, max_bytes: int):
+        self.chunks, self.max_bytes, self.size = chunks, max_bytes, 0
+
+    def __iter__(self):
+        chunks = iter(self.chunks)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except Exception as error:  # told apart from the disk's OSError below
+                raise _ReceiveFailed from error
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                raise _OverLimit
+            yield chunk
+
+
+def _store_and_run(
+    *, batch: Batch, acting_user, remote_addr: str | None, source: str, file_name: str, stored_name: str,
+    chunks, max_bytes: int, too_large,
+) -> RosterImport:
+    """What both uploads share (SPEC ROS-9, SEC-4, API-2): record the RosterImport, seal the upload's
+    `chunks` into its folder as `stored_name`, then run it inline when small (INLINE_MAX_BYTES) or as
+    a Celery task started on commit (the page or the API polls rows_done / rows_total).
+
+    An upload that passes `max_bytes` (RosterUploadTooLarge with `too_large()`), turns out empty
+    (RosterError EMPTY_FILE) or cannot be received (the chunks' own exception) leaves nothing: its
+    RosterImport and folder are deleted. A disk that fails leaves the RosterImport "failed" (RosterError)."""
     with acting_as(acting_user):
         roster_import = RosterImport.objects.create(
             batch=batch,
             account=acting_user,
-            source=RosterImport.Source.FILE,
-            file_name=Path(upload.name or "").name[:255],
+            source=source,
+            file_name=file_name,
             rows_total=None,
             remote_addr=remote_addr or None,
         )
     folder = upload_folder(roster_import)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"upload{extension}"
+    target = folder / stored_name
+    counted = _Counted(chunks, max_bytes)
     try:
-        seal_stream(upload.chunks(1024 * 1024), target)  # SPEC SEC-4: sealed at rest
+        seal_stream(counted, target)  # SPEC SEC-4: sealed at rest
+        undo_with = None if counted.size else RosterError(EMPTY_FILE)  # raised once nothing is left
+    except _OverLimit:
+        undo_with = RosterUploadTooLarge(too_large())
+    except _ReceiveFailed as failed:
+        undo_with = failed.__cause__
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         RosterImport.objects.filter(pk=roster_import.pk).update(
             status=JobStatus.FAILED, error=FAILED_UNEXPECTEDLY.format(id=roster_import.pk), finished_at=timezone.now()
         )
         raise RosterError("服务器保存文件失败，参保清册未改变。请稍后重试，或联系技术支持。") from None
+    if undo_with is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        RosterImport.objects.filter(pk=roster_import.pk).delete()
+        raise undo_with
     roster_import.stored_file = str(target.relative_to(Path(settings.MEDIA_ROOT)))
     RosterImport.objects.filter(pk=roster_import.pk).update(stored_file=roster_import.stored_file)
-    if size < INLINE_MAX_BYTES:
+    if counted.size < INLINE_MAX_BYTES:
         return roster_import_run(roster_import=roster_import)
     from ..tasks import run_roster_import
 
@@ -144,17 +246,20 @@ def roster_import_work(roster_import: RosterImport, *, timings: dict | None = No
         _run(claimed, timings)
     except RosterError as error:
         job_finish(claimed, status=JobStatus.REFUSED, error=error.message)
-        if claimed.source == RosterImport.Source.FILE:
-            _remove_upload(claimed)  # nothing to mark in a refused file
+        if claimed.source in _STORED_READERS:
+            _remove_upload(claimed)  # nothing to mark in a refused upload
         return
     except JobLost:
         raise
     except Exception:
         logger.exception("roster import %s failed", claimed.pk)
         job_fail(claimed, FAILED_UNEXPECTEDLY.format(id=claimed.pk))
-        return
-    if claimed.source == RosterImport.Source.FILE and not claimed.rows_failed:
-        _remove_upload(claimed)  # no bad row: no marked copy to offer, and the file holds IDs in clear
+        return  # the upload stays (sealed) until roster_imports_purge, for whoever looks into it
+    # No bad row: no marked copy to offer, and the upload holds IDs in clear (sealed). JSON rows never
+    # get a marked copy (X-1 is for spreadsheets; the API reports the bad rows by number), so theirs goes
+    # once the run is done, bad rows or not.
+    if claimed.source == RosterImport.Source.ROWS or (claimed.source == RosterImport.Source.FILE and not claimed.rows_failed):
+        _remove_upload(claimed)
 
 
 def _run(roster_import: RosterImport, timings: dict) -> None:
@@ -163,12 +268,12 @@ def _run(roster_import: RosterImport, timings: dict) -> None:
         raise RosterError(state_message(batch))
     member_names = None
     started = time.perf_counter()
-    if roster_import.source == RosterImport.Source.FILE:
+    if roster_import.source in _STORED_READERS:  # a file or JSON rows (SPEC API-2): one pipeline from here
         progress = _Progress(roster_import)
         path = stored_path(roster_import)
         if path is None or not path.exists():
             raise RosterError("上传的文件已不在服务器上，请重新导入。")
-        sheet = read_stored_sheet(path)
+        sheet = _STORED_READERS[roster_import.source](path)
         timings["read"] = time.perf_counter() - started
         started = time.perf_counter()
         collected = _validate_sheet(sheet, progress)

@@ -208,7 +208,8 @@ def roster_import_result(request, number: str, import_id: int):
             "page": page,
             "rows": rows,
             "page_range": Paginator(roster_import.problems, PER_PAGE).get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-            "row_label": "行号" if is_file else "序号",
+            # SPEC API-2: JSON rows are numbered by their position in `rows`, a file by its row.
+            "row_label": "行号" if roster_import.source in (RosterImport.Source.FILE, RosterImport.Source.ROWS) else "序号",
             "marked_url": (
                 reverse("rosters:roster_import_marked", kwargs={"number": batch.number, "import_id": roster_import.pk})
                 if roster_import.account_id == request.user.pk and marked_copy_available(roster_import)
