@@ -141,9 +141,9 @@ RETRY_AFTER_HEADER = {"Retry-After": {"description": "秒数", "schema": {"type"
 WWW_AUTHENTICATE_HEADER = {"WWW-Authenticate": {"schema": {"type": "string"}}}
 
 class ChineseJSONRenderer(JSONRenderer):
-    """UTF-8 JSON with the Chinese as it is (no \\u escapes): readable in a log or a terminal."""
+    """UTF-8 JSON (RFC 8259's only encoding) with the Chinese as it is, not \\u escapes: readable in a
+    log or a terminal."""
 
-    media_type = "application/json; charset=utf-8"
     json_dumps_params = {"ensure_ascii": False}
 
 
