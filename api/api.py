@@ -522,35 +522,37 @@ def batches_detail(request, number: str = Path(..., max_length=64)):
 
 # --- Roster imports (SPEC ROS-1, ROS-9, ROS-10) -----------------------------------------------------
 
-IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary", "description": "参保名单导入模板（.xlsx）"}},
-                }
-            },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["rows"],
-                    "properties": {
-                        "rows": {
-                            "type": "array",
-                            "description": "每行一人，键为模板的列名（姓名、证件类型、证件号码 …）；错误的行号为在 rows 中的序号（从 1 起）",
-                            "items": {"type": "object", "additionalProperties": {"type": ["string", "number", "null"]}},
-                        }
-                    },
-                },
-                "example": {"rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "310101199001011234", "手机号": "13900000000"}]},
-            },
+def _import_body() -> dict:
+    """The request body of an import in the document: the template file, and JSON rows once the
+    importer offers that row source (rosters.importer.roster_import_start_rows). The body is
+    described here, not declared as a parameter, so ninja never reads it (a JSON roster of 50,000 rows
+    is larger than DATA_UPLOAD_MAX_MEMORY_SIZE): the operation hands the stream to the importer."""
+    content = {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "description": "参保名单导入模板（.xlsx）"}},
+                "additionalProperties": False,
+            }
         },
-    },
-    "x-problems": [409, 413, 415],
-}
+    }
+    if hasattr(importer, "roster_import_start_rows"):
+        content["application/json"] = {
+            "schema": {
+                "type": "object",
+                "required": ["rows"],
+                "properties": {
+                    "rows": {
+                        "type": "array",
+                        "description": "每行一人，键为模板的列名（姓名、证件类型、证件号码 …）；错误的行号为在 rows 中的序号（从 1 起）",
+                        "items": {"type": "object", "additionalProperties": {"type": ["string", "number", "null"]}},
+                    }
+                },
+            },
+            "example": {"rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "310101199001011234", "手机号": "13900000000"}]},
+        }
+    return {"requestBody": {"required": True, "content": content}, "x-problems": [409, 413, 415]}
 
 
 def _json_rows_import(request, batch: Batch) -> RosterImport:
@@ -601,7 +603,7 @@ def _file_import(request, batch: Batch) -> RosterImport:
     response={202: ImportOut},
     summary="导入参保清册（模板文件或JSON行）",
     tags=["参保清册"],
-    openapi_extra=IMPORT_BODY,
+    openapi_extra=_import_body(),
 )
 def roster_imports_start(request, response: HttpResponse, number: str = Path(..., max_length=64)):
     """导入人员名单 (SPEC ROS-1, API-2): the template xlsx as `multipart/form-data` (field `file`) or
