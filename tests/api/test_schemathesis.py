@@ -13,6 +13,8 @@ import datetime as dt
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.utils import timezone
 from schemathesis import GenerationMode
 
@@ -41,7 +43,19 @@ def demo_token(demo_data, settings):
     return secret, numbers
 
 
-def test_every_operation_matches_the_document_and_never_fails(demo_token):
+@pytest.fixture
+def connection_kept():
+    """The WSGI application closes the database connection after each request (close_old_connections
+    on request_finished), which would end the test's transaction on PostgreSQL; Django's test client
+    disconnects it for the same reason, and so does this test while it calls the application."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_every_operation_matches_the_document_and_never_fails(demo_token, connection_kept):
     secret, numbers = demo_token
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
     headers = {"Authorization": f"Bearer {secret}"}
