@@ -17,8 +17,6 @@ operation (`ProblemDocumentedAPI`).
 """
 import datetime as dt
 import logging
-from dataclasses import asdict
-from decimal import Decimal
 import time
 from typing import Literal
 
@@ -36,6 +34,7 @@ from enrollment.states import BatchAction
 from mutualaid.audit import client_ip
 from mutualaid.identifiers import canonical
 from mutualaid.jobs import JobStatus
+from mutualaid.middleware import denial_audit
 from mutualaid.quotas import quota_message, quota_take, window_count
 from plans.selectors import premium_detail_basis
 from rosters import importer
@@ -167,6 +166,8 @@ api = ProblemDocumentedAPI(
 
 @api.exception_handler(ApiProblem)
 def _api_problem(request, exc: ApiProblem):
+    if exc.status == 404:
+        _denial_audit(request, 404)
     return problem_response(request, exc.status, exc.detail, headers=exc.headers, **exc.extra)
 
 
@@ -177,7 +178,17 @@ def _unauthenticated(request, exc):
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
+    _denial_audit(request, 404)
     return problem_response(request, 404, "批次不存在，或不属于本令牌的参保编码。")
+
+
+def _denial_audit(request, status: int) -> None:
+    """SPEC SEC-6: a token's 404 on a batch is in the audit trail like a page's (user, IP, path; at most
+    one entry per account, path and minute: mutualaid.middleware.denial_audit)."""
+    token = getattr(request, "api_token", None)
+    if token is not None:
+        path = "".join(char if char.isprintable() else "?" for char in request.path)[:500]
+        denial_audit(user=token.account, path=path, status=status, ip=client_ip(request))
 
 
 @api.exception_handler(HttpError)
@@ -661,8 +672,10 @@ def _people(queryset) -> list[dict]:
 
 def _findings(batch: Batch, outcome: ValidationOutcome) -> list[dict]:
     """The outcome by rule id (SPEC VAL-1 … VAL-6, ROS-5), with the people the page lists under each,
-    read live as the result page does (removed people disappear, ticks show at once)."""
+    read live as the result page does (removed people disappear, ticks show at once). The figures of
+    VAL-3, VAL-4 and VAL-6 are the outcome's own JSON form (ValidationOutcome.as_json)."""
     on = outcome.reference_date
+    figures = outcome.as_json()
     findings = [
         {
             "rule": "VAL-1",
@@ -689,7 +702,7 @@ def _findings(batch: Batch, outcome: ValidationOutcome) -> list[dict]:
             "title": "参保人数校验",
             "count": outcome.headcount.this,
             "blocking": False,
-            "details": _plain(outcome.headcount),
+            "details": figures["headcount"],
             "people": [],
         },
         {
@@ -697,7 +710,7 @@ def _findings(batch: Batch, outcome: ValidationOutcome) -> list[dict]:
             "title": "单位社保比例校验",
             "count": outcome.ratio.people,
             "blocking": False,
-            "details": _plain(outcome.ratio),
+            "details": figures["ratio"],
             "people": [],
         },
         {
@@ -721,7 +734,7 @@ def _findings(batch: Batch, outcome: ValidationOutcome) -> list[dict]:
             "title": "附件",
             "count": len(outcome.attachments.missing),
             "blocking": bool(outcome.attachments.missing),
-            "details": _plain(outcome.attachments),
+            "details": figures["attachments"],
             "people": [],
         },
     ]
@@ -737,22 +750,6 @@ def _findings(batch: Batch, outcome: ValidationOutcome) -> list[dict]:
             }
         )
     return findings
-
-
-def _plain(finding) -> dict:
-    return _jsonable(asdict(finding))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 @api.post(

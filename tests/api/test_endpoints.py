@@ -362,3 +362,15 @@ def test_requests_over_the_tokens_quota_are_429(api_client, batch, settings):
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 60
     assert problem_of(response)["detail"].startswith("操作过于频繁")
+
+
+def test_a_tokens_404_is_in_the_audit_trail(api_client, account, handbook_year):
+    """SPEC SEC-6: as for the pages, a 404 on an object URL is audited with the account, IP and path."""
+    from auditlog.models import LogEntry
+
+    foreign = make_batch(year=handbook_year)
+    url = batch_url(foreign, "roster/")
+    assert api_client.get(url).status_code == 404
+    assert LogEntry.objects.filter(
+        action=LogEntry.Action.ACCESS, actor=account, additional_data__path=url, additional_data__status=404
+    ).exists()
