@@ -814,7 +814,13 @@ def validation_result(request, number: str = Path(..., max_length=64)):
 # --- The roster and the premium ------------------------------------------------------------------------
 
 
-@api.get("/batches/{number}/roster/", response=RosterPageOut, summary="参保清册（分页）", tags=["参保清册"])
+@api.get(
+    "/batches/{number}/roster/",
+    response=RosterPageOut,
+    summary="参保清册（分页）",
+    tags=["参保清册"],
+    openapi_extra={"x-problems": [409]},
+)
 def roster_list(
     request,
     number: str = Path(..., max_length=64),

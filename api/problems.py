@@ -73,18 +73,26 @@ def problem_response(request, status: int, detail: str = "", *, headers: dict | 
 
 
 class ApiProblemMiddleware:
-    """Under /api/v1/, an error answer that is not a problem document yet (Django's 404 page, ninja's
-    405, ControlCharacterMiddleware's 400 page, the 500 page) becomes one with the same status; the
-    documented headers (Allow, Retry-After) are kept. Every API answer gets `Cache-Control: no-store`.
+    """Under /api/v1/ (SPEC API-1, API-3):
+
+    - the request's cookies are dropped before the session middleware sees them: the API authenticates
+      by token only, so a portal session (and what the session middleware does with it: the second
+      factor's logout, the forced password change, their redirects) never reaches an API request;
+    - an error answer that is not a problem document yet (Django's 404 page, ninja's 405,
+      ControlCharacterMiddleware's 400 page, the 500 page) becomes one with the same status, keeping
+      the documented headers (Allow, Retry-After);
+    - every answer gets `Cache-Control: no-store` (SPEC SEC-4: they hold personal data).
+
     Placed outermost but for the request id, so it sees what the middleware below answered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
         if not request.path.startswith(API_PREFIX):
-            return response
+            return self.get_response(request)
+        request.META.pop("HTTP_COOKIE", None)
+        response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and not content_type.startswith(PROBLEM_CONTENT_TYPE):
             kept = {name: response[name] for name in ("Allow", "Retry-After") if response.has_header(name)}

@@ -61,11 +61,17 @@ def test_without_a_token_every_operation_is_a_401_problem_not_a_redirect_to_the_
         assert_unauthenticated(getattr(anonymous, method)(url))
 
 
-def test_a_portal_session_is_no_token(client, account, batch):
+def test_a_portal_session_is_no_token(client, account, batch, reviewer):
     client.force_login(account)
     assert_unauthenticated(client.get(BATCHES))
     assert_unauthenticated(client.post(BATCHES, {"kind": "instant"}, content_type="application/json"))
     assert Batch.objects.count() == 1
+    # A staff session that owes its second factor would be logged out and redirected on a page; the
+    # API never sees the session at all (its cookies are dropped): 401, and the session lives on.
+    staff = Client()
+    staff.force_login(reviewer)
+    assert_unauthenticated(staff.get(BATCHES))
+    assert staff.session.get("_auth_user_id") == str(reviewer.pk)
 
 
 @pytest.mark.parametrize(
@@ -374,3 +380,21 @@ def test_a_tokens_404_is_in_the_audit_trail(api_client, account, handbook_year):
     assert LogEntry.objects.filter(
         action=LogEntry.Action.ACCESS, actor=account, additional_data__path=url, additional_data__status=404
     ).exists()
+
+
+def test_the_docs_page_loads_only_vendored_files_that_exist_and_no_inline_code():
+    """The docs page works on a closed network and under the portal's CSP (script-src/style-src 'self'):
+    its scripts and styles are files of this server (django-ninja's vendored Swagger UI), and its only
+    inline <script> is JSON data, which CSP does not run."""
+    import re
+
+    docs = Client().get("/api/v1/docs")
+    html = docs.content.decode()
+    assert "script-src 'self'" in docs["Content-Security-Policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(asset.startswith("/static/ninja/") for asset in assets), assets
+    for asset in assets:
+        assert Client().get(asset).status_code == 200, asset
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline == [' type="application/json" id="swagger-settings"']
+    assert "<style" not in html and " style=" not in html
