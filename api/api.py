@@ -29,7 +29,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 
 from enrollment.models import Batch
-from enrollment.services import EnrollmentError, batch_open
+from enrollment.services import EnrollmentError, batch_check_action, batch_open
 from enrollment.states import BatchAction
 from mutualaid.audit import client_ip
 from mutualaid.identifiers import canonical
@@ -409,9 +409,14 @@ def _batch(request, number: str) -> Batch:
 
 
 def _refuse_unless(batch: Batch, action: str, message: str = "") -> None:
-    """SPEC BAT-3: 409 with the page's message when the batch's state does not allow `action`."""
-    if not batch.allows(action):
-        raise ApiProblem(409, message or f"批次当前状态为“{batch.get_state_display()}”，不能进行【{BatchAction(action).label}】操作。")
+    """SPEC BAT-3: 409 when the batch's state does not allow `action`, with `message` (the page's own
+    words for it, e.g. the import page's state_message) or enrollment.services.batch_check_action's."""
+    if message and not batch.allows(action):
+        raise ApiProblem(409, message)
+    try:
+        batch_check_action(batch=batch, action=action)
+    except EnrollmentError as error:
+        raise ApiProblem(409, error.message) from None
 
 
 def _batch_out(batch: Batch, people: int | None = None) -> dict:
