@@ -37,6 +37,13 @@ class ApiToken(models.Model):
     def __str__(self):
         return f"{self.name}（{self.prefix}…）"
 
+    def save(self, *args, **kwargs):
+        # SPEC API-1, SEC-8: staff never hold a token, however the row is made (the service refuses
+        # them with a message; this is the last word for any other path, a shell or a fixture).
+        if self._state.adding and not self.account.is_unit_admin:
+            raise ValueError("API tokens belong to unit administrators only (SPEC API-1).")
+        super().save(*args, **kwargs)
+
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()
         return self.revoked_at is None and self.expires_at > at

@@ -114,6 +114,17 @@ def test_the_service_refuses_staff_a_foreign_code_and_more_than_a_year(account, 
     assert not ApiToken.objects.exists()
 
 
+def test_no_token_row_can_be_made_for_staff(reviewer, union_staff):
+    staff_code = make_code(reviewer, code="0055C5")
+    for staff in (reviewer, union_staff):
+        with pytest.raises(ValueError, match="unit administrators only"):
+            ApiToken.objects.create(
+                account=staff, code=staff_code, name="x", prefix="mhb_x", token_hash="0" * 64,
+                expires_at=timezone.now() + dt.timedelta(days=1),
+            )
+    assert not ApiToken.objects.exists()
+
+
 def test_revoke_is_a_post_after_a_confirmation_and_idempotent(unit_client, token):
     page = unit_client.get(LIST)
     revoke_url = reverse("api:tokens_revoke", kwargs={"token_id": token.pk})
