@@ -600,10 +600,8 @@ def _upload_too_large_errors() -> tuple:
 
 
 def _file_import(request, batch: Batch) -> RosterImport:
-    """The template xlsx, as the page's 【上传本地参保名单文件】 (rosters.importer.roster_import_start)."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > settings.ROSTER_UPLOAD_MAX_BYTES + 64 * 1024:
-        raise ApiProblem(413, too_large_message())  # before Django reads the body
+    """The template xlsx, as the page's 【上传本地参保名单文件】 (rosters.importer.roster_import_start). A body
+    declared too large never gets here (api.problems.ApiProblemMiddleware answers 413 first)."""
     upload = request.FILES.get("file")
     if upload is None:
         raise ApiProblem(422, "请以 multipart/form-data 上传文件，字段名为 file。")

@@ -72,9 +72,30 @@ def problem_response(request, status: int, detail: str = "", *, headers: dict | 
     return response
 
 
+UPLOAD_OVERHEAD = 64 * 1024  # a multipart body's boundaries and headers around the file
+
+
+def _multipart_too_large(request) -> HttpResponse | None:
+    """SPEC API-3: 413 for a file upload whose declared length is over ROSTER_UPLOAD_MAX_BYTES, before
+    anything below reads the body (ControlCharacterMiddleware reads request.POST, which would receive the
+    whole upload into a temporary file first). JSON rows are not read by any middleware: the importer
+    streams them and applies its own limit."""
+    from django.conf import settings
+
+    if not request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
+        return None
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > settings.ROSTER_UPLOAD_MAX_BYTES + UPLOAD_OVERHEAD:
+        from rosters.importer import too_large_message
+
+        return problem_response(request, 413, too_large_message())
+    return None
+
+
 class ApiProblemMiddleware:
     """Under /api/v1/ (SPEC API-1, API-3):
 
+    - a multipart upload declared larger than the roster file limit is a 413 before its body is read;
     - the request's cookies are dropped before the session middleware sees them: the API authenticates
       by token only, so a portal session (and what the session middleware does with it: the second
       factor's logout, the forced password change, their redirects) never reaches an API request;
@@ -92,7 +113,8 @@ class ApiProblemMiddleware:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         request.META.pop("HTTP_COOKIE", None)
-        response = self.get_response(request)
+        too_large = _multipart_too_large(request)
+        response = too_large or self.get_response(request)
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and not content_type.startswith(PROBLEM_CONTENT_TYPE):
             kept = {name: response[name] for name in ("Allow", "Retry-After") if response.has_header(name)}

@@ -261,6 +261,19 @@ def test_import_refuses_what_the_page_refuses(api_client, batch, settings):
     assert not RosterEntry.objects.exists()
 
 
+def test_an_upload_declared_too_large_is_a_413_before_its_body_is_read(api_client, batch, settings):
+    settings.QUOTA_ROSTER_IMPORTS_PER_HOUR = 1
+    settings.ROSTER_UPLOAD_MAX_BYTES = 1000
+    big = template_xlsx([row(name=f"员工{n}", number=resident_id("19900101", 101 + 2 * (n % 400))) for n in range(4000)])
+    assert len(big) > 1000 + 64 * 1024
+    response = post_file(api_client, batch, big)
+    assert response.status_code == 413
+    assert "文件过大" in problem_of(response)["detail"]
+    # The operation never ran: the hour's one import is still there.
+    settings.ROSTER_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+    assert post_file(api_client, batch, template_xlsx([row()])).status_code == 202
+
+
 def test_import_quota_is_the_pages_and_answers_429_with_retry_after(api_client, batch, settings):
     settings.QUOTA_ROSTER_IMPORTS_PER_HOUR = 1
     assert post_file(api_client, batch, template_xlsx([row()])).status_code == 202
