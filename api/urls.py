@@ -6,7 +6,7 @@ which an HR system cannot follow; `login_not_required` on every view of the API 
 OpenAPI document and the docs page) leaves the answer to the API: 401 problem+json (SPEC API-3).
 """
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 from .api import api

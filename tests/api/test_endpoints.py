@@ -17,7 +17,7 @@ from rosters.models import RosterEntry, RosterImport, ValidationRun
 from rosters.selectors import roster_masked_id
 from tests.api.conftest import ApiClient, problem_of
 from tests.enrollment.helpers import make_code, make_handler_info
-from tests.factories import UserFactory, make_batch, make_entry
+from tests.factories import make_batch, make_entry
 from tests.plans.helpers import approved_batch
 from tests.rosters.importfiles import resident_id, row, template_xlsx, upload, wrong_check
 
