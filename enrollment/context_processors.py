@@ -17,6 +17,8 @@ UNIT_MENU = [
             ("经办人填报", "enrollment:handler", "bi-person-vcard", True),
             ("参保批次管理", "enrollment:batches", "bi-list-check", False),
             ("缴费凭证管理", "payments:vouchers", "bi-receipt", True),
+            # SPEC API-1: the unit's tokens for the roster API (the api app; linked by URL name only).
+            ("API令牌", "api:tokens", "bi-key", True),
         ],
     )
 ]

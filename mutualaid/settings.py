@@ -119,12 +119,17 @@ INSTALLED_APPS = [
     "receipts",
     # SPEC LOOK-1: 参保查询, a top app beside the back office (ARCHITECTURE.md).
     "lookup",
+    # SPEC API-1 … API-3: the roster API for group HR systems, a top app beside 参保查询 (ARCHITECTURE.md).
+    "ninja",  # django-ninja: its vendored Swagger UI files (static/ninja/), no CDN
+    "api",
 ]
 
 MIDDLEWARE = [
     # SPEC OPS-2: request latency for /metrics (outermost but one: it times all the others).
     "mutualaid.metrics.RequestMetricsMiddleware",
     "mutualaid.middleware.RequestIdMiddleware",
+    # SPEC API-3: every error under /api/v1/ as problem+json, whichever layer answered it.
+    "api.problems.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -274,6 +279,8 @@ ROSTER_API_MAX_BYTES = env.int("ROSTER_API_MAX_BYTES", default=64 * 1024 * 1024)
 QUOTA_ROSTER_IMPORTS_PER_HOUR = env.int("QUOTA_ROSTER_IMPORTS_PER_HOUR", default=30)
 QUOTA_ATTACHMENT_UPLOADS_PER_HOUR = env.int("QUOTA_ATTACHMENT_UPLOADS_PER_HOUR", default=200)
 QUOTA_EXPORTS_PER_HOUR = env.int("QUOTA_EXPORTS_PER_HOUR", default=20)
+# SPEC SEC-3, API-1: requests per API token and minute (every operation counts; over it 429).
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
 REFERENCE_UPLOAD_MAX_BYTES = env.int("REFERENCE_UPLOAD_MAX_BYTES", default=1024 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
@@ -513,7 +520,7 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 # functions refuse a shorter period than these, whatever the settings say.
 AUDIT_RETENTION_YEARS = {"access": 3, "record": 30}
 # Password hashes never go into the trail; a login is not a change of the account.
-AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
+AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login", "token_hash")
 
 LOGGING = {
     "version": 1,

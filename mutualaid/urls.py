@@ -14,6 +14,9 @@ urlpatterns = [
     path("captcha/", include("accounts.captcha_urls")),
     # 参保查询 (SPEC LOOK-1): public pages for insured people.
     path("lookup/", include("lookup.urls")),
+    # The roster API for group HR systems (SPEC API-1 … API-3): 【API令牌】 and /api/v1/.
+    path("api/", include("api.urls")),
+    path("api/v1/", include("api.urls_v1")),
     # Export jobs (UI.md "Long work"): progress and download, for the job's owner only.
     path("exports/", include("mutualaid.export_views")),
     # The back office: the default admin site, which backoffice/apps.py makes backoffice.site.BackOfficeSite

@@ -41,3 +41,28 @@ def test_no_private_name_is_imported_from_another_app(app):
         if name.startswith("_")
     ]
     assert private == []
+
+
+# SPEC API-1 … API-3, ARCHITECTURE.md: `api` sits at the top beside `backoffice` and `lookup`: it may import
+# every app of the chain, none of the other top apps, and nothing imports it (menus link to its pages by
+# URL name only).
+TOP_APPS = ["backoffice", "lookup", "api"]
+
+
+@pytest.mark.parametrize("app", CHAIN + ["lookup"])
+def test_nothing_imports_the_api_app(app):
+    found = [f"{path}:{line} imports {module}" for path, line, module, _ in _imports(app) if module.split(".")[0] == "api"]
+    assert found == []
+
+
+def test_the_api_app_imports_no_other_top_app_and_no_private_name():
+    others = set(TOP_APPS) - {"api"}
+    sideways = [f"{path}:{line} imports {module}" for path, line, module, _ in _imports("api") if module.split(".")[0] in others]
+    private = [
+        f"{path}:{line} imports {name} from {module}"
+        for path, line, module, names in _imports("api")
+        if module.split(".")[0] in set(CHAIN)
+        for name in names
+        if name.startswith("_")
+    ]
+    assert sideways == [] and private == []

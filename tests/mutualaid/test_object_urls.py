@@ -169,6 +169,18 @@ def _export_job(world):
     return {"job_id": world.export_job.pk}
 
 
+def _api_token(world):
+    """SPEC API-1: a token of the unit for the code of its draft batch (made once per World)."""
+    if not hasattr(world, "api_token"):
+        from api.services import api_token_create
+
+        batch = world.draft_batch
+        world.api_token, _ = api_token_create(
+            account=world.owner, code_id=batch.code_id, name="人事系统", expires_on=dt.date.today() + dt.timedelta(days=30)
+        )
+    return {"token_id": world.api_token.pk}
+
+
 # URL name → the values of its path parameters for a unit's objects (World). A new URL pattern with a
 # parameter that names an object of a unit belongs here (and its view must answer another unit 404).
 OBJECT_URLS = {
@@ -224,6 +236,8 @@ OBJECT_URLS = {
     "exports:job": _export_job,
     "exports:job_progress": _export_job,
     "exports:job_download": _export_job,
+    "api:tokens_created": _api_token,
+    "api:tokens_revoke": _api_token,
 }
 
 # Patterns with a parameter that is not an object of a unit, each with the reason.
@@ -235,6 +249,16 @@ NOT_OBJECT_URLS = {
     "captcha-image": "a captcha challenge key, public before login (SPEC ACC-1)",
     "captcha-image-2x": "a captcha challenge key, public before login (SPEC ACC-1)",
     "plans:price_table": "a coverage year: the same price table for every unit (SPEC PREM-1)",
+    # SPEC API-1, API-2: the API authenticates by token only, never by the session this walk logs in
+    # with (a session gets 401); another code's or account's batch is a 404 for a token there
+    # (tests/api/test_endpoints.py: test_another_codes_or_accounts_batch_is_a_404).
+    **{
+        f"api_v1:{name}": "a roster API operation: token authentication only, tested in tests/api/ (SPEC API-1)"
+        for name in (
+            "batches_detail", "roster_imports_start", "roster_imports_detail", "validation_begin",
+            "validation_result", "roster_list", "premium",
+        )
+    },
 }
 
 

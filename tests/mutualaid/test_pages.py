@@ -58,6 +58,21 @@ PUBLIC_VIEWS = {
     # (nobody is logged in yet); without one they send the visitor back to the login.
     "accounts:second_factor_verify",
     "accounts:second_factor_enrol",
+    # The roster API (SPEC API-1 … API-3): no portal login, a Bearer token instead; without a valid token
+    # every operation answers 401 problem+json, never a redirect to the login (tests/api/test_endpoints.py).
+    # The OpenAPI document and its docs page describe the operations and hold no data.
+    "api_v1:openapi-json",
+    "api_v1:openapi-view",
+    "api_v1:api-root",
+    "api_v1:batches_list",
+    "api_v1:batches_open",
+    "api_v1:batches_detail",
+    "api_v1:roster_imports_start",
+    "api_v1:roster_imports_detail",
+    "api_v1:validation_begin",
+    "api_v1:validation_result",
+    "api_v1:roster_list",
+    "api_v1:premium",
 }
 
 
