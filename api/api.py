@@ -38,7 +38,7 @@ from mutualaid.middleware import denial_audit
 from mutualaid.quotas import quota_message, quota_take, window_count
 from plans.selectors import premium_detail_basis
 from rosters import importer
-from rosters.errors import RosterError
+from rosters.errors import RosterError, RosterUploadTooLarge
 from rosters.importer import problem_message, state_message, too_large_message
 from rosters.models import RosterEntry, RosterImport
 from rosters.rules import ValidationOutcome, over_age_entries, retired_entries, unmatched_entries
@@ -539,10 +539,10 @@ def batches_detail(request, number: str = Path(..., max_length=64)):
 # --- Roster imports (SPEC ROS-1, ROS-9, ROS-10) -----------------------------------------------------
 
 def _import_body() -> dict:
-    """The request body of an import in the document: the template file, and JSON rows once the
-    importer offers that row source (rosters.importer.roster_import_start_rows). The body is
-    described here, not declared as a parameter, so ninja never reads it (a JSON roster of 50,000 rows
-    is larger than DATA_UPLOAD_MAX_MEMORY_SIZE): the operation hands the stream to the importer."""
+    """The request body of an import in the document: the template file or JSON rows (the importer's
+    row source rosters.importer.roster_import_start_rows). The body is described here, not declared as a
+    parameter, so ninja never reads it (a JSON roster of 50,000 rows is larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE): the operation hands the stream to the importer."""
     content = {
         "multipart/form-data": {
             "schema": {
@@ -552,9 +552,7 @@ def _import_body() -> dict:
                 "additionalProperties": False,
             }
         },
-    }
-    if hasattr(importer, "roster_import_start_rows"):
-        content["application/json"] = {
+        "application/json": {
             "schema": {
                 "type": "object",
                 "required": ["rows"],
@@ -566,8 +564,11 @@ def _import_body() -> dict:
                     }
                 },
             },
-            "example": {"rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "310101199001011234", "手机号": "13900000000"}]},
-        }
+            "example": {
+                "rows": [{"姓名": "张三", "证件类型": "身份证", "证件号码": "310101199001011234", "手机号": "13900000000", "是否有社保": "是"}]
+            },
+        },
+    }
     return {"requestBody": {"required": True, "content": content}, "x-problems": [409, 413, 415]}
 
 
@@ -575,28 +576,18 @@ def _json_rows_import(request, batch: Batch) -> RosterImport:
     """JSON rows (SPEC API-2): handed to the importer's row source as a stream of chunks, never read
     whole here (50,000 rows are more than DATA_UPLOAD_MAX_MEMORY_SIZE); the importer parses, limits
     (ROSTER_API_MAX_BYTES) and checks them like a file."""
-    start_rows = getattr(importer, "roster_import_start_rows", None)
-    if start_rows is None:  # the JSON row source is not installed on this server yet
-        raise ApiProblem(415, "本服务器暂不支持以JSON提交参保清册，请上传参保名单导入模板（multipart/form-data，字段 file）。")
     length = request.META.get("CONTENT_LENGTH") or None
     try:
         content_length = int(length) if length is not None else None
     except ValueError:
         content_length = None
-    return start_rows(
+    return importer.roster_import_start_rows(
         batch=batch,
         chunks=iter(lambda: request.read(64 * 1024), b""),
         acting_user=request.api_token.account,
         remote_addr=client_ip(request),
         content_length=content_length,
     )
-
-
-def _upload_too_large_errors() -> tuple:
-    from rosters import errors
-
-    too_large = getattr(errors, "RosterUploadTooLarge", None)
-    return (too_large,) if too_large is not None else ()
 
 
 def _file_import(request, batch: Batch) -> RosterImport:
@@ -628,7 +619,6 @@ def roster_imports_start(request, response: HttpResponse, number: str = Path(...
     _refuse_unless(batch, BatchAction.EDIT_ROSTER, state_message(batch))
     _quota(request, "roster_import")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    too_large = _upload_too_large_errors()
     try:
         if content_type == "multipart/form-data":
             roster_import = _file_import(request, batch)
@@ -636,7 +626,7 @@ def roster_imports_start(request, response: HttpResponse, number: str = Path(...
             roster_import = _json_rows_import(request, batch)
         else:
             raise ApiProblem(415, "请以 multipart/form-data（字段 file，参保名单导入模板）或 application/json（rows）提交。")
-    except too_large as error:  # the JSON rows over ROSTER_API_MAX_BYTES
+    except RosterUploadTooLarge as error:  # the JSON rows over ROSTER_API_MAX_BYTES
         raise ApiProblem(413, error.message) from None
     except RosterError as error:
         batch.refresh_from_db(fields=["state"])

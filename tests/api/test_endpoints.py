@@ -12,7 +12,6 @@ from api.models import ApiToken
 from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from plans.services import premium_generate
-from rosters import importer
 from rosters.models import RosterEntry, RosterImport, ValidationRun
 from rosters.selectors import roster_masked_id
 from tests.api.conftest import ApiClient, problem_of
@@ -292,14 +291,6 @@ def test_the_import_resource_of_another_batch_is_a_404(api_client, batch, handbo
     assert api_client.get(batch_url(batch, "roster/imports/999999/")).status_code == 404
     huge = api_client.get(batch_url(batch, f"roster/imports/{10**30}/"))
     assert huge.status_code == 422 and problem_of(huge)["errors"]
-
-
-def test_json_rows_without_the_row_source_are_a_415(api_client, batch):
-    if hasattr(importer, "roster_import_start_rows"):
-        pytest.skip("the JSON row source is installed: tests/api/test_json_rows.py covers it")
-    response = api_client.post(batch_url(batch, "roster/imports/"), {"rows": []}, content_type="application/json")
-    assert response.status_code == 415
-    assert "JSON" in problem_of(response)["detail"]
 
 
 # --- 清册校验 (SPEC BAT-4, VAL) ------------------------------------------------------------------------------
