@@ -1,20 +1,19 @@
 """Fixtures of the API tests (SPEC API-1 … API-3): a unit account with a code ready for batches (经办人填报
 saved), its token, and a client that sends it as `Authorization: Bearer`."""
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.test import Client
 from django.utils import timezone
 
 from api.services import api_token_create
-from tests.enrollment.helpers import make_code, make_handler_info
+from tests.enrollment.helpers import (  # noqa: F401 - the window fixtures
+    centralised_window,
+    instant_window,
+    make_code,
+    make_handler_info,
+)
 from tests.factories import UserFactory
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
-IN_INSTANT_WINDOW = dt.datetime(2023, 8, 1, 10, 0, tzinfo=SHANGHAI)
 
 
 class ApiClient(Client):
@@ -57,16 +56,6 @@ def api_client(token_and_secret):
     return ApiClient(token_and_secret[1])
 
 
-@pytest.fixture
-def centralised_window():
-    with time_machine.travel(IN_CENTRALISED_WINDOW, tick=True):
-        yield
-
-
-@pytest.fixture
-def instant_window():
-    with time_machine.travel(IN_INSTANT_WINDOW, tick=True):
-        yield
 
 
 def problem_of(response) -> dict:

@@ -1,13 +1,32 @@
 """Shared helpers of the enrollment tests: codes with their lead unit and 经办人填报 (SPEC CODE-5, HND-1),
-an uploaded PNG, and the legacy import's CSV headers."""
+an uploaded PNG, the legacy import's CSV headers, and the handbook year's two 办理 windows as fixtures
+(BAT-2; the 办理 dialog's tests and the API's)."""
+import datetime as dt
 import io
 
+import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
 from enrollment.models import EnrollmentCode, HandlerInfo
-from tests.factories import UNIT_NAME, EnrollmentCodeFactory, HandlerInfoFactory, UnitFactory
+from tests.factories import SHANGHAI, UNIT_NAME, EnrollmentCodeFactory, HandlerInfoFactory, UnitFactory
+
+IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
+IN_INSTANT_WINDOW = dt.datetime(2023, 8, 1, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def centralised_window():
+    with time_machine.travel(IN_CENTRALISED_WINDOW, tick=True):
+        yield
+
+
+@pytest.fixture
+def instant_window():
+    with time_machine.travel(IN_INSTANT_WINDOW, tick=True):
+        yield
 
 
 def make_code(account=None, *, code="0072J3", unit_name=UNIT_NAME, source="approved") -> EnrollmentCode:

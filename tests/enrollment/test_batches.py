@@ -19,7 +19,12 @@ from enrollment.models import Batch, BatchLog
 from enrollment.services import HANDLER_INFO_MISSING, batch_transition
 from enrollment.states import BatchAction, BatchKind, BatchState
 from enrollment.views import batches as batch_views
-from tests.enrollment.helpers import make_code, make_handler_info
+from tests.enrollment.helpers import (  # noqa: F401 - the window fixtures
+    IN_CENTRALISED_WINDOW, IN_INSTANT_WINDOW, centralised_window,
+    instant_window,
+    make_code,
+    make_handler_info,
+)
 from tests.factories import UNIT_NAME, UserFactory, make_batch, make_entry
 from tests.second_factor import PortalClient
 
@@ -31,8 +36,6 @@ LIST = reverse("enrollment:batches")
 OPEN = reverse("enrollment:batches_open")
 FLOW = reverse("enrollment:batches_flow")
 HND3_NOTE = "若单位名称有误，请至职保中心五楼营业大厅“信息修改”窗口办理更新！"
-IN_CENTRALISED_WINDOW = dt.datetime(2023, 6, 15, 10, 0, tzinfo=SHANGHAI)
-IN_INSTANT_WINDOW = dt.datetime(2023, 8, 1, 10, 0, tzinfo=SHANGHAI)
 
 
 def detail_url(number):
@@ -69,16 +72,6 @@ def unit_client(client, account):
     return client
 
 
-@pytest.fixture
-def centralised_window():
-    with time_machine.travel(IN_CENTRALISED_WINDOW, tick=True):
-        yield
-
-
-@pytest.fixture
-def instant_window():
-    with time_machine.travel(IN_INSTANT_WINDOW, tick=True):
-        yield
 
 
 @pytest.fixture
