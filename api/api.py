@@ -17,6 +17,7 @@ operation (`ProblemDocumentedAPI`).
 """
 import datetime as dt
 import logging
+import re
 import time
 from typing import Literal
 
@@ -51,7 +52,7 @@ from rosters.selectors import (
 from rosters.validation import validation_is_current, validation_latest, validation_live_outcome, validation_start
 
 from .problems import ApiProblem, problem_response
-from .services import api_token_authenticate
+from .services import IDEMPOTENCY_KEY_PATTERN, IdempotencyBusy, api_idempotent, api_token_authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -510,25 +511,63 @@ def batches_list(request):
     return [_batch_out(batch, people=batch.people) for batch in batches]
 
 
+# --- Idempotency-Key (UI.md "Dialogs": a POST sent twice does nothing twice) ---------------------------
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "可选：同一令牌在24小时内以同一键重发的请求不会重复办理，而是返回第一次的结果"
+    "（应答头 Idempotent-Replayed: true）。可见ASCII字符，1–64个。",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN, "maxLength": 64},
+}
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if key and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise ApiProblem(422, "Idempotency-Key 须为1–64个可见ASCII字符（不含空格）。")
+    return key
+
+
+def _once(request, operation: str, make) -> tuple[str, bool]:
+    """`make()` once per Idempotency-Key (api.services.api_idempotent); 409 while the first request of
+    the key is still running."""
+    try:
+        return api_idempotent(token=request.api_token, key=_idempotency_key(request), operation=operation, make=make)
+    except IdempotencyBusy:
+        raise ApiProblem(409, "使用同一 Idempotency-Key 的请求仍在处理中，请稍后重试。") from None
+
+
 @api.post(
     "/batches/",
     response={201: BatchOut},
     summary="【集中参保办理】/【即时参保办理】",
     tags=["批次"],
-    openapi_extra={"x-problems": [409]},
+    openapi_extra={"x-problems": [409], "parameters": [IDEMPOTENCY_PARAMETER]},
 )
 def batches_open(request, payload: BatchOpenIn, response: HttpResponse):
     """Opens a batch of the token's code (SPEC BAT-2) through enrollment.services.batch_open, exactly
     as the page's dialog: outside the window, a second centralised batch of the year or 经办人填报 not
     saved answer 409 with the page's message."""
     token = request.api_token
-    try:
+
+    def make() -> str:
         batch = batch_open(account=token.account, kind=payload.kind, code=token.code.code, unit_name=token.code.unit_name)
+        return f"{payload.kind}:{batch.number}"
+
+    try:
+        made, replayed = _once(request, "batches_open", make)
     except EnrollmentError as error:
         raise ApiProblem(409, error.message) from None
-    batch = Batch.objects.select_related("coverage_year", "code").get(pk=batch.pk)
+    kind, number = made.split(":", 1)
+    if kind != payload.kind:
+        raise ApiProblem(422, "该 Idempotency-Key 已用于另一种批次的办理请求，请换一个键。")
+    batch = _token_batches(request).select_related("coverage_year", "code").get(number=number)
     response["Location"] = f"/api/v1/batches/{batch.number}/"
-    return Status(201, _batch_out(batch, people=0))
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, _batch_out(batch, people=batch.entries.count()))
 
 
 @api.get("/batches/{number}/", response=BatchOut, summary="一个参保批次", tags=["批次"])
@@ -569,7 +608,11 @@ def _import_body() -> dict:
             },
         },
     }
-    return {"requestBody": {"required": True, "content": content}, "x-problems": [409, 413, 415]}
+    return {
+        "requestBody": {"required": True, "content": content},
+        "parameters": [IDEMPOTENCY_PARAMETER],
+        "x-problems": [409, 413, 415],
+    }
 
 
 def _json_rows_import(request, batch: Batch) -> RosterImport:
@@ -619,20 +662,25 @@ def roster_imports_start(request, response: HttpResponse, number: str = Path(...
     _refuse_unless(batch, BatchAction.EDIT_ROSTER, state_message(batch))
     _quota(request, "roster_import")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    try:
+
+    def make() -> str:
         if content_type == "multipart/form-data":
-            roster_import = _file_import(request, batch)
-        elif content_type == "application/json":
-            roster_import = _json_rows_import(request, batch)
-        else:
-            raise ApiProblem(415, "请以 multipart/form-data（字段 file，参保名单导入模板）或 application/json（rows）提交。")
+            return str(_file_import(request, batch).pk)
+        if content_type == "application/json":
+            return str(_json_rows_import(request, batch).pk)
+        raise ApiProblem(415, "请以 multipart/form-data（字段 file，参保名单导入模板）或 application/json（rows）提交。")
+
+    try:
+        import_id, replayed = _once(request, f"roster_import:{batch.pk}", make)
     except RosterUploadTooLarge as error:  # the JSON rows over ROSTER_API_MAX_BYTES
         raise ApiProblem(413, error.message) from None
     except RosterError as error:
         batch.refresh_from_db(fields=["state"])
         raise ApiProblem(409 if not batch.allows(BatchAction.EDIT_ROSTER) else 422, error.message) from None
-    roster_import = RosterImport.objects.get(pk=roster_import.pk)
+    roster_import = RosterImport.objects.get(pk=int(import_id), batch=batch)
     response["Location"] = _import_location(batch, roster_import)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
     return Status(202, _import_out(roster_import, batch))
 
 

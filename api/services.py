@@ -8,12 +8,16 @@
   writes one audit entry at most once a minute per token (one conditional UPDATE decides which
   request writes it), so a busy HR system cannot flood the audit trail.
 
+`api_idempotent` runs a POST once per `Idempotency-Key` header (a retried request gets what the first
+one made).
+
 Staff accounts never get a token (API-1, SEC-8): the create service refuses them, and a token whose
 account became staff later authenticates nothing.
 """
 import datetime as dt
 import hashlib
 import secrets
+import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -124,3 +128,45 @@ def _never_used_or_before(moment):
 def account_tokens(*, account):
     """The account's tokens, newest first, for 【API令牌】."""
     return ApiToken.objects.filter(account=account).select_related("code").order_by("-created_at", "-pk")
+
+
+# --- Idempotency-Key (a retried POST does nothing twice) -------------------------------------------------
+
+IDEMPOTENCY_TTL = 24 * 3600  # seconds a key is remembered
+IDEMPOTENCY_WAIT = 10.0  # seconds a retry waits for the first request of its key to finish
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,64}$"  # printable ASCII without spaces, as the OpenAPI document says
+_PENDING = "pending"
+
+
+class IdempotencyBusy(Exception):
+    """The first request of this key is still running (or failed without an answer): retry later."""
+
+
+def api_idempotent(*, token: ApiToken, key: str, operation: str, make) -> tuple[str, bool]:
+    """(what `make()` returned, replayed) — `make()` runs once per (token, operation, key) within a day
+    (UI.md "Dialogs": a double click does nothing twice; for an HR system, a POST retried after a lost
+    answer). `make` returns a short string naming what it made (a batch number, an import id); a
+    retry gets that string back with replayed=True. Without a key, `make()` simply runs. A refusal
+    raised by `make` forgets the key, so the request can be sent again once its cause is fixed.
+    Raises IdempotencyBusy when the first request of the key is still running after IDEMPOTENCY_WAIT."""
+    from django.core.cache import cache
+
+    if not key:
+        return make(), False
+    cache_key = f"api:idempotency:{token.pk}:{operation}:{hashlib.sha256(key.encode()).hexdigest()}"
+    if cache.add(cache_key, _PENDING, IDEMPOTENCY_TTL):
+        try:
+            made = make()
+        except BaseException:
+            cache.delete(cache_key)
+            raise
+        cache.set(cache_key, made, IDEMPOTENCY_TTL)
+        return made, False
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT
+    value = cache.get(cache_key)
+    while value == _PENDING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = cache.get(cache_key)
+    if value is None or value == _PENDING:
+        raise IdempotencyBusy
+    return value, True

@@ -196,6 +196,44 @@ def test_open_without_handler_info_is_a_409(account, handbook_year, centralised_
     assert "经办人填报" in problem_of(response)["detail"]
 
 
+# --- Idempotency-Key: a retried POST does nothing twice (UI.md "Dialogs") ---------------------------------
+
+
+def test_an_open_retried_with_its_idempotency_key_opens_one_batch(api_client, code, instant_window):
+    key = {"HTTP_IDEMPOTENCY_KEY": "hr-2023-0801-001"}
+    first = api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", **key)
+    again = api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", **key)
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert again.json()["number"] == first.json()["number"] == Batch.objects.get().number
+    other = api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="hr-2023-0801-002")
+    assert other.status_code == 201 and Batch.objects.count() == 2  # another key, another batch (instant: many)
+    without = api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json")
+    assert without.status_code == 201 and Batch.objects.count() == 3
+
+
+def test_an_idempotency_key_is_the_tokens_and_the_kinds(api_client, code, instant_window):
+    key = {"HTTP_IDEMPOTENCY_KEY": "k1"}
+    assert api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", **key).status_code == 201
+    other_kind = api_client.post(BATCHES, {"kind": "centralised"}, content_type="application/json", **key)
+    assert other_kind.status_code == 422 and "Idempotency-Key" in problem_of(other_kind)["detail"]
+    assert Batch.objects.count() == 1
+
+
+def test_a_refused_open_does_not_keep_its_idempotency_key(api_client, code, instant_window):
+    key = {"HTTP_IDEMPOTENCY_KEY": "k2"}
+    refused = api_client.post(BATCHES, {"kind": "centralised"}, content_type="application/json", **key)
+    assert refused.status_code == 409  # 集中参保通道已关闭: nothing made, so nothing remembered
+    assert api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", **key).status_code == 201
+
+
+@pytest.mark.parametrize("key", ["with space", "x" * 65, "键"])
+def test_a_malformed_idempotency_key_is_a_422(api_client, code, instant_window, key):
+    response = api_client.post(BATCHES, {"kind": "instant"}, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 422 and "Idempotency-Key" in problem_of(response)["detail"]
+    assert not Batch.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body",
     ['{"kind": "annual"}', '{"kind": 5}', "{}", "[]", '{"kind": "centralised\\u0000"}', '{"kind": "٠"}'],

@@ -27,10 +27,10 @@ def person(name, number, **more):
     return {"姓名": name, "证件类型": "身份证", "证件号码": number, "是否有社保": "是", **more}
 
 
-def post_rows(client, batch, rows):
+def post_rows(client, batch, rows, **headers):
     return client.post(
         f"/api/v1/batches/{batch.number}/roster/imports/", json.dumps({"rows": rows}, ensure_ascii=False),
-        content_type="application/json",
+        content_type="application/json", **headers,
     )
 
 
@@ -90,3 +90,13 @@ def test_json_rows_without_a_required_column_name_it(api_client, batch):
     rows = [{"姓名": "张三", "证件类型": "身份证", "证件号码": resident_id("19900101", 101)}]
     body = api_client.get(post_rows(api_client, batch, rows)["Location"]).json()
     assert body["status"] == "refused" and "是否有社保" in body["error"]
+
+
+def test_json_rows_retried_with_their_idempotency_key_are_imported_once(api_client, batch, django_capture_on_commit_callbacks):
+    rows = [person("张三", resident_id("19900101", 101))]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_rows(api_client, batch, rows, HTTP_IDEMPOTENCY_KEY="upload-1")
+        again = post_rows(api_client, batch, rows, HTTP_IDEMPOTENCY_KEY="upload-1")
+    assert first.status_code == again.status_code == 202
+    assert again["Location"] == first["Location"] and again["Idempotent-Replayed"] == "true"
+    assert RosterImport.objects.count() == 1 and RosterEntry.objects.filter(batch=batch).count() == 1
