@@ -4,7 +4,8 @@ with LOAD_PLAN naming the JSON file of accounts, batches, files and reviewers th
 - `UnitAdmin`: one visit of a unit administrator (经办人), each visit as another unit (its own account,
   its own quotas): the login page with its captcha image (and, the first time, the styles and scripts a
   browser then keeps), log in, 参保批次管理, the roster, 导入人员名单 with a 500-row file, the import's
-  result, 清册校验 polled until it ends, 清册校验结果 and a tab of it, then on the unit's second batch
+  result, 清册校验 polled until it ends, 清册校验结果 (its tabs switch in the browser) and its list of
+  people without an SS unit code, then on the unit's second batch
   保障项目选择 → 【生成保费信息】 and 保费详细, the batch list again, log out. Between pages a person
   reads: 1–3 s.
 - `Reviewer`: a reviewer of the association logs in with the second factor (a device whose secret
@@ -178,9 +179,13 @@ class UnitAdmin(PortalUser):
             self.poll(f"/batches/{a}/validation/progress/", name="清册校验进度 (poll)", done_header="HX-Redirect")
         self.page(f"/batches/{a}/validation/", name="清册校验结果", must_show="清册校验结果")
         self.wait()
-        for tab in ("over_age", "headcount", "unmatched", "ratio"):
-            self.page(f"/batches/{a}/validation/?tab={tab}", name="清册校验结果 (tab)", must_show="清册校验结果")
-            self.wait()
+        # Its four tabs switch in the browser (no request: static/js/validation.js only rewrites the URL);
+        # the person then opens the list of people without an SS unit code (a link: a request).
+        self.page(
+            f"/batches/{a}/validation/?tab=unmatched&unmatched=1", name="清册校验结果 (无单位社保编码明细)",
+            must_show="清册校验结果",
+        )
+        self.wait()
         for path, name in (
             ("/batches/", "参保批次管理"), (f"/batches/{b}/", "查看详情"), (f"/batches/{b}/roster/", "参保清册"),
             (f"/plans/{PLAN['year']}/price-table/", "保费一览表"),

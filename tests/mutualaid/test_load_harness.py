@@ -66,7 +66,7 @@ def test_a_unit_visit_and_a_reviewer_round_pass_on_the_real_pages(live_server, d
     assert all(entry["failures"] == 0 for entry in summary.values())
     for name in (
         "log in", "captcha image", "参保批次管理", "参保清册", "上传本地参保名单文件 (500 rows)", "导入结果", "清册校验",
-        "清册校验结果 (tab)", "保障项目选择", "生成保费信息", "保费详细", "log out",
+        "清册校验结果 (无单位社保编码明细)", "保障项目选择", "生成保费信息", "保费详细", "log out",
         "两步验证 (code)", "back office 待办", "back office voucher queue",
     ):
         assert summary[name]["requests"] >= 1, name
