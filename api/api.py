@@ -387,10 +387,6 @@ class PremiumOut(Schema):
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def _account(request):
-    return request.api_token.account
-
-
 def _token_batches(request):
     """The batches the token sees: its account's, of its one code (SPEC API-1, X-4)."""
     token = request.api_token
@@ -567,7 +563,7 @@ def batches_open(request, payload: BatchOpenIn, response: HttpResponse):
     response["Location"] = f"/api/v1/batches/{batch.number}/"
     if replayed:
         response["Idempotent-Replayed"] = "true"
-    return Status(201, _batch_out(batch, people=batch.entries.count()))
+    return Status(201, _batch_out(batch))
 
 
 @api.get("/batches/{number}/", response=BatchOut, summary="一个参保批次", tags=["批次"])

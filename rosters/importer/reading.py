@@ -86,14 +86,20 @@ def read_sheet(stream: BinaryIO) -> Sheet:
     return sheet
 
 
-def read_stored_sheet(path: Path) -> Sheet:
-    """read_sheet of a stored upload, sealed at rest (SPEC SEC-4); RosterError when it does not decrypt."""
+def _read_sealed(path: Path, read, unreadable: str):
+    """`read(stream)` of a stored upload, sealed at rest (SPEC SEC-4); RosterError(`unreadable`) when it
+    does not decrypt."""
     try:
         with open_sealed(path) as stream:
-            return read_sheet(stream)
+            return read(stream)
     except SealedFileError:
         logger.warning("roster upload %s does not decrypt", path)
-        raise RosterError(UNREADABLE) from None
+        raise RosterError(unreadable) from None
+
+
+def read_stored_sheet(path: Path) -> Sheet:
+    """read_sheet of a stored spreadsheet upload."""
+    return _read_sealed(path, read_sheet, UNREADABLE)
 
 
 def _blank(value) -> bool:
@@ -143,14 +149,8 @@ def find_header(sheet: Sheet) -> None:
 
 
 def read_stored_rows(path: Path) -> Sheet:
-    """read_rows of a stored upload.json, sealed at rest (SPEC SEC-4); RosterError when it does not decrypt."""
-    try:
-        with open_sealed(path) as stream:
-            data = stream.read()
-    except SealedFileError:
-        logger.warning("roster rows %s do not decrypt", path)
-        raise RosterError(ROWS_UNREADABLE) from None
-    return read_rows(data)
+    """read_rows of a stored upload.json."""
+    return read_rows(_read_sealed(path, lambda stream: stream.read(), ROWS_UNREADABLE))
 
 
 def read_rows(data: bytes) -> Sheet:

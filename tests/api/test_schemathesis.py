@@ -1,4 +1,4 @@
-"""Schemathesis against the OpenAPI document (issue 22, SPEC API-2, API-3, SEC-1, SEC-5): every operation
+"""Schemathesis against the OpenAPI document (SPEC API-2, API-3, SEC-1, SEC-5): every operation
 is called with generated requests — valid and invalid ones — with the token of a demo unit (manage.py
 seed_demo), through the portal's own WSGI application (every middleware included). No answer may be a
 5xx, and every answer must match the document (status codes, media types, headers, bodies).
