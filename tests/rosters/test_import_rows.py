@@ -389,3 +389,23 @@ def test_the_result_page_and_the_history_show_json_rows_without_a_marked_copy(cl
     assert marked.status_code == 404
     history = client.get(reverse("rosters:roster_import", kwargs={"number": batch.number}))
     assertContains(history, "接口提交的JSON参保名单")
+
+
+def test_json_rows_whose_worker_died_are_run_again_from_the_start_once(batch, account, monkeypatch, settings, django_capture_on_commit_callbacks):
+    # SPEC SEC-2: the JSON row source is a job like a file's; the sweep runs it again from the stored rows.
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from mutualaid.jobs import jobs_sweep
+
+    monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
+    with django_capture_on_commit_callbacks(execute=False):
+        started = post(batch, account, document(many_rows(30)))
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
+    ended = RosterImport.objects.get(pk=started.pk)
+    assert (ended.status, ended.attempts, ended.rows_added) == (JobStatus.DONE, 2, 30)
+    assert RosterEntry.objects.filter(batch=batch).count() == 30
