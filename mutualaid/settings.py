@@ -162,7 +162,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "mutualaid.urls"
 # Widgets may use project templates (templates/accounts/widgets/…).
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+FORM_RENDERER = "mutualaid.renderers.PortalFormRenderer"
 WSGI_APPLICATION = "mutualaid.wsgi.application"
 
 TEMPLATES = [
