@@ -362,6 +362,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3)
     parser.add_argument("--reads-only", action="store_true")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (kept anyway after a failure)")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--units", type=int, default=600)
     parser.add_argument("--reviewers", type=int, default=4)
@@ -434,7 +435,7 @@ def main() -> None:
         "cores_busy": cpu,
         "cpu_ms_per_request": {part: round(cores / rps * 1000, 1) if rps else None for part, cores in cpu.items()},
     }
-    if figures["failures"]:
+    if figures["failures"] or arguments.keep_logs:
         print(f"the services' logs: {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
