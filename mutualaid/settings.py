@@ -350,7 +350,11 @@ JOB_QUEUED_STALE_SECONDS = env.float("JOB_QUEUED_STALE_SECONDS", default=15 * 60
 # by the job sweep after a crash. Local to each worker machine, never shared or backed up.
 JOB_SCRATCH_DIR = env.path("JOB_SCRATCH_DIR", default=BASE_DIR / "var" / "scratch")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TRACK_STARTED = True
+# A job's state lives in its own row (SPEC SEC-2, mutualaid/jobs.py), so no task's return value is read
+# and none is stored: with results kept, every task sent from a page subscribed the web process to its
+# result channel in Redis (one more round trip under a lock shared by the process's threads, SPEC OPS-3).
+# The health check's ping (mutualaid.tasks.ping) keeps its result: it is waited for.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 # django-celery-beat's DatabaseScheduler, stamping beat's time for the health checks (SPEC OPS-2).

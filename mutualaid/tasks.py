@@ -7,7 +7,7 @@ def enqueue_on_commit(task, *args, **kwargs):
     transaction.on_commit(lambda: task.delay(*args, **kwargs))
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False)
 def ping(value: str) -> str:
     """Answer `pong:<value>`; used to check that a worker is alive (health checks, tests)."""
     return f"pong:{value}"

@@ -15,6 +15,16 @@ def test_tasks_are_acknowledged_late_and_requeued_when_a_worker_dies():
     assert celery_app.conf.worker_prefetch_multiplier == 1
 
 
+def test_only_the_ping_keeps_its_result():
+    """Jobs keep their state in their rows (SEC-2); a kept result would subscribe the sending web
+    process to its channel in Redis for every task a page sends (SPEC OPS-3)."""
+    celery_app.loader.import_default_modules()
+    portal_tasks = {name: task for name, task in celery_app.tasks.items() if not name.startswith("celery.")}
+    assert len(portal_tasks) >= 10
+    keeping = {name for name, task in portal_tasks.items() if not task.ignore_result}
+    assert keeping == {"mutualaid.tasks.ping"}
+
+
 def test_tasks_run_eagerly_in_the_tests():
     assert celery_app.conf.task_always_eager is True
     assert ping.delay("eager").get(timeout=1) == "pong:eager"
