@@ -294,12 +294,16 @@ def check_ratio(*, batch: Batch, headcount: HeadcountFinding) -> RatioFinding:
     batches = Batch.objects.filter(Q(pk=batch.pk) | _held_elsewhere_q(batch)).values("pk")
     matched = RosterEntry.objects.filter(batch__in=batches).exclude(ss_unit_code="")
     per_code = dict(matched.values_list("ss_unit_code").annotate(people=Count("pk")).order_by())
-    units = {
-        code: (unit_name, paying)
-        for code, unit_name, paying in SsUnit.objects.filter(
-            year=year.year, code__in=matched.values("ss_unit_code")
-        ).values_list("code", "unit_name", "paying_headcount")
-    }
+    # The codes just counted, as a list: the SS units are looked up by them without grouping the
+    # entries a second time in a subquery (and not at all when no one has a code).
+    units = {}
+    if per_code:
+        units = {
+            code: (unit_name, paying)
+            for code, unit_name, paying in SsUnit.objects.filter(year=year.year, code__in=list(per_code)).values_list(
+                "code", "unit_name", "paying_headcount"
+            )
+        }
     rows = []
     for code, people in per_code.items():
         unit_name, paying = units.get(code, ("", None))
@@ -335,16 +339,24 @@ def unmatched_entries(batch: Batch) -> QuerySet[RosterEntry]:
 
 
 
-def check_attachments(*, batch: Batch, headcount: HeadcountFinding, ratio: RatioFinding) -> AttachmentFinding:
+def check_attachments(
+    *, batch: Batch, headcount: HeadcountFinding, ratio: RatioFinding, attachments: list | None = None
+) -> AttachmentFinding:
     """SPEC VAL-6: a new unit always uploads 《社会保险费缴费申报表》或《单位参加城镇社会保险基本情况》,
     whatever its ratio; a continuing unit outside the VAL-3 band whose VAL-4 ratio fails uploads
-    情况说明（加盖公章）. Which of them are missing among the batch's attachments (Attachment.kind)."""
+    情况说明（加盖公章）. Which of them are missing among the batch's attachments (Attachment.kind).
+    `attachments`: the batch's attachments (list(attachments_of(batch))) when the caller has read them
+    already (清册校验结果 lists them); otherwise their kinds are read here."""
     required = []
     if headcount.new_unit:
         required.append(KIND_SS_FORM.value)
     elif ratio.applies and not ratio.passes:
         required.append(KIND_SITUATION.value)
-    uploaded = list(dict.fromkeys(attachments_of(batch).values_list("kind", flat=True)))
+    if attachments is None:
+        kinds = attachments_of(batch).values_list("kind", flat=True)
+    else:
+        kinds = [attachment.kind for attachment in attachments]
+    uploaded = list(dict.fromkeys(kinds))
     return AttachmentFinding(required=required, missing=[kind for kind in required if kind not in uploaded], uploaded=uploaded)
 
 

@@ -138,12 +138,13 @@ def validation_outcome(*, run: ValidationRun) -> ValidationOutcome | None:
     return ValidationOutcome.from_json(run.findings)
 
 
-def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationOutcome:
+def validation_live_outcome(*, batch, outcome: ValidationOutcome, attachments: list | None = None) -> ValidationOutcome:
     """The stored outcome with everything the unit can change without making it stale read again (SPEC
     BAT-4): retired, over-age and unmatched people with their ticks and confirmations, name mismatches,
     attachments, and — since removing the people the result lists keeps it current (VAL-1, VAL-2;
     rosters.services.roster_entries_delete) — the headcount and ratio those removals change. The
-    rules' own checks, a handful of aggregate queries; the reference date stays the validated one."""
+    rules' own checks, a handful of aggregate queries; the reference date stays the validated one.
+    `attachments`: the batch's attachments if the caller has read them (rules.check_attachments)."""
     counts = roster_findings(batch=batch, on=outcome.reference_date)
     headcount = check_headcount(batch=batch, batch_count=counts.total)
     ratio = check_ratio(batch=batch, headcount=headcount)
@@ -156,7 +157,7 @@ def validation_live_outcome(*, batch, outcome: ValidationOutcome) -> ValidationO
         ratio=ratio,
         unmatched=counts.unmatched,
         name_mismatches=counts.name_mismatches,
-        attachments=check_attachments(batch=batch, headcount=headcount, ratio=ratio),
+        attachments=check_attachments(batch=batch, headcount=headcount, ratio=ratio, attachments=attachments),
     )
     live.blocking_reasons = blocking_reasons_of(live)
     return live
