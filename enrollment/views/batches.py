@@ -205,6 +205,8 @@ def _list_page(request, *, posted: BatchOpenForm | None = None):
     query.pop("page", None)
     coverage_year = coverage_year_current()
     codes = list(account_codes(account=request.user))
+    if codes:  # the account's first code, as code_required gives it: the top bar reads no other (context_processors.portal)
+        request.enrollment_code = codes[0]
     # The unit of the page: the code of the batches listed, when they are all one code's (CODE-6).
     if len(codes) <= 1:
         listed_code_ids = []
