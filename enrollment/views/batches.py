@@ -183,7 +183,7 @@ def _batch_page(batches, page_number) -> Page:
         number = 1 if page_number is None else int(page_number)
     except (TypeError, ValueError):
         number = 1  # as get_page: not a number → the first page
-    if number >= 1:
+    if 1 <= number <= 1000:  # beyond, an OFFSET could overflow: get_page validates the number first
         start = (number - 1) * PER_PAGE
         rows = list(batches.annotate(listed_total=Window(Count("pk")))[start : start + PER_PAGE])
         if rows:
