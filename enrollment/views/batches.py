@@ -5,7 +5,8 @@ batches, the dialogs of 【集中参保办理】 and 【即时参保办理】, �
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Window
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -66,19 +67,43 @@ DELETED_KEY = "batches_deleted"
 DELETED_KEPT = 20
 
 
-def batch_action_links(batch: Batch) -> list[dict]:
+def _batch_url(url_name: str, number: str) -> str:
+    return reverse(url_name, kwargs={"number": number})
+
+
+_NUMBER_PLACEHOLDER = "0number0"
+
+
+class _BatchUrls:
+    """_batch_url for a list of batches: each URL name is reversed once, then the batch's number is
+    put in its place (a number of letters and digits, as every batch number is, needs no quoting;
+    anything else is reversed as usual)."""
+
+    def __init__(self):
+        self.patterns: dict[str, str] = {}
+
+    def __call__(self, url_name: str, number: str) -> str:
+        if not (number.isascii() and number.isalnum()):
+            return _batch_url(url_name, number)
+        pattern = self.patterns.get(url_name)
+        if pattern is None:
+            pattern = self.patterns[url_name] = _batch_url(url_name, _NUMBER_PLACEHOLDER)
+        return pattern.replace(_NUMBER_PLACEHOLDER, number)
+
+
+def batch_action_links(batch: Batch, *, url=_batch_url) -> list[dict]:
     """The links of the actions `batch` allows now, in the page's order (SPEC BAT-3; UI.md: only what
-    the state allows). 【批次删除】 is not among them: it is a confirmation dialog."""
+    the state allows). 【批次删除】 is not among them: it is a confirmation dialog. `url(name,
+    number)` makes each address (a list passes a _BatchUrls)."""
     links = []
     for action in batch.actions:
         if action == BatchAction.DELETE:
             continue
-        url = reverse(ACTION_URL_NAMES[action], kwargs={"number": batch.number})
-        links.append({"action": action.value, "label": action.label, "url": url})
+        links.append({"action": action.value, "label": action.label, "url": url(ACTION_URL_NAMES[action], batch.number)})
     if batch.state == BatchState.VALIDATING:
         # 清册校验中 shows progress only (SPEC BAT-3): the way back to it from the list.
-        url = reverse("rosters:validation_progress", kwargs={"number": batch.number})
-        links.append({"action": "progress", "label": "查看校验进度", "url": url})
+        progress_url = url("rosters:validation_progress", batch.number)
+        links.append({"action": "progress", "label": "查看校验进度", "url": progress_url})
     return links
 
 
@@ -150,18 +175,45 @@ def _open_dialogs(*, codes, listed_code_ids, coverage_year, posted: BatchOpenFor
     return dialogs
 
 
+def _batch_page(batches, page_number) -> Page:
+    """Paginator(batches, PER_PAGE).get_page(page_number), in one query instead of two: the page's
+    rows come with the count of the whole list (COUNT(*) OVER ()). A page past the end, or an empty
+    list, goes the usual way (get_page answers the last page)."""
+    try:
+        number = 1 if page_number is None else int(page_number)
+    except (TypeError, ValueError):
+        number = 1  # as get_page: not a number → the first page
+    if 1 <= number <= 1000:  # beyond, an OFFSET could overflow: get_page validates the number first
+        start = (number - 1) * PER_PAGE
+        rows = list(batches.annotate(listed_total=Window(Count("pk")))[start : start + PER_PAGE])
+        if rows:
+            paginator = Paginator(batches, PER_PAGE)
+            paginator.count = rows[0].listed_total  # Paginator.count is a cached property
+            return Page(rows, number, paginator)
+    return Paginator(batches, PER_PAGE).get_page(page_number)
+
+
 def _list_page(request, *, posted: BatchOpenForm | None = None):
     filters = BatchFilterForm(request.GET or None)
     batches = filters.filter(_own_batches(request).select_related("coverage_year", "code")).order_by("-updated_at", "-pk")
-    page = Paginator(batches, PER_PAGE).get_page(request.GET.get("page"))
+    page = _batch_page(batches, request.GET.get("page"))
+    urls = _BatchUrls()
     for batch in page:
-        batch.action_links = batch_action_links(batch)
+        batch.action_links = batch_action_links(batch, url=urls)
+        batch.delete_url = urls("enrollment:batches_delete", batch.number) if batch.allows(BatchAction.DELETE) else ""
     query = request.GET.copy()
     query.pop("page", None)
     coverage_year = coverage_year_current()
     codes = list(account_codes(account=request.user))
+    if codes:  # the account's first code, as code_required gives it: the top bar reads no other (context_processors.portal)
+        request.enrollment_code = codes[0]
     # The unit of the page: the code of the batches listed, when they are all one code's (CODE-6).
-    listed_code_ids = list(batches.order_by().values_list("code_id", flat=True).distinct()[:2]) if len(codes) > 1 else []
+    if len(codes) <= 1:
+        listed_code_ids = []
+    elif page.number == 1 and not page.has_next():  # the whole list is on the page
+        listed_code_ids = list({batch.code_id for batch in page})
+    else:
+        listed_code_ids = list(batches.order_by().values_list("code_id", flat=True).distinct()[:2])
     return render(
         request,
         "enrollment/batches/list.html",

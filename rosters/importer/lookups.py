@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import BooleanField, OuterRef, Subquery
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from enrollment.models import Batch, Unit
+from enrollment.models import Batch, EnrollmentCode, HandlerInfo, Unit
 from mutualaid.pii import pii_hash_aliases, pii_hash_key_ids_active
 
 from ..models import EnrolmentRegistry, IdType, PreviousEnrolment, RosterEntry, SuggestedPerson, UnionMember
@@ -23,19 +23,47 @@ from .people import _Person
 def _unit_keys(batch: Batch) -> list[str]:
     """How the 会员库 knows the unit (SPEC REF-3): its enrollment code or a USCC of its units."""
     code = batch.code
-    usccs = set(Unit.objects.filter(code=code).exclude(uscc="").values_list("uscc", flat=True))
+    usccs = {uscc for (uscc,) in _fetch(f"SELECT uscc FROM {_table(Unit)} WHERE code_id = %s AND uscc <> ''", [code.pk])}
     if code.uscc:
         usccs.add(code.uscc)
     return [code.code, *sorted(usccs)]
 
 
-def _hash_in(model, hashes: list[str]) -> RawSQL:
-    """A condition `<model's table>.id_hash ∈ hashes` with all of them as ONE parameter (see the
-    module docstring), for .filter(). Hashes are hex, so the array literal needs no quoting."""
+def _hash_condition(model, hashes: list[str]) -> tuple[str, list]:
+    """SQL `<model's table>.id_hash ∈ hashes` and its parameters, all hashes as ONE parameter (see
+    the module docstring). Hashes are hex, so the array literal needs no quoting."""
     column = f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name('id_hash')}"
     if connection.vendor == "postgresql":
-        return RawSQL(f"{column} = ANY(%s::varchar[])", ["{" + ",".join(hashes) + "}"], output_field=BooleanField())
-    return RawSQL(f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(hashes)], output_field=BooleanField())
+        return f"{column} = ANY(%s::varchar[])", ["{" + ",".join(hashes) + "}"]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(hashes)]
+
+
+def _hash_in(model, hashes: list[str]) -> RawSQL:
+    """_hash_condition for .filter()."""
+    sql, params = _hash_condition(model, hashes)
+    return RawSQL(sql, params, output_field=BooleanField())
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    """The rows of one of the import's look-ups (here and the write's read of the batch's own rows).
+    They are written in SQL: they run for every import, inside the web request for a small file,
+    and building them with the ORM cost more CPU than running them."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _narrowed(sql: str, params: list, model, hashes: list[str]) -> tuple[str, list]:
+    """`sql` (a query scoped to a unit or batch, ending in its WHERE clause) narrowed to `hashes`
+    when that is cheaper (SCOPE_INSTEAD_OF_HASHES)."""
+    if len(hashes) > SCOPE_INSTEAD_OF_HASHES:
+        return sql, params
+    condition, hash_params = _hash_condition(model, hashes)
+    return f"{sql} AND {condition}", [*params, *hash_params]
 
 
 # Above this many people, the look-ups scoped to the unit or the batch (last year's list of the code, its
@@ -43,13 +71,6 @@ def _hash_in(model, hashes: list[str]) -> RawSQL:
 # scope is bounded by the unit's size, while parsing an array of 50,000 hashes costs the server ~50 ms
 # a query. Below it, the hashes are the smaller side.
 SCOPE_INSTEAD_OF_HASHES = 2_000
-
-
-def _of_hashes(queryset, model, hashes: list[str]):
-    """`queryset` (already scoped to a unit or batch) narrowed to `hashes` when that is cheaper."""
-    if len(hashes) > SCOPE_INSTEAD_OF_HASHES:
-        return queryset
-    return queryset.filter(_hash_in(model, hashes))
 
 
 def _hash_aliases(people: list[_Person]) -> dict[str, str] | None:
@@ -106,9 +127,11 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
     suggested = {}
     if resident:
         # Only what the rules use (not the cipher): about half the bytes of suggested_people_by_hash.
-        rows = (
-            SuggestedPerson.objects.filter(_hash_in(SuggestedPerson, _searched(resident, aliases)), year=year)
-            .values_list(*_SuggestedRow._fields)
+        condition, params = _hash_condition(SuggestedPerson, _searched(resident, aliases))
+        rows = _fetch(
+            f"SELECT id_hash, ss_name, ss_unit_code, personal_ss_number, work_status, medical_active"
+            f" FROM {_table(SuggestedPerson)} WHERE {condition} AND year = %s",
+            [*params, year],
         )
         new = tuple.__new__
         if aliases is None:
@@ -118,32 +141,41 @@ def _look_up(batch: Batch, people: list[_Person], *, member_names: dict | None =
     wanted = set(hashes)
     previous_names = {
         _current(id_hash, aliases): name
-        for id_hash, name in _of_hashes(
-            PreviousEnrolment.objects.filter(year=year - 1, code=batch.code.code), PreviousEnrolment, _searched(hashes, aliases)
-        ).values_list("id_hash", "name")
+        for id_hash, name in _fetch(*_narrowed(
+            f"SELECT id_hash, name FROM {_table(PreviousEnrolment)} WHERE year = %s AND code = %s",
+            [year - 1, batch.code.code], PreviousEnrolment, _searched(hashes, aliases),
+        ))
         if _current(id_hash, aliases) in wanted
     }
     if member_names is None:
         member_names = {}
         if resident:
-            for id_hash, name in _of_hashes(
-                UnionMember.objects.filter(year=year, unit_key__in=_unit_keys(batch)), UnionMember, _searched(resident, aliases)
-            ).values_list("id_hash", "name"):
+            keys = _unit_keys(batch)
+            for id_hash, name in _fetch(*_narrowed(
+                f"SELECT id_hash, name FROM {_table(UnionMember)} WHERE year = %s"
+                f" AND unit_key IN ({', '.join(['%s'] * len(keys))})",
+                [year, *keys], UnionMember, _searched(resident, aliases),
+            )):
                 if _current(id_hash, aliases) in wanted:
                     member_names.setdefault(_current(id_hash, aliases), name)
     # SPEC ROS-11: the name the holder enrolled comes with each registry row (a correlated look-up
     # on the roster's (batch, id_hash, id_type) index, in the same query: still one query per file).
-    holder_name = RosterEntry.objects.filter(batch=OuterRef("batch_id"), id_hash=OuterRef("id_hash")).values("name")[:1]
+    registry, roster, batches = _table(EnrolmentRegistry), _table(RosterEntry), _table(Batch)
+    codes, handlers = _table(EnrollmentCode), _table(HandlerInfo)
+    condition, params = _hash_condition(EnrolmentRegistry, _searched(hashes, aliases))
     held = {
         _current(id_hash, aliases): (unit_name, handler_name or "", handler_mobile_cipher or "", holder_batch, enrolled_name or "")
-        for id_hash, unit_name, handler_name, handler_mobile_cipher, holder_batch, enrolled_name in (
-            EnrolmentRegistry.objects.filter(_hash_in(EnrolmentRegistry, _searched(hashes, aliases)), year=year)
-            .exclude(batch_id=batch.pk)
-            .annotate(enrolled_name=Subquery(holder_name))
-            .values_list(
-                "id_hash", "batch__unit_name", "batch__code__handler_info__handler_name",
-                "batch__code__handler_info__handler_mobile_cipher", "batch_id", "enrolled_name",
-            )
+        for id_hash, unit_name, handler_name, handler_mobile_cipher, holder_batch, enrolled_name in _fetch(
+            f"SELECT {registry}.id_hash, {batches}.unit_name, {handlers}.handler_name, {handlers}.handler_mobile_cipher,"
+            f" {registry}.batch_id,"
+            f" (SELECT holder.name FROM {roster} holder"
+            f" WHERE holder.batch_id = {registry}.batch_id AND holder.id_hash = {registry}.id_hash LIMIT 1)"
+            f" FROM {registry}"
+            f" INNER JOIN {batches} ON {registry}.batch_id = {batches}.id"
+            f" INNER JOIN {codes} ON {batches}.code_id = {codes}.id"
+            f" LEFT OUTER JOIN {handlers} ON {codes}.id = {handlers}.code_id"
+            f" WHERE {condition} AND {registry}.year = %s AND NOT ({registry}.batch_id = %s)",
+            [*params, year, batch.pk],
         )
     }
     return _Found(suggested, previous_names, member_names, held)

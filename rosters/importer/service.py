@@ -227,23 +227,51 @@ def roster_import_run(*, roster_import: RosterImport) -> RosterImport:
     A file refused as a whole (or a batch whose state no longer allows editing) ends "refused" with
     its Chinese message in `error`, the roster unchanged; an unexpected error ends "failed" (logged),
     the roster unchanged. The returned object carries `timings` (seconds per phase: read, validate,
-    lookup, write, report) for the benchmark. Raises JobBusy while another live worker runs it."""
+    lookup, write, report) for the benchmark. Raises JobBusy while another live worker runs it.
+    It runs where it is called, its caller waiting for the end: no progress is written (_Progress)."""
     timings: dict[str, float] = {}
-    job_run(RosterImport, roster_import.pk, lambda claimed: roster_import_work(claimed, timings=timings))
+    job_run(
+        RosterImport, roster_import.pk,
+        lambda claimed: roster_import_work(_with_relations_of(roster_import, claimed), timings=timings, watched=False),
+    )
     result = RosterImport.objects.select_related("batch").get(pk=roster_import.pk)
     result.timings = timings
     return result
 
 
-def roster_import_work(roster_import: RosterImport, *, timings: dict | None = None) -> None:
-    """One attempt at a claimed import (mutualaid.jobs.job_run calls it)."""
+def _relations_loaded(roster_import: RosterImport) -> bool:
+    """Whether the import carries its batch (with code and year) and account already."""
+    fields = RosterImport._meta
+    if not (fields.get_field("batch").is_cached(roster_import) and fields.get_field("account").is_cached(roster_import)):
+        return False
+    batch_fields = Batch._meta
+    batch = roster_import.batch
+    return batch_fields.get_field("code").is_cached(batch) and batch_fields.get_field("coverage_year").is_cached(batch)
+
+
+def _with_relations_of(source: RosterImport, claimed: RosterImport) -> RosterImport:
+    """`claimed` (the job row as job_claim read it) with the batch and account `source` carries, when
+    it carries them: an import started inside the request (_store_and_run) has the request's batch
+    and user, and is spared reading them again. The batch's state is checked again under its lock
+    at the write (roster_lock_for_edit)."""
+    if _relations_loaded(source) and claimed.batch_id == source.batch_id and claimed.account_id == source.account_id:
+        claimed.batch, claimed.account = source.batch, source.account
+    return claimed
+
+
+def roster_import_work(roster_import: RosterImport, *, timings: dict | None = None, watched: bool = True) -> None:
+    """One attempt at a claimed import (mutualaid.jobs.job_run calls it). `watched`: a page may poll
+    its progress (a task's run); roster_import_run's caller waits for the end instead (_Progress)."""
     timings = {} if timings is None else timings
-    claimed = (
-        RosterImport.objects.select_related("batch__code", "batch__coverage_year", "account").get(pk=roster_import.pk)
-    )
-    claimed.attempts = roster_import.attempts  # the attempt that holds the job (its fencing token)
+    if _relations_loaded(roster_import):
+        claimed = roster_import
+    else:
+        claimed = (
+            RosterImport.objects.select_related("batch__code", "batch__coverage_year", "account").get(pk=roster_import.pk)
+        )
+        claimed.attempts = roster_import.attempts  # the attempt that holds the job (its fencing token)
     try:
-        _run(claimed, timings)
+        _run(claimed, timings, watched=watched)
     except RosterError as error:
         job_finish(claimed, status=JobStatus.REFUSED, error=error.message)
         if claimed.source in _STORED_READERS:
@@ -262,14 +290,14 @@ def roster_import_work(roster_import: RosterImport, *, timings: dict | None = No
         _remove_upload(claimed)
 
 
-def _run(roster_import: RosterImport, timings: dict) -> None:
+def _run(roster_import: RosterImport, timings: dict, *, watched: bool = True) -> None:
     batch = roster_import.batch
     if not batch.roster_editable:
         raise RosterError(state_message(batch))
     member_names = None
     started = time.perf_counter()
     if roster_import.source in _STORED_READERS:  # a file or JSON rows (SPEC API-2): one pipeline from here
-        progress = _Progress(roster_import)
+        progress = _Progress(roster_import, watched=watched)
         path = stored_path(roster_import)
         if path is None or not path.exists():
             raise RosterError("上传的文件已不在服务器上，请重新导入。")

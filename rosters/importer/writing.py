@@ -17,7 +17,7 @@ from ..models import RosterEntry, RosterImport
 from ..services import held_naming_audit, roster_audit, roster_lock_for_edit, roster_version_bump
 from .messages import PROBLEMS_KEPT
 from .people import _Collected, _Person
-from .lookups import _current, _hash_aliases, _of_hashes, _searched
+from .lookups import _current, _fetch, _hash_aliases, _narrowed, _searched, _table
 from .decisions import _ACTIVE, _RETIRED
 
 
@@ -28,6 +28,7 @@ _ENTRY_FIELDS = (
     "personal_ss_number", "medical_active", "imported_name", "previous_name", "member_name", "name_mismatch",
 )
 _INSERT_COLUMNS = ("batch_id", "id_type", "id_hash", "id_cipher", *_ENTRY_FIELDS, "created_at", "updated_at")
+_AT = {name: index for index, name in enumerate(_ENTRY_FIELDS)}  # field → its position in an entry
 _UPDATE_COLUMNS = ("id", *_ENTRY_FIELDS, "updated_at")
 _CURRENT_FIELDS = (
     "pk", "name", "mobile_cipher", "has_social_security", "work_status", "imported_name", "previous_name", "member_name",
@@ -45,17 +46,17 @@ def _merge(entry: tuple, current: tuple) -> tuple:
     上年度参保名单, 会员库) keeps the one on file, so importing a list again never erases mobiles the
     unit entered by 【编辑】. Both are ciphers here, "" for none."""
     (_pk, name, mobile_cipher, insured, work_status, imported_name, previous_name, member_name, mismatch) = current
-    merged = dict(zip(_ENTRY_FIELDS, entry))
+    merged = list(entry)  # by position (_AT): this runs once per known person of the file
     names_unchanged = (imported_name, previous_name, member_name) == (
-        merged["imported_name"], merged["previous_name"], merged["member_name"]
+        entry[_AT["imported_name"]], entry[_AT["previous_name"]], entry[_AT["member_name"]]
     )
-    if names_unchanged and not mismatch and merged["name_mismatch"]:
-        merged["name"], merged["name_mismatch"] = name, False
-    if insured and work_status == _ACTIVE and merged["work_status"] != _RETIRED:
-        merged["work_status"], merged["has_social_security"] = _ACTIVE, True
-    if not merged["mobile_cipher"]:
-        merged["mobile_cipher"] = mobile_cipher
-    return tuple(merged[name] for name in _ENTRY_FIELDS)
+    if names_unchanged and not mismatch and entry[_AT["name_mismatch"]]:
+        merged[_AT["name"]], merged[_AT["name_mismatch"]] = name, False
+    if insured and work_status == _ACTIVE and entry[_AT["work_status"]] != _RETIRED:
+        merged[_AT["work_status"]], merged[_AT["has_social_security"]] = _ACTIVE, True
+    if not entry[_AT["mobile_cipher"]]:
+        merged[_AT["mobile_cipher"]] = mobile_cipher
+    return tuple(merged)
 
 
 def _quoted(columns) -> str:
@@ -149,9 +150,11 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
             # SPEC SEC-10: during a hash rotation a person already in the batch may carry the old
             # key's hash; found under either, they are updated, never added twice.
             aliases = _hash_aliases(people)
-            for row in _of_hashes(
-                RosterEntry.objects.filter(batch=batch), RosterEntry, _searched([person.id_hash for person in people], aliases)
-            ).values_list("id_hash", "id_type", *_CURRENT_FIELDS):
+            columns = ", ".join("id" if name == "pk" else name for name in _CURRENT_FIELDS)
+            for row in _fetch(*_narrowed(
+                f"SELECT id_hash, id_type, {columns} FROM {_table(RosterEntry)} WHERE batch_id = %s",
+                [batch.pk], RosterEntry, _searched([person.id_hash for person in people], aliases),
+            )):
                 current[(_current(row[0], aliases), row[1])] = row[2:]
         new_rows, update_rows = [], []
         adapt = _row_adapter()
@@ -199,7 +202,9 @@ def _write(*, roster_import: RosterImport, people: list[_Person], collected: _Co
 
 def _audit_namings(*, roster_import: RosterImport, named: dict[int, list[int]], acting_user) -> None:
     """SPEC ROS-11, SEC-3: one audit entry per holding batch this import named (its rows listed), in
-    the write's transaction; a query per named batch, not per row."""
+    the write's transaction; a query per named batch, not per row (none when nobody was named)."""
+    if not named:
+        return
     for holder in Batch.objects.filter(pk__in=list(named)).order_by("pk"):
         rows = named[holder.pk]
         held_naming_audit(

@@ -57,7 +57,13 @@ def _page_context(batch) -> dict:
 
 
 def _own_import(batch, import_id: int) -> RosterImport:
-    return get_object_or_404(RosterImport.objects.select_related("batch"), pk=import_id, batch=batch)
+    roster_import = get_object_or_404(RosterImport, pk=import_id, batch=batch)
+    roster_import.batch = batch  # the one account_batch read (no join to read it again)
+    return roster_import
+
+
+# The columns of 最近的导入 (not `problems`: up to PROBLEMS_KEPT bad rows as JSON, not shown there).
+_RECENT_FIELDS = ("created_at", "source", "file_name", "status", "rows_imported", "rows_failed", "error")
 
 
 def _result_url(roster_import: RosterImport) -> str:
@@ -73,7 +79,14 @@ def roster_import(request, number: str):
     """导入人员名单 (SPEC ROS-1): 【获取上年度参保名单】, 【获取“会员库”本单位工会会员名单】 and
     【上传本地参保名单文件】 with 【选择导入文件】 and 【点击下载参保名单导入模板】; the batch's last imports."""
     batch = account_batch(request, number)
-    recent = list(RosterImport.objects.filter(batch=batch).order_by("-created_at", "-pk")[:RECENT_IMPORTS])
+    recent = list(
+        RosterImport.objects.filter(batch=batch).only(*_RECENT_FIELDS).order_by("-created_at", "-pk")[:RECENT_IMPORTS]
+    )
+    if recent:  # 查看结果 of each: reversed once, the id put in per row
+        result_url = reverse("rosters:roster_import_result", kwargs={"number": batch.number, "import_id": 0})
+        prefix = result_url.removesuffix("0/")
+        for item in recent:
+            item.result_url = f"{prefix}{item.pk}/"
     return render(
         request,
         "rosters/imports/page.html",

@@ -175,6 +175,23 @@ def test_the_list_costs_the_same_queries_for_one_batch_or_fifteen(unit_client, r
         unit_client.get(LIST)
 
 
+def test_the_list_reads_its_rows_with_their_count_and_pages_alike(unit_client, ready_code, handbook_year, django_assert_max_num_queries):
+    """OPS-3: the rows come with the list's count (one query, not COUNT then rows), on any page; a
+    page past the end still shows the last one, as Paginator.get_page does."""
+    for index in range(1, 18):
+        make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number=f"2023S{index:06d}")
+    unit_client.get(LIST)
+    with django_assert_max_num_queries(9) as first:
+        response = unit_client.get(LIST)
+    assert sum('"enrollment_batch"' in query["sql"] and "COUNT(" in query["sql"] for query in first.captured_queries) == 1
+    assertContains(response, "总共 17 条记录 每页显示 15 条记录")
+    assertContains(response, "2023S000017")
+    assertNotContains(response, "2023S000002<")
+    for page in ("2", "9", "x", "0", str(10**20)):
+        expected = "2023S000017" if page == "x" else "2023S000002"
+        assertContains(unit_client.get(LIST, {"page": page}), expected)
+
+
 def test_an_empty_list_says_what_to_do(unit_client, ready_code, handbook_year):
     response = unit_client.get(LIST)
     assertContains(response, "总共 0 条记录 每页显示 15 条记录")

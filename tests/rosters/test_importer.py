@@ -12,7 +12,7 @@ from django.utils import timezone
 from enrollment.models import Batch, BatchState
 from mutualaid.pii import pii_hash
 from rosters import importer
-from rosters.importer import lookups as importer_lookups, reading as importer_reading, service as importer_service
+from rosters.importer import lookups as importer_lookups, reading as importer_reading, rows as importer_rows, service as importer_service
 from rosters.errors import RosterError
 from rosters.importer import (
     EXCEL_NUMBER,
@@ -826,3 +826,37 @@ def test_an_upload_never_meets_a_folder_left_by_a_database_restored_without_its_
     second = import_rows(batch, account, [row(name="张三", number=ALICE)])
     assert second.pk == first.pk + 1 and second.status == JobStatus.DONE
     assert importer.upload_folder(second) != leftover and (leftover / "upload.xlsx").read_bytes() == b"old"
+
+
+# --- progress of a run inside the request (OPS-3) ----------------------------------------------------------
+
+
+def _running_import(batch, account) -> RosterImport:
+    return RosterImport.objects.create(
+        batch=batch, account=account, source=RosterImport.Source.FILE, status=JobStatus.RUNNING, attempts=1
+    )
+
+
+def test_a_task_run_writes_its_progress_for_the_page(batch, account):
+    # SPEC ROS-9, UI.md "Long work": a queued import's page polls rows_done / rows_total.
+    running = _running_import(batch, account)
+    progress = importer_rows._Progress(running)
+    progress.total(5000)
+    progress.done(2000, force=True)
+    running.refresh_from_db()
+    assert (running.rows_total, running.rows_done) == (5000, 2000)
+
+
+def test_a_run_inside_the_request_writes_no_progress_and_ends_with_its_counts(batch, account, django_assert_max_num_queries):
+    # Nobody can poll an import that runs inside the request which started it: no progress write;
+    # job_finish records rows_total and rows_done. Pinned: the whole inline import of a file.
+    running = _running_import(batch, account)
+    progress = importer_rows._Progress(running, watched=False)
+    with django_assert_max_num_queries(0):
+        progress.total(5000)
+        progress.done(2000, force=True)
+    running.refresh_from_db()
+    assert (running.rows_total, running.rows_done) == (None, 0)
+    with django_assert_max_num_queries(26):
+        result = import_rows(batch, account, [row(number=ALICE), row("李梅", number=BETTY)])
+    assert (result.status, result.rows_total, result.rows_done, result.rows_added) == (JobStatus.DONE, 2, 2, 2)
