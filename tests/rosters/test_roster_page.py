@@ -262,6 +262,24 @@ def test_the_page_shows_the_rows_in_its_table(client_of, batch):
     assert f'href="{url("roster_entry", batch, RosterEntry.objects.get(name="甲"))}?return_query=name%3D%25E7%2594%25B2"' in html
 
 
+def test_list_counts_are_the_separate_counts(batch, handbook_year):
+    """roster_list_counts answers what roster_has_name_mismatch, roster_missing_mobiles and a count
+    of the roster answer, for this batch only."""
+    from rosters.selectors import roster_has_name_mismatch, roster_list_counts, roster_missing_mobiles
+
+    assert roster_list_counts(batch=batch) == {"people": 0, "missing_mobiles": 0, "has_name_mismatch": False}
+    make_entry(batch, name="有手机", mobile="13912345678")
+    make_entry(batch, name="无手机")
+    other = make_entry(make_batch(year=handbook_year), name="别的批次")
+    RosterEntry.objects.filter(pk=other.pk).update(name_mismatch=True)
+    assert roster_list_counts(batch=batch) == {"people": 2, "missing_mobiles": 1, "has_name_mismatch": False}
+    RosterEntry.objects.filter(batch=batch, name="无手机").update(name_mismatch=True)
+    counts = roster_list_counts(batch=batch)
+    assert counts == {"people": 2, "missing_mobiles": 1, "has_name_mismatch": True}
+    assert counts["missing_mobiles"] == roster_missing_mobiles(batch=batch)
+    assert counts["has_name_mismatch"] == roster_has_name_mismatch(batch=batch)
+
+
 def test_the_list_asks_few_queries(client_of, batch):
     """Unfiltered: the account, its code, the batch, the roster's counts (people, without a mobile,
     姓名匹配异常) in one pass and the page's rows; a filter adds its own count. (The session's
