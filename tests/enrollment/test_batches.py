@@ -12,6 +12,7 @@ import time_machine
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -545,6 +546,40 @@ def test_the_detail_shows_the_fields_the_headcount_and_the_log_newest_last(unit_
     # The actions of 职保会审核不通过: 查看详情, 参保清册, 【清册提交】; no 删除.
     assert [link["label"] for link in response.context["action_links"]] == ["参保清册", "清册提交"]
     assertNotContains(response, "批次删除</button>")
+
+
+def _log_rows(response) -> list[list[str]]:
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][1:3]
+        for row in re.findall(r"<tr>(.*?)</tr>", response.content.decode().split("操作日志")[1], re.S)[1:]
+    ]
+
+
+def test_the_log_names_the_system_the_unit_another_unit_account_and_staff(
+    unit_client, account, ready_code, handbook_year, reviewer
+):
+    """SPEC BAT-7 操作人: 系统 for background work, a unit account by its name, staff as 市职保会. Only
+    accounts other than the unit's own are read, in one query, and none when there are none."""
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    BatchLog.objects.create(batch=batch, actor=account, action="即时参保办理", to_state=S.DRAFT)
+    BatchLog.objects.create(batch=batch, actor=None, action="清册校验", from_state=S.DRAFT, to_state=S.VALIDATING)
+
+    def detail_users_queries() -> tuple[object, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = unit_client.get(detail_url(batch.number))
+        return response, sum('FROM "accounts_user"' in query["sql"] for query in captured.captured_queries)
+
+    response, before = detail_users_queries()
+    assert _log_rows(response) == [["cf-unit", "即时参保办理"], ["系统", "清册校验"]]
+
+    other_unit = UserFactory(username="cf-other")
+    BatchLog.objects.create(batch=batch, actor=other_unit, action="清册提交", from_state=S.DRAFT, to_state=S.IN_REVIEW)
+    BatchLog.objects.create(
+        batch=batch, actor=reviewer, action="审核不通过", from_state=S.IN_REVIEW, to_state=S.REVIEW_REJECTED
+    )
+    response, after = detail_users_queries()
+    assert _log_rows(response)[2:] == [["cf-other", "清册提交"], ["市职保会", "审核不通过"]]
+    assert after == before + 1
 
 
 def test_the_detail_of_a_draft_offers_deletion(unit_client, ready_code, handbook_year):
