@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -171,6 +173,31 @@ def roster_missing_mobiles(*, batch: Batch) -> int:
     code to the roster entry's mobile, so they cannot use it). One count on the batch's rows with an
     empty cipher (SEC-4: the mobile is only ever stored encrypted, "" when there is none)."""
     return RosterEntry.objects.filter(batch=batch, mobile_cipher="").count()
+
+
+@cache
+def _list_counts_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = RosterEntry._meta
+    column = lambda name: quote(meta.get_field(name).column)  # noqa: E731
+    return (
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {column('mobile_cipher')} = %s), "
+        f"COUNT(*) FILTER (WHERE {column('name_mismatch')}) "
+        f"FROM {quote(meta.db_table)} WHERE {column('batch')} = %s"
+    )
+
+
+def roster_list_counts(*, batch: Batch) -> dict:
+    """What 参保批次人员管理 shows beside the list (SPEC ROS-6), in one pass over the batch's rows:
+    `people` (the whole roster), `missing_mobiles` (as roster_missing_mobiles) and
+    `has_name_mismatch` (as roster_has_name_mismatch). The 手机号 count reads every row of the batch
+    anyway (no index holds mobile_cipher), so the other two cost nothing more; one query instead of
+    three. Written as SQL: the page is the most requested one, and the ORM's aggregate took ten times
+    the CPU of the query itself (0.4 ms against 0.04 ms)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_list_counts_sql(), ["", batch.pk])  # SPEC SEC-4: "" is "no mobile"
+        people, missing_mobiles, name_mismatches = cursor.fetchone()
+    return {"people": people, "missing_mobiles": missing_mobiles, "has_name_mismatch": name_mismatches > 0}
 
 
 def roster_name_mismatches(*, batch: Batch) -> QuerySet[RosterEntry]:

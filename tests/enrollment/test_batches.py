@@ -12,6 +12,8 @@ import time_machine
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -562,6 +564,82 @@ def test_the_detail_shows_the_fields_the_headcount_and_the_log_newest_last(unit_
     # The actions of 职保会审核不通过: 查看详情, 参保清册, 【清册提交】; no 删除.
     assert [link["label"] for link in response.context["action_links"]] == ["参保清册", "清册提交"]
     assertNotContains(response, "批次删除</button>")
+
+
+def _log_rows(response) -> list[list[str]]:
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][1:3]
+        for row in re.findall(r"<tr>(.*?)</tr>", response.content.decode().split("操作日志")[1], re.S)[1:]
+    ]
+
+
+def test_the_log_names_the_system_the_unit_another_unit_account_and_staff(
+    unit_client, account, ready_code, handbook_year, reviewer
+):
+    """SPEC BAT-7 操作人: 系统 for background work, a unit account by its name, staff as 市职保会. Only
+    accounts other than the unit's own are read, in one query, and none when there are none."""
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    BatchLog.objects.create(batch=batch, actor=account, action="即时参保办理", to_state=S.DRAFT)
+    BatchLog.objects.create(batch=batch, actor=None, action="清册校验", from_state=S.DRAFT, to_state=S.VALIDATING)
+
+    def detail_users_queries() -> tuple[object, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = unit_client.get(detail_url(batch.number))
+        return response, sum('FROM "accounts_user"' in query["sql"] for query in captured.captured_queries)
+
+    response, before = detail_users_queries()
+    assert _log_rows(response) == [["cf-unit", "即时参保办理"], ["系统", "清册校验"]]
+
+    other_unit = UserFactory(username="cf-other")
+    BatchLog.objects.create(batch=batch, actor=other_unit, action="清册提交", from_state=S.DRAFT, to_state=S.IN_REVIEW)
+    BatchLog.objects.create(
+        batch=batch, actor=reviewer, action="审核不通过", from_state=S.IN_REVIEW, to_state=S.REVIEW_REJECTED
+    )
+    response, after = detail_users_queries()
+    assert _log_rows(response)[2:] == [["cf-other", "清册提交"], ["市职保会", "审核不通过"]]
+    assert after == before + 1
+
+
+# The 操作日志 row as the detail template wrote it with filters, before enrollment.views.batches
+# _log_rows made the rows in Python: the reference they must match character for character.
+REFERENCE_LOG_ROWS = Template(
+    """{% for row in log %}
+          <tr>
+            <td class="text-nowrap">{{ row.at|date:"Y-m-d H:i:s" }}</td>
+            <td>{{ row.actor_label }}</td>
+            <td>{{ row.action }}</td>
+            <td>{{ row.get_from_state_display|default:"-" }}</td>
+            <td>{{ row.get_to_state_display }}</td>
+            <td class="cell-reason">{{ row.reason|default:"-"|linebreaksbr }}</td>
+          </tr>
+          {% endfor %}"""
+)
+
+
+def test_log_rows_are_the_templates_rows(account, ready_code, handbook_year, reviewer):
+    """_log_rows writes what the template wrote: the local time, 操作人, state names or "-", the
+    reason escaped with its line breaks as <br> (SPEC BAT-7)."""
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    at = dt.datetime(2026, 6, 30, 17, 5, 9, tzinfo=dt.timezone.utc)  # 7月1日 01:05:09 in Shanghai
+    BatchLog.objects.create(batch=batch, actor=account, action="即时参保办理", to_state=S.DRAFT, at=at)
+    BatchLog.objects.create(batch=batch, actor=None, action="清册校验", from_state=S.DRAFT, to_state=S.INVALID)
+    BatchLog.objects.create(
+        batch=batch,
+        actor=reviewer,
+        action="审核不通过",
+        from_state=S.IN_REVIEW,
+        to_state=S.REVIEW_REJECTED,
+        reason="第一行 <b>&\"'\r\n第二行\r第三行\n",
+    )
+    BatchLog.objects.create(batch=batch, actor=UserFactory(username="cf-<other>"), action="批次删除", from_state=S.DRAFT)
+    log = list(batch.log.order_by("at", "pk"))
+    actors = batch_views._log_actors(log, account)
+    for row in log:
+        row.actor_label = batch_views._actor_label(row, account, actors)
+
+    expected = REFERENCE_LOG_ROWS.render(Context({"log": log}))
+    assert "".join(batch_views._log_rows(log, account)) == expected
+    assert "2026-07-01 01:05:09" in expected and "<br>第二行<br>第三行<br>" in expected
 
 
 def test_the_detail_of_a_draft_offers_deletion(unit_client, ready_code, handbook_year):

@@ -6,12 +6,16 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from enrollment.models import Batch
 from enrollment.states import BatchKind, BatchState
 from rosters.models import IdType, RosterEntry, Sex, WorkStatus
+from rosters.selectors import roster_masked_id
 from tests.mutualaid.export_helpers import export_download
 from tests.factories import UserFactory, make_batch, make_entry, resident_id, roster_audit_events
 
@@ -185,6 +189,114 @@ def test_query_count_does_not_grow_with_the_roster(client_of, batch, django_asse
     with django_assert_max_num_queries(15):
         response = client_of.get(roster_url(batch, name="人员1", work_status="-", over_age="under", page=3))
     assert response.status_code == 200
+
+
+# The table row as the list template wrote it with {% url %} and filters, before rosters.views.roster
+# _list_rows made the rows in Python: the reference they must match character for character.
+REFERENCE_ROWS = Template(
+    """{% for row in rows %}{% with entry=row.entry %}
+          <tr>
+            <td class="cell-check"{% if editable %} data-label="选择"{% endif %}>{% if editable %}<input class="form-check-input roster-check" type="checkbox" name="entry_ids" value="{{ entry.pk }}" form="roster-bulk-form" aria-label="选择 {{ entry.name }}">{% endif %}</td>
+            <td class="cell-name" data-label="姓名">{{ entry.name }}</td>
+            <td class="cell-id" data-label="证件号码">{{ row.masked_id }}</td>
+            <td data-label="证件类型">{{ entry.id_type }}</td>
+            <td data-label="是否建议名单">{{ entry.is_suggested|yesno:"是,否" }}</td>
+            <td class="cell-work-status" data-label="职退状态">{{ entry.work_status }}</td>
+            <td class="cell-social-security" data-label="是否有社保">{{ entry.has_social_security|yesno:"是,否" }}</td>
+            <td data-label="起保日期">{{ entry.coverage_start|date:"Y-m-d"|default:"-" }}</td>
+            <td data-label="终保日期">{{ entry.coverage_end|date:"Y-m-d"|default:"-" }}</td>
+            <td class="cell-actions" data-label="操作">
+              <a class="btn btn-link btn-sm px-1" href="{% url 'rosters:roster_entry' batch.number entry.pk %}{% if return_query %}?{{ return_field }}={{ return_query|urlencode }}{% endif %}">查看</a>
+              {% if row.actions.edit %}<a class="btn btn-link btn-sm px-1" href="{% url 'rosters:roster_entry_edit' batch.number entry.pk %}{% if return_query %}?{{ return_field }}={{ return_query|urlencode }}{% endif %}">{{ row.actions.edit_label }}</a>{% endif %}
+              {% if row.actions.set_active %}<button type="button" class="btn btn-link btn-sm px-1" data-row-action="{% url 'rosters:roster_entry_set_active' batch.number entry.pk %}" data-confirm="确认该职工在职且正常缴纳社保?">设置在职</button>{% endif %}
+              {% if row.actions.delete %}<button type="button" class="btn btn-link btn-sm px-1 text-danger" data-row-action="{% url 'rosters:roster_entry_delete' batch.number entry.pk %}" data-confirm="确认删除“{{ entry.name }}”?">删除</button>{% endif %}
+            </td>
+          </tr>
+          {% endwith %}{% endfor %}"""
+)
+
+
+@pytest.mark.parametrize("state", [BatchState.DRAFT, BatchState.COMPLETED])
+@pytest.mark.parametrize("return_query", ["", "name=%E7%8E%8B&page=2", "name=%3Cb%3E%26%22%27"])
+def test_rows_are_the_templates_rows(handbook_year, state, return_query):
+    """_list_rows writes what the template wrote: escaping, 是/否, dates, masks and every action's URL."""
+    from rosters.views.roster import RETURN_FIELD, _list_rows, _row_actions
+
+    batch = make_batch(year=handbook_year, state=state)
+    make_entry(
+        batch,
+        name="王<b>&\"'",
+        work_status=WorkStatus.UNKNOWN,
+        coverage_start=dt.date(2026, 7, 1),
+        coverage_end=dt.date(2027, 6, 30),
+    )
+    make_entry(batch, name="在职有社保", work_status=WorkStatus.ACTIVE, has_social_security=True, is_suggested=True)
+    make_entry(batch, name="O'Brien", id_type=IdType.OTHER, id_number="E12345678", work_status=WorkStatus.ACTIVE)
+    make_entry(batch, name="退休", work_status=WorkStatus.RETIRED)
+    entries = list(RosterEntry.objects.filter(batch=batch).order_by("pk"))
+
+    expected = REFERENCE_ROWS.render(
+        Context(
+            {
+                "rows": [
+                    {"entry": entry, "masked_id": roster_masked_id(entry), "actions": _row_actions(batch, entry)}
+                    for entry in entries
+                ],
+                "batch": batch,
+                "editable": batch.roster_editable,
+                "return_query": return_query,
+                "return_field": RETURN_FIELD,
+            }
+        )
+    )
+    assert "".join(_list_rows(batch, entries, return_query=return_query)) == expected
+
+
+def test_the_page_shows_the_rows_in_its_table(client_of, batch):
+    make_entry(batch, name="甲")
+    make_entry(batch, name="乙", id_type=IdType.OTHER, id_number="E12345678")
+    html = client_of.get(roster_url(batch, name="甲")).content.decode()
+    assert shown_names(client_of.get(roster_url(batch))) == ["甲", "乙"]
+    assert shown_names(client_of.get(roster_url(batch, name="甲"))) == ["甲"]
+    # 查看 and 编辑 carry the list's query back (the query is re-encoded once more inside the link)
+    assert f'href="{url("roster_entry", batch, RosterEntry.objects.get(name="甲"))}?return_query=name%3D%25E7%2594%25B2"' in html
+
+
+def test_list_counts_are_the_separate_counts(batch, handbook_year):
+    """roster_list_counts answers what roster_has_name_mismatch, roster_missing_mobiles and a count
+    of the roster answer, for this batch only."""
+    from rosters.selectors import roster_has_name_mismatch, roster_list_counts, roster_missing_mobiles
+
+    assert roster_list_counts(batch=batch) == {"people": 0, "missing_mobiles": 0, "has_name_mismatch": False}
+    make_entry(batch, name="有手机", mobile="13912345678")
+    make_entry(batch, name="无手机")
+    other = make_entry(make_batch(year=handbook_year), name="别的批次")
+    RosterEntry.objects.filter(pk=other.pk).update(name_mismatch=True)
+    assert roster_list_counts(batch=batch) == {"people": 2, "missing_mobiles": 1, "has_name_mismatch": False}
+    RosterEntry.objects.filter(batch=batch, name="无手机").update(name_mismatch=True)
+    counts = roster_list_counts(batch=batch)
+    assert counts == {"people": 2, "missing_mobiles": 1, "has_name_mismatch": True}
+    assert counts["missing_mobiles"] == roster_missing_mobiles(batch=batch)
+    assert counts["has_name_mismatch"] == roster_has_name_mismatch(batch=batch)
+
+
+def test_the_list_asks_few_queries(client_of, batch):
+    """Unfiltered: the account, its code, the batch, the roster's counts (people, without a mobile,
+    姓名匹配异常) in one pass and the page's rows; a filter adds its own count. (The session's
+    queries depend on the session engine: not counted.)"""
+    for index in range(20):
+        make_entry(batch, name=f"人员{index}", birth_date=dt.date(1970, 1, 1) + dt.timedelta(days=index))
+
+    def page_queries(**query) -> tuple[list[str], list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            names = shown_names(client_of.get(roster_url(batch, **query)))
+        sql = [q["sql"] for q in captured.captured_queries]
+        return names, [q for q in sql if "django_session" not in q and "SAVEPOINT" not in q]
+
+    names, queries = page_queries(page=2)
+    assert len(names) == 5 and len(queries) == 5
+    names, queries = page_queries(name="人员1")
+    assert len(names) == 11 and len(queries) == 6
 
 
 # --- actions per state (SPEC BAT-3, BAT-8, ROS-7, ROS-8) ---------------------------------------------------
