@@ -4,7 +4,8 @@ with LOAD_PLAN naming the JSON file of accounts, batches, files and reviewers th
 - `UnitAdmin`: one visit of a unit administrator (经办人), each visit as another unit (its own account,
   its own quotas): the login page with its captcha image (and, the first time, the styles and scripts a
   browser then keeps), log in, 参保批次管理, the roster, 导入人员名单 with a 500-row file, the import's
-  result, 清册校验 polled until it ends, 清册校验结果 (its tabs switch in the browser) and its list of
+  result, 【清册校验】 and its progress (polled while the validation runs; a validation that has ended
+  redirects to the result at once), 清册校验结果 once (its tabs switch in the browser) and its list of
   people without an SS unit code, then on the unit's second batch
   保障项目选择 → 【生成保费信息】 and 保费详细, the batch list again, log out. Between pages a person
   reads: 1–3 s.
@@ -174,9 +175,9 @@ class UnitAdmin(PortalUser):
             roster = self.page(f"/batches/{a}/roster/{query}", name="参保清册" + (" (page, search)" if query else ""))
             self.wait()
         validate = self.post_form(f"/batches/{a}/validate/", {"csrfmiddlewaretoken": self.csrf(roster.text)}, name="清册校验", referer=f"/batches/{a}/roster/")
-        if validate.status_code == 302:
-            self.page(f"/batches/{a}/validation/progress/", name="清册校验进度")
+        if validate.status_code == 302 and self.validation_running(a):
             self.poll(f"/batches/{a}/validation/progress/", name="清册校验进度 (poll)", done_header="HX-Redirect")
+        # The progress page's redirect (a validation already ended) or its poll's HX-Redirect: the result, once.
         self.page(f"/batches/{a}/validation/", name="清册校验结果", must_show="清册校验结果")
         self.wait()
         # Its four tabs switch in the browser (no request: static/js/validation.js only rewrites the URL);
@@ -206,6 +207,17 @@ class UnitAdmin(PortalUser):
         batches = self.page("/batches/", name="参保批次管理", must_show=a)
         self.log_out(batches.text)
         _count(self, "visits")
+
+    def validation_running(self, a: str) -> bool:
+        """清册校验进度 after 【清册校验】's redirect: the progress page while the validation runs (the person's
+        browser then polls it), or a redirect to 清册校验结果 when it has ended already (followed by the
+        caller, as the browser follows it)."""
+        with self.client.get(
+            f"/batches/{a}/validation/progress/", name="清册校验进度", allow_redirects=False, catch_response=True
+        ) as response:
+            if response.status_code not in (200, 302):
+                response.failure(f"{response.status_code} {response.error or ''}")
+            return response.status_code == 200
 
     def import_file(self, a: str, file_path: str) -> None:
         """导入人员名单: the page, 【上传本地参保名单文件】 (500 rows), the result (polled while it runs)."""
