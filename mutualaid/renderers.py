@@ -71,36 +71,39 @@ class PortalFormRenderer(TemplatesSetting):
     def _option(self, option) -> str:
         return self._raw(option["template_name"], option)
 
-    def _select(self, widget) -> str:
-        parts = [f'<select name="{_value(widget["name"])}"{_attrs(widget)}>']
-        for group_name, group_choices, _index in widget["optgroups"]:
-            if group_name:
-                parts.append(f'\n  <optgroup label="{_value(group_name)}">')
-            parts.extend(f"\n  {self._option(option)}" for option in group_choices)
-            if group_name:
-                parts.append("\n  </optgroup>")
-        parts.append("\n</select>\n")
+    def _groups(self, widget, *, opening: str, each: str, closing: str) -> str:
+        """The options of a select or of radio buttons and check boxes, group by group: a named group
+        between `opening` (its label filled in) and `closing`, each option as `each` places it."""
+        parts = []
+        for group, options, _index in widget["optgroups"]:
+            if group:
+                parts.append(opening.format(label=_value(group)))
+            parts.extend(each.format(option=self._option(option)) for option in options)
+            if group:
+                parts.append(closing)
         return "".join(parts)
+
+    def _select(self, widget) -> str:
+        options = self._groups(
+            widget, opening='\n  <optgroup label="{label}">', each="\n  {option}", closing="\n  </optgroup>"
+        )
+        return f'<select name="{_value(widget["name"])}"{_attrs(widget)}>{options}\n</select>\n'
 
     def _select_option(self, widget) -> str:
         return f'<option value="{_formatted(widget["value"])}"{_attrs(widget)}>{_value(widget["label"])}</option>\n'
 
     def _multiple_input(self, widget) -> str:
         identifier, css_class = widget["attrs"].get("id"), widget["attrs"].get("class")
-        parts = [
+        opening = "".join([
             "<div",
             f' id="{_value(identifier)}"' if identifier else "",
             f' class="{_value(css_class)}"' if css_class else "",
             ">",
-        ]
-        for group, options, _index in widget["optgroups"]:
-            if group:
-                parts.append(f"\n  <div><label>{_value(group)}</label>")
-            parts.extend(f"<div>\n    {self._option(option)}</div>" for option in options)
-            if group:
-                parts.append("\n  </div>")
-        parts.append("\n</div>\n")
-        return "".join(parts)
+        ])
+        options = self._groups(
+            widget, opening="\n  <div><label>{label}</label>", each="<div>\n    {option}</div>", closing="\n  </div>"
+        )
+        return f"{opening}{options}\n</div>\n"
 
     def _input_option(self, widget) -> str:
         if not widget.get("wrap_label"):
