@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mutualaid.errors import form_error_add
+from mutualaid.reversing import url_filler
 from mutualaid.submissions import (
     session_value,
     submission_made,
@@ -77,24 +78,17 @@ def _batch_url(url_name: str, number: str) -> str:
     return reverse(url_name, kwargs={"number": number})
 
 
-_NUMBER_PLACEHOLDER = "0number0"
-
-
 class _BatchUrls:
-    """_batch_url for a list of batches: each URL name is reversed once, then the batch's number is
-    put in its place (a number of letters and digits, as every batch number is, needs no quoting;
-    anything else is reversed as usual)."""
+    """_batch_url for a list of batches: each URL name reversed once (mutualaid.reversing.url_filler),
+    then each batch's number put in its place."""
 
     def __init__(self):
-        self.patterns: dict[str, str] = {}
+        self.fillers: dict = {}
 
     def __call__(self, url_name: str, number: str) -> str:
-        if not (number.isascii() and number.isalnum()):
-            return _batch_url(url_name, number)
-        pattern = self.patterns.get(url_name)
-        if pattern is None:
-            pattern = self.patterns[url_name] = _batch_url(url_name, _NUMBER_PLACEHOLDER)
-        return pattern.replace(_NUMBER_PLACEHOLDER, number)
+        if url_name not in self.fillers:
+            self.fillers[url_name] = url_filler(url_name, "number")
+        return self.fillers[url_name](number)
 
 
 def batch_action_links(batch: Batch, *, url=_batch_url) -> list[dict]:

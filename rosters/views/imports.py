@@ -36,6 +36,7 @@ from ..errors import RosterError
 from ..workbooks import TEMPLATE_FILE_NAME, marked_file_name, roster_marked_workbook, roster_template_workbook
 from mutualaid.audit import client_ip
 from mutualaid.quotas import quota_refusal
+from mutualaid.reversing import url_filler
 from mutualaid.jobs import JobStatus
 
 PER_PAGE = 15  # UI.md "Lists"
@@ -82,11 +83,9 @@ def roster_import(request, number: str):
     recent = list(
         RosterImport.objects.filter(batch=batch).only(*_RECENT_FIELDS).order_by("-created_at", "-pk")[:RECENT_IMPORTS]
     )
-    if recent:  # 查看结果 of each: reversed once, the id put in per row
-        result_url = reverse("rosters:roster_import_result", kwargs={"number": batch.number, "import_id": 0})
-        prefix = result_url.removesuffix("0/")
-        for item in recent:
-            item.result_url = f"{prefix}{item.pk}/"
+    result_url = url_filler("rosters:roster_import_result", "import_id", number=batch.number)  # 查看结果 of each
+    for item in recent:
+        item.result_url = result_url(item.pk)
     return render(
         request,
         "rosters/imports/page.html",

@@ -21,6 +21,7 @@ from enrollment.states import BatchAction
 from enrollment.views.access import account_batch, unit_page
 from mutualaid.exports import ExportError, export_start
 from mutualaid.quotas import quota_refusal
+from mutualaid.reversing import url_filler
 from mutualaid.audit import client_ip
 
 from ..forms import RosterEntryForm, RosterEntryMobileForm, RosterFilterForm
@@ -127,19 +128,6 @@ def _row_actions(batch, entry: RosterEntry) -> dict:
     }
 
 
-_ENTRY_ID_STAND_IN = 2147483647
-
-
-def _entry_url_maker(url_name: str, batch):
-    """A function of an entry id giving `url_name`'s URL for this batch: reverse() runs once per
-    page with a stand-in id, each row only fills in its own (the id is the last variable part of
-    every entry URL)."""
-    head, _, tail = reverse(
-        url_name, kwargs={"number": batch.number, "entry_id": _ENTRY_ID_STAND_IN}
-    ).rpartition(f"/{_ENTRY_ID_STAND_IN}/")
-    return lambda entry_id: f"{head}/{entry_id}/{tail}"
-
-
 def _yes_no(value: bool) -> str:
     return "是" if value else "否"
 
@@ -152,10 +140,10 @@ def _list_rows(batch, entries, *, return_query: str) -> list[str]:
     查看 always; 【编辑】/【修改手机号】, 设置在职 and 删除 as _row_actions allows; 查看 and 【编辑】
     carry the list's query back (_clean_query); IDs masked (X-1); dates as 2026-07-01, "-" unset."""
     editable = batch.roster_editable
-    view_url = _entry_url_maker("rosters:roster_entry", batch)
-    edit_url = _entry_url_maker("rosters:roster_entry_edit", batch)
-    set_active_url = _entry_url_maker("rosters:roster_entry_set_active", batch)
-    delete_url = _entry_url_maker("rosters:roster_entry_delete", batch)
+    view_url = url_filler("rosters:roster_entry", "entry_id", number=batch.number)
+    edit_url = url_filler("rosters:roster_entry_edit", "entry_id", number=batch.number)
+    set_active_url = url_filler("rosters:roster_entry_set_active", "entry_id", number=batch.number)
+    delete_url = url_filler("rosters:roster_entry_delete", "entry_id", number=batch.number)
     back = escape(f"?{RETURN_FIELD}={quote(return_query, safe='/')}") if return_query else ""
     rows = []
     for entry in entries:

@@ -242,3 +242,15 @@ def with_macros(content: bytes, *, how: str = "part") -> bytes:
 def xls_with_macros() -> bytes:
     """An .xls (CFB) whose directory names a `_VBA_PROJECT` stream."""
     return encrypted_office().replace("EncryptedPackage".encode("utf-16-le"), "_VBA_PROJECT\0\0\0\0".encode("utf-16-le"))
+
+
+def left_by_a_dead_worker(roster_import, settings) -> None:
+    """SPEC SEC-2: `roster_import` as a worker killed after 17 rows of its first attempt leaves it:
+    running, its heartbeat older than JOB_STALE_SECONDS (what the sweep looks for)."""
+    from django.utils import timezone
+
+    from mutualaid.jobs import JobStatus
+    from rosters.models import RosterImport
+
+    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    RosterImport.objects.filter(pk=roster_import.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)

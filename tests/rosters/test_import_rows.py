@@ -24,7 +24,9 @@ from rosters.importer import (
 from rosters.models import RosterEntry, RosterImport
 from rosters.workbooks import TEMPLATE_HEADER
 from tests.factories import IMPORT_CODE, UserFactory, make_batch
-from tests.rosters.importfiles import hold, many_rows, resident_id, row, suggest, template_xlsx, upload, wrong_check
+from tests.rosters.importfiles import (
+    hold, left_by_a_dead_worker, many_rows, resident_id, row, suggest, template_xlsx, upload, wrong_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -393,17 +395,12 @@ def test_the_result_page_and_the_history_show_json_rows_without_a_marked_copy(cl
 
 def test_json_rows_whose_worker_died_are_run_again_from_the_start_once(batch, account, monkeypatch, settings, django_capture_on_commit_callbacks):
     # SPEC SEC-2: the JSON row source is a job like a file's; the sweep runs it again from the stored rows.
-    import datetime as dt
-
-    from django.utils import timezone
-
     from mutualaid.jobs import jobs_sweep
 
     monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False):
         started = post(batch, account, document(many_rows(30)))
-    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
-    RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)
+    left_by_a_dead_worker(started, settings)
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     ended = RosterImport.objects.get(pk=started.pk)

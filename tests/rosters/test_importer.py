@@ -30,6 +30,7 @@ from tests.factories import IMPORT_CODE, USCC, UserFactory, make_batch
 from tests.rosters.importfiles import (
     encrypted_office,
     hold,
+    left_by_a_dead_worker,
     many_rows,
     ods_file,
     member,
@@ -764,8 +765,7 @@ def test_an_import_whose_worker_died_is_run_again_from_the_start_once(batch, acc
     monkeypatch.setattr(importer_service, "INLINE_MAX_BYTES", 0)
     with django_capture_on_commit_callbacks(execute=False):
         started = roster_import_start(batch=batch, upload=upload(template_xlsx(many_rows(30))), acting_user=account)
-    stale = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
-    RosterImport.objects.filter(pk=started.pk).update(status=JobStatus.RUNNING, attempts=1, rows_done=17, heartbeat_at=stale)
+    left_by_a_dead_worker(started, settings)
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs_sweep() == {"requeued": 1, "failed": 0, "scratch_removed": 0}
     ended = RosterImport.objects.get(pk=started.pk)
