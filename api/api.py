@@ -30,10 +30,10 @@ from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 
 from enrollment.models import Batch
+from enrollment.selectors import batch_number_canonical
 from enrollment.services import EnrollmentError, batch_check_action, batch_open
 from enrollment.states import BatchAction
 from mutualaid.audit import client_ip
-from mutualaid.identifiers import canonical
 from mutualaid.jobs import JobStatus
 from mutualaid.middleware import denial_audit
 from mutualaid.quotas import quota_message, quota_take, window_count
@@ -59,7 +59,6 @@ logger = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 500
 PEOPLE_SHOWN = 500  # people listed per finding of 清册校验; `count` says how many there are in all
 MAX_ID = 2**31 - 1  # ids in paths: bigger numbers are a 422, never a database error
-BATCH_NUMBER_LENGTH = 12  # SPEC BAT-9: 2023J000123
 
 
 # --- Authentication and the per-token quota (SPEC API-1, SEC-3) -------------------------------------
@@ -396,8 +395,8 @@ def _token_batches(request):
 def _batch(request, number: str) -> Batch:
     """The token's batch `number`, or 404. The number passes SEC-1's normaliser first: anything but
     ASCII letters and digits is simply no batch (never a database error)."""
-    value, problem = canonical(number, column="批次号")
-    if problem or not value or len(value) > BATCH_NUMBER_LENGTH or not value.isalnum():
+    value = batch_number_canonical(number)
+    if not value:
         raise Http404
     batch = _token_batches(request).select_related("coverage_year", "code").filter(number=value).first()
     if batch is None:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrollment.selectors import account_codes
-from mutualaid.audit import acting_as, audit_access
+from mutualaid.audit import acting_as, audit_access, printable
 from mutualaid.errors import DomainError
 
 from .models import ApiToken
@@ -110,13 +110,9 @@ def api_token_authenticate(*, secret: str, remote_addr: str = "", path: str = ""
     ).update(last_used_at=now)
     if stale:
         token.last_used_at = now
-        shown = _printable(path)[:200]  # a path may hold NUL (PostgreSQL refuses it in text) or other controls
+        shown = printable(path)[:200]  # a path may hold NUL (PostgreSQL refuses it in text) or other controls
         audit_access(token, actor=account, ip=remote_addr, text=f"使用API令牌 {token.prefix}…：{shown}", path=shown)
     return token
-
-
-def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in text)
 
 
 def _never_used_or_before(moment):

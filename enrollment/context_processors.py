@@ -4,7 +4,7 @@ account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申�
 from django.urls import reverse
 
 from .models import Batch
-from .selectors import account_codes
+from .selectors import account_codes, batch_number_canonical
 
 # SPEC ACC-5: 【互助保障管理】 → 参保编码申请, 经办人填报, 参保批次管理, 缴费凭证管理.
 # (label, url name, icon, needs a code). 参保批次管理 stays open without a code: its dialog is
@@ -78,7 +78,8 @@ def _batch_unit_name(request, user) -> str:
     several codes (SPEC CODE-6) sees the unit it is working on, not its first code's. Another
     account's number finds nothing (the view answers 404, X-4)."""
     match = getattr(request, "resolver_match", None)
-    number = match.kwargs.get("number") if match else None
+    # SEC-1: the number account_batch looked for (one that cannot be a batch's, a NUL say, is no query).
+    number = batch_number_canonical(match.kwargs.get("number")) if match else ""
     if not number:
         return ""
     batch = getattr(request, "portal_batch", None)

@@ -15,6 +15,22 @@ def coverage_year_current(*, at=None) -> CoverageYear | None:
     return CoverageYear.objects.filter(centralised_opens_at__lte=at).order_by("-year").first()
 
 
+BATCH_NUMBER_LENGTH = 12  # SPEC BAT-9: 2023J000123
+
+
+def batch_number_canonical(number) -> str:
+    """SPEC SEC-1: a batch number from a URL in its canonical form (full-width digits folded, upper
+    case), or "" when it cannot be one — anything but ASCII letters and digits, a control character,
+    too long — so that it finds no batch instead of reaching the database (a NUL is a database error
+    in PostgreSQL)."""
+    from mutualaid.identifiers import canonical
+
+    value, problem = canonical(number, column="批次号")
+    if problem or len(value) > BATCH_NUMBER_LENGTH or not value.isalnum():
+        return ""
+    return value
+
+
 def account_codes(*, account):
     """The enrollment codes bound to this account (SPEC CODE-5)."""
     from .models import EnrollmentCode

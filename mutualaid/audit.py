@@ -28,6 +28,12 @@ def client_ip(request) -> str:
     return getattr(request, "axes_ip_address", None) or get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "")
 
 
+def printable(text: str) -> str:
+    """`text` with each character that is not printable as \\xNN: a URL path may hold NUL (which
+    PostgreSQL refuses in any text) or other controls, and an entry should show them, not hold them."""
+    return "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in text)
+
+
 def audit_access(obj, *, actor, ip: str | None, text: str, **data) -> None:
     """One ACCESS entry on `obj` in the audit trail (SPEC X-2, SEC-6, ROS-11): who, from which IP, what
     (`text`, and `data` for queries)."""

@@ -115,8 +115,9 @@ def _is_object_url(request) -> bool:
 
 def denial_audit(*, user, path: str, status: int, ip: str) -> None:
     """Write the SPEC SEC-6 entry unless this user had one for this path within the last minute."""
-    from .audit import audit_access
+    from .audit import audit_access, printable
 
+    path = printable(path)  # a NUL in a URL would otherwise be a database error (SPEC SEC-5)
     path_key = hashlib.sha256(path.encode()).hexdigest()[:32]
     if not cache.add(f"denial-audit:{user.pk}:{path_key}", True, timeout=DENIAL_AUDIT_SECONDS):
         return

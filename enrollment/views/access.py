@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
-from ..selectors import account_first_code
+from ..selectors import account_first_code, batch_number_canonical
 
 
 def unit_admin_required(view):
@@ -73,7 +73,8 @@ def account_batch(request, number: str, *, action: str = ""):
     from ..models import Batch
 
     batch = get_object_or_404(
-        Batch.objects.select_related("code", "coverage_year"), number=number, account=request.user
+        Batch.objects.select_related("code", "coverage_year"), number=batch_number_canonical(number) or None,
+        account=request.user,
     )
     if action and not batch.allows(action):
         raise Http404

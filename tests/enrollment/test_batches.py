@@ -751,3 +751,21 @@ def test_another_accounts_batch_is_404_on_detail_and_delete(unit_client, ready_c
     assert unit_client.post(delete_url(theirs.number)).status_code == 404
     assert Batch.objects.filter(pk=theirs.pk).exists()
     assert unit_client.get(detail_url("2023S999999")).status_code == 404
+
+
+# --- batch numbers in page URLs (SPEC SEC-1, X-4) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["2023s000001", "２０２３S００００01", "2023S\u200b000001"])
+def test_a_batch_number_typed_otherwise_finds_the_batch(unit_client, ready_code, handbook_year, number):
+    batch = make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    response = unit_client.get(f"/batches/{number}/")
+    assert response.status_code == 200
+    assert batch.number in response.content.decode()
+
+
+@pytest.mark.parametrize("number", ["2023S000001%00", "%00", "2023S%01000001", "٢٠٢٣S000001", "x" * 60, "-1", "2023S000001%27"])
+def test_hostile_batch_numbers_are_404_never_500(unit_client, ready_code, handbook_year, number):
+    make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
+    for tail in ("", "roster/", "roster/import/", "validation/", "plans/", "premium/"):
+        assert unit_client.get(f"/batches/{number}/{tail}").status_code == 404
