@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_started
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
@@ -58,10 +59,22 @@ def test_a_unit_visit_and_a_reviewer_round_pass_on_the_real_pages(live_server, d
         "reviewers": [{"username": "reviewer", "password": "Review#2026", "secret": SECRET, "vouchers": []}],
     }, ensure_ascii=False))
 
-    summary = _locust(plan, live_server.url, tmp_path, "UnitAdmin")
-    reviewer_summary = _locust(plan, live_server.url, tmp_path, "Reviewer")
+    received = []  # the requests the test server began to answer
+    request_started.connect(lambda **signal: received.append(signal["environ"]["PATH_INFO"]), weak=False, dispatch_uid="load-harness")
+    try:
+        summary = _locust(plan, live_server.url, tmp_path, "UnitAdmin")
+        unit_requests = len(received)
+        reviewer_summary = _locust(plan, live_server.url, tmp_path, "Reviewer")
+        reviewer_requests = len(received) - unit_requests
+    finally:
+        request_started.disconnect(dispatch_uid="load-harness")
 
     assert summary.pop("errors") == [] and reviewer_summary.pop("errors") == []
+    # Each person stopped after one visit or round without beginning the next: the server saw only the
+    # requests locust counted. A next visit's first request, cut off by the run's end, was still being
+    # answered on the SQLite connection the test server shares while this test read the database below.
+    assert unit_requests == sum(entry["requests"] for entry in summary.values())
+    assert reviewer_requests == sum(entry["requests"] for entry in reviewer_summary.values())
     summary.update(reviewer_summary)
     assert all(entry["failures"] == 0 for entry in summary.values())
     for name in (
