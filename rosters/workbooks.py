@@ -2,7 +2,7 @@
 (SPEC ROS-10, X-1), both written with openpyxl.
 
 The marked copy is built when it is downloaded, never during the import: most uploads are never
-marked, and the import stays as fast as its reading. It is the uploaded file's first sheet as
+marked, and the import stays as fast as its reading. It is the uploaded file's roster sheet as
 calamine read it, rows and columns where they were (so "第 12 行" is row 12 in both), the bad cells
 filled red and a 错误原因 column after the last one.
 """

@@ -1,4 +1,4 @@
-"""Reading the first sheet of an upload (python-calamine) and finding the template's header row by name
+"""Reading the roster sheet of an upload (python-calamine) and finding the template's header row by name
 (SPEC ROS-2); reading JSON rows posted to the roster API into the same Sheet (API-2)."""
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ logger = logging.getLogger(__package__)  # "rosters.importer", as before the pac
 
 @dataclass
 class Sheet:
-    """The first sheet as calamine reads it: `rows[i]` is spreadsheet row i + 1 (empty rows above the
+    """The roster sheet as calamine reads it: `rows[i]` is spreadsheet row i + 1 (empty rows above the
     data included), its values starting at column `first_column` (0-based).
 
     JSON rows (`read_rows`, SPEC API-2) make a Sheet too: `rows[0]` is the header (the columns the
@@ -62,7 +62,7 @@ class Sheet:
 
 
 def read_sheet(stream: BinaryIO) -> Sheet:
-    """The first sheet of the spreadsheet read from the binary `stream` (a stored upload through
+    """The roster sheet of the spreadsheet read from the binary `stream` (a stored upload through
     mutualaid.sealed.open_sealed), its header found (see `find_header`). The file is read into memory
     (uploads are at most ROSTER_UPLOAD_MAX_BYTES), so no plain copy of it is ever written to disk.
     Raises RosterError for an unreadable, password-protected or header-less file."""
@@ -71,9 +71,7 @@ def read_sheet(stream: BinaryIO) -> Sheet:
     try:
         workbook = CalamineWorkbook.from_filelike(data)
         try:
-            worksheet = workbook.get_sheet_by_index(0)
-            first_column = worksheet.start[1] if worksheet.start else 0
-            rows = list(worksheet.iter_rows())
+            return _roster_sheet(workbook)
         finally:
             workbook.close()
     except PasswordError:
@@ -81,9 +79,25 @@ def read_sheet(stream: BinaryIO) -> Sheet:
     except (CalamineError, ValueError, OSError, IndexError) as error:
         logger.info("roster file %s unreadable: %s", getattr(stream, "name", "?"), error)
         raise RosterError(UNREADABLE) from None
-    sheet = Sheet(rows=rows, first_column=first_column or 0)
-    find_header(sheet)
-    return sheet
+
+
+def _roster_sheet(workbook: CalamineWorkbook) -> Sheet:
+    """SPEC ROS-2 [departure]: the first sheet that holds the template's header, so a workbook with a cover
+    sheet, or with 填写说明 moved before 参保名单, is read like the template. A sheet whose header lacks a
+    required column is refused at once (it is the roster); when no sheet has a header, the first sheet's
+    reason (no header, or empty) is given."""
+    first_refusal = None
+    for index in range(len(workbook.sheet_names)):
+        worksheet = workbook.get_sheet_by_index(index)
+        sheet = Sheet(rows=list(worksheet.iter_rows()), first_column=(worksheet.start[1] if worksheet.start else 0) or 0)
+        try:
+            find_header(sheet)
+            return sheet
+        except RosterError as refusal:
+            if refusal.message not in (NO_HEADER, EMPTY_FILE):
+                raise
+            first_refusal = first_refusal or refusal
+    raise first_refusal or RosterError(EMPTY_FILE)
 
 
 def _read_sealed(path: Path, read, unreadable: str):

@@ -41,12 +41,17 @@ def row(name="张三", id_type="身份证", number=None, birth="", sex="", mobil
     return [name, id_type, number if number is not None else resident_id(), birth, sex, mobile, insured]
 
 
-def template_xlsx(rows, header=TEMPLATE_HEADER, *, text_columns=(3, 6), above=()) -> bytes:
+def template_xlsx(rows, header=TEMPLATE_HEADER, *, text_columns=(3, 6), above=(), sheets_before=()) -> bytes:
     """A workbook whose first sheet has `above` rows (e.g. a title), the header and `rows`. The
     columns in `text_columns` (1-based) are written as text like the template's; anything that is not
-    a str (a float ID, a date) is written as that type, as Excel would keep it."""
+    a str (a float ID, a date) is written as that type, as Excel would keep it. `sheets_before` are
+    (title, rows) of sheets placed before that one (a cover sheet, 填写说明 moved first)."""
     workbook = Workbook()
-    sheet = workbook.active
+    for title, values in sheets_before:
+        before = workbook.create_sheet(title, index=len(workbook.sheetnames) - 1)
+        for line in values:
+            before.append(list(line))
+    sheet = workbook.worksheets[-1]
     for extra in above:
         sheet.append(list(extra))
     sheet.append(list(header))

@@ -515,6 +515,37 @@ def test_the_header_may_sit_under_a_title_and_row_numbers_stay_the_sheet_s(batch
 
 
 @pytest.mark.parametrize(
+    "sheets_before",
+    [
+        [("封面", [["某某公司2023年度职工互助保障参保名单"], ["制表：人事部"]])],
+        [("填写说明", [["1. 带*的为必填项。"], ["2. 证件号码请填写为文本格式。"]])],  # the template's second sheet moved first
+        [("Sheet1", []), ("统计", [["合计", 2]])],
+    ],
+    ids=["cover", "instructions-first", "empty-and-totals"],
+)
+def test_the_roster_is_the_first_sheet_with_the_header(batch, account, sheets_before):
+    # SPEC ROS-2 [departure]: sheets before the roster are passed over; rows keep that sheet's numbers.
+    result = import_rows(batch, account, [row(number=ALICE), row(number=wrong_check(BETTY))], sheets_before=sheets_before)
+    assert (result.status, result.rows_imported, result.rows_failed) == (JobStatus.DONE, 1, 1), result.error
+    assert result.problems[0]["row"] == 3
+    assert set(entries(batch)) == {ALICE}
+
+
+def test_a_first_sheet_with_a_header_missing_a_required_column_is_refused_though_another_sheet_is_whole(batch, account):
+    # The first sheet with a header is the roster: its missing column is named, not passed over.
+    content = template_xlsx([row(number=ALICE)], sheets_before=[("名单", [["姓名", "证件号码"], ["王豆豆", BETTY]])])
+    result = roster_import_start(batch=batch, upload=upload(content), acting_user=account)
+    assert result.status == JobStatus.REFUSED and "是否有社保" in result.error and "证件类型" in result.error
+    _nothing_changed(batch)
+
+
+def test_a_workbook_without_a_header_on_any_sheet_is_refused_for_its_first_sheet(batch, account):
+    result = import_rows(batch, account, [[ALICE, "王豆豆"]], header=["编号", "名字"], sheets_before=[("封面", [["参保名单"]])])
+    assert (result.status, result.error) == (JobStatus.REFUSED, importer.NO_HEADER)
+    _nothing_changed(batch)
+
+
+@pytest.mark.parametrize(
     "content, message",
     [
         (b"\xe5\xa7\x93\xe5\x90\x8d,\xe8\xaf\x81\xe4\xbb\xb6\xe5\x8f\xb7\xe7\xa0\x81\n\xe7\x8e\x8b,310101\n", "不是Excel表格"),  # a CSV renamed .xlsx

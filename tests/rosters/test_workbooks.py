@@ -134,6 +134,15 @@ def test_the_marked_copy_fills_bad_cells_red_and_adds_the_reasons(batch, account
     assert sheet.column_dimensions["C"].number_format == "@"  # IDs typed in while fixing stay text
 
 
+def test_the_marked_copy_of_a_roster_on_a_later_sheet_is_that_sheet_marked(batch, account):
+    # SPEC ROS-2: the roster was read from the first sheet with the header; the copy marks that sheet.
+    content = template_xlsx([row(number=ALICE), row(number=wrong_check(BETTY))], sheets_before=[("封面", [["参保名单"]])])
+    result = roster_import_start(batch=batch, upload=upload(content), acting_user=account)
+    sheet = load_workbook(io.BytesIO(roster_marked_workbook(roster_import=result))).active
+    assert sheet["A1"].value == TEMPLATE_HEADER[0] and sheet["C2"].value == ALICE
+    assert sheet["C3"].fill.fgColor.rgb == RED_FILL.fgColor.rgb and "校验位" in sheet["H3"].value
+
+
 def test_the_marked_copy_keeps_a_float_id_as_it_was_uploaded(batch, account):
     result = roster_import_start(batch=batch, upload=upload(template_xlsx([row(number=float(ALICE))])), acting_user=account)
     sheet = load_workbook(io.BytesIO(roster_marked_workbook(roster_import=result))).active
