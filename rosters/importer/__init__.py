@@ -12,8 +12,9 @@ progress the page polls, the handbook's summary line, the bad rows, and (with th
 event, rosters.services.roster_audit) the bulk operation's record (SPEC X-2).
 
 Files. .xlsx, .xls, .ods (and .xlsb) are read with python-calamine, the first sheet with the
-template's header (a cover sheet before it is passed over). What a file is comes from its bytes, not its name; a zip's directory is checked for a suspicious unpacked size or ratio
-before anything is unpacked, and an Office file encrypted with a password (a CFB container holding an
+template's header (a cover sheet before it is passed over). What a file is comes from its bytes,
+not its name; a zip's directory is checked for a suspicious unpacked size or ratio before anything
+is unpacked, and an Office file encrypted with a password (a CFB container holding an
 `EncryptedPackage` stream) is refused. The upload is kept under MEDIA_ROOT/roster_imports/<id>/ for
 7 days so the uploader can download it marked (rosters/workbooks.py), then purged (X-1).
 
