@@ -5,6 +5,8 @@ random bits, so a digest cannot be reversed or guessed, and no server key is nee
 survives the rotation of the PII keys (SEC-10), which re-hashes every keyed hash. `prefix` (the
 token's first characters) lets the unit tell its tokens apart in the list without the secret.
 """
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -47,6 +49,12 @@ class ApiToken(models.Model):
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()
         return self.revoked_at is None and self.expires_at > at
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last day the token works (Asia/Shanghai): the day chosen as 到期日期. `expires_at` is the
+        midnight after it, so the list shows what the unit chose rather than the next day's 00:00."""
+        return timezone.localtime(self.expires_at - dt.timedelta(microseconds=1)).date()
 
     @property
     def state_label(self) -> str:

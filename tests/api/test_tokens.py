@@ -58,6 +58,7 @@ def test_create_shows_the_token_once_and_stores_only_its_digest(unit_client, cod
     assert secret.startswith("mhb_") and len(secret) > 40
     assertContains(shown, secret)
     assertContains(shown, "离开本页后将不再显示")
+    assertContains(shown, f"{timezone.localdate() + dt.timedelta(days=365):%Y-%m-%d}")  # the last day, as chosen
     # Stored: the SHA-256 digest and a short prefix, never the secret.
     assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret.startswith(token.prefix) and len(token.prefix) < 12
@@ -71,6 +72,16 @@ def test_create_shows_the_token_once_and_stores_only_its_digest(unit_client, cod
     again = unit_client.get(response["Location"])  # a reload, the back button
     assertNotContains(again, secret)
     assertContains(again, "现已不再显示")
+
+
+def test_the_list_shows_the_day_chosen_as_the_last_day(unit_client, code, account):
+    # SPEC API-1: valid to the end of 到期日期; stored as the next midnight, shown as the chosen day.
+    last_day = timezone.localdate() + dt.timedelta(days=30)
+    token, _ = api_token_create(account=account, code_id=code.pk, name="集团HR平台", expires_on=last_day)
+    assert timezone.localtime(token.expires_at).date() == last_day + dt.timedelta(days=1)
+    response = unit_client.get(LIST)
+    assertContains(response, f"<td>{last_day:%Y-%m-%d}</td>", html=True)
+    assertNotContains(response, f"{last_day + dt.timedelta(days=1):%Y-%m-%d}")
 
 
 def test_the_list_shows_the_columns_of_api_1(unit_client, code, account):
