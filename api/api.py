@@ -57,6 +57,7 @@ from .services import IDEMPOTENCY_KEY_PATTERN, IdempotencyBusy, api_idempotent, 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 500
+ERRORS_PAGE_SIZE = 100  # an import's bad cells per page by default (errors_page_size ≤ MAX_PAGE_SIZE)
 PEOPLE_SHOWN = 500  # people listed per finding of 清册校验; `count` says how many there are in all
 MAX_ID = 2**31 - 1  # ids in paths: bigger numbers are a 422, never a database error
 
@@ -299,7 +300,10 @@ class ImportOut(Schema):
     error: str = Field(description="整个文件未导入时的原因")
     summary: str | None = Field(description="完成时页面的结果行")
     counts: ImportCountsOut | None
-    errors: list[RowErrorOut] = Field(description="出错的行（完成后）")
+    errors: list[RowErrorOut] = Field(description="出错的格（完成后），按 errors_page / errors_page_size 分页")
+    errors_total: int = Field(description="出错的格共有多少（完成后；未完成时为 0）")
+    errors_page: int
+    errors_page_size: int
 
 
 class PersonOut(Schema):
@@ -442,8 +446,11 @@ def _import_location(batch: Batch, roster_import: RosterImport) -> str:
     return f"/api/v1/batches/{batch.number}/roster/imports/{roster_import.pk}/"
 
 
-def _import_out(roster_import: RosterImport, batch: Batch) -> dict:
+def _import_out(roster_import: RosterImport, batch: Batch, *, errors_page: int = 1, errors_page_size: int = ERRORS_PAGE_SIZE) -> dict:
+    """The import resource; its bad cells one page at a time (a 100,000-row file may have as many)."""
     done = roster_import.status == JobStatus.DONE
+    problems = (roster_import.problems or []) if done else []
+    start = (errors_page - 1) * errors_page_size
     return {
         "id": roster_import.pk,
         "batch": batch.number,
@@ -477,10 +484,11 @@ def _import_out(roster_import: RosterImport, batch: Batch) -> dict:
                 "reason": str(problem.get("reason", "")),
                 "message": problem_message(problem),
             }
-            for problem in (roster_import.problems or [])
-        ]
-        if done
-        else [],
+            for problem in problems[start : start + errors_page_size]
+        ],
+        "errors_total": len(problems),
+        "errors_page": errors_page,
+        "errors_page_size": errors_page_size,
     }
 
 
@@ -685,14 +693,21 @@ def roster_imports_start(request, response: HttpResponse, number: str = Path(...
     summary="导入进度与结果",
     tags=["参保清册"],
 )
-def roster_imports_detail(request, number: str = Path(..., max_length=64), import_id: int = Path(..., ge=1, le=MAX_ID)):
-    """Progress (rows_done / rows_total) while it runs; when done the page's counts and the bad rows
-    (row, column, masked value, reason and the page's sentence)."""
+def roster_imports_detail(
+    request,
+    number: str = Path(..., max_length=64),
+    import_id: int = Path(..., ge=1, le=MAX_ID),
+    errors_page: int = Query(1, ge=1, le=MAX_ID),
+    errors_page_size: int = Query(ERRORS_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+):
+    """Progress (rows_done / rows_total) while it runs; when done the page's counts and the bad cells
+    (row, column, masked value, reason and the page's sentence), a page of them at a time
+    (`errors_total` says how many there are)."""
     batch = _batch(request, number)
     roster_import = RosterImport.objects.filter(pk=import_id, batch=batch).first()
     if roster_import is None:
         raise ApiProblem(404, "该导入记录不存在。")
-    return _import_out(roster_import, batch)
+    return _import_out(roster_import, batch, errors_page=errors_page, errors_page_size=errors_page_size)
 
 
 # --- 清册校验 (SPEC BAT-4, VAL) ------------------------------------------------------------------------

@@ -49,6 +49,21 @@ def test_json_rows_are_imported_and_their_errors_numbered_by_position(api_client
     assert RosterEntry.objects.filter(batch=batch).count() == 1
 
 
+def test_an_import_s_bad_cells_come_a_page_at_a_time(api_client, batch, django_capture_on_commit_callbacks):
+    # SPEC API-2: per-row errors by row number and column; a large file's come in pages.
+    rows = [person(f"员工{n}", wrong_check(resident_id("19900101", 101 + 2 * n))) for n in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        location = post_rows(api_client, batch, rows)["Location"]
+    first = api_client.get(location, {"errors_page_size": 2}).json()
+    assert (first["errors_total"], first["errors_page"], first["errors_page_size"]) == (5, 1, 2)
+    assert [error["row"] for error in first["errors"]] == [1, 2]
+    pages = [api_client.get(location, {"errors_page": page, "errors_page_size": 2}).json()["errors"] for page in (2, 3, 4)]
+    assert [[error["row"] for error in page] for page in pages] == [[3, 4], [5], []]
+    assert len(api_client.get(location).json()["errors"]) == 5  # the default page (100) holds them all
+    for bad in ({"errors_page_size": 501}, {"errors_page": 0}, {"errors_page": "x"}):
+        assert api_client.get(location, bad).status_code == 422
+
+
 def test_json_rows_over_the_limit_are_a_413(api_client, batch, settings):
     settings.ROSTER_API_MAX_BYTES = 200
     rows = [person(f"员工{n}", resident_id("19900101", 101 + 2 * n)) for n in range(20)]
