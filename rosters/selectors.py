@@ -256,7 +256,8 @@ _EXPORT_FIELDS = (
 )
 
 
-def _yes_no(value: bool) -> str:
+def yes_no(value: bool) -> str:
+    """是 / 否, as the roster's columns 是否建议名单 and 是否有社保 show a flag (the list, 清册校验结果, the export)."""
     return "是" if value else "否"
 
 
@@ -274,9 +275,9 @@ def roster_export_rows(*, batch: Batch, chunk_size: int = 5000) -> Iterator[tupl
             sex,
             _birth_date_display(id_type, birth_date),
             mask_mobile(pii_decrypt(mobile_cipher)) if mobile_cipher else "",  # SPEC SEC-4: stored encrypted
-            _yes_no(is_suggested),
+            yes_no(is_suggested),
             work_status,
-            _yes_no(has_ss),
+            yes_no(has_ss),
             ss_unit_code or "-",
             start.isoformat() if start else "-",
             end.isoformat() if end else "-",

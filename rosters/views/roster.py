@@ -37,6 +37,7 @@ from ..selectors import (
     roster_name_mismatches,
     roster_reference_date,
     roster_search_q,
+    yes_no,
 )
 from ..services import (
     roster_entries_delete,
@@ -128,10 +129,6 @@ def _row_actions(batch, entry: RosterEntry) -> dict:
     }
 
 
-def _yes_no(value: bool) -> str:
-    return "是" if value else "否"
-
-
 def _list_rows(batch, entries, *, return_query: str) -> list[str]:
     """The table rows of 参保批次人员管理 (SPEC ROS-6) as HTML, one string per row, made here rather
     than in the template: 15 rows of ten cells and up to four actions were most of the page's
@@ -182,9 +179,9 @@ def _list_rows(batch, entries, *, return_query: str) -> list[str]:
                 f'            <td class="cell-name" data-label="姓名">{name}</td>\n'
                 f'            <td class="cell-id" data-label="证件号码">{escape(roster_masked_id(entry))}</td>\n'
                 f'            <td data-label="证件类型">{escape(entry.id_type)}</td>\n'
-                f'            <td data-label="是否建议名单">{_yes_no(entry.is_suggested)}</td>\n'
+                f'            <td data-label="是否建议名单">{yes_no(entry.is_suggested)}</td>\n'
                 f'            <td class="cell-work-status" data-label="职退状态">{escape(entry.work_status)}</td>\n'
-                f'            <td class="cell-social-security" data-label="是否有社保">{_yes_no(entry.has_social_security)}</td>\n'
+                f'            <td class="cell-social-security" data-label="是否有社保">{yes_no(entry.has_social_security)}</td>\n'
                 f'            <td data-label="起保日期">{start}</td>\n'
                 f'            <td data-label="终保日期">{end}</td>\n'
                 '            <td class="cell-actions" data-label="操作">\n'

@@ -37,7 +37,7 @@ from ..rules import (
     retired_entries,
     unmatched_entries,
 )
-from ..selectors import roster_masked_id, roster_submit_offered
+from ..selectors import roster_masked_id, roster_submit_offered, yes_no
 from ..services import (
     batch_attachment_add,
     batch_attachment_remove,
@@ -205,7 +205,7 @@ def _unmatched_row(entry) -> str:
         f'\n          <td class="cell-id">{escape(roster_masked_id(entry))}</td>'
         f"\n          <td>{escape(entry.id_type)}</td>"
         f"\n          <td>{escape(entry.sex)}</td>"
-        f'\n          <td>{"是" if entry.has_social_security else "否"}</td>'
+        f"\n          <td>{yes_no(entry.has_social_security)}</td>"
         f'\n          <td>{"已确认" if entry.unmatched_confirmed else "未确认"}</td>'
         "\n        </tr>\n        "
     )
