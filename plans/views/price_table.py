@@ -13,7 +13,9 @@ from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import path
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from enrollment.models import CoverageYear
@@ -89,17 +91,53 @@ def price_tiers(*, coverage_year: CoverageYear, items: list[PlanItem]) -> list[d
     return tiers
 
 
+# The rendered body by everything it shows (below): the same table for every unit of a year, and most of
+# the rendering of 保费一览表, 保障项目选择 and 【生成保费信息】 (SPEC OPS-3). Process-local: a changed
+# price, benefit or date is another key, so no process ever shows an old table.
+_BODIES: dict[tuple, str] = {}
+_BODIES_MAX = 64
+
+
+def price_table_body(*, coverage_year: CoverageYear, items: list[PlanItem]) -> str:
+    """The HTML of plans/_price_table_body.html for this year and these items (PLAN-1, PREM-1, PREM-2)."""
+    key = (
+        get_language(), coverage_year.pk, coverage_year.year, coverage_year.coverage_start,
+        coverage_year.coverage_end, coverage_year.half_year_price_from, coverage_year.bundle_discount,
+        tuple((item.code, item.price, item.benefits) for item in items),
+    )
+    body = _BODIES.get(key)
+    if body is None:
+        prices = {item.code: item.price for item in items}
+        standard, bundled = bundle_prices(prices=prices, bundle_discount=coverage_year.bundle_discount)
+        body = render_to_string(
+            "plans/_price_table_body.html",
+            {
+                "coverage_year": coverage_year,
+                "series": [label for _, label in Series.choices],
+                "grid": price_grid(items),
+                "tiers": price_tiers(coverage_year=coverage_year, items=items),
+                "note": ENHANCED_A_NOTE,
+                "bundle_standard": standard,
+                "bundle_price": bundled,
+                "bundle_discount": coverage_year.bundle_discount,
+            },
+        )
+        if len(_BODIES) >= _BODIES_MAX:
+            _BODIES.clear()
+        _BODIES[key] = body
+    return body
+
+
 def price_table_context(*, coverage_year: CoverageYear) -> dict:
-    """What 【保费一览表】 shows, for this page and the 保障项目选择 page's dialog."""
+    """What 【保费一览表】 shows, for this page and the 保障项目选择 page's dialog: its body rendered
+    (`price_table_body`), and the bundle's figures that 选择规则 shows on 保障项目选择 too."""
     items = plan_items_of(coverage_year=coverage_year)
-    prices = {item.code: item.price for item in items}
-    standard, bundled = bundle_prices(prices=prices, bundle_discount=coverage_year.bundle_discount)
+    standard, bundled = bundle_prices(
+        prices={item.code: item.price for item in items}, bundle_discount=coverage_year.bundle_discount
+    )
     return {
         "coverage_year": coverage_year,
-        "series": [label for _, label in Series.choices],
-        "grid": price_grid(items),
-        "tiers": price_tiers(coverage_year=coverage_year, items=items),
-        "note": ENHANCED_A_NOTE,
+        "price_table_body": price_table_body(coverage_year=coverage_year, items=items),
         "bundle_standard": standard,
         "bundle_price": bundled,
         "bundle_discount": coverage_year.bundle_discount,

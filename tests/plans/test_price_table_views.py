@@ -111,3 +111,33 @@ def test_price_grid_rows():
     assert [cell["code"] for cell in grid[0]["cells"]] == ["A0", "B0", "C0"]
     assert grid[1]["cells"][0] == {"code": "A1", "price": Decimal("135"), "benefits": ["一", "二"]}
     assert grid[1]["cells"][1] is None
+
+
+def test_body_rendered_once_per_year_and_prices(client, handbook_year, monkeypatch):
+    """SPEC OPS-3: the table's body is rendered once and kept for the next pages (保费一览表, its print
+    view, 保障项目选择's dialog); a changed price, benefit or date shows at once (another key)."""
+    from plans.views import price_table as module
+
+    monkeypatch.setattr(module, "_BODIES", {})
+    renders = []
+    real = module.render_to_string
+    monkeypatch.setattr(module, "render_to_string", lambda *args, **kwargs: renders.append(args[0]) or real(*args, **kwargs))
+    client.force_login(make_batch(year=handbook_year).account)
+    def body(response) -> str:
+        page = text(response)
+        return page[page.index('<section class="price-table-section'):page.rindex("</section>")]
+
+    first = body(client.get(url()))
+    assert body(client.get(url())) == first and 'data-code="A0">120元/人' in first
+    assert "上海职工互助保障项目2023一览表" in text(client.get(url(print=1)))
+    assert renders == ["plans/_price_table_body.html"]
+
+    PlanItem.objects.filter(coverage_year=handbook_year, code="A0").update(price=Decimal("125"))
+    changed = body(client.get(url()))
+    assert "125元/人" in changed and 'data-code="A0">120元/人' not in changed
+    PlanItem.objects.filter(coverage_year=handbook_year, code="B0").update(benefits="新的待遇说明")
+    assert "1. 新的待遇说明" in text(client.get(url()))
+    handbook_year.half_year_price_from = handbook_year.half_year_price_from.replace(day=2)
+    handbook_year.save()
+    assert f"{handbook_year.half_year_price_from:%Y年%-m月%-d日}" in text(client.get(url()))
+    assert len(renders) == 4
