@@ -1,7 +1,7 @@
 """What every page of the unit workspace needs: the left menu and the unit name in the top bar
 (UI.md, "Frame"). It lives here, not in mutualaid, because what the menu offers depends on the
 account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申请 and binding a code)."""
-from django.urls import reverse
+from mutualaid.reversing import reverse_remembered
 
 from .models import Batch
 from .selectors import account_codes, batch_number_canonical
@@ -39,7 +39,7 @@ def _menu_for(request, *, has_code: bool):
     for title, items in UNIT_MENU:
         entries = []
         for label, url_name, icon, needs_code in items:
-            url = reverse(url_name)
+            url = reverse_remembered(url_name)
             disabled_reason = NEEDS_CODE if needs_code and not has_code else ""
             entries.append(
                 {

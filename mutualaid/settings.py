@@ -171,6 +171,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # SPEC OPS-3: {% url %} with its answers kept per process (mutualaid.reversing).
+            "builtins": ["mutualaid.templatetags.remembered_urls"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -262,7 +264,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "mutualaid.storage.StaticStorage"  # WhiteNoise's compressed manifest, addresses kept
         )
     },
 }
