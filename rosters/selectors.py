@@ -59,17 +59,22 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def roster_over_age_q(*, batch: Batch, on: dt.date | None = None) -> Q:
-    """SPEC VAL-2: a person is over age when their age in whole years on the reference date is at
-    least the year's limit for their sex (female_age_limit, male_age_limit: women under 55 and men
-    under 60 may enrol). Age ≥ limit ⇔ born on or before the reference date `limit` years earlier,
-    so the test is two date comparisons computed here once, not an age computed per row.
-    `on` overrides the reference date (清册提交 checks instant batches with their real start date)."""
+def roster_over_age_born_by(*, batch: Batch, on: dt.date | None = None) -> dict[str, dt.date]:
+    """SPEC VAL-2: by sex, the last birth date of someone over age on the reference date: their age in
+    whole years on it is at least the year's limit for their sex (female_age_limit, male_age_limit:
+    women under 55 and men under 60 may enrol). Age ≥ limit ⇔ born on or before the reference date
+    `limit` years earlier, so the test is two date comparisons computed here once, not an age computed
+    per row. `on` overrides the reference date (清册提交 checks instant batches with their real start
+    date)."""
     on = on or roster_reference_date(batch=batch)
     year = batch.coverage_year
-    return Q(sex=Sex.FEMALE, birth_date__lte=_years_before(on, year.female_age_limit)) | Q(
-        sex=Sex.MALE, birth_date__lte=_years_before(on, year.male_age_limit)
-    )
+    return {Sex.FEMALE: _years_before(on, year.female_age_limit), Sex.MALE: _years_before(on, year.male_age_limit)}
+
+
+def roster_over_age_q(*, batch: Batch, on: dt.date | None = None) -> Q:
+    """SPEC VAL-2: the over-age people (roster_over_age_born_by) as a condition on the entries."""
+    born_by = roster_over_age_born_by(batch=batch, on=on)
+    return Q(sex=Sex.FEMALE, birth_date__lte=born_by[Sex.FEMALE]) | Q(sex=Sex.MALE, birth_date__lte=born_by[Sex.MALE])
 
 
 def roster_id_hashes(value: str) -> list[str]:
