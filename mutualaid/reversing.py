@@ -13,7 +13,7 @@ def url_filler(url_name: str, argument: str, **fixed):
     """A function of one value giving `url_name`'s address with `argument` set to it and `fixed` for
     the other arguments. reverse() runs here once with a stand-in; each call puts its value in its
     place. A value other than plain letters and digits (which the URL would quote) is reversed."""
-    head, tail = reverse(url_name, kwargs={**fixed, argument: _STAND_IN}).split(_STAND_IN)
+    head, tail = reverse_remembered(url_name, kwargs={**fixed, argument: _STAND_IN}).split(_STAND_IN)
 
     def fill(value) -> str:
         text = str(value)

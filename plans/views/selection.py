@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.urls import path, reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from enrollment.services import EnrollmentError
@@ -57,14 +60,26 @@ def _not_allowed(request, batch, action_label: str):
 # --- 【保障项目选择】 --------------------------------------------------------------------------------------
 
 
-def _boxes(codes, *, selected, prices) -> list[dict]:
-    """The check boxes of one line (基本保障 A0 B0 C0, or one line of 加强保障), with the price that
-    applies to this batch as their tooltip."""
+def _boxes(codes, *, selected, prices, disabled: bool) -> list[str]:
+    """The check boxes of one line (基本保障 A0 B0 C0, or one line of 加强保障) as HTML, one string a box,
+    with the price that applies to this batch as their tooltip; read only when `disabled`. Made here
+    rather than by an include per box (SPEC OPS-3: twelve includes, each with a price filter, were a
+    fifth of the page's rendering); every value escaped as the template would."""
     series = dict(Series.choices)
-    return [
-        {"code": code, "checked": code in selected, "price": prices.get(code), "series": series[code[0]]}
-        for code in codes
-    ]
+    boxes = []
+    for code in codes:
+        code_text = escape(code)
+        title = escape(f"{series[code[0]]} {code}：{floatformat(prices.get(code), '-2')}元/人")
+        flags = (" checked" if code in selected else "") + (" disabled" if disabled else "")
+        boxes.append(
+            mark_safe(  # every value is escaped
+                '\n<div class="form-check plan-code">\n'
+                f'  <input class="form-check-input" type="checkbox" name="codes" value="{code_text}" id="code-{code_text}"{flags}>\n'
+                f'  <label class="form-check-label fw-semibold" for="code-{code_text}" title="{title}">{code_text}</label>\n'
+                "</div>\n"
+            )
+        )
+    return boxes
 
 
 def _selection_page(request, batch, *, form=None, selected=None, table=None, status=200):
@@ -80,6 +95,7 @@ def _selection_page(request, batch, *, form=None, selected=None, table=None, sta
     start = batch.coverage_start or year.coverage_start
     full_year = premium.full_year if premium else premiums.is_full_year(start=start, half_year_from=year.half_year_price_from)
     prices = premiums.tier_prices(plan_prices(coverage_year=year), full_year=full_year)
+    checkboxes_disabled = not editable or source is not None
     context = {
         **price_table_context(coverage_year=year),
         "batch": batch,
@@ -88,13 +104,13 @@ def _selection_page(request, batch, *, form=None, selected=None, table=None, sta
         "other_people": other_people,
         "form": form or PlanSelectionForm(),
         "selected": selected,
-        "basic_boxes": _boxes(premiums.BASIC, selected=selected, prices=prices),
+        "basic_boxes": _boxes(premiums.BASIC, selected=selected, prices=prices, disabled=checkboxes_disabled),
         "enhanced_rows": [
-            _boxes([f"{series}{layer}" for series in premiums.SERIES], selected=selected, prices=prices)
+            _boxes([f"{series}{layer}" for series in premiums.SERIES], selected=selected, prices=prices, disabled=checkboxes_disabled)
             for layer in (1, 2, 3)
         ],
         "editable": editable,
-        "checkboxes_disabled": not editable or source is not None,
+        "checkboxes_disabled": checkboxes_disabled,
         "source": source,
         "locked_note": LOCKED_NOTE,
         "premium": premium,

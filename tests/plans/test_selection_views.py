@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.template import Context, Template
 from django.urls import reverse
 
 from enrollment.models import Batch
@@ -375,3 +376,39 @@ def test_batch_list_links_the_page(owner, instant_batch):
     page = text(owner.get(reverse("enrollment:batches")))
     assert url(instant_batch) in page
     assert Batch.objects.get(pk=instant_batch.pk).state == BatchState.ROSTER_APPROVED
+
+
+# One check box as plans/_code_box.html wrote it, before plans.views.selection._boxes made the boxes in
+# Python (SPEC OPS-3): the reference they must match character for character.
+REFERENCE_BOX = Template(
+    """
+<div class="form-check plan-code">
+  <input class="form-check-input" type="checkbox" name="codes" value="{{ box.code }}" id="code-{{ box.code }}"{% if box.checked %} checked{% endif %}{% if checkboxes_disabled %} disabled{% endif %}>
+  <label class="form-check-label fw-semibold" for="code-{{ box.code }}" title="{{ box.series }} {{ box.code }}：{{ box.price|floatformat:'-2' }}元/人">{{ box.code }}</label>
+</div>
+"""
+)
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_boxes_are_the_templates_boxes(disabled):
+    from plans.models import Series
+    from plans.views.selection import _boxes
+
+    codes = ["A0", "B0", "C0", "A1", "B3"]
+    prices = {"A0": Decimal("120"), "B0": Decimal("27.50"), "C0": Decimal("7.5"), "A1": Decimal("135.00"), "B3": Decimal("0.05")}
+    selected = ["A0", "B3"]
+    series = dict(Series.choices)
+    expected = "".join(
+        REFERENCE_BOX.render(
+            Context(
+                {
+                    "box": {"code": code, "checked": code in selected, "price": prices[code], "series": series[code[0]]},
+                    "checkboxes_disabled": disabled,
+                }
+            )
+        )
+        for code in codes
+    )
+    assert "".join(_boxes(codes, selected=selected, prices=prices, disabled=disabled)) == expected
+    assert 'title="特种重病 B0：27.50元/人"' in expected and 'title="在职住院 A0：120元/人"' in expected
