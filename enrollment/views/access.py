@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
-from ..selectors import account_first_code, batch_number_canonical
+from ..selectors import account_batch_of, account_first_code, batch_number_canonical
 
 
 def unit_admin_required(view):
@@ -68,14 +68,10 @@ def account_batch(request, number: str, *, action: str = ""):
     for this one). With `action`, a batch whose state does not allow it answers 404 as well; pages
     that should explain instead check `batch.allows(action)` themselves."""
     from django.http import Http404
-    from django.shortcuts import get_object_or_404
 
-    from ..models import Batch
-
-    batch = get_object_or_404(
-        Batch.objects.select_related("code", "coverage_year"), number=batch_number_canonical(number) or None,
-        account=request.user,
-    )
+    batch = account_batch_of(account=request.user, number=batch_number_canonical(number))
+    if batch is None:
+        raise Http404
     if action and not batch.allows(action):
         raise Http404
     request.portal_batch = batch  # the top bar names its unit (enrollment.context_processors.portal)
