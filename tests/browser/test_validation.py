@@ -73,7 +73,8 @@ def test_validate_fix_and_submit(page, screenshot, roster):
     page.goto(page.base_url + f"/batches/{roster.number}/roster/")
     page.get_by_role("button", name="清册校验").click()
     page.wait_for_url(result_url)
-    page.get_by_role("heading", name="清册校验结果").wait_for()
+    # The page's own heading: the dialog 清册校验结果 (opened on load) has the same name once it shows.
+    page.get_by_role("heading", name="清册校验结果", level=1).wait_for()
     assert Batch.objects.get(pk=roster.pk).state == BatchState.INVALID
     # SPEC VAL-1: the handbook's dialog 清册校验结果 opens on load with the people to remove.
     page_ready(page)
