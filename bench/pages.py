@@ -10,7 +10,8 @@ redis://127.0.0.1:6379/12); builds bench/load.py's data when it is missing (≈6
 One unit (load-u00000) logs in and out, imports a 500-row file into its emptied draft batch and runs
 清册校验 (`--repeat`/5 rounds), then every page of a visit is requested `--repeat` times with the test
 client; the unit's batches are put back afterwards.
-`--profile NAME` (a page's name, e.g. 保障项目选择) prints cProfile's top functions for that page.
+`--profile NAME` (a page's name, e.g. 保障项目选择) prints cProfile's top functions for that page;
+`--profile all` those of a visit's pages (each page's profile counted as often as a visit requests it).
 
 Prints the table and, as the last line, a JSON object: {"requests": {name: {"cpu_ms", "queries"}},
 "visit_cpu_ms": a visit's web CPU as bench/locustfile.py's UnitAdmin makes it (without the polls and
@@ -148,6 +149,7 @@ def main() -> None:
 
     samples: dict[str, list[float]] = {}
     queries: dict[str, float] = {}
+    combined = None
     try:
         for round_ in range(max(3, arguments.repeat // 5)):
             for name, seconds in [*_login_round(visitor, unit["username"]).items(), *_prepare(client, unit, file_index=round_ % 2).items()]:
@@ -155,7 +157,7 @@ def main() -> None:
         for name, template, per_visit in VISIT:
             path = template.format(a=unit["a"], b=unit["b"], year=year.year)
             _request(client, path)  # warm: templates compiled, connections open
-            profile = cProfile.Profile() if arguments.profile == name else None
+            profile = cProfile.Profile() if arguments.profile in (name, "all") else None
             with counting() as counter:
                 for _ in range(arguments.repeat):
                     if profile:
@@ -164,8 +166,14 @@ def main() -> None:
                     if profile:
                         profile.disable()
             queries[name] = counter.count / arguments.repeat
-            if profile:
+            if profile and arguments.profile == name:
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+            elif profile:  # --profile all: every page's profile, weighted by its requests in a visit
+                for _ in range(per_visit):
+                    combined = pstats.Stats(profile) if combined is None else combined.add(profile)
+        if combined is not None:
+            combined.sort_stats("cumulative").print_stats(70)
+            combined.sort_stats("tottime").print_stats(40)
     finally:
         load._reset([unit], [])
         # The validations' tasks that no worker took (the rounds ran them here): their queue emptied.

@@ -1,10 +1,10 @@
 import datetime as dt
-from functools import cache
 
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role
+from mutualaid.rows import instances_of, joined_columns
 from mutualaid.workdays import working_deadline
 
 from .models import CoverageYear
@@ -103,39 +103,21 @@ def account_first_code(*, account):
     return next(iter(found), None)
 
 
-@cache
-def _joined_columns(models_and_aliases, vendor: str) -> tuple[str, list]:
-    """The select list of several models joined under their aliases, and per model its field names and
-    each column's converters (the backend's and the field's, as the ORM applies them); once per process
-    and database vendor."""
-    from django.db import connection
-
-    quote = connection.ops.quote_name
-    columns, layout = [], []
-    for model, alias in models_and_aliases:
-        fields = model._meta.concrete_fields
-        columns += [f"{alias}.{quote(field.column)}" for field in fields]
-        cols = [field.get_col(model._meta.db_table) for field in fields]
-        converters = [connection.ops.get_db_converters(col) + col.get_db_converters(connection) for col in cols]  # as SQLCompiler.get_converters
-        layout.append((model, [field.attname for field in fields], list(zip(cols, converters))))
-    return ", ".join(columns), layout
-
-
 def account_batch_of(*, account, number: str):
     """The batch `number` (canonical, batch_number_canonical) of `account` with its code and coverage
     year read in the same query, or None (SPEC X-4: another account's batch does not exist for this one).
 
     Written in SQL (SPEC OPS-3), as account_first_code: every batch page reads it, and Django compiling
     the equivalent select_related query cost 1–2 ms of CPU a page, twice what the reading costs. The rows
-    become models as the ORM makes them (each column's converters, then Model.from_db, the code and the
-    year cached on the batch); tests/enrollment/test_account_batch.py compares them field by field."""
+    become models as the ORM makes them (mutualaid.rows; the code and the year cached on the batch);
+    tests/enrollment/test_account_batch.py compares them field by field."""
     from django.db import connection
 
     from .models import Batch, EnrollmentCode
 
     if not number:
         return None
-    select, layout = _joined_columns(((Batch, "b"), (EnrollmentCode, "c"), (CoverageYear, "y")), connection.vendor)
+    select, layout = joined_columns(((Batch, "b"), (EnrollmentCode, "c"), (CoverageYear, "y")), connection.vendor)
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
@@ -148,15 +130,7 @@ def account_batch_of(*, account, number: str):
         row = cursor.fetchone()
     if row is None:
         return None
-    instances, start = [], 0
-    for model, names, converters in layout:
-        values = list(row[start:start + len(names)])
-        start += len(names)
-        for index, (col, column_converters) in enumerate(converters):
-            for converter in column_converters:
-                values[index] = converter(values[index], col, connection)
-        instances.append(model.from_db(connection.alias, names, values))
-    batch, code, year = instances
+    batch, code, year = instances_of(row, layout)
     Batch.code.field.set_cached_value(batch, code)
     Batch.coverage_year.field.set_cached_value(batch, year)
     return batch

@@ -235,9 +235,10 @@ SESSION_SAVE_EVERY_REQUEST = True
 # the idle limit on every request was a SELECT and an UPDATE of django_session per request, the
 # database's busiest statements under the deadline load (README, "The deadline crush"). Without Redis
 # (`make run`, the tests) they stay in the database. Losing Redis logs everyone out; nothing else is lost.
+# mutualaid.sessions renews an unchanged session with one EXPIRE instead of a read and a write.
 SESSION_ENGINE = env.str(
     "SESSION_ENGINE",
-    default="django.contrib.sessions.backends.cache" if env.str("REDIS_URL", default="") and not TESTING else "django.contrib.sessions.backends.db",
+    default="mutualaid.sessions" if env.str("REDIS_URL", default="") and not TESTING else "django.contrib.sessions.backends.db",
 )
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,0 +1,119 @@
+"""SPEC OPS-3: sessions in the cache renewed with one command a request (mutualaid.sessions), the
+30-minute idle limit kept on every request, and a session ended elsewhere never brought back."""
+import os
+from unittest import mock
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+
+from mutualaid.sessions import SessionStore
+
+LANDING = "accounts:landing"
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "sessions-test"}}
+
+
+@pytest.fixture
+def cache_sessions(settings):
+    settings.SESSION_ENGINE = "mutualaid.sessions"
+    settings.CACHES = LOCMEM
+    caches["default"].clear()
+    return caches["default"]
+
+
+def _session_key(client, settings) -> str:
+    return SessionStore.cache_key_prefix + client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def _calls(cache):
+    """The cache's reads, writes and renewals made while the block runs, by name."""
+    recorded = []
+    originals = {name: getattr(cache, name) for name in ("get", "set", "add", "touch")}
+
+    def recorder(name):
+        def call(*args, **kwargs):
+            recorded.append(name)
+            return originals[name](*args, **kwargs)
+
+        return call
+
+    patches = [mock.patch.object(cache, name, recorder(name)) for name in originals]
+    return recorded, patches
+
+
+@pytest.mark.django_db
+def test_an_unchanged_session_is_renewed_with_one_touch_not_read_back_and_rewritten(client, unit_admin, cache_sessions, settings):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))  # the first request after the login records login_at (a change)
+    recorded, patches = _calls(cache_sessions)
+    with patches[0], patches[1], patches[2], patches[3]:
+        with mock.patch.object(cache_sessions, "touch", wraps=cache_sessions.touch) as touch:
+            response = client.get(reverse(LANDING))
+
+    assert response.status_code == 200
+    assert recorded.count("get") == 1  # the load; Django's store read it a second time to save it
+    assert "set" not in recorded and "add" not in recorded
+    touch.assert_called_once_with(_session_key(client, settings), settings.SESSION_COOKIE_AGE)
+    # The cookie is renewed with it (SESSION_SAVE_EVERY_REQUEST), so the browser keeps it as long.
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE
+
+
+@pytest.mark.django_db
+def test_a_changed_session_is_written_whole(client, unit_admin, cache_sessions, settings):
+    client.force_login(unit_admin)
+    session = client.session
+    session["note"] = "kept"
+    session.save()  # a change, as a view makes one
+    assert cache_sessions.get(_session_key(client, settings))["note"] == "kept"
+
+    client.get(reverse(LANDING))
+    stored = cache_sessions.get(_session_key(client, settings))
+    assert stored["note"] == "kept"
+    assert "login_at" in stored  # the change this request made (accounts.middleware.SessionLimitsMiddleware)
+
+
+@pytest.mark.django_db
+def test_a_session_ended_elsewhere_is_not_brought_back_by_a_request_in_flight(client, unit_admin, cache_sessions, settings):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))
+    key = _session_key(client, settings)
+    store = SessionStore(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    store.load()  # a request has read it …
+    cache_sessions.delete(key)  # … and the account logs out in another tab
+
+    from django.contrib.sessions.backends.base import UpdateError
+
+    with pytest.raises(UpdateError):
+        store.save()
+    assert cache_sessions.get(key) is None
+
+
+@pytest.mark.django_db
+def test_a_new_session_is_created_and_a_login_changes_the_key(client, unit_admin, cache_sessions, settings):
+    client.force_login(unit_admin)
+    first = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.logout()
+    client.force_login(unit_admin)
+    second = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    assert first != second
+    assert cache_sessions.get(SessionStore.cache_key_prefix + first) is None
+    assert client.get(reverse(LANDING)).status_code == 200
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_the_idle_limit_is_renewed_to_its_full_length(client, unit_admin, settings):
+    # The same with production's cache: Redis's own clock for the session's time to live.
+    settings.SESSION_ENGINE = "mutualaid.sessions"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": f"sessions-test-{os.getpid()}"}}
+    cache = caches["default"]
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))
+    key = cache.make_key(_session_key(client, settings))
+    redis = cache._cache.get_client(key)
+    redis.expire(key, 5)  # as if the person had been idle for nearly 30 minutes
+
+    assert client.get(reverse(LANDING)).status_code == 200
+    assert settings.SESSION_COOKIE_AGE - 5 <= redis.ttl(key) <= settings.SESSION_COOKIE_AGE
+    cache.delete(_session_key(client, settings))
