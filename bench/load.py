@@ -1,7 +1,7 @@
 """The deadline crush (SPEC OPS-3): the portal as deployed — gunicorn, a Celery worker per queue, Redis,
 PostgreSQL — on this machine, driven by locust (bench/locustfile.py) on loopback.
 
-    python bench/load.py [--users 120] [--minutes 3] [--reads-only] [--workers 4] [--threads 4] [--units 600]
+    python bench/load.py [--users 120] [--minutes 3] [--ramp 60] [--reads-only] [--workers 4] [--threads 4] [--units 600]
 
 Sets Django up itself against DATABASE_URL (default postgres://postgres@127.0.0.1:5432/mutualaid_bench_load,
 created if missing, then migrated) and REDIS_URL (default redis://127.0.0.1:6379/11), and then:
@@ -19,8 +19,9 @@ created if missing, then migrated) and REDIS_URL (default redis://127.0.0.1:6379
    settings off, because the bench talks plain HTTP): gunicorn with `--workers` × `--threads`
    (mutualaid/gunicorn_conf.py, metrics on), `celery worker -Q interactive` (concurrency 2) and
    `-Q bulk` (concurrency 1) and beat; it waits for /healthz (which checks them all);
-3. locust headless for `--minutes` (at most 5; spawning at `--users`/10 a second, figures from when every
-   user runs): the mix (`UnitAdmin` visits and `--reviewers` `Reviewer`s) or, with --reads-only,
+3. locust headless for `--minutes` (at most 5) after the users started evenly over `--ramp` seconds
+   (60: about a visit's length, so that they do not go through their visits in step; figures from
+   when every user runs): the mix (`UnitAdmin` visits and `--reviewers` `Reviewer`s) or, with --reads-only,
    `Reader`s reading without pause (saturation);
 4. stops everything.
 
@@ -57,6 +58,7 @@ SMALL_ROSTER = 40
 VOUCHERS_PER_REVIEWER = 200
 PORT = 8765
 MAX_MINUTES = 5
+MAX_RAMP_SECONDS = 120
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红建文辉力国春"
 
@@ -328,11 +330,13 @@ def _cpu_seconds(processes: list[subprocess.Popen], locust: subprocess.Popen) ->
     }
 
 
-def _locust(*, plan: Path, users: int, minutes: float, classes: list[str], reviewers: int, out: Path, services) -> tuple[list[dict], dict]:
+def _locust(*, plan: Path, users: int, minutes: float, ramp: float, classes: list[str], reviewers: int, out: Path, services) -> tuple[list[dict], dict]:
     """Run locust; returns its stats rows (from when every user runs) and the CPU seconds each part
-    used over the same span."""
-    spawn_rate = max(1, users // 10)
-    ramp = users / spawn_rate
+    used over the same span. The users start evenly over `ramp` seconds: started within a few seconds
+    of each other they would go through their visits in step (a visit's pauses vary by a few seconds
+    only), every login, upload and validation of the run at once, and a short run would count mostly
+    the first half of a visit."""
+    spawn_rate = round(users / ramp, 3) if ramp else users
     command = [
         str(Path(sys.executable).parent / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
         "--host", f"http://127.0.0.1:{PORT}", "-u", str(users), "-r", str(spawn_rate),
@@ -370,6 +374,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=120)
     parser.add_argument("--minutes", type=float, default=3)
+    parser.add_argument("--ramp", type=float, default=60, help="seconds over which the users start (about a visit's length)")
     parser.add_argument("--reads-only", action="store_true")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (kept anyway after a failure)")
@@ -381,6 +386,8 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.minutes > MAX_MINUTES:
         parser.error(f"--minutes: at most {MAX_MINUTES}")
+    if not 0 <= arguments.ramp <= MAX_RAMP_SECONDS:
+        parser.error(f"--ramp: from 0 to {MAX_RAMP_SECONDS} seconds")
 
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     # The bench's own keys, fixed: the database keeps its data under them from one run to the next, and
@@ -409,8 +416,8 @@ def main() -> None:
     classes = ["Reader"] if arguments.reads_only else ["UnitAdmin", "Reviewer"]
     try:
         rows, cpu = _locust(
-            plan=plan, users=arguments.users, minutes=arguments.minutes, classes=classes, reviewers=arguments.reviewers,
-            out=work, services=processes,
+            plan=plan, users=arguments.users, minutes=arguments.minutes, ramp=arguments.ramp, classes=classes,
+            reviewers=arguments.reviewers, out=work, services=processes,
         )
         load_after = os.getloadavg()[0]
     finally:
@@ -441,6 +448,7 @@ def main() -> None:
         "workers": arguments.workers,
         "threads": arguments.threads,
         "minutes": arguments.minutes,
+        "ramp_seconds": arguments.ramp,
         "load_average": round(load_after, 2),
         "cores_busy": cpu,
         "cpu_ms_per_request": {part: round(cores / rps * 1000, 1) if rps else None for part, cores in cpu.items()},
