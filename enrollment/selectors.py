@@ -88,19 +88,28 @@ def account_first_code(*, account):
     handler_info_complete) read in the same query: every page of the unit workspace asks both.
 
     Written in SQL (SPEC OPS-3): the decorators of every unit page run it, and Django compiling the
-    equivalent queryset (an Exists subquery) cost four times what PostgreSQL needs to answer it. The
-    conditions are account_codes' and _complete_handler_infos' (tests/enrollment/test_first_code.py
-    compares the two on every case)."""
+    equivalent queryset (an Exists subquery) cost four times what PostgreSQL needs to answer it; the
+    row becomes a model as the ORM makes it (mutualaid.rows). The conditions are account_codes' and
+    _complete_handler_infos' (tests/enrollment/test_first_code.py compares the two on every case)."""
+    from django.db import connection
+
     from .models import EnrollmentCode, HandlerInfo
 
+    select, layout = joined_columns(((EnrollmentCode, "code"),), connection.vendor)
     codes, infos = EnrollmentCode._meta.db_table, HandlerInfo._meta.db_table
-    found = EnrollmentCode.objects.raw(
-        f"SELECT code.*, EXISTS (SELECT 1 FROM {infos} info WHERE info.code_id = code.id"
-        " AND info.handler_email <> '' AND info.handler_mobile_cipher <> '') AS handler_complete"
-        f" FROM {codes} code WHERE code.account_id = %s ORDER BY code.code LIMIT 1",
-        [account.pk],
-    )
-    return next(iter(found), None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select}, EXISTS (SELECT 1 FROM {infos} info WHERE info.code_id = code.id"
+            " AND info.handler_email <> '' AND info.handler_mobile_cipher <> '')"
+            f" FROM {codes} code WHERE code.account_id = %s ORDER BY code.code LIMIT 1",
+            [account.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (code,) = instances_of(row[:-1], layout)
+    code.handler_complete = bool(row[-1])
+    return code
 
 
 def account_batch_of(*, account, number: str):

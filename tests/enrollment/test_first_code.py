@@ -48,3 +48,19 @@ def test_handler_info_counts_only_with_email_and_phone(email, mobile, complete):
     info.handler_mobile = mobile
     info.save()
     assert _as_sql(account) == _as_querysets(account) == (code.pk, complete)
+
+
+def test_the_same_model_as_the_orm_field_by_field():
+    # SPEC OPS-3: the row becomes a model as the ORM makes it (mutualaid.rows): every field, its type,
+    # and a model that saves.
+    account = UserFactory()
+    HandlerInfoFactory(code=EnrollmentCodeFactory(account=account, code="B00002"))
+    expected = account_codes(account=account).first()
+    found = account_first_code(account=account)
+    fields = [field.attname for field in type(expected)._meta.concrete_fields]
+    assert {name: getattr(found, name) for name in fields} == {name: getattr(expected, name) for name in fields}
+    assert [type(getattr(found, name)) for name in fields] == [type(getattr(expected, name)) for name in fields]
+    assert found.handler_complete is True and not found._state.adding
+    found.unit_name = "改名后的单位"
+    found.save(update_fields=["unit_name"])
+    assert account_codes(account=account).first().unit_name == "改名后的单位"
