@@ -84,7 +84,7 @@ class RolePermissionBackend(ModelBackend):
         from django.core.exceptions import ValidationError
         from django.db import connection
 
-        from mutualaid.rows import instances_of, joined_columns
+        from mutualaid.rows import fetch_row, instances_of, joined_columns
 
         from .models import User
 
@@ -96,9 +96,8 @@ class RolePermissionBackend(ModelBackend):
         if pk is None or not low <= pk <= high:  # the ORM finds nothing there either
             return None
         select, layout = joined_columns(((User, "u"),), connection.vendor)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {select} FROM {connection.ops.quote_name(User._meta.db_table)} u WHERE u.id = %s", [pk])
-            row = cursor.fetchone()
+        table = connection.ops.quote_name(User._meta.db_table)
+        row = fetch_row("session_account", f"SELECT {select} FROM {table} u WHERE u.id = %s", [pk], ("bigint",))
         if row is None:
             return None
         (user,) = instances_of(row, layout)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role
-from mutualaid.rows import instances_of, joined_columns
+from mutualaid.rows import fetch_row, instances_of, joined_columns
 from mutualaid.workdays import working_deadline
 
 from .models import CoverageYear
@@ -97,14 +97,14 @@ def account_first_code(*, account):
 
     select, layout = joined_columns(((EnrollmentCode, "code"),), connection.vendor)
     codes, infos = EnrollmentCode._meta.db_table, HandlerInfo._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {select}, EXISTS (SELECT 1 FROM {infos} info WHERE info.code_id = code.id"
-            " AND info.handler_email <> '' AND info.handler_mobile_cipher <> '')"
-            f" FROM {codes} code WHERE code.account_id = %s ORDER BY code.code LIMIT 1",
-            [account.pk],
-        )
-        row = cursor.fetchone()
+    row = fetch_row(
+        "account_first_code",
+        f"SELECT {select}, EXISTS (SELECT 1 FROM {infos} info WHERE info.code_id = code.id"
+        " AND info.handler_email <> '' AND info.handler_mobile_cipher <> '')"
+        f" FROM {codes} code WHERE code.account_id = %s ORDER BY code.code LIMIT 1",
+        [account.pk],
+        ("bigint",),
+    )
     if row is None:
         return None
     (code,) = instances_of(row[:-1], layout)
@@ -128,15 +128,15 @@ def account_batch_of(*, account, number: str):
         return None
     select, layout = joined_columns(((Batch, "b"), (EnrollmentCode, "c"), (CoverageYear, "y")), connection.vendor)
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {select} FROM {quote(Batch._meta.db_table)} b"
-            f" JOIN {quote(EnrollmentCode._meta.db_table)} c ON c.id = b.code_id"
-            f" JOIN {quote(CoverageYear._meta.db_table)} y ON y.id = b.coverage_year_id"
-            " WHERE b.number = %s AND b.account_id = %s",
-            [number, account.pk],
-        )
-        row = cursor.fetchone()
+    row = fetch_row(
+        "account_batch",
+        f"SELECT {select} FROM {quote(Batch._meta.db_table)} b"
+        f" JOIN {quote(EnrollmentCode._meta.db_table)} c ON c.id = b.code_id"
+        f" JOIN {quote(CoverageYear._meta.db_table)} y ON y.id = b.coverage_year_id"
+        " WHERE b.number = %s AND b.account_id = %s",
+        [number, account.pk],
+        ("text", "bigint"),
+    )
     if row is None:
         return None
     batch, code, year = instances_of(row, layout)

@@ -1,14 +1,42 @@
 """Models read by a hand-written statement, as the ORM would make them (SPEC OPS-3).
 
-A few statements run on (nearly) every request: the account of the session, the batch of a batch
-page. Django compiles each one again every time, which cost more CPU than reading the row. These are
-written in SQL; their rows become models as the ORM makes them: each column's converters (the
-backend's and the field's, as SQLCompiler.get_converters), then Model.from_db. Tests compare what
-they give with the ORM's, field by field.
+A few statements run on (nearly) every request: the account of the session, the unit's first code,
+the batch of a batch page. Django compiles each one again every time, which cost more CPU than reading
+the row, and PostgreSQL planned each one again every time, which cost it several times what executing
+it does. These are written in SQL (fetch_row: prepared once per database connection on PostgreSQL);
+their rows become models as the ORM makes them: each column's converters (the backend's and the
+field's, as SQLCompiler.get_converters), then Model.from_db. Tests compare what they give with the
+ORM's, field by field.
 """
+import weakref
 from functools import cache
 
 from django.db import connection
+
+_prepared = weakref.WeakKeyDictionary()  # a database connection → the names prepared on it
+
+
+def fetch_row(name: str, sql: str, params: list, types: tuple[str, ...]):
+    """The first row of `sql` (one %s per parameter, no other %) or None. On PostgreSQL the statement
+    is prepared the first time a database connection runs it (PREPARE name(types) AS …) and executed
+    by name afterwards: after five runs PostgreSQL keeps one plan for it instead of planning it for
+    every request. A new connection (CONN_MAX_AGE, a restart of the database) prepares it again.
+    Prepared statements outlive a rolled-back transaction, as this bookkeeping assumes."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        raw = connection.connection
+        names = _prepared.setdefault(raw, set())
+        if name not in names:
+            # Sent on the driver's connection: bookkeeping of the connection, not a statement of the
+            # request (the pages' statement budgets count what a request asks, whichever request is
+            # the connection's first).
+            numbered = sql % tuple(f"${number}" for number in range(1, len(params) + 1))
+            raw.execute(f"PREPARE {name}({', '.join(types)}) AS {numbered}")
+            names.add(name)
+        cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
+        return cursor.fetchone()
 
 
 @cache

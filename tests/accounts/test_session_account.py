@@ -25,6 +25,7 @@ def test_the_same_account_as_django_reads(kind, reviewer, unit_admin):
     account = {"unit_admin": unit_admin, "reviewer": reviewer}.get(kind) or UserFactory(is_superuser=True, is_staff=True)
     User.objects.filter(pk=account.pk).update(last_login=dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC))
     expected = ModelBackend().get_user(account.pk)
+    RolePermissionBackend().get_user(account.pk)  # on PostgreSQL the first one prepares the statement
 
     with CaptureQueriesContext(connection) as captured:
         found = RolePermissionBackend().get_user(account.pk)
