@@ -25,34 +25,17 @@ def _session_key(client, settings) -> str:
     return SessionStore.cache_key_prefix + client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def _calls(cache):
-    """The cache's reads, writes and renewals made while the block runs, by name."""
-    recorded = []
-    originals = {name: getattr(cache, name) for name in ("get", "set", "add", "touch")}
-
-    def recorder(name):
-        def call(*args, **kwargs):
-            recorded.append(name)
-            return originals[name](*args, **kwargs)
-
-        return call
-
-    patches = [mock.patch.object(cache, name, recorder(name)) for name in originals]
-    return recorded, patches
-
-
 @pytest.mark.django_db
 def test_an_unchanged_session_is_renewed_with_one_touch_not_read_back_and_rewritten(client, unit_admin, cache_sessions, settings):
     client.force_login(unit_admin)
     client.get(reverse(LANDING))  # the first request after the login records login_at (a change)
-    recorded, patches = _calls(cache_sessions)
-    with patches[0], patches[1], patches[2], patches[3]:
-        with mock.patch.object(cache_sessions, "touch", wraps=cache_sessions.touch) as touch:
-            response = client.get(reverse(LANDING))
+    spies = {name: mock.patch.object(cache_sessions, name, wraps=getattr(cache_sessions, name)) for name in ("get", "set", "add", "touch")}
+    with spies["get"] as get, spies["set"] as set_, spies["add"] as add, spies["touch"] as touch:
+        response = client.get(reverse(LANDING))
 
     assert response.status_code == 200
-    assert recorded.count("get") == 1  # the load; Django's store read it a second time to save it
-    assert "set" not in recorded and "add" not in recorded
+    assert get.call_count == 1  # the load; Django's store read it a second time to save it
+    assert not set_.called and not add.called
     touch.assert_called_once_with(_session_key(client, settings), settings.SESSION_COOKIE_AGE)
     # The cookie is renewed with it (SESSION_SAVE_EVERY_REQUEST), so the browser keeps it as long.
     assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE
