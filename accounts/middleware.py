@@ -49,6 +49,27 @@ def _view_name(request) -> str:
     return f"{match.namespace}:{match.url_name}" if match.namespace else (match.url_name or "")
 
 
+class ResolvedUserMiddleware:
+    """request.user as the account itself (or AnonymousUser), not behind two lazy proxies (SPEC OPS-3).
+
+    AuthenticationMiddleware puts the account behind a SimpleLazyObject and django-otp's middleware
+    wraps that in another one. Every request reads the account anyway (the session limits, no-store,
+    the audit trail's actor), and through the two proxies each attribute read was a failed lookup, an
+    exception and a forwarded one: about a hundred a page. Placed right after OTPMiddleware: reading
+    the proxy once runs both loaders (django-otp sets `otp_device` and `is_verified` on the account),
+    then the request keeps the account that AuthenticationMiddleware's loader cached."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None:
+            user.is_authenticated  # noqa: B018 — resolves django-otp's proxy and, through it, the session's
+            request.user = getattr(request, "_cached_user", user)
+        return self.get_response(request)
+
+
 # What an account that still owes its second factor may open (SPEC SEC-8): the steps themselves.
 _SECOND_FACTOR_STEPS = {
     "accounts:second_factor_verify",

@@ -1,7 +1,43 @@
-"""The audit trail's actor (SPEC X-2), for services that act for a user."""
+"""The audit trail's actor (SPEC X-2): each request's, and for services that act for a user."""
 import contextlib
+from functools import partial
 
-from auditlog.context import auditlog_value, set_actor
+from auditlog.cid import set_cid
+from auditlog.context import _set_extra_data, auditlog_value, set_actor
+from auditlog.middleware import AuditlogMiddleware
+from django.db.models.signals import pre_save
+
+# The dispatch id of every request's context: one receiver for all of them (AuditContextMiddleware).
+REQUEST_CONTEXT = ("set_actor", "request")
+
+
+class AuditContextMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware (the request's user, address and port on each entry saved during
+    the request), without connecting a signal receiver at the start of every request and disconnecting
+    it at the end (SPEC OPS-3): that took a lock twice a request and emptied pre_save's receiver cache,
+    so every model saved afterwards looked its receivers up again. The request's context carries one
+    dispatch id, REQUEST_CONTEXT, whose receiver is connected once (request_context_receiver_connect,
+    from AuditTrailConfig.ready); auditlog's own receiver function fills the entry in. The context is
+    reset when the request ends (auditlog's left it set on the thread)."""
+
+    def __call__(self, request):
+        set_cid(request)
+        token = auditlog_value.set({**self.get_extra_data(request), "signal_duid": REQUEST_CONTEXT})
+        try:
+            return self.get_response(request)
+        finally:
+            auditlog_value.reset(token)
+
+
+def request_context_receiver_connect() -> None:
+    from auditlog import get_logentry_model
+
+    pre_save.connect(
+        partial(_set_extra_data, signal_duid=REQUEST_CONTEXT),
+        sender=get_logentry_model(),
+        dispatch_uid="mutualaid.audit.request_context",
+        weak=False,
+    )
 
 
 @contextlib.contextmanager

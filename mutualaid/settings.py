@@ -139,6 +139,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # SPEC SEC-8: request.user.is_verified() (SecondFactorMiddleware below acts on it).
     "django_otp.middleware.OTPMiddleware",
+    # SPEC OPS-3: the account itself in request.user from here on, not two lazy proxies.
+    "accounts.middleware.ResolvedUserMiddleware",
     # SPEC SEC-4: no-store on every response to a logged-in user (wraps the ones below, 400 included).
     "mutualaid.middleware.NoStoreForUsersMiddleware",
     # SPEC SEC-5: control characters in a query or form value are a 400, never a view's 500.
@@ -154,7 +156,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # SPEC SEC-6: 403s and object-URL 404s into the audit trail; outside auditlog's own context.
     "mutualaid.middleware.DenialAuditMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # django-auditlog's, with one receiver for all requests (SPEC OPS-3).
+    "mutualaid.audit.AuditContextMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into our page with the time left.
     "axes.middleware.AxesMiddleware",

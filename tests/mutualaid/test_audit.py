@@ -1,7 +1,12 @@
 """The audit trail (django-auditlog with AUDITLOG_INCLUDE_ALL_MODELS, STYLE.md §8): who changed
 which field from what to what, and the reviewers can read it in the back office."""
+from unittest import mock
+
 import pytest
 from auditlog.context import set_actor
+from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
+from django.http import HttpResponse
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
@@ -64,6 +69,52 @@ def test_reviewer_changing_a_coverage_year_in_the_back_office_is_audited(client,
     assert "male_age_limit" not in entry.changes_dict
     assert "bank_account_number" not in entry.changes_dict
     assert entry.remote_addr == "127.0.0.1"
+
+
+def test_a_request_audits_its_saves_without_connecting_a_receiver_of_its_own(client, reviewer):
+    # SPEC OPS-3 (mutualaid.audit.AuditContextMiddleware): the actor and address come from the one
+    # receiver connected at start-up; the request connects and disconnects none, and leaves no context.
+    from django.db.models.signals import pre_save
+
+    from mutualaid.audit import AuditContextMiddleware, auditlog_value
+
+    year = CoverageYearFactory(female_age_limit=55)
+    change_url = reverse("admin:enrollment_coverageyear_change", args=[year.pk])
+    client.force_login(reviewer)
+    data = {**_change_form_data(client.get(change_url)), "female_age_limit": "51"}
+    receivers, context = list(pre_save.receivers), auditlog_value.get(None)
+
+    with mock.patch.object(pre_save, "connect") as connect, mock.patch.object(pre_save, "disconnect") as disconnect:
+        response = client.post(change_url, data, HTTP_X_FORWARDED_PORT="8443")
+
+    assert response.status_code == 302
+    assert not connect.called and not disconnect.called and pre_save.receivers == receivers
+    entry = _updates_of(year).get()
+    assert (entry.actor, entry.remote_addr, entry.remote_port) == (reviewer, "127.0.0.1", 8443)
+    assert auditlog_value.get(None) is context  # the request's context ended with it
+    assert "mutualaid.audit.AuditContextMiddleware" in settings.MIDDLEWARE
+    assert issubclass(AuditContextMiddleware, AuditlogMiddleware)
+
+
+def test_a_service_acting_inside_a_request_keeps_the_request_context_afterwards(rf, reviewer, unit_admin):
+    from mutualaid.audit import AuditContextMiddleware, acting_as
+
+    first, second = CoverageYearFactory(year=2032), CoverageYearFactory(year=2033)
+    request = rf.post("/", REMOTE_ADDR="10.1.2.3")
+    request.user = unit_admin
+
+    def view(request):
+        with acting_as(reviewer):
+            first.waiting_days_a = 7
+            first.save()
+        second.waiting_days_a = 8
+        second.save()
+        return HttpResponse()
+
+    AuditContextMiddleware(view)(request)
+
+    assert (_updates_of(first).get().actor, _updates_of(first).get().remote_addr) == (reviewer, "10.1.2.3")
+    assert (_updates_of(second).get().actor, _updates_of(second).get().remote_addr) == (unit_admin, "10.1.2.3")
 
 
 def test_a_save_in_a_service_records_the_actor_set_for_it(reviewer):

@@ -100,3 +100,82 @@ def test_on_redis_the_idle_limit_is_renewed_to_its_full_length(client, unit_admi
     assert client.get(reverse(LANDING)).status_code == 200
     assert settings.SESSION_COOKIE_AGE - 5 <= redis.ttl(key) <= settings.SESSION_COOKIE_AGE
     cache.delete(_session_key(client, settings))
+
+
+@pytest.fixture
+def redis_sessions(settings):
+    settings.SESSION_ENGINE = "mutualaid.sessions"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": f"sessions-test-{os.getpid()}"}}
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def _monitored(cache, key):
+    """The Redis commands sent for `key`, counted by name (a wrapper around the client's execute_command)."""
+    redis = cache._cache.get_client(key, write=True)
+    return mock.patch.object(type(redis), "execute_command", autospec=True, side_effect=type(redis).execute_command)
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_an_unchanged_session_is_read_and_renewed_in_one_command(client, unit_admin, settings, redis_sessions):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))  # records login_at (a change)
+    key = redis_sessions.make_key(_session_key(client, settings))
+    redis = redis_sessions._cache.get_client(key, write=True)
+    redis.expire(key, 5)  # as if the person had been idle for nearly 30 minutes
+
+    with _monitored(redis_sessions, key) as sent:
+        assert client.get(reverse(LANDING)).status_code == 200
+
+    commands = [call.args[1] for call in sent.call_args_list if key in call.args]
+    assert commands == ["GETEX"]  # no EXPIRE, GET or SET beside it
+    assert settings.SESSION_COOKIE_AGE - 5 <= redis.ttl(key) <= settings.SESSION_COOKIE_AGE
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_a_session_ended_elsewhere_stays_ended(client, unit_admin, settings, redis_sessions):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    key = redis_sessions.make_key(SessionStore.cache_key_prefix + cookie)
+    store = SessionStore(cookie)
+    store.load()  # a request has read it …
+    redis_sessions.delete(SessionStore.cache_key_prefix + cookie)  # … and the account logs out in another tab
+    store.save()
+    assert redis_sessions._cache.get_client(key).exists(key) == 0
+
+    response = client.get(reverse(LANDING))  # the next request: logged out
+    assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+    assert SessionStore(cookie).load() == {}
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_a_session_with_its_own_expiry_is_renewed_to_it(client, unit_admin, settings, redis_sessions):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    store = SessionStore(cookie)
+    store.set_expiry(600)
+    store.save()
+    key = redis_sessions.make_key(SessionStore.cache_key_prefix + cookie)
+
+    assert client.get(reverse(LANDING)).status_code == 200
+    assert 590 <= redis_sessions._cache.get_client(key).ttl(key) <= 600
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_a_changed_session_is_written(client, unit_admin, settings, redis_sessions):
+    client.force_login(unit_admin)
+    client.get(reverse(LANDING))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    store = SessionStore(cookie)
+    store["note"] = "kept"
+    store.save()
+
+    assert client.get(reverse(LANDING)).status_code == 200
+    stored = SessionStore(cookie).load()
+    assert stored["note"] == "kept" and "login_at" in stored
