@@ -4,7 +4,7 @@ account's enrollment code (SPEC ACC-2: until it holds one, only 参保编码申�
 from mutualaid.reversing import reverse_remembered
 
 from .models import Batch
-from .selectors import account_codes, batch_number_canonical
+from .selectors import account_first_code, batch_number_canonical
 
 # SPEC ACC-5: 【互助保障管理】 → 参保编码申请, 经办人填报, 参保批次管理, 缴费凭证管理.
 # (label, url name, icon, needs a code). 参保批次管理 stays open without a code: its dialog is
@@ -62,11 +62,9 @@ def portal(request):
     if user is None or not user.is_authenticated or not user.is_unit_admin:
         return {}
     # What the view read already (enrollment.views.access: code_required, account_batch) is not read again.
-    code = getattr(request, "enrollment_code", None)
-    if code is not None:
-        first_unit_name = code.unit_name
-    else:
-        first_unit_name = account_codes(account=user).values_list("unit_name", flat=True).first()
+    # Otherwise the prepared look-up every unit page's decorators make (SPEC OPS-3), not another query.
+    code = getattr(request, "enrollment_code", None) or account_first_code(account=user)
+    first_unit_name = code.unit_name if code is not None else None
     return {
         "portal_menu": _menu_for(request, has_code=first_unit_name is not None),
         "portal_unit_name": _batch_unit_name(request, user) or first_unit_name or user.unit_name,

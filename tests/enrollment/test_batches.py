@@ -769,3 +769,23 @@ def test_hostile_batch_numbers_are_404_never_500(unit_client, ready_code, handbo
     make_batch(code=ready_code, year=handbook_year, kind=BatchKind.INSTANT, number="2023S000001")
     for tail in ("", "roster/", "roster/import/", "validation/", "plans/", "premium/"):
         assert unit_client.get(f"/batches/{number}/{tail}").status_code == 404
+
+
+def test_a_page_outside_the_batches_names_the_first_codes_unit(unit_client, ready_code, second_code):
+    """The top bar on a page whose view read no code (enrollment.context_processors.portal, SPEC OPS-3:
+    the prepared look-up of the first code): the first code's unit, and the menu open."""
+    response = unit_client.get(reverse("accounts:landing"))
+
+    assert response.context["portal_unit_name"] == UNIT_NAME
+    assert all(item["url"] for group in response.context["portal_menu"] for item in group["items"])
+
+
+def test_an_account_without_a_code_sees_its_own_unit_and_the_menu_waiting_for_one(client):
+    account = UserFactory(role="unit_admin", unit_name="上海尚无编码公司")
+    client.force_login(account)
+
+    response = client.get(reverse("accounts:landing"))
+
+    assert response.context["portal_unit_name"] == "上海尚无编码公司"
+    items = {item["label"]: item for group in response.context["portal_menu"] for item in group["items"]}
+    assert items["经办人填报"]["url"] is None and items["参保批次管理"]["url"]
