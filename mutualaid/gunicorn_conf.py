@@ -5,7 +5,6 @@ and /metrics sums them (prometheus_client.multiprocess). The folder must be empt
 starts (samples of an earlier run would be counted again), and a worker that exits leaves its live
 gauges behind unless it is marked dead.
 """
-import gc
 import os
 import shutil
 from pathlib import Path
@@ -19,22 +18,6 @@ timeout = 60
 # Behind nginx (README, Deployment) nginx's upstream keepalive is what matters.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = "-"
-
-
-# SPEC OPS-3: the cyclic garbage collector in a worker. Young collections every 50,000 allocations instead
-# of 700: a request's garbage is freed by reference counting, and each young collection promoted what a
-# request still held at that moment, which the older generations then scanned again. README, "The
-# deadline crush", gives the figures.
-GC_THRESHOLD = (50_000, 20, 100)
-
-
-def post_worker_init(worker):
-    """The application is loaded: its objects (modules, settings, URL patterns, models) live as long as the
-    worker, so they are moved out of the collector's reach (gc.freeze) instead of being traversed by every
-    full collection, and young collections run less often (GC_THRESHOLD)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
 
 
 def on_starting(server):
