@@ -136,11 +136,8 @@ def test_on_redis_an_unchanged_session_is_read_and_renewed_in_one_command(client
 @pytest.mark.real_worker
 @pytest.mark.django_db
 def test_on_redis_a_session_ended_elsewhere_stays_ended(client, unit_admin, settings, redis_sessions):
-    client.force_login(unit_admin)
-    client.get(reverse(LANDING))
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    cookie, store = _logged_in_store(client, unit_admin, settings)
     key = redis_sessions.make_key(SessionStore.cache_key_prefix + cookie)
-    store = SessionStore(cookie)
     store.load()  # a request has read it …
     redis_sessions.delete(SessionStore.cache_key_prefix + cookie)  # … and the account logs out in another tab
     store.save()
@@ -153,11 +150,18 @@ def test_on_redis_a_session_ended_elsewhere_stays_ended(client, unit_admin, sett
 
 @pytest.mark.real_worker
 @pytest.mark.django_db
-def test_on_redis_a_session_with_its_own_expiry_is_renewed_to_it(client, unit_admin, settings, redis_sessions):
-    client.force_login(unit_admin)
+def _logged_in_store(client, account, settings) -> tuple[str, SessionStore]:
+    """A logged-in client's session cookie, and a store of that session (as another request holds it)."""
+    client.force_login(account)
     client.get(reverse(LANDING))
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    store = SessionStore(cookie)
+    return cookie, SessionStore(cookie)
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db
+def test_on_redis_a_session_with_its_own_expiry_is_renewed_to_it(client, unit_admin, settings, redis_sessions):
+    cookie, store = _logged_in_store(client, unit_admin, settings)
     store.set_expiry(600)
     store.save()
     key = redis_sessions.make_key(SessionStore.cache_key_prefix + cookie)
@@ -169,10 +173,7 @@ def test_on_redis_a_session_with_its_own_expiry_is_renewed_to_it(client, unit_ad
 @pytest.mark.real_worker
 @pytest.mark.django_db
 def test_on_redis_a_changed_session_is_written(client, unit_admin, settings, redis_sessions):
-    client.force_login(unit_admin)
-    client.get(reverse(LANDING))
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    store = SessionStore(cookie)
+    cookie, store = _logged_in_store(client, unit_admin, settings)
     store["note"] = "kept"
     store.save()
 
