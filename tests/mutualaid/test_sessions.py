@@ -116,6 +116,14 @@ def _monitored(cache, key):
     return mock.patch.object(type(redis), "execute_command", autospec=True, side_effect=type(redis).execute_command)
 
 
+def _logged_in_store(client, account, settings) -> tuple[str, SessionStore]:
+    """A logged-in client's session cookie, and a store of that session (as another request holds it)."""
+    client.force_login(account)
+    client.get(reverse(LANDING))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return cookie, SessionStore(cookie)
+
+
 @pytest.mark.real_worker
 @pytest.mark.django_db
 def test_on_redis_an_unchanged_session_is_read_and_renewed_in_one_command(client, unit_admin, settings, redis_sessions):
@@ -146,16 +154,6 @@ def test_on_redis_a_session_ended_elsewhere_stays_ended(client, unit_admin, sett
     response = client.get(reverse(LANDING))  # the next request: logged out
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
     assert SessionStore(cookie).load() == {}
-
-
-@pytest.mark.real_worker
-@pytest.mark.django_db
-def _logged_in_store(client, account, settings) -> tuple[str, SessionStore]:
-    """A logged-in client's session cookie, and a store of that session (as another request holds it)."""
-    client.force_login(account)
-    client.get(reverse(LANDING))
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return cookie, SessionStore(cookie)
 
 
 @pytest.mark.real_worker
