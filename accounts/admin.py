@@ -146,6 +146,7 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("union_organisation",)
     # Facet counts would run the lock look-up once per choice on every page.
     show_facets = admin.ShowFacets.NEVER
+    show_full_result_count = False  # SPEC OPS-3: as the other back-office lists (a city's accounts)
     # The mobile only as a whole number: a partial search would reveal the digits the mask hides.
     search_fields = ("username", "unit_name", "uscc", "=mobile")
     search_help_text = "可按账号、单位名称、统一社会信用代码或联系人手机（完整11位）搜索"

@@ -21,6 +21,8 @@ admin.site.unregister(LogEntry)
 
 @admin.register(LogEntry)
 class AuditTrailAdmin(LogEntryAdmin):
+    show_full_result_count = False  # SPEC OPS-3: as the other back-office lists (millions of entries)
+
     @admin.display(description="变更内容")
     def msg_short(self, obj):
         if obj.action in (LogEntry.Action.DELETE, LogEntry.Action.ACCESS):
